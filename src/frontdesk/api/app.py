@@ -1,0 +1,48 @@
+"""The ASGI application: ``create_app(runtime)`` wires the routers, the error mapping and the
+request limits around one ``Runtime``."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, FastAPI
+
+import frontdesk
+from frontdesk.api.errors import install_error_handlers
+from frontdesk.api.limits import BodyLimit
+from frontdesk.api.routes import accounts, agents, conversations, groups, presence, widget
+from frontdesk.api.schemas import ErrorOut
+from frontdesk.service.runtime import Runtime
+
+API_PREFIX = "/api/v1"
+
+
+def create_app(runtime: Runtime) -> FastAPI:
+    app = FastAPI(
+        title="Frontdesk",
+        version=frontdesk.__version__,
+        summary="Live chat whose e-mail notifications are sent exactly when they should be.",
+        openapi_url="/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
+        responses={
+            400: {"model": ErrorOut},
+            401: {"model": ErrorOut},
+            403: {"model": ErrorOut},
+            404: {"model": ErrorOut},
+            409: {"model": ErrorOut},
+            413: {"model": ErrorOut},
+            422: {"model": ErrorOut},
+        },
+    )
+    app.state.runtime = runtime
+    install_error_handlers(app)
+    api = APIRouter(prefix=API_PREFIX)
+    for module in (accounts, agents, groups, presence, conversations, widget):
+        api.include_router(module.router)
+    app.include_router(api)
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    app.add_middleware(BodyLimit, max_bytes=runtime.settings.max_request_body_bytes)
+    return app

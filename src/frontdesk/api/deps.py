@@ -1,0 +1,48 @@
+"""FastAPI dependencies: the runtime, and who is calling."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Path, Request
+
+from frontdesk.errors import NotAuthenticated
+from frontdesk.service.accounts import authenticate_agent
+from frontdesk.service.runtime import AgentCaller, Runtime, VisitorCaller
+from frontdesk.service.widget import authenticate_visitor
+
+
+def get_runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+def bearer_token(request: Request) -> str:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise NotAuthenticated(
+            "Send the token as 'Authorization: Bearer <token>'.", code="not_authenticated"
+        )
+    if len(token) > 200:
+        raise NotAuthenticated("The bearer token is malformed.", code="invalid_token")
+    return token
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+TokenDep = Annotated[str, Depends(bearer_token)]
+
+
+def current_agent(rt: RuntimeDep, token: TokenDep) -> AgentCaller:
+    return authenticate_agent(rt, token)
+
+
+def current_visitor(
+    rt: RuntimeDep, token: TokenDep, widget_key: Annotated[str, Path(max_length=64)]
+) -> VisitorCaller:
+    return authenticate_visitor(rt, widget_key, token)
+
+
+AgentDep = Annotated[AgentCaller, Depends(current_agent)]
+VisitorDep = Annotated[VisitorCaller, Depends(current_visitor)]

@@ -1,0 +1,74 @@
+"""The one place where errors become HTTP responses: ``{"error": {"code", "message"}}``.
+
+Frontdesk's own errors carry their status and code; request validation becomes 400
+``invalid_json`` or 422 ``invalid_input`` with the offending fields; routing errors keep their
+status. Anything else is a bug: it is logged with its traceback and answered with a bare 500
+that reveals nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from frontdesk.errors import FrontdeskError
+
+log = logging.getLogger("frontdesk.api")
+
+_CODES_BY_STATUS = {
+    400: "bad_request",
+    401: "not_authenticated",
+    403: "permission_denied",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+}
+
+
+def error_response(
+    status: int, code: str, message: str, *, details: list[dict[str, Any]] | None = None
+) -> JSONResponse:
+    body: dict[str, Any] = {"code": code, "message": message}
+    if details is not None:
+        body["details"] = details
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse({"error": body}, status_code=status, headers=headers)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(FrontdeskError)
+    async def _frontdesk_error(_request: Request, exc: FrontdeskError) -> JSONResponse:
+        return error_response(exc.http_status, exc.code, exc.message)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = list(exc.errors())
+        if any(e.get("type") == "json_invalid" for e in errors):
+            return error_response(400, "invalid_json", "The request body is not valid JSON.")
+        details = [
+            {"field": ".".join(str(p) for p in e.get("loc", ())), "problem": e.get("msg", "")}
+            for e in errors
+        ]
+        first = details[0] if details else {"field": "", "problem": "invalid"}
+        return error_response(
+            422,
+            "invalid_input",
+            f"{first['field'] or 'request'}: {first['problem']}",
+            details=details,
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = _CODES_BY_STATUS.get(exc.status_code, "http_error")
+        return error_response(exc.status_code, code, str(exc.detail))
+
+    @app.exception_handler(Exception)
+    async def _bug(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return error_response(500, "internal_error", "Something went wrong on the server.")

@@ -1,0 +1,89 @@
+"""Sign-up, login/logout, the account, and Settings → Notifications."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, status
+
+from frontdesk.api.deps import AgentDep, RuntimeDep
+from frontdesk.api.schemas import (
+    AccountOut,
+    AccountPatch,
+    LoginIn,
+    NotificationSettingsOut,
+    NotificationSettingsPatch,
+    SignUpIn,
+    SignUpOut,
+    TokenOut,
+)
+from frontdesk.core.plans import has_missed_conversation_emails
+from frontdesk.service import accounts
+from frontdesk.service.runtime import Runtime
+from frontdesk.store.models import Account
+
+router = APIRouter(tags=["accounts"])
+
+
+@router.post("/accounts", status_code=status.HTTP_201_CREATED)
+def sign_up(body: SignUpIn, rt: RuntimeDep) -> SignUpOut:
+    """Create an account and its owner; answers with the owner's first token."""
+    owner = body.owner
+    signed = accounts.sign_up(
+        rt,
+        name=body.name,
+        plan=body.plan,
+        owner=accounts.NewAgent(
+            name=owner.name, email=owner.email, password=owner.password, locale=owner.locale
+        ),
+    )
+    return SignUpOut(
+        account_id=signed.account.id,
+        agent_id=signed.owner.id,
+        widget_key=signed.account.widget_key,
+        token=signed.token,
+    )
+
+
+@router.post("/auth/login")
+def log_in(body: LoginIn, rt: RuntimeDep) -> TokenOut:
+    token = accounts.log_in(rt, email=body.email, password=body.password)
+    caller = accounts.authenticate_agent(rt, token)
+    return TokenOut(token=token, agent_id=caller.agent_id, account_id=caller.account_id)
+
+
+@router.post("/auth/logout", status_code=status.HTTP_204_NO_CONTENT)
+def log_out(caller: AgentDep, rt: RuntimeDep) -> None:
+    """Revoke the token this request was made with."""
+    accounts.log_out(rt, caller)
+
+
+@router.get("/account")
+def get_account(caller: AgentDep, rt: RuntimeDep) -> AccountOut:
+    return AccountOut.model_validate(accounts.get_account(rt, caller))
+
+
+@router.patch("/account")
+def patch_account(body: AccountPatch, caller: AgentDep, rt: RuntimeDep) -> AccountOut:
+    return AccountOut.model_validate(accounts.update_account(rt, caller, **body.sent()))
+
+
+@router.get("/settings/notifications")
+def get_notification_settings(caller: AgentDep, rt: RuntimeDep) -> NotificationSettingsOut:
+    return _settings_out(rt, accounts.get_account(rt, caller))
+
+
+@router.patch("/settings/notifications")
+def patch_notification_settings(
+    body: NotificationSettingsPatch, caller: AgentDep, rt: RuntimeDep
+) -> NotificationSettingsOut:
+    account = accounts.update_notification_settings(rt, caller, **body.sent())
+    return _settings_out(rt, account)
+
+
+def _settings_out(rt: Runtime, account: Account) -> NotificationSettingsOut:
+    return NotificationSettingsOut(
+        offline_message_email=account.offline_message_email,
+        missed_conversation_email=account.missed_conversation_email,
+        missed_conversation_email_available=has_missed_conversation_emails(account.plan),
+        offline_email_delay=account.offline_email_delay,
+        default_offline_email_delay=rt.settings.offline_email_delay,
+    )

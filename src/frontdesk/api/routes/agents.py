@@ -1,0 +1,100 @@
+"""Agents of the account, the caller's own profile and own notification choices."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, status
+
+from frontdesk.api.deps import AgentDep, RuntimeDep
+from frontdesk.api.schemas import (
+    MAX_ID,
+    AgentIn,
+    AgentOut,
+    AgentPatch,
+    InvitedAgentOut,
+    MeOut,
+    MePatch,
+    MyNotifications,
+    MyNotificationsPatch,
+)
+from frontdesk.service import agents
+from frontdesk.store.models import Agent
+
+router = APIRouter(tags=["agents"])
+AgentId = Annotated[int, Path(ge=1, le=MAX_ID)]
+
+
+def agent_out(agent: Agent) -> AgentOut:
+    return AgentOut(
+        id=agent.id,
+        name=agent.name,
+        email=agent.email,
+        role=agent.role,
+        locale=agent.locale,
+        active=agent.active,
+        group_ids=[g.id for g in agent.groups],
+        created_at=agent.created_at,
+    )
+
+
+@router.post("/agents", status_code=status.HTTP_201_CREATED)
+def invite_agent(body: AgentIn, caller: AgentDep, rt: RuntimeDep) -> InvitedAgentOut:
+    """Add an agent. Without a password, one is generated and returned once."""
+    invited = agents.invite_agent(
+        rt,
+        caller,
+        name=body.name,
+        email=body.email,
+        role=body.role,
+        locale=body.locale,
+        password=body.password,
+        group_ids=body.group_ids,
+    )
+    return InvitedAgentOut(
+        **agent_out(invited.agent).model_dump(), initial_password=invited.initial_password
+    )
+
+
+@router.get("/agents")
+def list_agents(caller: AgentDep, rt: RuntimeDep) -> list[AgentOut]:
+    return [agent_out(a) for a in agents.list_agents(rt, caller)]
+
+
+@router.patch("/agents/{agent_id}")
+def patch_agent(agent_id: AgentId, body: AgentPatch, caller: AgentDep, rt: RuntimeDep) -> AgentOut:
+    return agent_out(agents.update_agent(rt, caller, agent_id, **body.sent()))
+
+
+@router.get("/me")
+def get_me(caller: AgentDep, rt: RuntimeDep) -> MeOut:
+    return _me_out(agents.get_me(rt, caller))
+
+
+@router.patch("/me")
+def patch_me(body: MePatch, caller: AgentDep, rt: RuntimeDep) -> MeOut:
+    """Change the profile. A new e-mail address is the new login."""
+    return _me_out(agents.update_me(rt, caller, **body.sent()))
+
+
+@router.get("/me/notifications")
+def get_my_notifications(caller: AgentDep, rt: RuntimeDep) -> MyNotifications:
+    return _notifications_out(agents.get_me(rt, caller))
+
+
+@router.patch("/me/notifications")
+def patch_my_notifications(
+    body: MyNotificationsPatch, caller: AgentDep, rt: RuntimeDep
+) -> MyNotifications:
+    return _notifications_out(agents.update_my_notifications(rt, caller, **body.sent()))
+
+
+def _me_out(agent: Agent) -> MeOut:
+    return MeOut(**agent_out(agent).model_dump(), account_id=agent.account_id)
+
+
+def _notifications_out(agent: Agent) -> MyNotifications:
+    return MyNotifications(
+        offline_message_email=agent.notify_offline_message,
+        missed_conversation_email=agent.notify_missed_conversation,
+    )

@@ -1,0 +1,53 @@
+"""An agent's devices over REST: status and heartbeat (the WebSocket side comes with live
+presence)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path
+
+from frontdesk.api.deps import AgentDep, RuntimeDep
+from frontdesk.api.schemas import DeviceKey, DeviceOut, HeartbeatIn, PresenceOut, StatusIn
+from frontdesk.service import presence
+from frontdesk.service.runtime import Runtime
+from frontdesk.store.models import Device
+
+router = APIRouter(tags=["presence"])
+
+
+@router.put("/me/status")
+def put_status(body: StatusIn, caller: AgentDep, rt: RuntimeDep) -> PresenceOut:
+    """Set the status of one device (``device_id``), or of every device of yours."""
+    devices = presence.set_status(rt, caller, status=body.status, device_key=body.device_id)
+    return _presence_out(rt, devices)
+
+
+@router.get("/me/status")
+def get_status(caller: AgentDep, rt: RuntimeDep) -> PresenceOut:
+    return _presence_out(rt, presence.list_devices(rt, caller))
+
+
+@router.post("/me/devices/{device_id}/heartbeat")
+def heartbeat(
+    device_id: Annotated[DeviceKey, Path()], body: HeartbeatIn, caller: AgentDep, rt: RuntimeDep
+) -> PresenceOut:
+    """REST presence for a client without a socket: call at least every
+    ``agent_device_timeout`` seconds, or the device stops counting."""
+    presence.heartbeat(rt, caller, device_key=device_id, kind=body.kind, status=body.status)
+    return _presence_out(rt, presence.list_devices(rt, caller))
+
+
+def _presence_out(rt: Runtime, devices: list[Device]) -> PresenceOut:
+    now = rt.clock.now()
+    out = [
+        DeviceOut(
+            device_id=d.device_key,
+            kind=d.kind,
+            status=d.status,
+            last_seen_at=d.last_seen_at,
+            online=presence.device_is_online(d, now=now, rt=rt),
+        )
+        for d in devices
+    ]
+    return PresenceOut(online=any(d.online for d in out), devices=out)

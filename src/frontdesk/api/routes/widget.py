@@ -1,0 +1,52 @@
+"""The visitor side, addressed by the account's public widget key."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, status
+
+from frontdesk.api.deps import RuntimeDep, VisitorDep
+from frontdesk.api.schemas import (
+    MAX_ID,
+    NewVisitorOut,
+    VisitorIn,
+    VisitorMessageIn,
+    VisitorMessageOut,
+    WidgetStatusOut,
+)
+from frontdesk.service import widget
+
+router = APIRouter(prefix="/widget/{widget_key}", tags=["widget"])
+WidgetKey = Annotated[str, Path(min_length=1, max_length=64)]
+
+
+@router.get("/status")
+def widget_status(
+    widget_key: WidgetKey,
+    rt: RuntimeDep,
+    group_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+) -> WidgetStatusOut:
+    """Online iff an agent of the scope (the account, or the PRO group) is online."""
+    return WidgetStatusOut(online=widget.widget_is_online(rt, widget_key, group_id=group_id))
+
+
+@router.post("/visitors", status_code=status.HTTP_201_CREATED)
+def create_visitor(widget_key: WidgetKey, body: VisitorIn, rt: RuntimeDep) -> NewVisitorOut:
+    created = widget.create_visitor(
+        rt,
+        widget_key,
+        name=body.name,
+        email=body.email,
+        page_url=str(body.page_url) if body.page_url else None,
+    )
+    return NewVisitorOut(visitor_id=created.visitor.id, visitor_token=created.token)
+
+
+@router.post("/messages", status_code=status.HTTP_201_CREATED)
+def post_message(
+    widget_key: WidgetKey, body: VisitorMessageIn, visitor: VisitorDep, rt: RuntimeDep
+) -> VisitorMessageOut:
+    """A visitor message: joins the visitor's open conversation or opens one."""
+    posted = widget.post_visitor_message(rt, visitor, text=body.text, group_id=body.group_id)
+    return VisitorMessageOut(conversation_id=posted.conversation.id, message_id=posted.message.id)

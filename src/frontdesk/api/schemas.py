@@ -1,0 +1,352 @@
+"""Request and response bodies of the HTTP API, with the input limits of the product.
+
+Requests forbid unknown keys. A PATCH body changes only the keys it sends; sending ``null``
+for a key that cannot be empty is an error rather than a silent no-op.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, ClassVar
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    HttpUrl,
+    StringConstraints,
+    model_validator,
+)
+
+from frontdesk.core.model import (
+    ConversationStatus,
+    DeviceKind,
+    DeviceStatus,
+    Folder,
+    Locale,
+    MessageAuthor,
+    Plan,
+    Role,
+)
+
+MAX_ID = 2**63 - 1
+MESSAGE_TEXT_MAX = 10_000
+NAME_MAX = 200
+# The longest delay an account may choose: a day. Longer would no longer be a notification.
+OFFLINE_EMAIL_DELAY_MAX = 86_400.0
+
+
+def _no_control_characters(value: str) -> str:
+    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise ValueError("must not contain control characters (line breaks, tabs, NUL)")
+    return value
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be empty or only white space")
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+Name = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=NAME_MAX),
+    AfterValidator(_no_control_characters),
+]
+Email = Annotated[EmailStr, Field(max_length=320)]
+Password = Annotated[
+    str, Field(min_length=8, max_length=200), AfterValidator(_no_control_characters)
+]
+MessageText = Annotated[
+    str, Field(min_length=1, max_length=MESSAGE_TEXT_MAX), AfterValidator(_not_blank)
+]
+DeviceKey = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._:-]+$"),
+]
+PageUrl = Annotated[HttpUrl, Field(max_length=2048)]
+
+
+class Request(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Patch(Request):
+    # Keys for which ``null`` is a value ("back to the default") rather than a mistake.
+    nullable: ClassVar[frozenset[str]] = frozenset()
+
+    @model_validator(mode="after")
+    def _reject_null(self) -> Patch:
+        for key in self.model_fields_set - self.nullable:
+            if getattr(self, key) is None:
+                raise ValueError(f"{key} cannot be null; leave it out to keep it unchanged")
+        return self
+
+    def sent(self) -> dict[str, Any]:
+        """The keys the client sent, with their validated values."""
+        return {key: getattr(self, key) for key in self.model_fields_set}
+
+
+class Response(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+# --- accounts and auth ------------------------------------------------------------------
+
+
+class OwnerIn(Request):
+    name: Name
+    email: Email
+    password: Password
+    locale: Locale = Locale.EN
+
+
+class SignUpIn(Request):
+    name: Name
+    plan: Plan = Plan.FREE
+    owner: OwnerIn
+
+
+class SignUpOut(Response):
+    account_id: int
+    agent_id: int
+    widget_key: str
+    token: str
+
+
+class LoginIn(Request):
+    email: Annotated[str, Field(min_length=1, max_length=320)]
+    password: Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class TokenOut(Response):
+    token: str
+    agent_id: int
+    account_id: int
+
+
+class AccountOut(Response):
+    id: int
+    name: str
+    plan: Plan
+    widget_key: str
+    created_at: datetime
+
+
+class AccountPatch(Patch):
+    name: Name | None = None
+    plan: Plan | None = None
+
+
+class NotificationSettingsOut(Response):
+    offline_message_email: bool
+    missed_conversation_email: bool
+    # False on FREE: the switch is kept, but no missed-conversation e-mail is sent.
+    missed_conversation_email_available: bool
+    # None: the server's default, which ``default_offline_email_delay`` gives.
+    offline_email_delay: float | None
+    default_offline_email_delay: float
+
+
+class NotificationSettingsPatch(Patch):
+    nullable = frozenset({"offline_email_delay"})
+
+    offline_message_email: bool | None = None
+    missed_conversation_email: bool | None = None
+    offline_email_delay: Annotated[float, Field(gt=0, le=OFFLINE_EMAIL_DELAY_MAX)] | None = None
+
+
+# --- agents and groups ------------------------------------------------------------------
+
+
+class AgentOut(Response):
+    id: int
+    name: str
+    email: str
+    role: Role
+    locale: Locale
+    active: bool
+    group_ids: list[int]
+    created_at: datetime
+
+
+class InvitedAgentOut(AgentOut):
+    initial_password: str | None
+
+
+class MeOut(AgentOut):
+    account_id: int
+
+
+class AgentIn(Request):
+    name: Name
+    email: Email
+    role: Role = Role.AGENT
+    locale: Locale = Locale.EN
+    password: Password | None = None
+    group_ids: list[Id] | None = Field(default=None, max_length=1000)
+
+
+class AgentPatch(Patch):
+    name: Name | None = None
+    role: Role | None = None
+    locale: Locale | None = None
+    active: bool | None = None
+    group_ids: list[Id] | None = Field(default=None, max_length=1000)
+
+
+class MePatch(Patch):
+    name: Name | None = None
+    email: Email | None = None
+    locale: Locale | None = None
+    password: Password | None = None
+    current_password: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+
+
+class MyNotifications(Response):
+    offline_message_email: bool
+    missed_conversation_email: bool
+
+
+class MyNotificationsPatch(Patch):
+    offline_message_email: bool | None = None
+    missed_conversation_email: bool | None = None
+
+
+class GroupIn(Request):
+    name: Name
+    agent_ids: list[Id] = Field(default_factory=list, max_length=1000)
+
+
+class GroupPatch(Patch):
+    name: Name | None = None
+    agent_ids: list[Id] | None = Field(default=None, max_length=1000)
+
+
+class GroupOut(Response):
+    id: int
+    name: str
+    agent_ids: list[int]
+
+
+# --- presence ---------------------------------------------------------------------------
+
+
+class StatusIn(Request):
+    status: DeviceStatus
+    device_id: DeviceKey | None = None
+
+
+class HeartbeatIn(Request):
+    kind: DeviceKind
+    status: DeviceStatus
+
+
+class DeviceOut(Response):
+    device_id: str
+    kind: DeviceKind
+    status: DeviceStatus
+    last_seen_at: datetime
+    online: bool
+
+
+class PresenceOut(Response):
+    online: bool
+    devices: list[DeviceOut]
+
+
+# --- conversations ----------------------------------------------------------------------
+
+
+class VisitorOut(Response):
+    id: int
+    name: str | None
+    email: str | None
+    page_url: str | None
+
+
+class MessageOut(Response):
+    id: int
+    conversation_id: int
+    author: MessageAuthor
+    agent_id: int | None
+    text: str
+    created_at: datetime
+
+
+class ConversationOut(Response):
+    id: int
+    status: ConversationStatus
+    folder: Folder
+    group_id: int | None
+    assignee_id: int | None
+    visitor: VisitorOut
+    created_at: datetime
+    last_message_at: datetime
+    closed_at: datetime | None
+    unread: bool
+    last_message: MessageOut | None
+
+
+class ConversationList(Response):
+    conversations: list[ConversationOut]
+
+
+class ConversationDetailOut(ConversationOut):
+    last_read_message_id: int | None
+    messages: list[MessageOut]
+
+
+class ReadIn(Request):
+    message_id: Id | None = None
+
+
+class ReadOut(Response):
+    last_read_message_id: int | None
+
+
+class ReplyIn(Request):
+    text: MessageText
+
+
+# --- widget -----------------------------------------------------------------------------
+
+
+class WidgetStatusOut(Response):
+    online: bool
+
+
+class VisitorIn(Request):
+    name: Name | None = None
+    email: Email | None = None
+    page_url: PageUrl | None = None
+
+
+class NewVisitorOut(Response):
+    visitor_id: int
+    visitor_token: str
+
+
+class VisitorMessageIn(Request):
+    text: MessageText
+    group_id: Id | None = None
+
+
+class VisitorMessageOut(Response):
+    conversation_id: int
+    message_id: int
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+    details: list[dict[str, Any]] | None = None
+
+
+class ErrorOut(BaseModel):
+    error: ErrorBody

@@ -1,0 +1,197 @@
+"""Sign-up, login and logout, the account and its notification settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from frontdesk.core.model import Locale, Plan, Role
+from frontdesk.core.permissions import can_manage_account
+from frontdesk.errors import Conflict, NotAuthenticated, NotFound, PermissionDenied
+from frontdesk.security import (
+    AGENT_TOKEN_PREFIX,
+    new_token,
+    new_widget_key,
+    token_digest,
+)
+from frontdesk.service.runtime import AgentCaller, Runtime
+from frontdesk.store.models import Account, Agent, AgentToken
+
+# Marks a PATCH field that was not sent, where ``None`` is a value of its own.
+UNSET: object = object()
+
+
+@dataclass(frozen=True, slots=True)
+class NewAgent:
+    name: str
+    email: str
+    password: str
+    role: Role = Role.AGENT
+    locale: Locale = Locale.EN
+
+
+@dataclass(frozen=True, slots=True)
+class SignedUp:
+    account: Account
+    owner: Agent
+    token: str
+
+
+def email_key(email: str) -> str:
+    return email.strip().casefold()
+
+
+def ensure_email_free(session: Session, email: str, *, except_agent_id: int | None = None) -> None:
+    existing = session.scalar(select(Agent.id).where(Agent.email_key == email_key(email)))
+    if existing is not None and existing != except_agent_id:
+        raise Conflict(
+            "An agent with this e-mail address already exists; the address is the login, "
+            "so it can belong to one agent only.",
+            code="email_taken",
+        )
+
+
+def add_agent(session: Session, rt: Runtime, account_id: int, new: NewAgent) -> Agent:
+    ensure_email_free(session, new.email)
+    agent = Agent(
+        account_id=account_id,
+        name=new.name,
+        email=new.email,
+        email_key=email_key(new.email),
+        password_hash=rt.passwords.hash(new.password),
+        role=new.role,
+        locale=new.locale,
+        active=True,
+        created_at=rt.clock.now(),
+    )
+    session.add(agent)
+    session.flush()
+    return agent
+
+
+def issue_token(session: Session, rt: Runtime, agent_id: int) -> str:
+    token = new_token(AGENT_TOKEN_PREFIX)
+    session.add(
+        AgentToken(agent_id=agent_id, token_hash=token_digest(token), created_at=rt.clock.now())
+    )
+    return token
+
+
+def sign_up(rt: Runtime, *, name: str, plan: Plan, owner: NewAgent) -> SignedUp:
+    with rt.database.write() as session:
+        account = Account(
+            name=name,
+            plan=plan,
+            widget_key=new_widget_key(),
+            offline_message_email=True,
+            missed_conversation_email=False,
+            created_at=rt.clock.now(),
+        )
+        session.add(account)
+        session.flush()
+        agent = add_agent(
+            session,
+            rt,
+            account.id,
+            NewAgent(
+                name=owner.name,
+                email=owner.email,
+                password=owner.password,
+                role=Role.OWNER,
+                locale=owner.locale,
+            ),
+        )
+        token = issue_token(session, rt, agent.id)
+    return SignedUp(account=account, owner=agent, token=token)
+
+
+def log_in(rt: Runtime, *, email: str, password: str) -> str:
+    with rt.database.write() as session:
+        agent = session.scalar(select(Agent).where(Agent.email_key == email_key(email)))
+        if not rt.passwords.verify(agent.password_hash if agent else None, password):
+            raise NotAuthenticated("Wrong e-mail address or password.", code="invalid_credentials")
+        assert agent is not None
+        if not agent.active:
+            raise PermissionDenied(
+                "This agent was deactivated by an administrator of the account.",
+                code="agent_deactivated",
+            )
+        return issue_token(session, rt, agent.id)
+
+
+def log_out(rt: Runtime, caller: AgentCaller) -> None:
+    with rt.database.write() as session:
+        token = session.get(AgentToken, caller.token_id)
+        if token is not None and token.revoked_at is None:
+            token.revoked_at = rt.clock.now()
+
+
+def authenticate_agent(rt: Runtime, token: str) -> AgentCaller:
+    with rt.database.read() as session:
+        row = session.execute(
+            select(AgentToken.id, Agent.id, Agent.account_id, Agent.role, Agent.active)
+            .join(Agent, Agent.id == AgentToken.agent_id)
+            .where(AgentToken.token_hash == token_digest(token), AgentToken.revoked_at.is_(None))
+        ).one_or_none()
+    if row is None or not row.active:
+        raise NotAuthenticated(
+            "The bearer token is unknown, revoked or belongs to a deactivated agent; "
+            "log in again with POST /api/v1/auth/login.",
+            code="invalid_token",
+        )
+    return AgentCaller(agent_id=row[1], account_id=row.account_id, role=row.role, token_id=row[0])
+
+
+def require_manager(caller: AgentCaller) -> None:
+    if not can_manage_account(caller.role):
+        raise PermissionDenied(
+            "Only an owner or an admin of the account may do this.", code="not_a_manager"
+        )
+
+
+def load_account(session: Session, caller: AgentCaller) -> Account:
+    account = session.get(Account, caller.account_id)
+    if account is None:  # the account was deleted under a live token
+        raise NotFound("The account does not exist any more.", code="account_not_found")
+    return account
+
+
+def get_account(rt: Runtime, caller: AgentCaller) -> Account:
+    with rt.database.read() as session:
+        return load_account(session, caller)
+
+
+def update_account(
+    rt: Runtime, caller: AgentCaller, *, name: str | None = None, plan: Plan | None = None
+) -> Account:
+    require_manager(caller)
+    with rt.database.write() as session:
+        account = load_account(session, caller)
+        if name is not None:
+            account.name = name
+        if plan is not None:
+            account.plan = plan
+        return account
+
+
+def update_notification_settings(
+    rt: Runtime,
+    caller: AgentCaller,
+    *,
+    offline_message_email: bool | None = None,
+    missed_conversation_email: bool | None = None,
+    offline_email_delay: float | object | None = UNSET,
+) -> Account:
+    require_manager(caller)
+    with rt.database.write() as session:
+        account = load_account(session, caller)
+        if offline_message_email is not None:
+            account.offline_message_email = offline_message_email
+        if missed_conversation_email is not None:
+            account.missed_conversation_email = missed_conversation_email
+        if offline_email_delay is not UNSET:
+            assert offline_email_delay is None or isinstance(offline_email_delay, float | int)
+            account.offline_email_delay = offline_email_delay
+        return account

@@ -1,0 +1,241 @@
+"""Agents of an account: invite, list, change, deactivate; and each agent's own profile.
+
+The e-mail address of an agent is also its login (SPEC section 2), so changing it on the
+profile changes how the agent logs in, and it stays unique across all accounts.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session, selectinload
+
+from frontdesk.core.model import Locale, Role
+from frontdesk.core.permissions import AgentChange, Refusal, refuse_agent_change
+from frontdesk.errors import Conflict, NotAuthenticated, NotFound, PermissionDenied
+from frontdesk.service.accounts import (
+    NewAgent,
+    add_agent,
+    email_key,
+    ensure_email_free,
+    load_account,
+    require_manager,
+)
+from frontdesk.service.groups import load_groups_of_account, require_groups
+from frontdesk.service.runtime import AgentCaller, Runtime
+from frontdesk.store.models import Account, Agent, AgentToken
+
+
+@dataclass(frozen=True, slots=True)
+class Invited:
+    agent: Agent
+    # Set when the inviter gave no password: shown once, so it can be handed to the agent.
+    initial_password: str | None
+
+
+def load_agent(session: Session, caller: AgentCaller, agent_id: int) -> Agent:
+    agent = session.scalar(
+        select(Agent)
+        .where(Agent.id == agent_id, Agent.account_id == caller.account_id)
+        .options(selectinload(Agent.groups))
+    )
+    if agent is None:
+        raise NotFound(f"There is no agent {agent_id} in this account.", code="agent_not_found")
+    return agent
+
+
+def invite_agent(
+    rt: Runtime,
+    caller: AgentCaller,
+    *,
+    name: str,
+    email: str,
+    role: Role,
+    locale: Locale,
+    password: str | None,
+    group_ids: Sequence[int] | None,
+) -> Invited:
+    require_manager(caller)
+    if role is Role.OWNER and caller.role is not Role.OWNER:
+        raise _refusal_error(Refusal.ONLY_OWNER_MANAGES_OWNERS)
+    initial_password = None if password else secrets.token_urlsafe(12)
+    with rt.database.write() as session:
+        groups = []
+        if group_ids:
+            account = load_account(session, caller)
+            require_groups(account)
+            groups = load_groups_of_account(session, caller.account_id, group_ids)
+        agent = add_agent(
+            session,
+            rt,
+            caller.account_id,
+            NewAgent(
+                name=name,
+                email=email,
+                password=password or initial_password or "",
+                role=role,
+                locale=locale,
+            ),
+        )
+        agent.groups = groups
+    return Invited(agent=agent, initial_password=initial_password)
+
+
+def list_agents(rt: Runtime, caller: AgentCaller) -> list[Agent]:
+    with rt.database.read() as session:
+        return list(
+            session.scalars(
+                select(Agent)
+                .where(Agent.account_id == caller.account_id)
+                .options(selectinload(Agent.groups))
+                .order_by(Agent.id)
+            )
+        )
+
+
+def update_agent(
+    rt: Runtime,
+    caller: AgentCaller,
+    agent_id: int,
+    *,
+    name: str | None = None,
+    role: Role | None = None,
+    locale: Locale | None = None,
+    active: bool | None = None,
+    group_ids: Sequence[int] | None = None,
+) -> Agent:
+    with rt.database.write() as session:
+        agent = load_agent(session, caller, agent_id)
+        refusal = refuse_agent_change(
+            AgentChange(
+                actor_role=caller.role,
+                target_role=agent.role,
+                target_is_active=agent.active,
+                new_role=role,
+                new_active=active,
+                active_owner_count=_active_owner_count(session, caller.account_id),
+            )
+        )
+        if refusal is not None:
+            raise _refusal_error(refusal)
+        if group_ids is not None:
+            require_groups(load_account(session, caller))
+            agent.groups = load_groups_of_account(session, caller.account_id, group_ids)
+        if name is not None:
+            agent.name = name
+        if role is not None:
+            agent.role = role
+        if locale is not None:
+            agent.locale = locale
+        if active is not None and active != agent.active:
+            agent.active = active
+            if not active:
+                _revoke_tokens(session, rt, agent.id)
+        return agent
+
+
+def get_me(rt: Runtime, caller: AgentCaller) -> Agent:
+    with rt.database.read() as session:
+        return load_agent(session, caller, caller.agent_id)
+
+
+def update_me(
+    rt: Runtime,
+    caller: AgentCaller,
+    *,
+    name: str | None = None,
+    email: str | None = None,
+    locale: Locale | None = None,
+    password: str | None = None,
+    current_password: str | None = None,
+) -> Agent:
+    with rt.database.write() as session:
+        agent = load_agent(session, caller, caller.agent_id)
+        changes_login = (email is not None and email_key(email) != agent.email_key) or (
+            password is not None
+        )
+        if changes_login and not (
+            current_password and rt.passwords.verify(agent.password_hash, current_password)
+        ):
+            raise NotAuthenticated(
+                "Changing the e-mail address or the password needs the current password "
+                "in current_password.",
+                code="current_password_required",
+            )
+        if email is not None:
+            ensure_email_free(session, email, except_agent_id=agent.id)
+            agent.email = email
+            agent.email_key = email_key(email)
+        if password is not None:
+            agent.password_hash = rt.passwords.hash(password)
+        if name is not None:
+            agent.name = name
+        if locale is not None:
+            agent.locale = locale
+        return agent
+
+
+def update_my_notifications(
+    rt: Runtime,
+    caller: AgentCaller,
+    *,
+    offline_message_email: bool | None = None,
+    missed_conversation_email: bool | None = None,
+) -> Agent:
+    with rt.database.write() as session:
+        agent = load_agent(session, caller, caller.agent_id)
+        if offline_message_email is not None:
+            agent.notify_offline_message = offline_message_email
+        if missed_conversation_email is not None:
+            agent.notify_missed_conversation = missed_conversation_email
+        return agent
+
+
+def _active_owner_count(session: Session, account_id: int) -> int:
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(Agent)
+            .where(Agent.account_id == account_id, Agent.role == Role.OWNER, Agent.active.is_(True))
+        )
+        or 0
+    )
+
+
+def _revoke_tokens(session: Session, rt: Runtime, agent_id: int) -> None:
+    session.execute(
+        update(AgentToken)
+        .where(AgentToken.agent_id == agent_id, AgentToken.revoked_at.is_(None))
+        .values(revoked_at=rt.clock.now())
+    )
+
+
+def _refusal_error(refusal: Refusal) -> PermissionDenied | Conflict:
+    match refusal:
+        case Refusal.NOT_A_MANAGER:
+            return PermissionDenied(
+                "Only an owner or an admin of the account may change agents.",
+                code=refusal.value,
+            )
+        case Refusal.ONLY_OWNER_MANAGES_OWNERS:
+            return PermissionDenied(
+                "Only an owner may make, unmake or deactivate an owner.", code=refusal.value
+            )
+        case Refusal.LAST_OWNER:
+            return Conflict(
+                "This is the last active owner of the account; make another agent owner first.",
+                code=refusal.value,
+            )
+
+
+def create_agent(rt: Runtime, account_id: int, new: NewAgent) -> Agent:
+    """Add an agent to an account without an acting agent (the admin CLI)."""
+    with rt.database.write() as session:
+        if session.get(Account, account_id) is None:
+            raise NotFound(f"There is no account {account_id}.", code="account_not_found")
+        agent = add_agent(session, rt, account_id, new)
+        agent.groups = []
+        return agent

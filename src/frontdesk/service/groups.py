@@ -1,0 +1,122 @@
+"""PRO groups: named sets of agents that a conversation can be routed to (SPEC section 2)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, selectinload
+
+from frontdesk.core.plans import has_groups
+from frontdesk.errors import Conflict, NotFound, PlanLacksFeature
+from frontdesk.service.accounts import load_account, require_manager
+from frontdesk.service.runtime import AgentCaller, Runtime
+from frontdesk.store.models import Account, Agent, Group
+
+
+def require_groups(account: Account) -> None:
+    if not has_groups(account.plan):
+        raise PlanLacksFeature(
+            f"Groups are part of the PRO plan; this account is on {account.plan.value.upper()}.",
+        )
+
+
+def load_groups_of_account(
+    session: Session, account_id: int, group_ids: Sequence[int]
+) -> list[Group]:
+    wanted = set(group_ids)
+    groups = list(
+        session.scalars(select(Group).where(Group.account_id == account_id, Group.id.in_(wanted)))
+    )
+    missing = wanted - {g.id for g in groups}
+    if missing:
+        raise NotFound(f"There is no group {min(missing)} in this account.", code="group_not_found")
+    return sorted(groups, key=lambda g: g.id)
+
+
+def load_group(session: Session, caller: AgentCaller, group_id: int) -> Group:
+    (group,) = load_groups_of_account(session, caller.account_id, [group_id])
+    return group
+
+
+def create_group(
+    rt: Runtime, caller: AgentCaller, *, name: str, agent_ids: Sequence[int] = ()
+) -> Group:
+    require_manager(caller)
+    with rt.database.write() as session:
+        require_groups(load_account(session, caller))
+        if session.scalar(
+            select(Group.id).where(Group.account_id == caller.account_id, Group.name == name)
+        ):
+            raise _name_taken(name)
+        group = Group(account_id=caller.account_id, name=name, created_at=rt.clock.now())
+        group.members = _load_members(session, caller, agent_ids)
+        session.add(group)
+        try:
+            session.flush()
+        except IntegrityError as exc:  # a concurrent create with the same name won
+            raise _name_taken(name) from exc
+    return group
+
+
+def list_groups(rt: Runtime, caller: AgentCaller) -> list[Group]:
+    with rt.database.read() as session:
+        require_groups(load_account(session, caller))
+        return list(
+            session.scalars(
+                select(Group)
+                .where(Group.account_id == caller.account_id)
+                .options(selectinload(Group.members))
+                .order_by(Group.id)
+            )
+        )
+
+
+def update_group(
+    rt: Runtime,
+    caller: AgentCaller,
+    group_id: int,
+    *,
+    name: str | None = None,
+    agent_ids: Sequence[int] | None = None,
+) -> Group:
+    require_manager(caller)
+    with rt.database.write() as session:
+        require_groups(load_account(session, caller))
+        group = load_group(session, caller, group_id)
+        if name is not None and name != group.name:
+            if session.scalar(
+                select(Group.id).where(Group.account_id == caller.account_id, Group.name == name)
+            ):
+                raise _name_taken(name)
+            group.name = name
+        if agent_ids is not None:
+            group.members = _load_members(session, caller, agent_ids)
+        session.flush()
+        session.refresh(group, ["members"])
+        return group
+
+
+def delete_group(rt: Runtime, caller: AgentCaller, group_id: int) -> None:
+    require_manager(caller)
+    with rt.database.write() as session:
+        group = load_group(session, caller, group_id)
+        session.delete(group)
+
+
+def _load_members(session: Session, caller: AgentCaller, agent_ids: Sequence[int]) -> list[Agent]:
+    wanted = set(agent_ids)
+    agents = list(
+        session.scalars(
+            select(Agent).where(Agent.account_id == caller.account_id, Agent.id.in_(wanted))
+        )
+    )
+    missing = wanted - {a.id for a in agents}
+    if missing:
+        raise NotFound(f"There is no agent {min(missing)} in this account.", code="agent_not_found")
+    return sorted(agents, key=lambda a: a.id)
+
+
+def _name_taken(name: str) -> Conflict:
+    return Conflict(f"A group named {name!r} already exists.", code="group_name_taken")

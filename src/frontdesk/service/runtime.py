@@ -1,0 +1,50 @@
+"""What every operation needs: settings, the database, the clock and the password hasher,
+bundled once at start-up and handed to each call."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from frontdesk.clock import Clock, SystemClock
+from frontdesk.core.model import Role
+from frontdesk.security import PasswordHasher
+from frontdesk.settings import Settings
+from frontdesk.store.database import Database
+
+
+@dataclass(frozen=True, slots=True)
+class Runtime:
+    settings: Settings
+    database: Database
+    clock: Clock
+    passwords: PasswordHasher
+
+    @classmethod
+    def create(cls, settings: Settings, *, clock: Clock | None = None) -> Runtime:
+        return cls(
+            settings=settings,
+            database=Database(settings.effective_database_url),
+            clock=clock or SystemClock(),
+            passwords=PasswordHasher(settings.password_hashing),
+        )
+
+    @property
+    def agent_device_timeout(self) -> timedelta:
+        return timedelta(seconds=self.settings.agent_device_timeout)
+
+
+@dataclass(frozen=True, slots=True)
+class AgentCaller:
+    """An authenticated agent: every query it causes is scoped to ``account_id``."""
+
+    agent_id: int
+    account_id: int
+    role: Role
+    token_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class VisitorCaller:
+    visitor_id: int
+    account_id: int

@@ -1,0 +1,148 @@
+"""The visitor side: the widget's online status, visitors and their messages.
+
+A widget is addressed by its account's public widget key; a visitor proves who it is with
+the visitor token it got when it was created. A visitor message goes into the visitor's open
+conversation, or opens a new one (SPEC section 2).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from frontdesk.core.model import ConversationStatus, MessageAuthor
+from frontdesk.core.presence import scope_agent_ids
+from frontdesk.errors import NotAuthenticated, NotFound
+from frontdesk.security import VISITOR_TOKEN_PREFIX, new_token, token_digest
+from frontdesk.service.groups import load_groups_of_account
+from frontdesk.service.presence import online_agent_ids
+from frontdesk.service.runtime import Runtime, VisitorCaller
+from frontdesk.store.models import Account, Agent, Conversation, GroupMember, Message, Visitor
+
+
+@dataclass(frozen=True, slots=True)
+class NewVisitor:
+    visitor: Visitor
+    token: str
+
+
+@dataclass(frozen=True, slots=True)
+class Posted:
+    conversation: Conversation
+    message: Message
+    opened_conversation: bool
+
+
+def load_widget_account(session: Session, widget_key: str) -> Account:
+    account = session.scalar(select(Account).where(Account.widget_key == widget_key))
+    if account is None:
+        raise NotFound("There is no widget with this key.", code="widget_not_found")
+    return account
+
+
+def scope_of(session: Session, account: Account, group_id: int | None) -> frozenset[int]:
+    """The agents a conversation of this account (and group, if any) belongs to."""
+    active = session.scalars(
+        select(Agent.id).where(Agent.account_id == account.id, Agent.active.is_(True))
+    ).all()
+    members = None
+    if group_id is not None:
+        members = session.scalars(
+            select(GroupMember.agent_id).where(GroupMember.group_id == group_id)
+        ).all()
+    return scope_agent_ids(plan=account.plan, group_member_ids=members, active_agent_ids=active)
+
+
+def widget_is_online(rt: Runtime, widget_key: str, *, group_id: int | None) -> bool:
+    with rt.database.read() as session:
+        account = load_widget_account(session, widget_key)
+        _check_group(session, account, group_id)
+        scope = scope_of(session, account, group_id)
+        return bool(online_agent_ids(session, rt, account_id=account.id, among=scope))
+
+
+def create_visitor(
+    rt: Runtime,
+    widget_key: str,
+    *,
+    name: str | None,
+    email: str | None,
+    page_url: str | None,
+) -> NewVisitor:
+    token = new_token(VISITOR_TOKEN_PREFIX)
+    with rt.database.write() as session:
+        account = load_widget_account(session, widget_key)
+        visitor = Visitor(
+            account_id=account.id,
+            name=name,
+            email=email,
+            page_url=page_url,
+            token_hash=token_digest(token),
+            created_at=rt.clock.now(),
+        )
+        session.add(visitor)
+    return NewVisitor(visitor=visitor, token=token)
+
+
+def authenticate_visitor(rt: Runtime, widget_key: str, token: str) -> VisitorCaller:
+    with rt.database.read() as session:
+        row = session.execute(
+            select(Visitor.id, Visitor.account_id)
+            .join(Account, Account.id == Visitor.account_id)
+            .where(Visitor.token_hash == token_digest(token), Account.widget_key == widget_key)
+        ).one_or_none()
+    if row is None:
+        raise NotAuthenticated(
+            "The visitor token is unknown or belongs to another widget; create a visitor "
+            "with POST /api/v1/widget/{widget_key}/visitors.",
+            code="invalid_visitor_token",
+        )
+    return VisitorCaller(visitor_id=row.id, account_id=row.account_id)
+
+
+def post_visitor_message(
+    rt: Runtime, caller: VisitorCaller, *, text: str, group_id: int | None
+) -> Posted:
+    now = rt.clock.now()
+    with rt.database.write() as session:
+        account = session.get_one(Account, caller.account_id)
+        _check_group(session, account, group_id)
+        conversation = session.scalar(
+            select(Conversation)
+            .where(
+                Conversation.visitor_id == caller.visitor_id,
+                Conversation.status != ConversationStatus.CLOSED,
+            )
+            .order_by(Conversation.id.desc())
+            .limit(1)
+        )
+        opened = conversation is None
+        if conversation is None:
+            conversation = Conversation(
+                account_id=caller.account_id,
+                visitor_id=caller.visitor_id,
+                group_id=group_id,
+                status=ConversationStatus.UNSERVED,
+                created_at=now,
+                last_message_at=now,
+            )
+            session.add(conversation)
+            session.flush()
+        conversation.last_message_at = now
+        message = Message(
+            conversation_id=conversation.id,
+            author=MessageAuthor.VISITOR,
+            text=text,
+            created_at=now,
+        )
+        session.add(message)
+        session.flush()
+        return Posted(conversation=conversation, message=message, opened_conversation=opened)
+
+
+def _check_group(session: Session, account: Account, group_id: int | None) -> None:
+    if group_id is None:
+        return
+    load_groups_of_account(session, account.id, [group_id])

@@ -1,0 +1,113 @@
+"""The one settings object of Frontdesk.
+
+Values come, highest priority first, from keyword arguments, ``FRONTDESK_*`` environment
+variables, and an optional TOML config file named by ``FRONTDESK_CONFIG_FILE`` (keys are the
+field names below, without the prefix). Every duration is in seconds and accepts fractions, so
+tests can run the real rules in well under a second.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, PositiveFloat, PositiveInt, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+CONFIG_FILE_VARIABLE = "FRONTDESK_CONFIG_FILE"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="FRONTDESK_", extra="forbid", frozen=True)
+
+    data_dir: Path = Field(
+        default=Path("var"),
+        description="Where the embedded defaults keep their files (the SQLite database).",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL; postgresql://… is served by psycopg 3. "
+        "Default: an SQLite file in data_dir.",
+    )
+    redis_url: str | None = Field(
+        default=None, description="Optional: lets several processes share live state."
+    )
+    smtp_url: str | None = Field(
+        default=None, description="smtp:// or smtps:// URL. Default: the built-in mail catcher."
+    )
+    mail_from: str = "Frontdesk <frontdesk@localhost>"
+    public_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="Where people reach this server; links in e-mails point here.",
+    )
+
+    # The seed article: an offline-message e-mail arrives about two minutes after the
+    # message, and none is sent if an agent came back online within those two minutes.
+    offline_email_delay: PositiveFloat = 120.0
+    # Long enough that a page navigation (the widget reconnects within a second or two on the
+    # next page) never counts as leaving; short enough that "missed" e-mails are timely.
+    visitor_left_after: PositiveFloat = 30.0
+    # A mobile app in the background heartbeats over REST; twice a 30 s heartbeat interval
+    # tolerates one lost heartbeat before the device counts as gone.
+    agent_device_timeout: PositiveFloat = 60.0
+    smtp_retry_base: PositiveFloat = 30.0
+    smtp_retry_for: PositiveFloat = 172_800.0
+
+    dkim_domain: str | None = None
+    dkim_selector: str | None = None
+    dkim_private_key_file: Path | None = None
+
+    # Argon2id with RFC 9106's low-memory profile in production. ``fast`` exists so a test
+    # suite that signs up hundreds of agents does not spend minutes hashing; never use it
+    # for real accounts.
+    password_hashing: Literal["standard", "fast"] = "standard"  # noqa: S105
+    max_request_body_bytes: PositiveInt = 64 * 1024
+
+    @model_validator(mode="after")
+    def _check_relations(self) -> Settings:
+        if self.smtp_retry_for < self.smtp_retry_base:
+            raise ValueError("smtp_retry_for must be at least smtp_retry_base")
+        if (self.dkim_selector is None) != (self.dkim_domain is None) or (
+            self.dkim_selector is not None and self.dkim_private_key_file is None
+        ):
+            raise ValueError(
+                "DKIM needs all three of dkim_domain, dkim_selector and dkim_private_key_file"
+            )
+        return self
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return normalize_database_url(self.database_url)
+        return f"sqlite:///{self.data_dir / 'frontdesk.sqlite3'}"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config_file = os.environ.get(CONFIG_FILE_VARIABLE)
+        if config_file:
+            if not Path(config_file).is_file():
+                raise ValueError(f"{CONFIG_FILE_VARIABLE}={config_file}: no such file")
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=config_file))
+        return tuple(sources)
+
+
+def normalize_database_url(url: str) -> str:
+    """Let people write ``postgresql://`` and get the driver Frontdesk ships with."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url

@@ -1,0 +1,221 @@
+"""The tables of Frontdesk (SPEC section 2).
+
+Every row that belongs to a tenant carries ``account_id`` (directly, or through its
+conversation), and every service query filters on it: that is the isolation between accounts.
+E-mail addresses are unique across all accounts because the address is the login.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from frontdesk.core.model import (
+    ConversationStatus,
+    DeviceKind,
+    DeviceStatus,
+    Locale,
+    MessageAuthor,
+    Plan,
+    Role,
+)
+from frontdesk.store.types import StrEnumType, UTCDateTime
+
+# Integer on SQLite so the column is the rowid alias and autoincrements; BIGINT elsewhere.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class Account(Base):
+    __tablename__ = "accounts"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    plan: Mapped[Plan] = mapped_column(StrEnumType(Plan))
+    widget_key: Mapped[str] = mapped_column(String(64), unique=True)
+    # Settings → Notifications. The seed has offline e-mails on and missed ones to switch on.
+    offline_message_email: Mapped[bool] = mapped_column(Boolean, default=True)
+    missed_conversation_email: Mapped[bool] = mapped_column(Boolean, default=False)
+    # None: the server's ``offline_email_delay``.
+    offline_email_delay: Mapped[float | None] = mapped_column(Float, default=None)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Agent(Base):
+    __tablename__ = "agents"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(320))
+    # The address folded to lower case: logins and uniqueness ignore case.
+    email_key: Mapped[str] = mapped_column(String(320), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[Role] = mapped_column(StrEnumType(Role))
+    locale: Mapped[Locale] = mapped_column(StrEnumType(Locale))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # The agent's own choice (``/me/notifications``): True = send me these e-mails.
+    notify_offline_message: Mapped[bool] = mapped_column(Boolean, default=True)
+    notify_missed_conversation: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    groups: Mapped[list[Group]] = relationship(
+        secondary="group_members", back_populates="members", order_by="Group.id"
+    )
+
+    __table_args__ = (Index("ix_agents_account_id", "account_id"),)
+
+
+class AgentToken(Base):
+    """A bearer token of an agent. Only its SHA-256 is kept; revoking sets ``revoked_at``."""
+
+    __tablename__ = "agent_tokens"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+
+    __table_args__ = (Index("ix_agent_tokens_agent_id", "agent_id"),)
+
+
+class Group(Base):
+    """A PRO group: a named set of agents that conversations can be routed to."""
+
+    __tablename__ = "groups"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    members: Mapped[list[Agent]] = relationship(
+        secondary="group_members", back_populates="groups", order_by="Agent.id"
+    )
+
+    __table_args__ = (UniqueConstraint("account_id", "name", name="uq_groups_account_id_name"),)
+
+
+class GroupMember(Base):
+    __tablename__ = "group_members"
+
+    group_id: Mapped[int] = mapped_column(
+        ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True
+    )
+    agent_id: Mapped[int] = mapped_column(
+        ForeignKey("agents.id", ondelete="CASCADE"), primary_key=True
+    )
+
+    __table_args__ = (Index("ix_group_members_agent_id", "agent_id"),)
+
+
+class Device(Base):
+    """One running client of an agent (a dashboard tab, the mobile app), with its own status."""
+
+    __tablename__ = "devices"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"))
+    device_key: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[DeviceKind] = mapped_column(StrEnumType(DeviceKind))
+    status: Mapped[DeviceStatus] = mapped_column(StrEnumType(DeviceStatus))
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        UniqueConstraint("agent_id", "device_key", name="uq_devices_agent_id_device_key"),
+    )
+
+
+class Visitor(Base):
+    __tablename__ = "visitors"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    name: Mapped[str | None] = mapped_column(String(200), default=None)
+    email: Mapped[str | None] = mapped_column(String(320), default=None)
+    page_url: Mapped[str | None] = mapped_column(String(2048), default=None)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index("ix_visitors_account_id", "account_id"),)
+
+
+class Conversation(Base):
+    __tablename__ = "conversations"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    visitor_id: Mapped[int] = mapped_column(ForeignKey("visitors.id", ondelete="CASCADE"))
+    group_id: Mapped[int | None] = mapped_column(
+        ForeignKey("groups.id", ondelete="SET NULL"), default=None
+    )
+    status: Mapped[ConversationStatus] = mapped_column(StrEnumType(ConversationStatus))
+    assignee_id: Mapped[int | None] = mapped_column(
+        ForeignKey("agents.id", ondelete="SET NULL"), default=None
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_message_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+
+    visitor: Mapped[Visitor] = relationship(lazy="joined")
+
+    __table_args__ = (
+        Index("ix_conversations_account_id_status", "account_id", "status"),
+        Index("ix_conversations_visitor_id", "visitor_id"),
+    )
+
+
+class Message(Base):
+    __tablename__ = "messages"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
+    author: Mapped[MessageAuthor] = mapped_column(StrEnumType(MessageAuthor))
+    agent_id: Mapped[int | None] = mapped_column(
+        ForeignKey("agents.id", ondelete="SET NULL"), default=None
+    )
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index("ix_messages_conversation_id_id", "conversation_id", "id"),)
+
+
+class ConversationRead(Base):
+    """How far one agent has read a conversation in the dashboard: every message whose id is at
+    most ``last_read_message_id`` counts as opened by that agent ("opened in the dashboard")."""
+
+    __tablename__ = "conversation_reads"
+
+    conversation_id: Mapped[int] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE"), primary_key=True
+    )
+    agent_id: Mapped[int] = mapped_column(
+        ForeignKey("agents.id", ondelete="CASCADE"), primary_key=True
+    )
+    last_read_message_id: Mapped[int] = mapped_column(Id)
+    read_at: Mapped[datetime] = mapped_column(UTCDateTime)
