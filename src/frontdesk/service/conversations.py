@@ -252,9 +252,7 @@ def _views(
                 ConversationRead.conversation_id.in_(ids),
                 ConversationRead.agent_id == caller.agent_id,
             )
-        )
-        .tuples()
-        .all()
+        ).all()
     )
     return [
         ConversationView(

@@ -1,0 +1,166 @@
+"""The visitor side: widget status per scope, visitors, visitor messages."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from frontdesk.clock import ManualClock
+from tests.support import SignedUp, assert_error, new_visitor, sign_up
+
+
+def widget_online(account: SignedUp, group_id: int | None = None) -> bool:
+    params = {"group_id": group_id} if group_id else {}
+    response = account.client.get(f"/api/v1/widget/{account.widget_key}/status", params=params)
+    assert response.status_code == 200, response.text
+    online: bool = response.json()["online"]
+    return online
+
+
+def go_online(agent: SignedUp, device: str = "tab") -> None:
+    response = agent.put("/me/status", {"status": "online", "device_id": device})
+    assert response.status_code == 200, response.text
+
+
+def test_the_widget_is_online_while_some_agent_is(account: SignedUp) -> None:
+    colleague = account.invite()
+    assert not widget_online(account)
+    go_online(colleague)
+    assert widget_online(account)
+    colleague.put("/me/status", {"status": "offline"})
+    assert not widget_online(account)
+
+
+def test_a_deactivated_agent_does_not_keep_the_widget_online(account: SignedUp) -> None:
+    colleague = account.invite()
+    go_online(colleague)
+    account.patch(f"/agents/{colleague.agent_id}", {"active": False})
+    assert not widget_online(account)
+
+
+def test_a_device_that_stops_heartbeating_stops_counting(
+    account: SignedUp, clock: ManualClock
+) -> None:
+    phone = account.post("/me/devices/phone-1/heartbeat", {"kind": "mobile", "status": "online"})
+    assert phone.json()["online"] is True
+    assert widget_online(account)
+    clock.advance(60.5)  # agent_device_timeout is 60 s
+    assert not widget_online(account)
+    assert account.get("/me/status").json()["devices"][0]["online"] is False
+    account.post("/me/devices/phone-1/heartbeat", {"kind": "mobile", "status": "online"})
+    assert widget_online(account)
+
+
+def test_web_offline_and_mobile_online_is_online(account: SignedUp) -> None:
+    account.put("/me/status", {"status": "offline", "device_id": "laptop"})
+    account.post("/me/devices/phone/heartbeat", {"kind": "mobile", "status": "online"})
+    presence = account.get("/me/status").json()
+    assert presence["online"] is True
+    assert {d["device_id"]: d["status"] for d in presence["devices"]} == {
+        "laptop": "offline",
+        "phone": "online",
+    }
+    assert widget_online(account)
+
+
+def test_a_pro_group_widget_follows_its_members_only(pro_account: SignedUp) -> None:
+    sales_agent = pro_account.invite()
+    support_agent = pro_account.invite()
+    sales = pro_account.post("/groups", {"name": "Sales", "agent_ids": [sales_agent.agent_id]})
+    sales_id = sales.json()["id"]
+    go_online(support_agent)
+    assert widget_online(pro_account)
+    assert not widget_online(pro_account, sales_id)
+    go_online(sales_agent)
+    assert widget_online(pro_account, sales_id)
+
+
+def test_a_visitor_message_may_name_a_group(pro_account: SignedUp) -> None:
+    group_id = pro_account.post("/groups", {"name": "Billing"}).json()["id"]
+    visitor = new_visitor(pro_account.client, pro_account.widget_key)
+    conversation_id = visitor.say("invoice?", group_id=group_id).json()["conversation_id"]
+    assert pro_account.get(f"/conversations/{conversation_id}").json()["group_id"] == group_id
+
+
+def test_an_unknown_widget_key_is_a_404(client: TestClient) -> None:
+    assert_error(client.get("/api/v1/widget/nope/status"), 404, "widget_not_found")
+    assert_error(client.post("/api/v1/widget/nope/visitors", json={}), 404, "widget_not_found")
+
+
+def test_a_visitor_token_works_only_with_its_own_widget(
+    client: TestClient, account: SignedUp
+) -> None:
+    visitor = new_visitor(client, account.widget_key)
+    other = sign_up(client)
+    response = client.post(
+        f"/api/v1/widget/{other.widget_key}/messages",
+        json={"text": "hi"},
+        headers=visitor.headers,
+    )
+    assert_error(response, 401, "invalid_visitor_token")
+    assert other.get("/conversations").json()["conversations"] == []
+
+
+def test_an_agent_token_is_not_a_visitor_token(account: SignedUp) -> None:
+    response = account.client.post(
+        f"/api/v1/widget/{account.widget_key}/messages",
+        json={"text": "hi"},
+        headers=account.headers,
+    )
+    assert_error(response, 401, "invalid_visitor_token")
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"email": "not an address"},
+        {"page_url": "javascript:alert(1)"},
+        {"page_url": "https://shop.example.com/" + "a" * 2100},
+        {"name": "x" * 201},
+        {"name": "Eve\r\nBcc: all@example.com"},
+        {"cookie": "yum"},
+    ],
+)
+def test_bad_visitor_details_are_refused(account: SignedUp, fields: dict[str, object]) -> None:
+    response = account.client.post(f"/api/v1/widget/{account.widget_key}/visitors", json=fields)
+    assert_error(response, 422, "invalid_input")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"text": ""},
+        {"text": "x" * 10_001},
+        {"text": "hi", "group_id": 0},
+        {"text": "hi", "group_id": "sales"},
+        {"text": 42},
+    ],
+)
+def test_bad_visitor_messages_open_no_conversation(
+    account: SignedUp, body: dict[str, object]
+) -> None:
+    visitor = new_visitor(account.client, account.widget_key)
+    response = account.client.post(
+        f"/api/v1/widget/{account.widget_key}/messages", json=body, headers=visitor.headers
+    )
+    assert_error(response, 422, "invalid_input")
+    assert account.get("/conversations").json()["conversations"] == []
+
+
+def test_a_group_of_another_account_opens_no_conversation(
+    client: TestClient, pro_account: SignedUp
+) -> None:
+    other = sign_up(client, plan="pro")
+    foreign_group = other.post("/groups", {"name": "Theirs"}).json()["id"]
+    visitor = new_visitor(client, pro_account.widget_key)
+    assert_error(visitor.say("hi", group_id=foreign_group), 404, "group_not_found")
+    assert pro_account.get("/conversations").json()["conversations"] == []
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{"status": "busy"}, {"status": "online", "device_id": "a b"}, {"status": "online", "x": 1}],
+)
+def test_bad_status_changes_are_refused(account: SignedUp, body: dict[str, object]) -> None:
+    assert_error(account.put("/me/status", body), 422, "invalid_input")
+    assert account.get("/me/status").json()["devices"] == []

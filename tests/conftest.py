@@ -1,0 +1,118 @@
+"""Fixtures shared by every test.
+
+Each database test runs twice: on a real SQLite file and on a real PostgreSQL database made
+for this test session (``FRONTDESK_TEST_POSTGRES_URL``, by default the local server). With
+``CI=true`` an unreachable PostgreSQL fails the run instead of skipping those tests.
+
+Tests share one migrated database per backend and stay apart the way tenants do: every test
+signs up its own accounts with fresh e-mail addresses.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+from fastapi.testclient import TestClient
+
+from frontdesk.api.app import create_app
+from frontdesk.clock import ManualClock
+from frontdesk.security import PasswordHasher
+from frontdesk.service.runtime import Runtime
+from frontdesk.settings import Settings
+from frontdesk.store.database import Database
+from frontdesk.store.migrate import upgrade
+from tests.support import SignedUp, sign_up
+
+POSTGRES_ADMIN_URL = os.environ.get(
+    "FRONTDESK_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def postgres_unreachable_reason() -> str | None:
+    try:
+        with psycopg.connect(POSTGRES_ADMIN_URL, connect_timeout=3):
+            return None
+    except psycopg.Error as exc:
+        return f"PostgreSQL at {POSTGRES_ADMIN_URL} is not reachable: {exc}".strip()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test session, dropped at the end."""
+    reason = postgres_unreachable_reason()
+    if reason is not None:
+        if IN_CI:
+            pytest.fail(f"CI must run the PostgreSQL tests. {reason}")
+        pytest.skip(reason)
+    name = f"frontdesk_test_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0]
+    try:
+        yield f"{base}/{name}"
+    finally:
+        with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(
+    scope="session",
+    params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)],
+)
+def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+    if request.param == "sqlite":
+        path = tmp_path_factory.mktemp("sqlite") / "frontdesk.sqlite3"
+        return f"sqlite:///{path}"
+    url: str = request.getfixturevalue("postgres_url")
+    return url
+
+
+@pytest.fixture(scope="session")
+def database(database_url: str) -> Iterator[Database]:
+    db = Database(Settings(database_url=database_url).effective_database_url)
+    upgrade(db)
+    yield db
+    db.dispose()
+
+
+@pytest.fixture(scope="session")
+def passwords() -> PasswordHasher:
+    return PasswordHasher("fast")
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return Settings(database_url=database_url, password_hashing="fast")
+
+
+@pytest.fixture
+def runtime(
+    settings: Settings, database: Database, clock: ManualClock, passwords: PasswordHasher
+) -> Runtime:
+    return Runtime(settings=settings, database=database, clock=clock, passwords=passwords)
+
+
+@pytest.fixture
+def client(runtime: Runtime) -> Iterator[TestClient]:
+    with TestClient(create_app(runtime)) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def account(client: TestClient) -> SignedUp:
+    return sign_up(client)
+
+
+@pytest.fixture
+def pro_account(client: TestClient) -> SignedUp:
+    return sign_up(client, plan="pro")

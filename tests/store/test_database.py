@@ -1,0 +1,109 @@
+"""The store on both backends: the migrations build exactly the models, and SQLite's writers
+queue instead of failing."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import func, select, text
+
+from frontdesk.core.model import Plan
+from frontdesk.store.database import Database
+from frontdesk.store.migrate import current_revision, head_revision, upgrade
+from frontdesk.store.models import Account, Base
+
+
+def test_the_migrations_build_exactly_the_models(database: Database) -> None:
+    with database.engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        assert compare_metadata(context, Base.metadata) == []
+
+
+def test_upgrading_again_changes_nothing(database: Database) -> None:
+    assert current_revision(database) == head_revision()
+    upgrade(database)
+    assert current_revision(database) == head_revision()
+
+
+def test_datetimes_come_back_aware_and_naive_ones_are_refused(database: Database) -> None:
+    written = datetime(2026, 5, 1, 8, 30, 15, 123456, tzinfo=UTC)
+    with database.write() as session:
+        account = Account(
+            name="T", plan=Plan.FREE, widget_key=f"k{id(written)}", created_at=written
+        )
+        session.add(account)
+    with database.read() as session:
+        assert session.get_one(Account, account.id).created_at == written
+    with pytest.raises(Exception, match="naive datetime"), database.write() as session:
+        session.add(
+            Account(name="T", plan=Plan.FREE, widget_key="naive", created_at=datetime(2026, 1, 1))
+        )
+
+
+def test_a_failed_write_leaves_nothing_behind(database: Database) -> None:
+    key = f"rollback-{id(object())}"
+
+    def crash_half_way() -> None:
+        with database.write() as session:
+            session.add(
+                Account(name="T", plan=Plan.FREE, widget_key=key, created_at=datetime.now(UTC))
+            )
+            session.flush()
+            raise RuntimeError("crash half-way")
+
+    with pytest.raises(RuntimeError):
+        crash_half_way()
+    with database.read() as session:
+        assert session.scalar(select(Account).where(Account.widget_key == key)) is None
+
+
+def test_sqlite_runs_in_wal_with_foreign_keys(tmp_path: Path) -> None:
+    database = Database(f"sqlite:///{tmp_path / 'pragmas.sqlite3'}")
+    with database.read() as session:
+        assert session.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        assert session.execute(text("PRAGMA foreign_keys")).scalar() == 1
+        assert session.execute(text("PRAGMA busy_timeout")).scalar() == 10_000
+    database.dispose()
+
+
+def test_concurrent_read_then_write_transactions_all_succeed(database: Database) -> None:
+    """Each writer reads, then writes. With SQLite's default deferred BEGIN two such
+    transactions deadlock on the lock upgrade and one fails at once with 'database is
+    locked'; BEGIN IMMEDIATE makes them queue. On PostgreSQL they simply interleave."""
+    prefix = f"race-{id(object())}-"
+    errors: list[BaseException] = []
+    start = threading.Barrier(8)
+
+    def writer(n: int) -> None:
+        try:
+            start.wait()
+            for i in range(10):
+                with database.write() as session:
+                    session.scalar(select(func.count()).select_from(Account))
+                    session.add(
+                        Account(
+                            name="R",
+                            plan=Plan.FREE,
+                            widget_key=f"{prefix}{n}-{i}",
+                            created_at=datetime.now(UTC),
+                        )
+                    )
+        except BaseException as exc:  # reported below, with the thread's error
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    with database.read() as session:
+        count = session.scalar(
+            select(func.count()).select_from(Account).where(Account.widget_key.startswith(prefix))
+        )
+    assert count == 80
