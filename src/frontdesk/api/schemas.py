@@ -52,7 +52,10 @@ def _not_blank(value: str) -> str:
     return value
 
 
-Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+# Booleans and ids are strict: "no" or 1 is not a boolean and "5" is not an id; a client that
+# sends them has a bug it should hear about rather than a guess.
+Flag = Annotated[bool, Field(strict=True)]
+Id = Annotated[int, Field(strict=True, ge=1, le=MAX_ID)]
 Name = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=NAME_MAX),
@@ -156,8 +159,8 @@ class NotificationSettingsOut(Response):
 class NotificationSettingsPatch(Patch):
     nullable = frozenset({"offline_email_delay"})
 
-    offline_message_email: bool | None = None
-    missed_conversation_email: bool | None = None
+    offline_message_email: Flag | None = None
+    missed_conversation_email: Flag | None = None
     offline_email_delay: Annotated[float, Field(gt=0, le=OFFLINE_EMAIL_DELAY_MAX)] | None = None
 
 
@@ -196,7 +199,7 @@ class AgentPatch(Patch):
     name: Name | None = None
     role: Role | None = None
     locale: Locale | None = None
-    active: bool | None = None
+    active: Flag | None = None
     group_ids: list[Id] | None = Field(default=None, max_length=1000)
 
 
@@ -214,8 +217,8 @@ class MyNotifications(Response):
 
 
 class MyNotificationsPatch(Patch):
-    offline_message_email: bool | None = None
-    missed_conversation_email: bool | None = None
+    offline_message_email: Flag | None = None
+    missed_conversation_email: Flag | None = None
 
 
 class GroupIn(Request):

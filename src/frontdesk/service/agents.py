@@ -10,7 +10,7 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, selectinload
 
 from frontdesk.core.model import Locale, Role
@@ -195,14 +195,16 @@ def update_my_notifications(
 
 
 def _active_owner_count(session: Session, account_id: int) -> int:
-    return (
-        session.scalar(
-            select(func.count())
-            .select_from(Agent)
-            .where(Agent.account_id == account_id, Agent.role == Role.OWNER, Agent.active.is_(True))
-        )
-        or 0
-    )
+    """Counted under row locks: two owners demoting each other at once must not both succeed
+    and leave the account without an owner. On PostgreSQL the second transaction waits here
+    and re-reads the rows the first one changed; SQLite's BEGIN IMMEDIATE already runs
+    writers one at a time."""
+    owners = session.scalars(
+        select(Agent.id)
+        .where(Agent.account_id == account_id, Agent.role == Role.OWNER, Agent.active.is_(True))
+        .with_for_update()
+    ).all()
+    return len(owners)
 
 
 def _revoke_tokens(session: Session, rt: Runtime, agent_id: int) -> None:

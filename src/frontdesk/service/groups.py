@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -46,9 +46,7 @@ def create_group(
     require_manager(caller)
     with rt.database.write() as session:
         require_groups(load_account(session, caller))
-        if session.scalar(
-            select(Group.id).where(Group.account_id == caller.account_id, Group.name == name)
-        ):
+        if _name_in_use(session, caller.account_id, name):
             raise _name_taken(name)
         group = Group(account_id=caller.account_id, name=name, created_at=rt.clock.now())
         group.members = _load_members(session, caller, agent_ids)
@@ -86,9 +84,7 @@ def update_group(
         require_groups(load_account(session, caller))
         group = load_group(session, caller, group_id)
         if name is not None and name != group.name:
-            if session.scalar(
-                select(Group.id).where(Group.account_id == caller.account_id, Group.name == name)
-            ):
+            if _name_in_use(session, caller.account_id, name, except_group_id=group.id):
                 raise _name_taken(name)
             group.name = name
         if agent_ids is not None:
@@ -99,6 +95,7 @@ def update_group(
 
 
 def delete_group(rt: Runtime, caller: AgentCaller, group_id: int) -> None:
+    """Allowed on every plan, so that an account that left PRO can still tidy up."""
     require_manager(caller)
     with rt.database.write() as session:
         group = load_group(session, caller, group_id)
@@ -116,6 +113,18 @@ def _load_members(session: Session, caller: AgentCaller, agent_ids: Sequence[int
     if missing:
         raise NotFound(f"There is no agent {min(missing)} in this account.", code="agent_not_found")
     return sorted(agents, key=lambda a: a.id)
+
+
+def _name_in_use(
+    session: Session, account_id: int, name: str, *, except_group_id: int | None = None
+) -> bool:
+    """Group names are compared without case: "Sales" and "sales" would confuse everyone."""
+    query = select(Group.id).where(
+        Group.account_id == account_id, func.lower(Group.name) == name.lower()
+    )
+    if except_group_id is not None:
+        query = query.where(Group.id != except_group_id)
+    return session.scalar(query) is not None
 
 
 def _name_taken(name: str) -> Conflict:
