@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from enum import StrEnum
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -15,6 +16,7 @@ from sqlalchemy.engine import make_url
 
 from frontdesk.api.app import API_PREFIX, create_app
 from frontdesk.api.schemas import AgentIn, SignUpIn
+from frontdesk.core.model import Locale, Plan, Role
 from frontdesk.errors import FrontdeskError
 from frontdesk.service import accounts, agents
 from frontdesk.service.runtime import Runtime
@@ -40,6 +42,10 @@ def _validated(model: type[M], data: dict[str, Any]) -> M:
             f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
         )
         raise click.ClickException(problems) from exc
+
+
+def _values(enum: type[StrEnum]) -> list[str]:
+    return [member.value for member in enum]
 
 
 def _print_json(data: dict[str, Any]) -> None:
@@ -97,13 +103,11 @@ def admin() -> None:
 
 @admin.command("create-account")
 @click.option("--name", required=True, help="The company or website.")
-@click.option(
-    "--plan", default="free", show_default=True, type=click.Choice(["free", "standard", "pro"])
-)
+@click.option("--plan", default="free", show_default=True, type=click.Choice(_values(Plan)))
 @click.option("--owner-name", required=True)
 @click.option("--owner-email", required=True)
 @click.option("--owner-password", prompt=True, hide_input=True, confirmation_prompt=True)
-@click.option("--locale", default="en", show_default=True, type=click.Choice(["en", "de", "cs"]))
+@click.option("--locale", default="en", show_default=True, type=click.Choice(_values(Locale)))
 def create_account(
     name: str, plan: str, owner_name: str, owner_email: str, owner_password: str, locale: str
 ) -> None:
@@ -151,10 +155,8 @@ def create_account(
 @click.option("--name", required=True)
 @click.option("--email", required=True)
 @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
-@click.option(
-    "--role", default="agent", show_default=True, type=click.Choice(["owner", "admin", "agent"])
-)
-@click.option("--locale", default="en", show_default=True, type=click.Choice(["en", "de", "cs"]))
+@click.option("--role", default="agent", show_default=True, type=click.Choice(_values(Role)))
+@click.option("--locale", default="en", show_default=True, type=click.Choice(_values(Locale)))
 def create_agent(
     account_id: int, name: str, email: str, password: str, role: str, locale: str
 ) -> None:
