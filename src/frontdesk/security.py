@@ -8,7 +8,6 @@ nobody in. A fast hash is fine for tokens: they carry full entropy, unlike passw
 from __future__ import annotations
 
 import hashlib
-import hmac
 import secrets
 from typing import Literal
 
@@ -53,7 +52,3 @@ def token_digest(token: str) -> str:
 
 def new_widget_key() -> str:
     return secrets.token_urlsafe(18)
-
-
-def same_secret(a: str, b: str) -> bool:
-    return hmac.compare_digest(a.encode(), b.encode())
