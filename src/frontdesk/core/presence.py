@@ -1,17 +1,20 @@
-"""Presence: is an agent really online, and is a conversation's scope online (SPEC section 3).
+"""Presence: is an agent really online, is a visitor still on the website, and is a
+conversation's scope online (SPEC section 3). Design notes: docs/presence.md.
 
-A device is *connected* while its socket is open or while it heartbeats at least every
-``agent_device_timeout``. An agent is online iff active and some connected device says
-``online``: the seed's "you were not really offline, check all devices, the mobile app
-included" is this rule. The scope of a conversation is its group's members on PRO, else every
-active agent of the account; the widget is online iff someone in its scope is.
+Every connection is a *lease*: a time until which it counts. A REST heartbeat extends a
+device's lease by ``agent_device_timeout``; an open WebSocket holds a lease that its server
+process renews well before it runs out, so the sockets of a process that dies expire on their
+own. An agent is online iff active and some device with status ``online`` holds a lease: the
+seed's "you were not really offline, check all devices, the mobile app included" is this
+rule. A visitor is on the website until ``visitor_left_after`` past its last open connection.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
+from enum import StrEnum
 
 from frontdesk.core.model import DeviceStatus, Plan
 from frontdesk.core.plans import has_groups
@@ -20,21 +23,68 @@ from frontdesk.core.plans import has_groups
 @dataclass(frozen=True, slots=True)
 class DeviceFacts:
     status: DeviceStatus
-    last_seen_at: datetime
-    socket_open: bool = False
+    connected_until: datetime
 
 
-def device_is_connected(device: DeviceFacts, *, now: datetime, timeout: timedelta) -> bool:
-    return device.socket_open or now - device.last_seen_at <= timeout
+def device_is_connected(device: DeviceFacts, *, now: datetime) -> bool:
+    return now < device.connected_until
 
 
-def agent_is_online(
-    *, active: bool, devices: Iterable[DeviceFacts], now: datetime, timeout: timedelta
-) -> bool:
+def agent_is_online(*, active: bool, devices: Iterable[DeviceFacts], now: datetime) -> bool:
     return active and any(
-        d.status is DeviceStatus.ONLINE and device_is_connected(d, now=now, timeout=timeout)
-        for d in devices
+        d.status is DeviceStatus.ONLINE and device_is_connected(d, now=now) for d in devices
     )
+
+
+def online_until(devices: Iterable[DeviceFacts]) -> datetime | None:
+    """When an agent stops being online if no device renews or changes: the end of the
+    longest lease among its online devices (``None``: it is not online at all)."""
+    leases = [d.connected_until for d in devices if d.status is DeviceStatus.ONLINE]
+    return max(leases, default=None)
+
+
+class PresenceChange(StrEnum):
+    AGENT_ONLINE = "agent_online"
+    AGENT_OFFLINE = "agent_offline"
+    VISITOR_ARRIVED = "visitor_arrived"
+    VISITOR_LEFT = "visitor_left"
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    change: PresenceChange
+    at: datetime
+
+
+def agent_transition(
+    *, was_online: bool, active: bool, devices: Collection[DeviceFacts], now: datetime
+) -> Transition | None:
+    """The change of an agent's online state that the facts show, if any.
+
+    Going online happens now. Going offline happened when the last lease ran out, which may
+    be earlier than now (a sweep notices an expiry after it happened); an agent switched
+    off or deactivated goes offline now.
+    """
+    is_online = agent_is_online(active=active, devices=devices, now=now)
+    if is_online == was_online:
+        return None
+    if is_online:
+        return Transition(PresenceChange.AGENT_ONLINE, now)
+    lease_end = online_until(devices) if active else None
+    at = lease_end if lease_end is not None and lease_end <= now else now
+    return Transition(PresenceChange.AGENT_OFFLINE, at)
+
+
+def visitor_transition(
+    *, was_present: bool, present_until: datetime | None, now: datetime
+) -> Transition | None:
+    is_present = present_until is not None and now < present_until
+    if is_present == was_present:
+        return None
+    if is_present:
+        return Transition(PresenceChange.VISITOR_ARRIVED, now)
+    # Left when the last connection's grace ran out, which a sweep may notice later.
+    return Transition(PresenceChange.VISITOR_LEFT, min(present_until or now, now))
 
 
 def scope_agent_ids(

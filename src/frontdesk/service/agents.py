@@ -25,6 +25,7 @@ from frontdesk.service.accounts import (
     require_manager,
 )
 from frontdesk.service.groups import load_groups_of_account, require_groups
+from frontdesk.service.presence import settle_agent
 from frontdesk.service.runtime import AgentCaller, Runtime
 from frontdesk.store.models import Account, Agent, AgentToken
 
@@ -134,6 +135,8 @@ def update_agent(
             agent.active = active
             if not active:
                 _revoke_tokens(session, rt, agent.id)
+            # A deactivated agent is offline at once, whatever its devices say.
+            settle_agent(session, rt, agent, rt.clock.now())
         return agent
 
 

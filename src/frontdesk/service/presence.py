@@ -1,27 +1,67 @@
-"""Agent devices over REST: status changes and heartbeats, and who is online now.
+"""Presence in the store: device and visitor leases, and the durable history of who was
+online or on the website when (docs/presence.md).
 
-The rule itself is ``frontdesk.core.presence``; this module feeds it the stored devices.
+Each write here re-checks the rule of ``frontdesk.core.presence`` for the agent or visitor it
+touched and records a transition in ``presence_changes`` when the state turned. Leases that
+simply run out change nobody's row, so ``sweep`` finds them and records each transition at
+the moment the lease ended, not when the sweep happened to notice.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Collection
-from datetime import datetime
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from frontdesk.core.model import DeviceKind, DeviceStatus
-from frontdesk.core.presence import DeviceFacts, agent_is_online
-from frontdesk.service.runtime import AgentCaller, Runtime
-from frontdesk.store.models import Agent, Device
+from frontdesk.core.presence import (
+    DeviceFacts,
+    PresenceChange,
+    Transition,
+    agent_is_online,
+    agent_transition,
+    visitor_transition,
+)
+from frontdesk.service.runtime import AgentCaller, Runtime, VisitorCaller
+from frontdesk.store.models import Agent, Device, PresenceChangeRow, Visitor
+
+# How many agents or visitors one sweep transaction settles at most; the next sweep
+# continues, so a burst of expiries never makes one long write transaction.
+SWEEP_BATCH = 500
+
+
+@dataclass(frozen=True, slots=True)
+class PresenceEvent:
+    """A recorded transition, for the live side to announce."""
+
+    account_id: int
+    change: PresenceChange
+    at: datetime
+    agent_id: int | None = None
+    visitor_id: int | None = None
+
+    @property
+    def online(self) -> bool:
+        return self.change in (PresenceChange.AGENT_ONLINE, PresenceChange.VISITOR_ARRIVED)
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceChange:
+    devices: list[Device]
+    events: list[PresenceEvent]
+
+
+# --- agent devices ----------------------------------------------------------------------
 
 
 def set_status(
     rt: Runtime, caller: AgentCaller, *, status: DeviceStatus, device_key: str | None
-) -> list[Device]:
-    """Set one device's status (creating it as a web device), or every device's."""
+) -> DeviceChange:
+    """Set one device's status (creating it as a web device, which this call also keeps
+    connected like a heartbeat), or the status of every device of the agent."""
     now = rt.clock.now()
     with rt.database.write() as session:
         if device_key is None:
@@ -29,84 +69,311 @@ def set_status(
                 update(Device).where(Device.agent_id == caller.agent_id).values(status=status)
             )
         else:
-            device = _device(session, caller, device_key)
-            if device is None:
-                session.add(
-                    Device(
-                        agent_id=caller.agent_id,
-                        device_key=device_key,
-                        kind=DeviceKind.WEB,
-                        status=status,
-                        last_seen_at=now,
-                    )
-                )
-            else:
-                device.status = status
-                device.last_seen_at = now
-        session.flush()
-        return list(
-            session.scalars(
-                select(Device).where(Device.agent_id == caller.agent_id).order_by(Device.id)
+            device = _device(session, caller.agent_id, device_key) or _new_device(
+                session, caller.agent_id, device_key, DeviceKind.WEB, now
             )
-        )
+            device.status = status
+            _heartbeat(device, now, rt.device_lease)
+        return _settle_devices(session, rt, caller, now)
 
 
 def heartbeat(
     rt: Runtime, caller: AgentCaller, *, device_key: str, kind: DeviceKind, status: DeviceStatus
-) -> Device:
+) -> DeviceChange:
     now = rt.clock.now()
     with rt.database.write() as session:
-        device = _device(session, caller, device_key)
-        if device is None:
-            device = Device(agent_id=caller.agent_id, device_key=device_key)
-            session.add(device)
+        device = _device(session, caller.agent_id, device_key) or _new_device(
+            session, caller.agent_id, device_key, kind, now
+        )
         device.kind = kind
         device.status = status
+        _heartbeat(device, now, rt.device_lease)
+        return _settle_devices(session, rt, caller, now)
+
+
+def socket_opened(
+    rt: Runtime,
+    caller: AgentCaller,
+    *,
+    device_key: str,
+    kind: DeviceKind,
+    status: DeviceStatus,
+    socket_id: str,
+) -> DeviceChange:
+    now = rt.clock.now()
+    with rt.database.write() as session:
+        device = _device(session, caller.agent_id, device_key) or _new_device(
+            session, caller.agent_id, device_key, kind, now
+        )
+        device.kind = kind
+        device.status = status
+        device.socket_id = socket_id
         device.last_seen_at = now
-        return device
+        device.connected_until = max(device.connected_until, now + rt.device_lease)
+        return _settle_devices(session, rt, caller, now)
+
+
+def socket_status(
+    rt: Runtime, caller: AgentCaller, *, device_key: str, status: DeviceStatus
+) -> DeviceChange:
+    """A status frame from a device's socket."""
+    now = rt.clock.now()
+    with rt.database.write() as session:
+        device = _device(session, caller.agent_id, device_key)
+        if device is not None:
+            device.status = status
+            device.last_seen_at = now
+        return _settle_devices(session, rt, caller, now)
+
+
+def socket_closed(
+    rt: Runtime, caller: AgentCaller, *, device_key: str, socket_id: str
+) -> DeviceChange:
+    """The socket is gone: the device stays connected only as long as its REST heartbeat
+    says. A socket that a reconnect has replaced changes nothing."""
+    now = rt.clock.now()
+    with rt.database.write() as session:
+        device = _device(session, caller.agent_id, device_key)
+        if device is not None and device.socket_id == socket_id:
+            device.socket_id = None
+            device.last_seen_at = now
+            heartbeat_lease = (
+                device.last_heartbeat_at + rt.device_lease if device.last_heartbeat_at else now
+            )
+            device.connected_until = max(now, heartbeat_lease)
+        return _settle_devices(session, rt, caller, now)
+
+
+def renew_sockets(
+    rt: Runtime, *, device_sockets: Collection[str], visitor_ids: Collection[int]
+) -> None:
+    """Extend the leases of the sockets this process holds. Called every third of the
+    shortest lease, so an open socket never lapses while its process lives."""
+    now = rt.clock.now()
+    with rt.database.write() as session:
+        if device_sockets:
+            session.execute(
+                update(Device)
+                .where(Device.socket_id.in_(list(device_sockets)))
+                .values(connected_until=now + rt.device_lease, last_seen_at=now)
+            )
+        if visitor_ids:
+            session.execute(
+                update(Visitor)
+                .where(Visitor.id.in_(list(visitor_ids)))
+                .values(present_until=now + rt.visitor_grace)
+            )
 
 
 def list_devices(rt: Runtime, caller: AgentCaller) -> list[Device]:
     with rt.database.read() as session:
-        return list(
-            session.scalars(
-                select(Device).where(Device.agent_id == caller.agent_id).order_by(Device.id)
-            )
-        )
+        return _devices_of(session, caller.agent_id)
+
+
+def device_is_online(device: Device, *, now: datetime) -> bool:
+    return agent_is_online(active=True, devices=[_facts(device)], now=now)
 
 
 def online_agent_ids(
     session: Session, rt: Runtime, *, account_id: int, among: Collection[int] | None = None
 ) -> frozenset[int]:
-    """The agents of an account who are online now (SPEC section 3)."""
+    """The agents of an account who are online now (SPEC section 3), from their devices."""
+    now = rt.clock.now()
     query = (
-        select(Agent.id, Device.status, Device.last_seen_at)
-        .join(Device, Device.agent_id == Agent.id)
-        .where(Agent.account_id == account_id, Agent.active.is_(True))
+        select(Device.agent_id)
+        .join(Agent, Agent.id == Device.agent_id)
+        .where(
+            Agent.account_id == account_id,
+            Agent.active.is_(True),
+            Device.status == DeviceStatus.ONLINE,
+            Device.connected_until > now,
+        )
+        .distinct()
     )
     if among is not None:
         query = query.where(Agent.id.in_(among))
-    devices: dict[int, list[DeviceFacts]] = defaultdict(list)
-    for agent_id, status, last_seen_at in session.execute(query):
-        devices[agent_id].append(DeviceFacts(status=status, last_seen_at=last_seen_at))
+    return frozenset(session.scalars(query))
+
+
+def settle_agent(
+    session: Session, rt: Runtime, agent: Agent, now: datetime
+) -> PresenceEvent | None:
+    """Record the agent's transition, if the facts show one (also after a deactivation)."""
+    devices = [_facts(d) for d in _devices_of(session, agent.id)]
+    transition = agent_transition(
+        was_online=agent.online, active=agent.active, devices=devices, now=now
+    )
+    if transition is None:
+        return None
+    agent.online = transition.change is PresenceChange.AGENT_ONLINE
+    return _record(session, agent.account_id, transition, agent_id=agent.id)
+
+
+# --- visitors ---------------------------------------------------------------------------
+
+
+def visitor_seen(rt: Runtime, caller: VisitorCaller) -> PresenceEvent | None:
+    """A visitor connection opened, closed, or heartbeated: the visitor is on the website
+    for at least ``visitor_left_after`` more."""
     now = rt.clock.now()
-    return frozenset(
-        agent_id
-        for agent_id, facts in devices.items()
-        if agent_is_online(active=True, devices=facts, now=now, timeout=rt.agent_device_timeout)
+    with rt.database.write() as session:
+        visitor = session.get_one(Visitor, caller.visitor_id)
+        grace_end = now + rt.visitor_grace
+        visitor.present_until = max(visitor.present_until or grace_end, grace_end)
+        return _settle_visitor(session, visitor, now)
+
+
+# --- the sweep --------------------------------------------------------------------------
+
+
+def sweep(rt: Runtime) -> list[PresenceEvent]:
+    """Record the transitions of leases that ran out since the last sweep."""
+    now = rt.clock.now()
+    events: list[PresenceEvent] = []
+    with rt.database.write() as session:
+        lapsed_agents = session.scalars(
+            select(Agent)
+            .where(Agent.online.is_(True))
+            .where(
+                ~select(Device.id)
+                .where(
+                    Device.agent_id == Agent.id,
+                    Device.status == DeviceStatus.ONLINE,
+                    Device.connected_until > now,
+                )
+                .exists()
+            )
+            .order_by(Agent.id)
+            .limit(SWEEP_BATCH)
+            .with_for_update(skip_locked=True)
+        ).all()
+        for agent in lapsed_agents:
+            if (event := settle_agent(session, rt, agent, now)) is not None:
+                events.append(event)
+        left = session.scalars(
+            select(Visitor)
+            .where(Visitor.present.is_(True), Visitor.present_until <= now)
+            .order_by(Visitor.id)
+            .limit(SWEEP_BATCH)
+            .with_for_update(skip_locked=True)
+        ).all()
+        for visitor in left:
+            if (event := _settle_visitor(session, visitor, now)) is not None:
+                events.append(event)
+    return events
+
+
+def next_sweep_at(rt: Runtime) -> datetime | None:
+    """When the next lease of someone online or on the website runs out."""
+    with rt.database.read() as session:
+        agent_lease = session.scalar(
+            select(func.min(Device.connected_until))
+            .join(Agent, Agent.id == Device.agent_id)
+            .where(Agent.online.is_(True), Device.status == DeviceStatus.ONLINE)
+        )
+        visitor_lease = session.scalar(
+            select(func.min(Visitor.present_until)).where(Visitor.present.is_(True))
+        )
+    leases = [t for t in (agent_lease, visitor_lease) if t is not None]
+    return min(leases, default=None)
+
+
+def changes_since(
+    rt: Runtime, *, agent_ids: Sequence[int], since: datetime
+) -> list[PresenceChangeRow]:
+    """The recorded transitions of these agents after ``since``, oldest first."""
+    with rt.database.read() as session:
+        return list(
+            session.scalars(
+                select(PresenceChangeRow)
+                .where(PresenceChangeRow.agent_id.in_(agent_ids), PresenceChangeRow.at > since)
+                .order_by(PresenceChangeRow.at, PresenceChangeRow.id)
+            )
+        )
+
+
+# --- inside ---------------------------------------------------------------------------
+
+
+def _settle_devices(
+    session: Session, rt: Runtime, caller: AgentCaller, now: datetime
+) -> DeviceChange:
+    session.flush()
+    agent = session.get_one(Agent, caller.agent_id)
+    event = settle_agent(session, rt, agent, now)
+    return DeviceChange(
+        devices=_devices_of(session, caller.agent_id), events=[event] if event else []
     )
 
 
-def device_is_online(device: Device, *, now: datetime, rt: Runtime) -> bool:
-    return agent_is_online(
-        active=True,
-        devices=[DeviceFacts(status=device.status, last_seen_at=device.last_seen_at)],
-        now=now,
-        timeout=rt.agent_device_timeout,
+def _settle_visitor(session: Session, visitor: Visitor, now: datetime) -> PresenceEvent | None:
+    transition = visitor_transition(
+        was_present=visitor.present, present_until=visitor.present_until, now=now
+    )
+    if transition is None:
+        return None
+    visitor.present = transition.change is PresenceChange.VISITOR_ARRIVED
+    return _record(session, visitor.account_id, transition, visitor_id=visitor.id)
+
+
+def _record(
+    session: Session,
+    account_id: int,
+    transition: Transition,
+    *,
+    agent_id: int | None = None,
+    visitor_id: int | None = None,
+) -> PresenceEvent:
+    session.add(
+        PresenceChangeRow(
+            account_id=account_id,
+            agent_id=agent_id,
+            visitor_id=visitor_id,
+            change=transition.change,
+            at=transition.at,
+        )
+    )
+    return PresenceEvent(
+        account_id=account_id,
+        change=transition.change,
+        at=transition.at,
+        agent_id=agent_id,
+        visitor_id=visitor_id,
     )
 
 
-def _device(session: Session, caller: AgentCaller, device_key: str) -> Device | None:
+def _heartbeat(device: Device, now: datetime, lease: timedelta) -> None:
+    device.last_seen_at = now
+    device.last_heartbeat_at = now
+    device.connected_until = max(device.connected_until, now + lease)
+
+
+def _facts(device: Device) -> DeviceFacts:
+    return DeviceFacts(status=device.status, connected_until=device.connected_until)
+
+
+def _device(session: Session, agent_id: int, device_key: str) -> Device | None:
     return session.scalar(
-        select(Device).where(Device.agent_id == caller.agent_id, Device.device_key == device_key)
+        select(Device).where(Device.agent_id == agent_id, Device.device_key == device_key)
+    )
+
+
+def _new_device(
+    session: Session, agent_id: int, device_key: str, kind: DeviceKind, now: datetime
+) -> Device:
+    device = Device(
+        agent_id=agent_id,
+        device_key=device_key,
+        kind=kind,
+        status=DeviceStatus.OFFLINE,
+        last_seen_at=now,
+        connected_until=now,
+    )
+    session.add(device)
+    return device
+
+
+def _devices_of(session: Session, agent_id: int) -> list[Device]:
+    return list(
+        session.scalars(select(Device).where(Device.agent_id == agent_id).order_by(Device.id))
     )

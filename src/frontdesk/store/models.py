@@ -32,6 +32,7 @@ from frontdesk.core.model import (
     Plan,
     Role,
 )
+from frontdesk.core.presence import PresenceChange
 from frontdesk.store.types import StrEnumType, UTCDateTime
 
 # Integer on SQLite so the column is the rowid alias and autoincrements; BIGINT elsewhere.
@@ -82,12 +83,18 @@ class Agent(Base):
     notify_offline_message: Mapped[bool] = mapped_column(Boolean, default=True)
     notify_missed_conversation: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The online state as last recorded in ``presence_changes``; the truth is computed from
+    # the devices, and the presence sweep records where the two part.
+    online: Mapped[bool] = mapped_column(Boolean, default=False)
 
     groups: Mapped[list[Group]] = relationship(
         secondary="group_members", back_populates="members", order_by="Group.id"
     )
 
-    __table_args__ = (Index("ix_agents_account_id", "account_id"),)
+    __table_args__ = (
+        Index("ix_agents_account_id", "account_id"),
+        Index("ix_agents_online", "online"),
+    )
 
 
 class AgentToken(Base):
@@ -135,7 +142,12 @@ class GroupMember(Base):
 
 
 class Device(Base):
-    """One running client of an agent (a dashboard tab, the mobile app), with its own status."""
+    """One running client of an agent (a dashboard tab, the mobile app), with its own status.
+
+    ``connected_until`` is the device's lease (see ``frontdesk.core.presence``); ``socket_id``
+    names the WebSocket that holds it, so that an old socket closing after a reconnect does
+    not end the new one's lease.
+    """
 
     __tablename__ = "devices"
 
@@ -145,6 +157,9 @@ class Device(Base):
     kind: Mapped[DeviceKind] = mapped_column(StrEnumType(DeviceKind))
     status: Mapped[DeviceStatus] = mapped_column(StrEnumType(DeviceStatus))
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    connected_until: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    socket_id: Mapped[str | None] = mapped_column(String(64), default=None)
 
     __table_args__ = (
         UniqueConstraint("agent_id", "device_key", name="uq_devices_agent_id_device_key"),
@@ -161,8 +176,15 @@ class Visitor(Base):
     page_url: Mapped[str | None] = mapped_column(String(2048), default=None)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # On the website until then: open sockets keep pushing it forward; the last one to close,
+    # or the last REST heartbeat, leaves it ``visitor_left_after`` in the future.
+    present_until: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    present: Mapped[bool] = mapped_column(Boolean, default=False)
 
-    __table_args__ = (Index("ix_visitors_account_id", "account_id"),)
+    __table_args__ = (
+        Index("ix_visitors_account_id", "account_id"),
+        Index("ix_visitors_present_present_until", "present", "present_until"),
+    )
 
 
 class Conversation(Base):
@@ -203,6 +225,31 @@ class Message(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     __table_args__ = (Index("ix_messages_conversation_id_id", "conversation_id", "id"),)
+
+
+class PresenceChangeRow(Base):
+    """The durable history of presence: every time an agent went online or offline and every
+    time a visitor arrived or left, with the moment it happened. The engine asks it "was any
+    agent of this scope online at some moment since T?", also after a restart."""
+
+    __tablename__ = "presence_changes"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    agent_id: Mapped[int | None] = mapped_column(
+        ForeignKey("agents.id", ondelete="CASCADE"), default=None
+    )
+    visitor_id: Mapped[int | None] = mapped_column(
+        ForeignKey("visitors.id", ondelete="CASCADE"), default=None
+    )
+    change: Mapped[PresenceChange] = mapped_column(StrEnumType(PresenceChange))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        Index("ix_presence_changes_agent_id_at", "agent_id", "at"),
+        Index("ix_presence_changes_visitor_id_at", "visitor_id", "at"),
+        Index("ix_presence_changes_account_id_at", "account_id", "at"),
+    )
 
 
 class ConversationRead(Base):

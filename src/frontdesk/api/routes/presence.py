@@ -19,8 +19,8 @@ router = APIRouter(tags=["presence"])
 @router.put("/me/status")
 def put_status(body: StatusIn, caller: AgentDep, rt: RuntimeDep) -> PresenceOut:
     """Set the status of one device (``device_id``), or of every device of yours."""
-    devices = presence.set_status(rt, caller, status=body.status, device_key=body.device_id)
-    return _presence_out(rt, devices)
+    change = presence.set_status(rt, caller, status=body.status, device_key=body.device_id)
+    return _presence_out(rt, change.devices)
 
 
 @router.get("/me/status")
@@ -34,8 +34,10 @@ def heartbeat(
 ) -> PresenceOut:
     """REST presence for a client without a socket: call at least every
     ``agent_device_timeout`` seconds, or the device stops counting."""
-    presence.heartbeat(rt, caller, device_key=device_id, kind=body.kind, status=body.status)
-    return _presence_out(rt, presence.list_devices(rt, caller))
+    change = presence.heartbeat(
+        rt, caller, device_key=device_id, kind=body.kind, status=body.status
+    )
+    return _presence_out(rt, change.devices)
 
 
 def _presence_out(rt: Runtime, devices: list[Device]) -> PresenceOut:
@@ -46,7 +48,7 @@ def _presence_out(rt: Runtime, devices: list[Device]) -> PresenceOut:
             kind=d.kind,
             status=d.status,
             last_seen_at=d.last_seen_at,
-            online=presence.device_is_online(d, now=now, rt=rt),
+            online=presence.device_is_online(d, now=now),
         )
         for d in devices
     ]

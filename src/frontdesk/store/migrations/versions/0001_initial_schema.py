@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 04:56:47.146829
+Create Date: 2026-11-25 06:06:31.900703
 """
 
 from __future__ import annotations
@@ -47,6 +47,7 @@ def upgrade() -> None:
         sa.Column("notify_offline_message", sa.Boolean(), nullable=False),
         sa.Column("notify_missed_conversation", sa.Boolean(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("online", sa.Boolean(), nullable=False),
         sa.ForeignKeyConstraint(
             ["account_id"],
             ["accounts.id"],
@@ -58,6 +59,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("agents", schema=None) as batch_op:
         batch_op.create_index("ix_agents_account_id", ["account_id"], unique=False)
+        batch_op.create_index("ix_agents_online", ["online"], unique=False)
 
     op.create_table(
         "groups",
@@ -87,6 +89,8 @@ def upgrade() -> None:
         sa.Column("page_url", sa.String(length=2048), nullable=True),
         sa.Column("token_hash", sa.String(length=64), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("present_until", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("present", sa.Boolean(), nullable=False),
         sa.ForeignKeyConstraint(
             ["account_id"],
             ["accounts.id"],
@@ -98,6 +102,9 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("visitors", schema=None) as batch_op:
         batch_op.create_index("ix_visitors_account_id", ["account_id"], unique=False)
+        batch_op.create_index(
+            "ix_visitors_present_present_until", ["present", "present_until"], unique=False
+        )
 
     op.create_table(
         "agent_tokens",
@@ -175,6 +182,9 @@ def upgrade() -> None:
         sa.Column("kind", sa.String(length=32), nullable=False),
         sa.Column("status", sa.String(length=32), nullable=False),
         sa.Column("last_seen_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("connected_until", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("last_heartbeat_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("socket_id", sa.String(length=64), nullable=True),
         sa.ForeignKeyConstraint(
             ["agent_id"], ["agents.id"], name=op.f("fk_devices_agent_id_agents"), ondelete="CASCADE"
         ),
@@ -201,6 +211,47 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("group_members", schema=None) as batch_op:
         batch_op.create_index("ix_group_members_agent_id", ["agent_id"], unique=False)
+
+    op.create_table(
+        "presence_changes",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column(
+            "account_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("agent_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column(
+            "visitor_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
+        sa.Column("change", sa.String(length=32), nullable=False),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["account_id"],
+            ["accounts.id"],
+            name=op.f("fk_presence_changes_account_id_accounts"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["agent_id"],
+            ["agents.id"],
+            name=op.f("fk_presence_changes_agent_id_agents"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["visitor_id"],
+            ["visitors.id"],
+            name=op.f("fk_presence_changes_visitor_id_visitors"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_presence_changes")),
+    )
+    with op.batch_alter_table("presence_changes", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_presence_changes_account_id_at", ["account_id", "at"], unique=False
+        )
+        batch_op.create_index("ix_presence_changes_agent_id_at", ["agent_id", "at"], unique=False)
+        batch_op.create_index(
+            "ix_presence_changes_visitor_id_at", ["visitor_id", "at"], unique=False
+        )
 
     op.create_table(
         "conversation_reads",
@@ -267,6 +318,12 @@ def downgrade() -> None:
 
     op.drop_table("messages")
     op.drop_table("conversation_reads")
+    with op.batch_alter_table("presence_changes", schema=None) as batch_op:
+        batch_op.drop_index("ix_presence_changes_visitor_id_at")
+        batch_op.drop_index("ix_presence_changes_agent_id_at")
+        batch_op.drop_index("ix_presence_changes_account_id_at")
+
+    op.drop_table("presence_changes")
     with op.batch_alter_table("group_members", schema=None) as batch_op:
         batch_op.drop_index("ix_group_members_agent_id")
 
@@ -282,11 +339,13 @@ def downgrade() -> None:
 
     op.drop_table("agent_tokens")
     with op.batch_alter_table("visitors", schema=None) as batch_op:
+        batch_op.drop_index("ix_visitors_present_present_until")
         batch_op.drop_index("ix_visitors_account_id")
 
     op.drop_table("visitors")
     op.drop_table("groups")
     with op.batch_alter_table("agents", schema=None) as batch_op:
+        batch_op.drop_index("ix_agents_online")
         batch_op.drop_index("ix_agents_account_id")
 
     op.drop_table("agents")

@@ -1,0 +1,171 @@
+"""Presence in the store: leases, the recorded transitions and the sweep, with the real
+rules on a manual clock."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from fastapi.testclient import TestClient
+
+from frontdesk.clock import ManualClock
+from frontdesk.core.model import DeviceKind, DeviceStatus
+from frontdesk.core.presence import PresenceChange
+from frontdesk.service import presence
+from frontdesk.service.accounts import authenticate_agent
+from frontdesk.service.runtime import AgentCaller, Runtime
+from frontdesk.service.widget import authenticate_visitor
+from frontdesk.store.database import Database
+from tests.support import SignedUp, new_visitor
+
+ONLINE, OFFLINE = DeviceStatus.ONLINE, DeviceStatus.OFFLINE
+
+
+def caller(runtime: Runtime, agent: SignedUp) -> AgentCaller:
+    return authenticate_agent(runtime, agent.token)
+
+
+def history(runtime: Runtime, agent: SignedUp) -> list[tuple[PresenceChange, float]]:
+    """The agent's recorded transitions, as (change, seconds after the clock's start)."""
+    start = runtime.clock.now() - timedelta(days=1)
+    rows = presence.changes_since(runtime, agent_ids=[agent.agent_id], since=start)
+    first = rows[0].at if rows else start
+    return [(r.change, (r.at - first).total_seconds()) for r in rows]
+
+
+def test_a_heartbeat_lease_lapses_at_its_end_not_when_the_sweep_notices(
+    runtime: Runtime, account: SignedUp, clock: ManualClock
+) -> None:
+    me = caller(runtime, account)
+    change = presence.heartbeat(
+        runtime, me, device_key="phone", kind=DeviceKind.MOBILE, status=ONLINE
+    )
+    assert [e.change for e in change.events] == [PresenceChange.AGENT_ONLINE]
+    clock.advance(59)
+    assert presence.sweep(runtime) == []
+    clock.advance(30)  # the lease (60 s) ended 29 s ago
+    (event,) = [e for e in presence.sweep(runtime) if e.agent_id == account.agent_id]
+    assert event.change is PresenceChange.AGENT_OFFLINE
+    assert history(runtime, account) == [
+        (PresenceChange.AGENT_ONLINE, 0),
+        (PresenceChange.AGENT_OFFLINE, 60),
+    ]
+    assert [e for e in presence.sweep(runtime) if e.agent_id == account.agent_id] == []
+
+
+def test_switching_one_device_off_keeps_an_agent_online_on_another(
+    runtime: Runtime, account: SignedUp
+) -> None:
+    me = caller(runtime, account)
+    presence.set_status(runtime, me, status=ONLINE, device_key="laptop")
+    presence.heartbeat(runtime, me, device_key="phone", kind=DeviceKind.MOBILE, status=ONLINE)
+    assert presence.set_status(runtime, me, status=OFFLINE, device_key="laptop").events == []
+    off = presence.set_status(runtime, me, status=OFFLINE, device_key=None)
+    assert [e.change for e in off.events] == [PresenceChange.AGENT_OFFLINE]
+    assert [c for c, _ in history(runtime, account)] == [
+        PresenceChange.AGENT_ONLINE,
+        PresenceChange.AGENT_OFFLINE,
+    ]
+
+
+def test_a_socket_holds_the_device_until_it_closes(
+    runtime: Runtime, account: SignedUp, clock: ManualClock
+) -> None:
+    me = caller(runtime, account)
+    presence.socket_opened(
+        runtime, me, device_key="tab", kind=DeviceKind.WEB, status=ONLINE, socket_id="s1"
+    )
+    for _ in range(5):  # renewals every 20 s keep a 60 s lease alive for 100 s
+        clock.advance(20)
+        presence.renew_sockets(runtime, device_sockets=["s1"], visitor_ids=[])
+        assert all(e.agent_id != account.agent_id for e in presence.sweep(runtime))
+    closed = presence.socket_closed(runtime, me, device_key="tab", socket_id="s1")
+    assert [e.change for e in closed.events] == [PresenceChange.AGENT_OFFLINE]
+    assert history(runtime, account) == [
+        (PresenceChange.AGENT_ONLINE, 0),
+        (PresenceChange.AGENT_OFFLINE, 100),
+    ]
+
+
+def test_an_old_socket_closing_after_a_reconnect_does_not_end_the_new_one(
+    runtime: Runtime, account: SignedUp
+) -> None:
+    me = caller(runtime, account)
+    presence.socket_opened(
+        runtime, me, device_key="tab", kind=DeviceKind.WEB, status=ONLINE, socket_id="old"
+    )
+    presence.socket_opened(
+        runtime, me, device_key="tab", kind=DeviceKind.WEB, status=ONLINE, socket_id="new"
+    )
+    assert presence.socket_closed(runtime, me, device_key="tab", socket_id="old").events == []
+    assert presence.list_devices(runtime, me)[0].socket_id == "new"
+
+
+def test_a_closed_socket_leaves_a_recent_rest_heartbeat_in_force(
+    runtime: Runtime, account: SignedUp, clock: ManualClock
+) -> None:
+    me = caller(runtime, account)
+    presence.heartbeat(runtime, me, device_key="app", kind=DeviceKind.DESKTOP, status=ONLINE)
+    presence.socket_opened(
+        runtime, me, device_key="app", kind=DeviceKind.DESKTOP, status=ONLINE, socket_id="s"
+    )
+    clock.advance(10)
+    assert presence.socket_closed(runtime, me, device_key="app", socket_id="s").events == []
+    clock.advance(51)
+    (event,) = [e for e in presence.sweep(runtime) if e.agent_id == account.agent_id]
+    assert event.at == clock.now() - timedelta(seconds=1)
+
+
+def test_deactivation_records_the_agent_going_offline(runtime: Runtime, account: SignedUp) -> None:
+    colleague = account.invite()
+    presence.set_status(runtime, caller(runtime, colleague), status=ONLINE, device_key="tab")
+    account.patch(f"/agents/{colleague.agent_id}", {"active": False})
+    assert [c for c, _ in history(runtime, colleague)] == [
+        PresenceChange.AGENT_ONLINE,
+        PresenceChange.AGENT_OFFLINE,
+    ]
+
+
+def test_a_visitor_leaves_a_grace_period_after_its_last_connection(
+    runtime: Runtime, client: TestClient, account: SignedUp, clock: ManualClock
+) -> None:
+    visitor = new_visitor(client, account.widget_key)
+    who = authenticate_visitor(runtime, account.widget_key, visitor.token)
+    arrived = presence.visitor_seen(runtime, who)
+    assert arrived is not None
+    assert arrived.change is PresenceChange.VISITOR_ARRIVED
+    clock.advance(25)
+    assert presence.visitor_seen(runtime, who) is None  # a page navigation: still here
+    clock.advance(29)
+    assert all(e.visitor_id != who.visitor_id for e in presence.sweep(runtime))
+    clock.advance(2)
+    (left,) = [e for e in presence.sweep(runtime) if e.visitor_id == who.visitor_id]
+    assert left.change is PresenceChange.VISITOR_LEFT
+    assert left.at == clock.now() - timedelta(seconds=1)
+
+
+def test_the_next_sweep_is_due_no_later_than_a_new_lease_ends(
+    runtime: Runtime, account: SignedUp, clock: ManualClock
+) -> None:
+    me = caller(runtime, account)
+    presence.sweep(runtime)  # settle what earlier tests left behind
+    presence.heartbeat(runtime, me, device_key="p", kind=DeviceKind.MOBILE, status=ONLINE)
+    due = presence.next_sweep_at(runtime)
+    assert due is not None
+    assert due <= clock.now() + timedelta(seconds=60)
+
+
+def test_the_history_survives_a_restart(runtime: Runtime, account: SignedUp) -> None:
+    presence.set_status(runtime, caller(runtime, account), status=ONLINE, device_key="tab")
+    restarted = Runtime(
+        settings=runtime.settings,
+        database=Database(runtime.database.url),
+        clock=runtime.clock,
+        passwords=runtime.passwords,
+    )
+    try:
+        rows = presence.changes_since(
+            restarted, agent_ids=[account.agent_id], since=runtime.clock.now() - timedelta(1)
+        )
+        assert [r.change for r in rows] == [PresenceChange.AGENT_ONLINE]
+    finally:
+        restarted.database.dispose()
