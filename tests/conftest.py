@@ -103,9 +103,10 @@ def runtime(
 
 
 @pytest.fixture
-def client(runtime: Runtime) -> Iterator[TestClient]:
-    with TestClient(create_app(runtime)) as test_client:
-        yield test_client
+def client(runtime: Runtime) -> TestClient:
+    """The API in-process, without its lifespan: nothing runs in the background, so tests
+    on a manual clock decide when presence is swept. Live tests use ``live_server``."""
+    return TestClient(create_app(runtime))
 
 
 @pytest.fixture

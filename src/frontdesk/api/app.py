@@ -3,20 +3,43 @@ request limits around one ``Runtime``."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import APIRouter, FastAPI
 
 import frontdesk
 from frontdesk.api.errors import install_error_handlers
 from frontdesk.api.limits import BodyLimit
-from frontdesk.api.routes import accounts, agents, conversations, groups, presence, widget
+from frontdesk.api.live import Live
+from frontdesk.api.routes import accounts, agents, conversations, groups, presence, sockets, widget
 from frontdesk.api.schemas import ErrorOut
+from frontdesk.realtime.hub import Hub, LocalHub
+from frontdesk.realtime.keeper import PresenceKeeper
 from frontdesk.service.runtime import Runtime
 
 API_PREFIX = "/api/v1"
 
 
-def create_app(runtime: Runtime) -> FastAPI:
+def create_app(runtime: Runtime, *, hub: Hub | None = None) -> FastAPI:
+    """The application. Its lifespan runs the live side (the hub, socket lease renewal and
+    the presence sweep); without it (a test client outside ``with``) the API still works and
+    nothing runs in the background."""
+    hub = hub or LocalHub()
+    keeper = PresenceKeeper(runtime, hub)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await hub.start()
+        await keeper.start()
+        try:
+            yield
+        finally:
+            await keeper.stop()
+            await hub.stop()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="Frontdesk",
         version=frontdesk.__version__,
         summary="Live chat whose e-mail notifications are sent exactly when they should be.",
@@ -34,9 +57,12 @@ def create_app(runtime: Runtime) -> FastAPI:
         },
     )
     app.state.runtime = runtime
+    app.state.hub = hub
+    app.state.keeper = keeper
+    app.state.live = Live(hub, keeper)
     install_error_handlers(app)
     api = APIRouter(prefix=API_PREFIX)
-    for module in (accounts, agents, groups, presence, conversations, widget):
+    for module in (accounts, agents, groups, presence, conversations, widget, sockets):
         api.include_router(module.router)
     app.include_router(api)
 

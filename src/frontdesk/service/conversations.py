@@ -102,7 +102,13 @@ def join(rt: Runtime, caller: AgentCaller, conversation_id: int) -> Conversation
         return view
 
 
-def reply(rt: Runtime, caller: AgentCaller, conversation_id: int, *, text: str) -> Message:
+@dataclass(frozen=True, slots=True)
+class Replied:
+    conversation: Conversation
+    message: Message
+
+
+def reply(rt: Runtime, caller: AgentCaller, conversation_id: int, *, text: str) -> Replied:
     now = rt.clock.now()
     with rt.database.write() as session:
         conversation = _load(session, caller, conversation_id, for_update=True)
@@ -122,7 +128,7 @@ def reply(rt: Runtime, caller: AgentCaller, conversation_id: int, *, text: str) 
         session.flush()
         # Whoever writes a reply has read everything before it.
         _advance_read(session, rt, conversation.id, caller.agent_id, message.id)
-        return message
+        return Replied(conversation=conversation, message=message)
 
 
 def close(rt: Runtime, caller: AgentCaller, conversation_id: int) -> ConversationView:

@@ -265,14 +265,23 @@ def sweep(rt: Runtime) -> list[PresenceEvent]:
 
 def next_sweep_at(rt: Runtime) -> datetime | None:
     """When the next lease of someone online or on the website runs out."""
+    now = rt.clock.now()
+    # Only leases still running count: one that ended while the same agent holds another
+    # is no reason to sweep again (and would make the sweep spin).
     with rt.database.read() as session:
         agent_lease = session.scalar(
             select(func.min(Device.connected_until))
             .join(Agent, Agent.id == Device.agent_id)
-            .where(Agent.online.is_(True), Device.status == DeviceStatus.ONLINE)
+            .where(
+                Agent.online.is_(True),
+                Device.status == DeviceStatus.ONLINE,
+                Device.connected_until > now,
+            )
         )
         visitor_lease = session.scalar(
-            select(func.min(Visitor.present_until)).where(Visitor.present.is_(True))
+            select(func.min(Visitor.present_until)).where(
+                Visitor.present.is_(True), Visitor.present_until > now
+            )
         )
     leases = [t for t in (agent_lease, visitor_lease) if t is not None]
     return min(leases, default=None)

@@ -55,6 +55,25 @@ def scope_of(session: Session, account: Account, group_id: int | None) -> frozen
     return scope_agent_ids(plan=account.plan, group_member_ids=members, active_agent_ids=active)
 
 
+def visitor_scope(rt: Runtime, caller: VisitorCaller, *, group_id: int | None) -> frozenset[int]:
+    """The agents a visitor's widget depends on: the group asked for, else the group of the
+    visitor's open conversation, else the whole account."""
+    with rt.database.read() as session:
+        account = session.get_one(Account, caller.account_id)
+        _check_group(session, account, group_id)
+        if group_id is None:
+            group_id = session.scalar(
+                select(Conversation.group_id)
+                .where(
+                    Conversation.visitor_id == caller.visitor_id,
+                    Conversation.status != ConversationStatus.CLOSED,
+                )
+                .order_by(Conversation.id.desc())
+                .limit(1)
+            )
+        return scope_of(session, account, group_id)
+
+
 def widget_is_online(rt: Runtime, widget_key: str, *, group_id: int | None) -> bool:
     with rt.database.read() as session:
         account = load_widget_account(session, widget_key)
@@ -130,6 +149,7 @@ def post_visitor_message(
             )
             session.add(conversation)
             session.flush()
+            conversation.visitor = session.get_one(Visitor, caller.visitor_id)
         conversation.last_message_at = now
         message = Message(
             conversation_id=conversation.id,

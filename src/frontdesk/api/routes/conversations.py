@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Path, Query, status
 
 from frontdesk.api.deps import AgentDep, RuntimeDep
+from frontdesk.api.live import LiveDep
 from frontdesk.api.schemas import (
     MAX_ID,
     ConversationDetailOut,
@@ -73,38 +74,42 @@ def read_conversation(
     conversation_id: ConversationId,
     caller: AgentDep,
     rt: RuntimeDep,
+    live: LiveDep,
     body: Annotated[ReadIn | None, Body()] = None,
 ) -> ReadOut:
     """Opened in the dashboard: marks the messages up to ``message_id`` (default: all) read
     by you."""
     up_to = body.message_id if body else None
-    return ReadOut(
-        last_read_message_id=conversations.mark_read(
-            rt, caller, conversation_id, up_to_message_id=up_to
-        )
-    )
+    position = conversations.mark_read(rt, caller, conversation_id, up_to_message_id=up_to)
+    live.conversation_read(conversation_id, caller.account_id, caller.agent_id, position)
+    return ReadOut(last_read_message_id=position)
 
 
 @router.post("/conversations/{conversation_id}/join")
 def join_conversation(
-    conversation_id: ConversationId, caller: AgentDep, rt: RuntimeDep
+    conversation_id: ConversationId, caller: AgentDep, rt: RuntimeDep, live: LiveDep
 ) -> ConversationOut:
     """Unserved → served, with you as the assignee (your *Mine* folder)."""
-    return conversation_out(conversations.join(rt, caller, conversation_id))
+    view = conversations.join(rt, caller, conversation_id)
+    live.conversation_updated(view.conversation)
+    return conversation_out(view)
 
 
 @router.post("/conversations/{conversation_id}/close")
 def close_conversation(
-    conversation_id: ConversationId, caller: AgentDep, rt: RuntimeDep
+    conversation_id: ConversationId, caller: AgentDep, rt: RuntimeDep, live: LiveDep
 ) -> ConversationOut:
-    return conversation_out(conversations.close(rt, caller, conversation_id))
+    view = conversations.close(rt, caller, conversation_id)
+    live.conversation_updated(view.conversation)
+    return conversation_out(view)
 
 
 @router.post("/conversations/{conversation_id}/messages", status_code=status.HTTP_201_CREATED)
 def reply(
-    conversation_id: ConversationId, body: ReplyIn, caller: AgentDep, rt: RuntimeDep
+    conversation_id: ConversationId, body: ReplyIn, caller: AgentDep, rt: RuntimeDep, live: LiveDep
 ) -> MessageOut:
     """An agent reply; joins the conversation first if it is unserved."""
-    return MessageOut.model_validate(
-        conversations.reply(rt, caller, conversation_id, text=body.text)
-    )
+    replied = conversations.reply(rt, caller, conversation_id, text=body.text)
+    live.message_created(replied.conversation, replied.message)
+    live.conversation_updated(replied.conversation)
+    return MessageOut.model_validate(replied.message)

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, status
 
 from frontdesk.api.deps import RuntimeDep, VisitorDep
+from frontdesk.api.live import LiveDep
 from frontdesk.api.schemas import (
     MAX_ID,
     NewVisitorOut,
@@ -45,8 +46,15 @@ def create_visitor(widget_key: WidgetKey, body: VisitorIn, rt: RuntimeDep) -> Ne
 
 @router.post("/messages", status_code=status.HTTP_201_CREATED)
 def post_message(
-    widget_key: WidgetKey, body: VisitorMessageIn, visitor: VisitorDep, rt: RuntimeDep
+    widget_key: WidgetKey,
+    body: VisitorMessageIn,
+    visitor: VisitorDep,
+    rt: RuntimeDep,
+    live: LiveDep,
 ) -> VisitorMessageOut:
     """A visitor message: joins the visitor's open conversation or opens one."""
     posted = widget.post_visitor_message(rt, visitor, text=body.text, group_id=body.group_id)
+    if posted.opened_conversation:
+        live.conversation_created(posted.conversation)
+    live.message_created(posted.conversation, posted.message)
     return VisitorMessageOut(conversation_id=posted.conversation.id, message_id=posted.message.id)

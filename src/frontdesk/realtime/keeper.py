@@ -1,0 +1,143 @@
+"""The background side of presence in one server process.
+
+``PresenceKeeper`` remembers the sockets this process holds and renews their leases every
+third of the shorter lease, so an open socket never lapses while the process lives and the
+sockets of a killed process lapse by themselves. It also runs the presence sweep: it sleeps
+until the next lease of someone online is due to end (or until woken because presence
+changed here), records what lapsed, and announces it. Every transition is announced as a
+``presence.changed`` frame to the account's agents, and visitor sockets get the account's
+online agents so each can recompute its widget status.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Iterable
+
+import anyio.to_thread
+
+from frontdesk.realtime.hub import Hub, agents_topic, visitors_topic
+from frontdesk.service import presence
+from frontdesk.service.presence import PresenceEvent
+from frontdesk.service.runtime import Runtime
+
+log = logging.getLogger("frontdesk.presence")
+
+# The sweep sleeps at most this long even with nothing due, so that leases written by other
+# processes (which cannot wake this one without Redis) are noticed within a bounded time.
+MAX_SWEEP_SLEEP = 5.0
+
+
+class PresenceKeeper:
+    def __init__(self, runtime: Runtime, hub: Hub) -> None:
+        self.runtime = runtime
+        self.hub = hub
+        self.device_sockets: set[str] = set()
+        self.visitor_sockets: dict[int, int] = {}  # visitor id → open sockets here
+        self._wake: asyncio.Event | None = None  # made in start(), on the serving loop
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+
+    @property
+    def renew_every(self) -> float:
+        settings = self.runtime.settings
+        return min(settings.agent_device_timeout, settings.visitor_left_after) / 3
+
+    async def start(self) -> None:
+        self._wake = asyncio.Event()
+        self._loop = asyncio.get_running_loop()
+        self._tasks = [
+            asyncio.create_task(self._renew_forever(), name="presence-renew"),
+            asyncio.create_task(self._sweep_forever(), name="presence-sweep"),
+        ]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    def wake(self) -> None:
+        """Presence changed here: the next lease end may be sooner than the sweep thinks.
+        Safe from any thread; a no-op while the keeper is not running."""
+        if self._wake is not None and self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._wake.set)
+
+    def visitor_socket_opened(self, visitor_id: int) -> None:
+        self.visitor_sockets[visitor_id] = self.visitor_sockets.get(visitor_id, 0) + 1
+
+    def visitor_socket_closed(self, visitor_id: int) -> None:
+        left = self.visitor_sockets.get(visitor_id, 1) - 1
+        if left:
+            self.visitor_sockets[visitor_id] = left
+        else:
+            self.visitor_sockets.pop(visitor_id, None)
+
+    def announce(self, events: Iterable[PresenceEvent]) -> None:
+        """Publish recorded transitions (called from any thread)."""
+        accounts: set[int] = set()
+        for event in events:
+            frame = {
+                "type": "presence.changed",
+                "online": event.online,
+                "at": event.at.isoformat(),
+            }
+            if event.agent_id is not None:
+                frame["agent_id"] = event.agent_id
+                accounts.add(event.account_id)
+            else:
+                frame["visitor_id"] = event.visitor_id
+            self.hub.publish(agents_topic(event.account_id), frame)
+        for account_id in accounts:
+            self.hub.publish(
+                visitors_topic(account_id),
+                {"type": "agents.online", "agent_ids": sorted(self.online_agents(account_id))},
+            )
+        if accounts:
+            self.wake()
+
+    def online_agents(self, account_id: int) -> frozenset[int]:
+        with self.runtime.database.read() as session:
+            return presence.online_agent_ids(session, self.runtime, account_id=account_id)
+
+    async def _renew_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.renew_every)
+            try:
+                await anyio.to_thread.run_sync(self._renew_once)
+            except Exception:  # a database hiccup must not end renewal for good
+                log.exception("renewing socket leases failed; retrying")
+
+    def _renew_once(self) -> None:
+        presence.renew_sockets(
+            self.runtime,
+            device_sockets=set(self.device_sockets),
+            visitor_ids=set(self.visitor_sockets),
+        )
+
+    async def _sweep_forever(self) -> None:
+        assert self._wake is not None
+        while True:
+            self._wake.clear()
+            try:
+                events = await anyio.to_thread.run_sync(presence.sweep, self.runtime)
+                self.announce(events)
+                due = await anyio.to_thread.run_sync(presence.next_sweep_at, self.runtime)
+            except Exception:
+                log.exception("the presence sweep failed; retrying")
+                events, due = [], None
+            delay = MAX_SWEEP_SLEEP
+            if due is not None:
+                delay = (due - self.runtime.clock.now()).total_seconds()
+                delay = min(max(delay, 0.0), MAX_SWEEP_SLEEP)
+            if len(events) >= presence.SWEEP_BATCH:
+                delay = 0.0
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=delay + 0.001)
+
+
+def scope_members_online(online_agent_ids: Iterable[int], scope: frozenset[int]) -> bool:
+    return not scope.isdisjoint(online_agent_ids)
