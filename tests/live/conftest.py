@@ -1,0 +1,194 @@
+"""A real uvicorn on loopback, in a thread of the test process, serving the whole app with
+its lifespan (hub, lease renewal, presence sweep) on the real clock with leases of a fraction
+of a second."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx2 as httpx
+import pytest
+import uvicorn
+from websockets.sync.client import ClientConnection, connect
+
+from frontdesk.api.app import create_app
+from frontdesk.clock import SystemClock
+from frontdesk.security import PasswordHasher
+from frontdesk.service.runtime import Runtime
+from frontdesk.settings import Settings
+from frontdesk.store.database import Database
+from tests.integration.conftest import free_port
+from tests.support import unique_email
+
+LEASE = 0.6  # agent_device_timeout and visitor_left_after, in seconds
+
+
+@dataclass
+class LiveServer:
+    base_url: str
+    ws_url: str
+    runtime: Runtime
+
+    def http(self) -> httpx.Client:
+        return httpx.Client(base_url=f"{self.base_url}/api/v1", timeout=10)
+
+
+@pytest.fixture
+def live_server(
+    database: Database, database_url: str, passwords: PasswordHasher
+) -> Iterator[LiveServer]:
+    settings = Settings(
+        database_url=database_url,
+        password_hashing="fast",
+        agent_device_timeout=LEASE,
+        visitor_left_after=LEASE,
+    )
+    runtime = Runtime(
+        settings=settings, database=database, clock=SystemClock(), passwords=passwords
+    )
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(runtime),
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            ws_max_size=64 * 1024,
+        )
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline:
+            raise TimeoutError("uvicorn did not start")
+        time.sleep(0.01)
+    try:
+        yield LiveServer(f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}/api/v1", runtime)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@dataclass
+class Agent:
+    server: LiveServer
+    token: str
+    agent_id: int
+    account_id: int
+    widget_key: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+    def socket(self, device_id: str = "tab", **query: str) -> Socket:
+        params = "&".join(
+            f"{k}={v}" for k, v in ({"kind": "web", "status": "online"} | query).items()
+        )
+        return Socket(
+            f"{self.server.ws_url}/agent/ws?token={self.token}&device_id={device_id}&{params}"
+        )
+
+    def call(self, method: str, path: str, json_body: Any = None) -> httpx.Response:
+        with self.server.http() as http:
+            return http.request(method, path, json=json_body, headers=self.headers)
+
+    def invite(self, **fields: Any) -> Agent:
+        email, password = unique_email(), "agent-password"
+        body = {"name": "Colleague", "email": email, "password": password} | fields
+        created = self.call("POST", "/agents", body)
+        assert created.status_code == 201, created.text
+        with self.server.http() as http:
+            token = http.post("/auth/login", json={"email": email, "password": password}).json()[
+                "token"
+            ]
+        return Agent(self.server, token, created.json()["id"], self.account_id, self.widget_key)
+
+
+def sign_up(server: LiveServer, plan: str = "standard") -> Agent:
+    owner = {"name": "Olga", "email": unique_email("owner"), "password": "owner-password"}
+    with server.http() as http:
+        body = http.post("/accounts", json={"name": "Shop", "plan": plan, "owner": owner}).json()
+    return Agent(server, body["token"], body["agent_id"], body["account_id"], body["widget_key"])
+
+
+@dataclass
+class Visitor:
+    server: LiveServer
+    widget_key: str
+    visitor_id: int
+    token: str
+
+    def socket(self, **query: Any) -> Socket:
+        extra = "".join(f"&{k}={v}" for k, v in query.items())
+        return Socket(
+            f"{self.server.ws_url}/widget/ws?widget_key={self.widget_key}&visitor_token={self.token}{extra}"
+        )
+
+    def say(self, text: str, **fields: Any) -> dict[str, Any]:
+        with self.server.http() as http:
+            response = http.post(
+                f"/widget/{self.widget_key}/messages",
+                json={"text": text, **fields},
+                headers={"Authorization": f"Bearer {self.token}"},
+            )
+        assert response.status_code == 201, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+
+def new_visitor(server: LiveServer, widget_key: str, **fields: Any) -> Visitor:
+    with server.http() as http:
+        body = http.post(f"/widget/{widget_key}/visitors", json=fields).json()
+    return Visitor(server, widget_key, body["visitor_id"], body["visitor_token"])
+
+
+class Socket:
+    """A WebSocket client that reads JSON frames and can wait for one of a kind."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.seen: list[dict[str, Any]] = []
+
+    def __enter__(self) -> Socket:
+        self.connection: ClientConnection = connect(self.url).__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.connection.__exit__(*exc)
+
+    def send(self, frame: Any) -> None:
+        self.connection.send(frame if isinstance(frame, str) else json.dumps(frame))
+
+    def next(self, timeout: float = 5) -> dict[str, Any]:
+        frame: dict[str, Any] = json.loads(self.connection.recv(timeout=timeout))
+        self.seen.append(frame)
+        return frame
+
+    def wait_for(self, frame_type: str, timeout: float = 5, **match: Any) -> dict[str, Any]:
+        """The first frame of this type (and with these keys) to arrive within ``timeout``."""
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError(f"no {frame_type} {match} within {timeout}s; saw {self.seen}")
+            frame = self.next(timeout=left)
+            if frame.get("type") == frame_type and all(frame.get(k) == v for k, v in match.items()):
+                return frame
+
+    def quiet_for(self, seconds: float) -> list[dict[str, Any]]:
+        """Every frame that arrives within ``seconds``."""
+        frames = []
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                frames.append(self.next(timeout=left))
+            except TimeoutError:
+                break
+        return frames

@@ -1,0 +1,179 @@
+"""Presence and live events over real WebSockets through a real uvicorn (SPEC sections 3 and
+6), with leases of 0.6 s on the real clock."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from websockets.exceptions import ConnectionClosed
+
+from tests.live.conftest import LEASE, LiveServer, new_visitor, sign_up
+
+
+def test_an_agent_socket_says_hello_and_answers_ping(live_server: LiveServer) -> None:
+    owner = sign_up(live_server)
+    with owner.socket("laptop") as socket:
+        hello = socket.next()
+        assert hello == {
+            "type": "hello",
+            "agent_id": owner.agent_id,
+            "device_id": "laptop",
+            "status": "online",
+        }
+        socket.send({"type": "ping"})
+        assert socket.wait_for("pong") == {"type": "pong"}
+
+
+@pytest.mark.parametrize(
+    ("query", "code"),
+    [
+        ({"token": "fda_nope"}, "invalid_token"),
+        ({"device_id": "has space"}, "invalid_device_id"),
+        ({"kind": "fridge"}, "invalid_kind"),
+        ({"status": "away"}, "invalid_status"),
+    ],
+)
+def test_a_refused_agent_socket_is_told_why(
+    live_server: LiveServer, query: dict[str, str], code: str
+) -> None:
+    owner = sign_up(live_server)
+    query = dict(query)  # the parameter is shared by both backends' runs
+    if "token" in query:
+        owner.token = query.pop("token")
+    device = query.pop("device_id", "tab").replace(" ", "%20")
+    with owner.socket(device, **query) as socket:
+        first = socket.next()
+        assert first.get("error", {}).get("code") == code, first
+        with pytest.raises(ConnectionClosed) as closed:
+            socket.next()
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code in (4400, 4401)
+
+
+def test_a_visitor_message_reaches_the_agents_of_its_account_only(live_server: LiveServer) -> None:
+    owner = sign_up(live_server)
+    stranger = sign_up(live_server)
+    with owner.socket() as mine, stranger.socket() as theirs:
+        mine.wait_for("hello")
+        theirs.wait_for("hello")
+        visitor = new_visitor(live_server, owner.widget_key, name="Vera")
+        posted = visitor.say("Hello, anyone?")
+        created = mine.wait_for("conversation.created")
+        assert created["conversation"]["id"] == posted["conversation_id"]
+        assert created["conversation"]["visitor"]["name"] == "Vera"
+        message = mine.wait_for("message.created")
+        assert message["message"]["text"] == "Hello, anyone?"
+        assert all(f["type"] in ("presence.changed",) for f in theirs.quiet_for(0.3))
+
+
+def test_an_agent_reply_reaches_the_visitor_live(live_server: LiveServer) -> None:
+    owner = sign_up(live_server)
+    visitor = new_visitor(live_server, owner.widget_key)
+    conversation_id = visitor.say("Do you ship to Brno?")["conversation_id"]
+    with visitor.socket() as widget, owner.socket() as dashboard:
+        widget.wait_for("widget.status")
+        dashboard.wait_for("hello")
+        reply = owner.call("POST", f"/conversations/{conversation_id}/messages", {"text": "We do!"})
+        assert reply.status_code == 201
+        frame = widget.wait_for("message.created")
+        assert frame["message"]["text"] == "We do!"
+        assert frame["message"]["author"] == "agent"
+        updated = dashboard.wait_for("conversation.updated")
+        assert updated["conversation"]["status"] == "served"
+        assert updated["conversation"]["assignee_id"] == owner.agent_id
+
+
+def test_the_widget_status_follows_the_agents_live(live_server: LiveServer) -> None:
+    owner = sign_up(live_server)
+    visitor = new_visitor(live_server, owner.widget_key)
+    with visitor.socket() as widget:
+        assert widget.wait_for("widget.status") == {"type": "widget.status", "online": False}
+        with owner.socket("laptop") as dashboard:
+            dashboard.wait_for("hello")
+            assert widget.wait_for("widget.status")["online"] is True
+            dashboard.send({"type": "status", "status": "offline"})
+            assert dashboard.wait_for("status") == {"type": "status", "status": "offline"}
+            assert widget.wait_for("widget.status")["online"] is False
+            dashboard.send({"type": "status", "status": "online"})
+            assert widget.wait_for("widget.status")["online"] is True
+        assert widget.wait_for("widget.status")["online"] is False  # the tab was closed
+
+
+def test_web_offline_and_mobile_online_keeps_the_agent_online(live_server: LiveServer) -> None:
+    owner = sign_up(live_server)
+    colleague = owner.invite()
+    with owner.socket("laptop", status="offline") as laptop, colleague.socket("watcher") as watcher:
+        laptop.wait_for("hello")
+        watcher.wait_for("hello")
+        phone = owner.call(
+            "POST", "/me/devices/phone/heartbeat", {"kind": "mobile", "status": "online"}
+        )
+        assert phone.json()["online"] is True
+        watcher.wait_for("presence.changed", agent_id=owner.agent_id, online=True)
+        # No heartbeat after that: the phone's lease lapses and the sweep notices.
+        lapsed = watcher.wait_for(
+            "presence.changed", agent_id=owner.agent_id, online=False, timeout=LEASE * 10
+        )
+        assert lapsed["online"] is False
+
+
+def test_an_open_socket_outlives_many_leases(live_server: LiveServer) -> None:
+    owner = sign_up(live_server)
+    colleague = owner.invite()
+    with colleague.socket("watcher") as watcher, owner.socket("laptop") as laptop:
+        watcher.wait_for("presence.changed", agent_id=owner.agent_id, online=True)
+        laptop.wait_for("hello")
+        frames = watcher.quiet_for(LEASE * 4)
+        assert not [
+            f for f in frames if f.get("agent_id") == owner.agent_id and f.get("online") is False
+        ]
+
+
+def test_a_page_navigation_is_not_leaving_but_going_away_is(live_server: LiveServer) -> None:
+    owner = sign_up(live_server)
+    visitor = new_visitor(live_server, owner.widget_key)
+    with owner.socket() as dashboard:
+        dashboard.wait_for("hello")
+        with visitor.socket() as page_one:
+            page_one.wait_for("widget.status")
+        with visitor.socket() as page_two:  # the next page, well within visitor_left_after
+            page_two.wait_for("widget.status")
+            time.sleep(LEASE * 1.5)  # reading the page: the open socket keeps the visitor here
+        dashboard.quiet_for(0.1)
+        arrivals_and_leaves = [
+            f for f in dashboard.seen if f.get("visitor_id") == visitor.visitor_id
+        ]
+        assert [f["online"] for f in arrivals_and_leaves] == [True]
+        left = dashboard.wait_for(
+            "presence.changed", visitor_id=visitor.visitor_id, online=False, timeout=LEASE * 10
+        )
+        assert left["online"] is False
+
+
+def test_bad_frames_get_an_error_and_the_session_goes_on(live_server: LiveServer) -> None:
+    owner = sign_up(live_server)
+    with owner.socket() as socket:
+        socket.wait_for("hello")
+        for bad in [
+            "not json",
+            "[1, 2]",
+            '{"no": "type"}',
+            '{"type": "dance"}',
+            '{"type": "status", "status": "x"}',
+        ]:
+            socket.send(bad)
+            assert socket.wait_for("error")["error"]["code"]
+        socket.send({"type": "ping"})
+        assert socket.wait_for("pong") == {"type": "pong"}
+
+
+def test_an_oversized_frame_closes_the_socket(live_server: LiveServer) -> None:
+    owner = sign_up(live_server)
+    with owner.socket() as socket:
+        socket.wait_for("hello")
+        socket.send('{"type": "ping", "pad": "' + "x" * 20_000 + '"}')
+        with pytest.raises(ConnectionClosed) as closed:
+            socket.wait_for("never sent")
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == 1009
