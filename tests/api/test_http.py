@@ -83,3 +83,17 @@ def test_openapi_describes_the_api_with_real_schemas(client: TestClient) -> None
     assert schemas["ReplyIn"]["properties"]["text"]["maxLength"] == 10_000
     login = paths["/api/v1/auth/login"]["post"]["responses"]["200"]
     assert login["content"]["application/json"]["schema"]["$ref"].endswith("/TokenOut")
+
+
+def test_nul_characters_anywhere_are_refused_before_the_database_sees_them(
+    client: TestClient,
+) -> None:
+    """PostgreSQL cannot store NUL; it must be a 422, never a 500 (found by the fuzz test)."""
+    login = client.post("/api/v1/auth/login", json={"email": "\x00", "password": "x"})
+    assert_error(login, 422, "invalid_input")
+    nested = {
+        "name": "S",
+        "owner": {"name": "O", "email": "o@example.com", "password": "p\x00ssword"},
+    }
+    assert_error(client.post("/api/v1/accounts", json=nested), 422, "invalid_input")
+    assert_error(client.get("/api/v1/widget/%00/status"), 422, "invalid_input")

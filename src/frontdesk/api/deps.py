@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Path, Request
 
+from frontdesk.api.schemas import WIDGET_KEY_PATTERN
 from frontdesk.errors import NotAuthenticated
 from frontdesk.service.accounts import authenticate_agent
 from frontdesk.service.runtime import AgentCaller, Runtime, VisitorCaller
@@ -39,7 +40,7 @@ def current_agent(rt: RuntimeDep, token: TokenDep) -> AgentCaller:
 
 
 def current_visitor(
-    rt: RuntimeDep, token: TokenDep, widget_key: Annotated[str, Path(max_length=64)]
+    rt: RuntimeDep, token: TokenDep, widget_key: Annotated[str, Path(pattern=WIDGET_KEY_PATTERN)]
 ) -> VisitorCaller:
     return authenticate_visitor(rt, widget_key, token)
 

@@ -44,11 +44,19 @@ def _no_control_characters(value: str) -> str:
     return value
 
 
+def _contains_nul(data: Any) -> bool:
+    if isinstance(data, str):
+        return "\x00" in data
+    if isinstance(data, dict):
+        return any(_contains_nul(k) or _contains_nul(v) for k, v in data.items())
+    if isinstance(data, list | tuple):
+        return any(_contains_nul(item) for item in data)
+    return False
+
+
 def _not_blank(value: str) -> str:
     if not value.strip():
         raise ValueError("must not be empty or only white space")
-    if "\x00" in value:
-        raise ValueError("must not contain NUL characters")
     return value
 
 
@@ -56,6 +64,8 @@ def _not_blank(value: str) -> str:
 # sends them has a bug it should hear about rather than a guess.
 Flag = Annotated[bool, Field(strict=True)]
 Id = Annotated[int, Field(strict=True, ge=1, le=MAX_ID)]
+# Widget keys are made by ``frontdesk.security.new_widget_key`` (URL-safe base64).
+WIDGET_KEY_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 Name = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=NAME_MAX),
@@ -77,6 +87,15 @@ PageUrl = Annotated[HttpUrl, Field(max_length=2048)]
 
 class Request(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _reject_nul(cls, data: Any) -> Any:
+        # PostgreSQL cannot store NUL in text, and no field of Frontdesk has a use for it:
+        # refused here once, for every string of every body, nested or not.
+        if _contains_nul(data):
+            raise ValueError("text must not contain NUL characters")
+        return data
 
 
 class Patch(Request):

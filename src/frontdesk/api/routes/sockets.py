@@ -21,6 +21,7 @@ import anyio.to_thread
 from fastapi import APIRouter, WebSocket
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
+from frontdesk.api.schemas import WIDGET_KEY_PATTERN
 from frontdesk.core.model import DeviceKind, DeviceStatus
 from frontdesk.errors import FrontdeskError
 from frontdesk.realtime.hub import (
@@ -40,6 +41,7 @@ router = APIRouter(tags=["live"])
 
 MAX_FRAME_CHARS = 16 * 1024
 DEVICE_KEY = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
+WIDGET_KEY = re.compile(WIDGET_KEY_PATTERN)
 CLOSE_TOO_BIG = 1009
 CLOSE_TOO_SLOW = 1013
 CLOSE_UNAUTHORIZED = 4401
@@ -133,7 +135,11 @@ async def visitor_socket(
     rt, hub, keeper = _parts(websocket)
     await websocket.accept()
     try:
-        caller = await _call(widget.authenticate_visitor, rt, widget_key[:64], visitor_token)
+        if not WIDGET_KEY.match(widget_key):
+            raise Refused(
+                CLOSE_BAD_REQUEST, "widget_not_found", "There is no widget with this key."
+            )
+        caller = await _call(widget.authenticate_visitor, rt, widget_key, visitor_token)
         scope = await _call(lambda: widget.visitor_scope(rt, caller, group_id=group_id))
     except Refused as refused:
         await _refuse(websocket, refused)

@@ -10,6 +10,7 @@ from frontdesk.api.deps import RuntimeDep, VisitorDep
 from frontdesk.api.live import LiveDep
 from frontdesk.api.schemas import (
     MAX_ID,
+    WIDGET_KEY_PATTERN,
     NewVisitorOut,
     VisitorIn,
     VisitorMessageIn,
@@ -19,7 +20,7 @@ from frontdesk.api.schemas import (
 from frontdesk.service import widget
 
 router = APIRouter(prefix="/widget/{widget_key}", tags=["widget"])
-WidgetKey = Annotated[str, Path(min_length=1, max_length=64)]
+WidgetKey = Annotated[str, Path(pattern=WIDGET_KEY_PATTERN)]
 
 
 @router.get("/status")
