@@ -164,3 +164,23 @@ def test_a_group_of_another_account_opens_no_conversation(
 def test_bad_status_changes_are_refused(account: SignedUp, body: dict[str, object]) -> None:
     assert_error(account.put("/me/status", body), 422, "invalid_input")
     assert account.get("/me/status").json()["devices"] == []
+
+
+def test_the_agent_list_shows_who_is_really_online_and_on_which_device(
+    account: SignedUp, clock: ManualClock
+) -> None:
+    """The seed: 'you were not really offline: check all devices, the mobile app included'."""
+    colleague = account.invite()
+    account.put("/me/status", {"status": "offline", "device_id": "laptop"})
+    account.post("/me/devices/phone/heartbeat", {"kind": "mobile", "status": "online"})
+    listed = {a["id"]: a for a in account.get("/agents").json()}
+    me = listed[account.agent_id]
+    assert me["online"] is True
+    assert [(d["device_id"], d["kind"], d["status"], d["online"]) for d in me["devices"]] == [
+        ("laptop", "web", "offline", False),
+        ("phone", "mobile", "online", True),
+    ]
+    assert listed[colleague.agent_id]["online"] is False
+    assert listed[colleague.agent_id]["devices"] == []
+    clock.advance(61)
+    assert account.get("/agents").json()[0]["online"] is False

@@ -197,6 +197,22 @@ class AgentOut(Response):
     created_at: datetime
 
 
+class DeviceOut(Response):
+    device_id: str
+    kind: DeviceKind
+    status: DeviceStatus
+    last_seen_at: datetime
+    # Whether this device makes its agent online now: status online and still connected.
+    online: bool
+
+
+class AgentPresenceOut(AgentOut):
+    """An agent with its presence: online iff active and some device is ``online``."""
+
+    online: bool
+    devices: list[DeviceOut]
+
+
 class InvitedAgentOut(AgentOut):
     initial_password: str | None
 
@@ -267,14 +283,6 @@ class StatusIn(Request):
 class HeartbeatIn(Request):
     kind: DeviceKind
     status: DeviceStatus
-
-
-class DeviceOut(Response):
-    device_id: str
-    kind: DeviceKind
-    status: DeviceStatus
-    last_seen_at: datetime
-    online: bool
 
 
 class PresenceOut(Response):

@@ -170,6 +170,16 @@ def list_devices(rt: Runtime, caller: AgentCaller) -> list[Device]:
         return _devices_of(session, caller.agent_id)
 
 
+def devices_by_agent(rt: Runtime, agent_ids: Collection[int]) -> dict[int, list[Device]]:
+    with rt.database.read() as session:
+        devices: dict[int, list[Device]] = {agent_id: [] for agent_id in agent_ids}
+        for device in session.scalars(
+            select(Device).where(Device.agent_id.in_(list(agent_ids))).order_by(Device.id)
+        ):
+            devices[device.agent_id].append(device)
+        return devices
+
+
 def device_is_online(device: Device, *, now: datetime) -> bool:
     return agent_is_online(active=True, devices=[_facts(device)], now=now)
 

@@ -7,18 +7,20 @@ from typing import Annotated
 from fastapi import APIRouter, Path, status
 
 from frontdesk.api.deps import AgentDep, RuntimeDep
+from frontdesk.api.routes.presence import device_out
 from frontdesk.api.schemas import (
     MAX_ID,
     AgentIn,
     AgentOut,
     AgentPatch,
+    AgentPresenceOut,
     InvitedAgentOut,
     MeOut,
     MePatch,
     MyNotifications,
     MyNotificationsPatch,
 )
-from frontdesk.service import agents
+from frontdesk.service import agents, presence
 from frontdesk.store.models import Agent
 
 router = APIRouter(tags=["agents"])
@@ -57,8 +59,22 @@ def invite_agent(body: AgentIn, caller: AgentDep, rt: RuntimeDep) -> InvitedAgen
 
 
 @router.get("/agents")
-def list_agents(caller: AgentDep, rt: RuntimeDep) -> list[AgentOut]:
-    return [agent_out(a) for a in agents.list_agents(rt, caller)]
+def list_agents(caller: AgentDep, rt: RuntimeDep) -> list[AgentPresenceOut]:
+    """The agents of the account, each with its devices and whether it is online."""
+    listed = agents.list_agents(rt, caller)
+    devices = presence.devices_by_agent(rt, [a.id for a in listed])
+    now = rt.clock.now()
+    result = []
+    for agent in listed:
+        device_outs = [device_out(d, now=now) for d in devices[agent.id]]
+        result.append(
+            AgentPresenceOut(
+                **agent_out(agent).model_dump(),
+                online=agent.active and any(d.online for d in device_outs),
+                devices=device_outs,
+            )
+        )
+    return result
 
 
 @router.patch("/agents/{agent_id}")

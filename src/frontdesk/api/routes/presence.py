@@ -3,6 +3,7 @@ presence)."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Path
@@ -47,16 +48,17 @@ def heartbeat(
     return _presence_out(rt, change.devices)
 
 
+def device_out(device: Device, *, now: datetime) -> DeviceOut:
+    return DeviceOut(
+        device_id=device.device_key,
+        kind=device.kind,
+        status=device.status,
+        last_seen_at=device.last_seen_at,
+        online=presence.device_is_online(device, now=now),
+    )
+
+
 def _presence_out(rt: Runtime, devices: list[Device]) -> PresenceOut:
     now = rt.clock.now()
-    out = [
-        DeviceOut(
-            device_id=d.device_key,
-            kind=d.kind,
-            status=d.status,
-            last_seen_at=d.last_seen_at,
-            online=presence.device_is_online(d, now=now),
-        )
-        for d in devices
-    ]
+    out = [device_out(d, now=now) for d in devices]
     return PresenceOut(online=any(d.online for d in out), devices=out)
