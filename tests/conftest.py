@@ -16,6 +16,7 @@ from collections.abc import Iterator
 
 import psycopg
 import pytest
+import redis
 from fastapi.testclient import TestClient
 
 from frontdesk.api.app import create_app
@@ -27,6 +28,7 @@ from frontdesk.store.database import Database
 from frontdesk.store.migrate import upgrade
 from tests.support import SignedUp, sign_up
 
+REDIS_URL = os.environ.get("FRONTDESK_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 POSTGRES_ADMIN_URL = os.environ.get(
     "FRONTDESK_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
@@ -39,6 +41,19 @@ def postgres_unreachable_reason() -> str | None:
             return None
     except psycopg.Error as exc:
         return f"PostgreSQL at {POSTGRES_ADMIN_URL} is not reachable: {exc}".strip()
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """The Redis server the multi-process tests use (channels get a per-test prefix)."""
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3).ping()
+    except redis.RedisError as exc:
+        reason = f"Redis at {REDIS_URL} is not reachable: {exc}"
+        if IN_CI:
+            pytest.fail(f"CI must run the Redis tests. {reason}")
+        pytest.skip(reason)
+    return REDIS_URL
 
 
 @pytest.fixture(scope="session")

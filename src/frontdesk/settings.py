@@ -36,7 +36,14 @@ class Settings(BaseSettings):
         "Default: an SQLite file in data_dir.",
     )
     redis_url: str | None = Field(
-        default=None, description="Optional: lets several processes share live state."
+        default=None,
+        description="Optional: live events travel through Redis pub/sub, so several "
+        "processes serve one set of agents and visitors.",
+    )
+    redis_prefix: str = Field(
+        default="frontdesk",
+        pattern=r"^[A-Za-z0-9_.-]{1,64}$",
+        description="Prefix of Frontdesk's Redis channels, so installations can share a Redis.",
     )
     smtp_url: str | None = Field(
         default=None, description="smtp:// or smtps:// URL. Default: the built-in mail catcher."

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -18,13 +19,8 @@ import pytest
 from tests.conftest import POSTGRES_ADMIN_URL
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def fresh_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """An empty database: nothing migrated yet."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'fresh.sqlite3'}"
-        return
-    request.getfixturevalue("postgres_url")  # fails in CI / skips locally when unreachable
+@contextlib.contextmanager
+def fresh_postgres_database() -> Iterator[str]:
     name = f"frontdesk_fresh_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
@@ -33,6 +29,24 @@ def fresh_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterat
     finally:
         with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def fresh_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database: nothing migrated yet."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'fresh.sqlite3'}"
+        return
+    request.getfixturevalue("postgres_url")  # fails in CI / skips locally when unreachable
+    with fresh_postgres_database() as url:
+        yield url
+
+
+@pytest.fixture
+def fresh_postgres_url(postgres_url: str) -> Iterator[str]:
+    """An empty PostgreSQL database (the multi-process deployment)."""
+    with fresh_postgres_database() as url:
+        yield url
 
 
 def free_port() -> int:

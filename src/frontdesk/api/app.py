@@ -16,6 +16,7 @@ from frontdesk.api.routes import accounts, agents, conversations, groups, presen
 from frontdesk.api.schemas import ErrorOut
 from frontdesk.realtime.hub import Hub, LocalHub
 from frontdesk.realtime.keeper import PresenceKeeper
+from frontdesk.realtime.redis_hub import RedisHub
 from frontdesk.service.runtime import Runtime
 
 API_PREFIX = "/api/v1"
@@ -25,7 +26,13 @@ def create_app(runtime: Runtime, *, hub: Hub | None = None) -> FastAPI:
     """The application. Its lifespan runs the live side (the hub, socket lease renewal and
     the presence sweep); without it (a test client outside ``with``) the API still works and
     nothing runs in the background."""
-    hub = hub or LocalHub()
+    if hub is None:
+        settings = runtime.settings
+        hub = (
+            RedisHub(settings.redis_url, prefix=settings.redis_prefix)
+            if settings.redis_url
+            else LocalHub()
+        )
     keeper = PresenceKeeper(runtime, hub)
 
     @asynccontextmanager
