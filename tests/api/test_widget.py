@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from fastapi.testclient import TestClient
 
 from frontdesk.clock import ManualClock
+from frontdesk.core.presence import PresenceChange
+from frontdesk.service import presence
+from frontdesk.service.runtime import Runtime
 from tests.support import SignedUp, assert_error, new_visitor, sign_up
 
 
@@ -184,3 +189,20 @@ def test_the_agent_list_shows_who_is_really_online_and_on_which_device(
     assert listed[colleague.agent_id]["devices"] == []
     clock.advance(61)
     assert account.get("/agents").json()[0]["online"] is False
+
+
+def test_a_visitor_heartbeat_keeps_it_on_the_website_and_tells_the_widget_status(
+    runtime: Runtime, account: SignedUp, clock: ManualClock
+) -> None:
+    visitor = new_visitor(account.client, account.widget_key)
+    url = f"/api/v1/widget/{account.widget_key}/heartbeat"
+    first = account.client.post(url, headers=visitor.headers)
+    assert first.json() == {"online": False}
+    go_online(account)
+    assert account.client.post(url, headers=visitor.headers).json() == {"online": True}
+    start = clock.now()
+    clock.advance(31)  # visitor_left_after is 30 s
+    (left,) = [e for e in presence.sweep(runtime) if e.visitor_id == visitor.visitor_id]
+    assert left.change is PresenceChange.VISITOR_LEFT
+    assert left.at == start + timedelta(seconds=30)
+    assert_error(account.client.post(url), 401, "not_authenticated")

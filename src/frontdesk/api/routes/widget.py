@@ -17,7 +17,7 @@ from frontdesk.api.schemas import (
     VisitorMessageOut,
     WidgetStatusOut,
 )
-from frontdesk.service import widget
+from frontdesk.service import presence, widget
 
 router = APIRouter(prefix="/widget/{widget_key}", tags=["widget"])
 WidgetKey = Annotated[str, Path(pattern=WIDGET_KEY_PATTERN)]
@@ -59,3 +59,18 @@ def post_message(
         live.conversation_created(posted.conversation)
     live.message_created(posted.conversation, posted.message)
     return VisitorMessageOut(conversation_id=posted.conversation.id, message_id=posted.message.id)
+
+
+@router.post("/heartbeat")
+def visitor_heartbeat(
+    widget_key: WidgetKey, visitor: VisitorDep, rt: RuntimeDep, live: LiveDep
+) -> WidgetStatusOut:
+    """REST presence of a visitor without a socket: call at least every
+    ``visitor_left_after`` seconds, or the visitor counts as having left. Answers whether
+    the widget is online for this visitor."""
+    arrived = presence.visitor_seen(rt, visitor)
+    live.keeper.announce([arrived] if arrived else [])
+    scope = widget.visitor_scope(rt, visitor, group_id=None)
+    with rt.database.read() as session:
+        online = presence.online_agent_ids(session, rt, account_id=visitor.account_id, among=scope)
+    return WidgetStatusOut(online=bool(online))
