@@ -177,3 +177,51 @@ def test_an_oversized_frame_closes_the_socket(live_server: LiveServer) -> None:
             socket.wait_for("never sent")
     assert closed.value.rcvd is not None
     assert closed.value.rcvd.code == 1009
+
+
+def test_a_pro_group_widget_follows_its_members_only(live_server: LiveServer) -> None:
+    owner = sign_up(live_server, plan="pro")
+    group = owner.call("POST", "/groups", {"name": "Sales"})
+    assert group.status_code == 201, group.text
+    group_id = group.json()["id"]
+    seller = owner.invite(group_ids=[group_id])
+    visitor = new_visitor(live_server, owner.widget_key)
+    with visitor.socket(group_id=group_id) as widget:
+        assert widget.wait_for("widget.status") == {"type": "widget.status", "online": False}
+        with owner.socket("owner-laptop") as outsider:
+            outsider.wait_for("hello")
+            # The owner is not in Sales: the Sales widget stays offline.
+            assert [f for f in widget.quiet_for(LEASE) if f["type"] == "widget.status"] == []
+            status = owner.call("GET", f"/widget/{owner.widget_key}/status?group_id={group_id}")
+            assert status.json() == {"online": False}
+            assert owner.call("GET", f"/widget/{owner.widget_key}/status").json() == {
+                "online": True
+            }
+            with seller.socket("seller-laptop") as member:
+                member.wait_for("hello")
+                assert widget.wait_for("widget.status")["online"] is True
+            assert widget.wait_for("widget.status")["online"] is False
+
+
+def test_a_visitor_leaving_and_returning_is_an_event_of_its_conversation(
+    live_server: LiveServer,
+) -> None:
+    owner = sign_up(live_server)
+    visitor = new_visitor(live_server, owner.widget_key, name="Vera")
+    conversation_id = visitor.say("Anyone there?")["conversation_id"]
+    with owner.socket() as dashboard:
+        dashboard.wait_for("hello")
+        with visitor.socket() as page:
+            page.wait_for("widget.status")
+            arrived = dashboard.wait_for(
+                "presence.changed", visitor_id=visitor.visitor_id, online=True
+            )
+            assert arrived["conversation_ids"] == [conversation_id]
+            seen = owner.call("GET", f"/conversations/{conversation_id}").json()
+            assert seen["visitor"]["on_website"] is True
+        left = dashboard.wait_for(
+            "presence.changed", visitor_id=visitor.visitor_id, online=False, timeout=LEASE * 10
+        )
+        assert left["conversation_ids"] == [conversation_id]
+    gone = owner.call("GET", f"/conversations/{conversation_id}").json()
+    assert gone["visitor"]["on_website"] is False

@@ -11,6 +11,7 @@ from typing import Annotated, Any, ClassVar
 
 from pydantic import (
     AfterValidator,
+    AliasChoices,
     BaseModel,
     ConfigDict,
     EmailStr,
@@ -298,6 +299,11 @@ class VisitorOut(Response):
     name: str | None
     email: str | None
     page_url: str | None
+    on_website: bool = Field(
+        validation_alias=AliasChoices("present", "on_website"),
+        description="Some widget connection of the visitor is open, or closed less than "
+        "visitor_left_after ago.",
+    )
 
 
 class MessageOut(Response):

@@ -77,26 +77,27 @@ class PresenceKeeper:
             self.visitor_sockets.pop(visitor_id, None)
 
     def announce(self, events: Iterable[PresenceEvent]) -> None:
-        """Publish recorded transitions (called from any thread)."""
-        accounts: set[int] = set()
+        """Publish recorded transitions (from any thread; no I/O but the hub's)."""
+        online: dict[int, frozenset[int]] = {}
         for event in events:
-            frame = {
+            frame: dict[str, object] = {
                 "type": "presence.changed",
                 "online": event.online,
                 "at": event.at.isoformat(),
             }
             if event.agent_id is not None:
                 frame["agent_id"] = event.agent_id
-                accounts.add(event.account_id)
+                online[event.account_id] = event.online_agent_ids
             else:
                 frame["visitor_id"] = event.visitor_id
+                frame["conversation_ids"] = list(event.conversation_ids)
             self.hub.publish(agents_topic(event.account_id), frame)
-        for account_id in accounts:
+        for account_id, agent_ids in online.items():
             self.hub.publish(
                 visitors_topic(account_id),
-                {"type": "agents.online", "agent_ids": sorted(self.online_agents(account_id))},
+                {"type": "agents.online", "agent_ids": sorted(agent_ids)},
             )
-        if accounts:
+        if online:
             self.wake()
 
     def online_agents(self, account_id: int) -> frozenset[int]:

@@ -10,13 +10,13 @@ the moment the lease ended, not when the sweep happened to notice.
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from frontdesk.core.model import DeviceKind, DeviceStatus
+from frontdesk.core.model import ConversationStatus, DeviceKind, DeviceStatus
 from frontdesk.core.presence import (
     DeviceFacts,
     PresenceChange,
@@ -26,7 +26,7 @@ from frontdesk.core.presence import (
     visitor_transition,
 )
 from frontdesk.service.runtime import AgentCaller, Runtime, VisitorCaller
-from frontdesk.store.models import Agent, Device, PresenceChangeRow, Visitor
+from frontdesk.store.models import Agent, Conversation, Device, PresenceChangeRow, Visitor
 
 # How many agents or visitors one sweep transaction settles at most; the next sweep
 # continues, so a burst of expiries never makes one long write transaction.
@@ -35,13 +35,18 @@ SWEEP_BATCH = 500
 
 @dataclass(frozen=True, slots=True)
 class PresenceEvent:
-    """A recorded transition, for the live side to announce."""
+    """A recorded transition, for the live side to announce, with what the announcement
+    needs read in the same transaction: for an agent, who of the account is online now (so
+    each widget can recompute its status); for a visitor, its open conversations (leaving
+    and returning are events of the conversation)."""
 
     account_id: int
     change: PresenceChange
     at: datetime
     agent_id: int | None = None
     visitor_id: int | None = None
+    online_agent_ids: frozenset[int] = frozenset()
+    conversation_ids: tuple[int, ...] = ()
 
     @property
     def online(self) -> bool:
@@ -230,7 +235,8 @@ def visitor_seen(rt: Runtime, caller: VisitorCaller) -> PresenceEvent | None:
         visitor = session.get_one(Visitor, caller.visitor_id)
         grace_end = now + rt.visitor_grace
         visitor.present_until = max(visitor.present_until or grace_end, grace_end)
-        return _settle_visitor(session, visitor, now)
+        event = _settle_visitor(session, visitor, now)
+        return _described(session, rt, [event])[0] if event else None
 
 
 # --- the sweep --------------------------------------------------------------------------
@@ -270,7 +276,7 @@ def sweep(rt: Runtime) -> list[PresenceEvent]:
         for visitor in left:
             if (event := _settle_visitor(session, visitor, now)) is not None:
                 events.append(event)
-    return events
+        return _described(session, rt, events)
 
 
 def next_sweep_at(rt: Runtime) -> datetime | None:
@@ -314,6 +320,30 @@ def changes_since(
 # --- inside ---------------------------------------------------------------------------
 
 
+def _described(session: Session, rt: Runtime, events: list[PresenceEvent]) -> list[PresenceEvent]:
+    session.flush()
+    online: dict[int, frozenset[int]] = {}
+    described = []
+    for event in events:
+        if event.agent_id is not None:
+            if event.account_id not in online:
+                online[event.account_id] = online_agent_ids(
+                    session, rt, account_id=event.account_id
+                )
+            described.append(replace(event, online_agent_ids=online[event.account_id]))
+        else:
+            conversation_ids = session.scalars(
+                select(Conversation.id)
+                .where(
+                    Conversation.visitor_id == event.visitor_id,
+                    Conversation.status != ConversationStatus.CLOSED,
+                )
+                .order_by(Conversation.id)
+            ).all()
+            described.append(replace(event, conversation_ids=tuple(conversation_ids)))
+    return described
+
+
 def _settle_devices(
     session: Session, rt: Runtime, caller: AgentCaller, now: datetime
 ) -> DeviceChange:
@@ -321,7 +351,8 @@ def _settle_devices(
     agent = session.get_one(Agent, caller.agent_id)
     event = settle_agent(session, rt, agent, now)
     return DeviceChange(
-        devices=_devices_of(session, caller.agent_id), events=[event] if event else []
+        devices=_devices_of(session, caller.agent_id),
+        events=_described(session, rt, [event] if event else []),
     )
 
 
