@@ -30,6 +30,8 @@ from websockets.asyncio.client import ClientConnection, connect
 ROOT = Path(__file__).resolve().parent.parent
 CONNECT_CONCURRENCY = 50
 FANOUT_SOCKETS = 1000
+SOCKETS_PER_ACCOUNT = 100
+AGENTS_PER_ACCOUNT = 5
 
 
 def free_port() -> int:
@@ -198,24 +200,29 @@ async def measure_frontdesk(total: int, rounds: int) -> dict[str, Any]:
                 tokens.append(login.json()["token"])
             return signed["widget_key"], tokens
 
-        # Idle sockets: half agent devices (50 per agent), half visitors.
-        agent_sockets, visitor_sockets = total // 2, total - total // 2
-        idle_key, idle_tokens = await account("idle", max(1, agent_sockets // 50))
+        # Idle sockets, spread over accounts the size of a busy small shop: each account has
+        # 5 agents with 10 devices each and 50 visitors on its website.
         semaphore = asyncio.Semaphore(CONNECT_CONCURRENCY)
 
-        async def new_visitor() -> str:
+        async def new_visitor(widget_key: str) -> str:
             async with semaphore:
-                body = (await http.post(f"{api}/widget/{idle_key}/visitors", json={})).json()
+                body = (await http.post(f"{api}/widget/{widget_key}/visitors", json={})).json()
                 return str(body["visitor_token"])
 
-        visitor_tokens = await asyncio.gather(*(new_visitor() for _ in range(visitor_sockets)))
-        agent_urls = [
-            f"{ws_base}/agent/ws?token={idle_tokens[n % len(idle_tokens)]}&device_id=d{n}"
-            for n in range(agent_sockets)
-        ]
-        visitor_urls = [
-            f"{ws_base}/widget/ws?widget_key={idle_key}&visitor_token={t}" for t in visitor_tokens
-        ]
+        agent_urls: list[str] = []
+        visitor_urls: list[str] = []
+        for number in range(max(1, total // SOCKETS_PER_ACCOUNT)):
+            key, tokens = await account(f"idle{number}", AGENTS_PER_ACCOUNT)
+            agent_urls += [
+                f"{ws_base}/agent/ws?token={tokens[n % len(tokens)]}&device_id=d{n}"
+                for n in range(SOCKETS_PER_ACCOUNT // 2)
+            ]
+            visitor_tokens = await asyncio.gather(
+                *(new_visitor(key) for _ in range(SOCKETS_PER_ACCOUNT // 2))
+            )
+            visitor_urls += [
+                f"{ws_base}/widget/ws?widget_key={key}&visitor_token={t}" for t in visitor_tokens
+            ]
         opened_at = time.perf_counter()
         sockets = await open_sockets(agent_urls + visitor_urls)
         open_seconds = time.perf_counter() - opened_at
@@ -272,7 +279,10 @@ def main() -> None:
     ms = 1000.0
     b_lat, f_lat = baseline["latencies"], frontdesk["latencies"]
     b_spread, f_spread = baseline["spreads"], frontdesk["spreads"]
-    print(f"sockets held: {args.sockets} (Frontdesk: half agent devices, half visitors)")
+    print(
+        f"sockets held: {args.sockets} (Frontdesk: {args.sockets // SOCKETS_PER_ACCOUNT} accounts, "
+        "each 50 agent devices and 50 visitors)"
+    )
     print(f"{'':34}{'baseline':>12}{'Frontdesk':>12}{'ratio':>8}")
     rows = [
         ("RSS idle (MB)", baseline["idle"], frontdesk["idle"]),

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -106,8 +107,8 @@ def clock() -> ManualClock:
 
 
 @pytest.fixture
-def settings(database_url: str) -> Settings:
-    return Settings(database_url=database_url, password_hashing="fast")
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    return Settings(database_url=database_url, password_hashing="fast", data_dir=tmp_path)
 
 
 @pytest.fixture

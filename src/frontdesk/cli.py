@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
+import signal
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, TypeVar
@@ -15,10 +17,13 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy.engine import make_url
 
 from frontdesk.api.app import API_PREFIX, create_app
+from frontdesk.api.routes.notifications import notification_out
 from frontdesk.api.schemas import AgentIn, SignUpIn
 from frontdesk.core.model import Locale, Plan, Role
+from frontdesk.engine.mailer import Mailer
+from frontdesk.engine.worker import NotificationWorker
 from frontdesk.errors import FrontdeskError
-from frontdesk.service import accounts, agents
+from frontdesk.service import accounts, agents, notifications
 from frontdesk.service.runtime import Runtime
 from frontdesk.settings import CONFIG_FILE_VARIABLE, Settings
 from frontdesk.store.database import Database
@@ -89,6 +94,87 @@ def serve(host: str, port: int, log_level: str) -> None:
         ws="wsproto",
         ws_max_size=WS_MAX_BYTES,
     )
+
+
+@main.command()
+@click.option("--log-level", default="info", show_default=True)
+def worker(log_level: str) -> None:
+    """Run only the notification engine: decide due notifications and send their e-mails.
+
+    Any number of workers and `serve` processes can share one PostgreSQL database; set
+    FRONTDESK_RUN_WORKER=false on the `serve` processes to leave the e-mail to the workers.
+    """
+    settings = _load_settings()
+    logging.basicConfig(level=log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    runtime = Runtime.create(settings)
+    upgrade(runtime.database)
+    click.echo(f"Frontdesk notification worker on {_redacted(settings.effective_database_url)}")
+    asyncio.run(_run_worker(runtime))
+
+
+async def _run_worker(runtime: Runtime) -> None:
+    mailer = Mailer(runtime.settings)
+    engine = NotificationWorker(runtime, await mailer.start())
+    await engine.start()
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signal_number in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signal_number, stopping.set)
+    try:
+        await stopping.wait()
+    finally:
+        await engine.stop()
+        await mailer.stop()
+
+
+@main.command()
+@click.argument("conversation_id", type=click.IntRange(1))
+@click.option("--json", "as_json", is_flag=True, help="The API's JSON instead of text.")
+def explain(conversation_id: int, as_json: bool) -> None:
+    """Why e-mails for a conversation were (not) sent: every decision of the engine."""
+    runtime = _runtime()
+    try:
+        conversation, views = notifications.explain_conversation(runtime, conversation_id)
+    except FrontdeskError as exc:
+        raise click.ClickException(exc.message) from exc
+    outs = [notification_out(view) for view in views]
+    if as_json:
+        _print_json({"notifications": [out.model_dump(mode="json") for out in outs]})
+        return
+    visitor = conversation.visitor.name or conversation.visitor.email or "anonymous"
+    click.echo(
+        f"Conversation {conversation.id} of account {conversation.account_id}: "
+        f"{conversation.status.value}, visitor {visitor!r}"
+    )
+    if not outs:
+        click.echo(
+            "No notification was ever opened for it: every visitor message found an agent of "
+            "its scope online, and the visitor never left unanswered while one was."
+        )
+    for out in outs:
+        click.echo("")
+        verdict = out.state.value + (f" ({out.reason.value})" if out.reason else "")
+        click.echo(f"#{out.id} {out.kind.value}: {verdict}")
+        click.echo(f"  {out.reason_text}")
+        decided = out.decided_at.isoformat() if out.decided_at else "not yet"
+        click.echo(
+            f"  opened {out.opened_at.isoformat()}, due {out.due_at.isoformat()}, decided {decided}"
+        )
+        listed = ", ".join(map(str, out.listed_message_ids)) or "none"
+        click.echo(f"  messages: {', '.join(map(str, out.message_ids))} (listed: {listed})")
+        for recipient in out.recipients:
+            reply = f" — {recipient.smtp_code or ''} {recipient.smtp_text or ''}".rstrip()
+            retry = (
+                f", next attempt {recipient.next_attempt_at.isoformat()}"
+                if recipient.next_attempt_at
+                else ""
+            )
+            click.echo(
+                f"  to agent {recipient.agent_id} <{recipient.email}>: {recipient.state.value} "
+                f"after {recipient.attempts} attempt(s){retry}{reply}"
+            )
+        for left_out in out.not_recipients:
+            click.echo(f"  not to agent {left_out.agent_id}: {left_out.reason.value}")
 
 
 @main.group()

@@ -11,8 +11,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, PositiveFloat, PositiveInt, model_validator
+from pydantic import Field, PositiveFloat, PositiveInt, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -65,6 +66,24 @@ class Settings(BaseSettings):
     agent_device_timeout: PositiveFloat = 60.0
     smtp_retry_base: PositiveFloat = 30.0
     smtp_retry_for: PositiveFloat = 172_800.0
+    # One SMTP command (connect, RCPT, DATA …) may take this long before the attempt counts
+    # as a temporary failure.
+    smtp_timeout: PositiveFloat = 30.0
+    # A worker holds a delivery this long while it sends; a worker that dies holding it
+    # leaves it to be sent again by another once the lease has run out. It must cover one
+    # whole send with room to spare (checked below), and it is how long a crash delays the
+    # e-mails it interrupted.
+    delivery_lease: PositiveFloat = 120.0
+    # The engine sleeps until its next due time and is woken by new work (in-process, and
+    # through PostgreSQL's NOTIFY across processes); this is the longest it sleeps without
+    # a wake-up, a safety net against a wake-up that never came.
+    worker_max_sleep: PositiveFloat = 60.0
+    # ``frontdesk serve`` runs the notification engine in-process unless this is false (for
+    # installations that run it as separate ``frontdesk worker`` processes).
+    run_worker: bool = True
+    # The built-in mail catcher (used when smtp_url is not set) listens on loopback here;
+    # 0 picks a free port.
+    mail_catcher_port: int = Field(default=0, ge=0, le=65535)
 
     dkim_domain: str | None = None
     dkim_selector: str | None = None
@@ -76,10 +95,26 @@ class Settings(BaseSettings):
     password_hashing: Literal["standard", "fast"] = "standard"  # noqa: S105
     max_request_body_bytes: PositiveInt = 64 * 1024
 
+    @field_validator("smtp_url")
+    @classmethod
+    def _check_smtp_url(cls, url: str | None) -> str | None:
+        if url is None:
+            return None
+        parts = urlsplit(url)
+        if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
+            raise ValueError("smtp_url must look like smtp://[user:password@]host[:port]")
+        try:
+            parts.port  # noqa: B018  (a port out of range raises)
+        except ValueError as exc:
+            raise ValueError(f"smtp_url: {exc}") from None
+        return url
+
     @model_validator(mode="after")
     def _check_relations(self) -> Settings:
         if self.smtp_retry_for < self.smtp_retry_base:
             raise ValueError("smtp_retry_for must be at least smtp_retry_base")
+        if self.delivery_lease < 2 * self.smtp_timeout:
+            raise ValueError("delivery_lease must be at least twice smtp_timeout")
         if (self.dkim_selector is None) != (self.dkim_domain is None) or (
             self.dkim_selector is not None and self.dkim_private_key_file is None
         ):
@@ -87,6 +122,11 @@ class Settings(BaseSettings):
                 "DKIM needs all three of dkim_domain, dkim_selector and dkim_private_key_file"
             )
         return self
+
+    @property
+    def mail_dir(self) -> Path:
+        """Where the built-in mail catcher keeps what it receives (a Maildir)."""
+        return self.data_dir / "mail"
 
     @property
     def effective_database_url(self) -> str:

@@ -45,6 +45,7 @@ def test_a_visitor_message_lands_in_unserved_with_the_visitor_details(account: S
         "name": "Vera Visitor",
         "email": "vera@example.com",
         "page_url": "https://shop.example.com/cart",
+        "on_website": True,  # writing is a sign of life
     }
     assert conversation["last_message"]["text"] == "Do you ship to Brno?"
     assert conversation["last_message"]["id"] == posted["message_id"]

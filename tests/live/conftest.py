@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx2 as httpx
@@ -40,9 +41,10 @@ class LiveServer:
 
 @pytest.fixture
 def live_server(
-    database: Database, database_url: str, passwords: PasswordHasher
+    database: Database, database_url: str, passwords: PasswordHasher, tmp_path: Path
 ) -> Iterator[LiveServer]:
     settings = Settings(
+        data_dir=tmp_path,
         database_url=database_url,
         password_hashing="fast",
         agent_device_timeout=LEASE,

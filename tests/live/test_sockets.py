@@ -208,20 +208,23 @@ def test_a_visitor_leaving_and_returning_is_an_event_of_its_conversation(
 ) -> None:
     owner = sign_up(live_server)
     visitor = new_visitor(live_server, owner.widget_key, name="Vera")
-    conversation_id = visitor.say("Anyone there?")["conversation_id"]
     with owner.socket() as dashboard:
         dashboard.wait_for("hello")
-        with visitor.socket() as page:
-            page.wait_for("widget.status")
-            arrived = dashboard.wait_for(
-                "presence.changed", visitor_id=visitor.visitor_id, online=True
-            )
-            assert arrived["conversation_ids"] == [conversation_id]
-            seen = owner.call("GET", f"/conversations/{conversation_id}").json()
-            assert seen["visitor"]["on_website"] is True
+        # Writing is a sign of life: the visitor arrives with its first message.
+        conversation_id = visitor.say("Anyone there?")["conversation_id"]
+        arrived = dashboard.wait_for("presence.changed", visitor_id=visitor.visitor_id, online=True)
+        assert arrived["conversation_ids"] == [conversation_id]
+        seen = owner.call("GET", f"/conversations/{conversation_id}").json()
+        assert seen["visitor"]["on_website"] is True
         left = dashboard.wait_for(
             "presence.changed", visitor_id=visitor.visitor_id, online=False, timeout=LEASE * 10
         )
         assert left["conversation_ids"] == [conversation_id]
-    gone = owner.call("GET", f"/conversations/{conversation_id}").json()
-    assert gone["visitor"]["on_website"] is False
+        gone = owner.call("GET", f"/conversations/{conversation_id}").json()
+        assert gone["visitor"]["on_website"] is False
+        with visitor.socket() as page:  # back on the website
+            page.wait_for("widget.status")
+            back = dashboard.wait_for(
+                "presence.changed", visitor_id=visitor.visitor_id, online=True
+            )
+            assert back["conversation_ids"] == [conversation_id]

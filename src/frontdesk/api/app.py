@@ -6,14 +6,27 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, FastAPI, Response
+from prometheus_client import CONTENT_TYPE_LATEST
 
 import frontdesk
+from frontdesk import metrics
 from frontdesk.api.errors import install_error_handlers
 from frontdesk.api.limits import BodyLimit
 from frontdesk.api.live import Live
-from frontdesk.api.routes import accounts, agents, conversations, groups, presence, sockets, widget
+from frontdesk.api.routes import (
+    accounts,
+    agents,
+    conversations,
+    groups,
+    notifications,
+    presence,
+    sockets,
+    widget,
+)
 from frontdesk.api.schemas import ErrorOut
+from frontdesk.engine.mailer import Mailer
+from frontdesk.engine.worker import NotificationWorker
 from frontdesk.realtime.hub import Hub, LocalHub
 from frontdesk.realtime.keeper import PresenceKeeper
 from frontdesk.realtime.redis_hub import RedisHub
@@ -24,7 +37,8 @@ API_PREFIX = "/api/v1"
 
 def create_app(runtime: Runtime, *, hub: Hub | None = None) -> FastAPI:
     """The application. Its lifespan runs the live side (the hub, socket lease renewal and
-    the presence sweep); without it (a test client outside ``with``) the API still works and
+    the presence sweep) and, unless ``run_worker`` is off, the notification engine with its
+    mail transport; without it (a test client outside ``with``) the API still works and
     nothing runs in the background."""
     if hub is None:
         settings = runtime.settings
@@ -34,14 +48,23 @@ def create_app(runtime: Runtime, *, hub: Hub | None = None) -> FastAPI:
             else LocalHub()
         )
     keeper = PresenceKeeper(runtime, hub)
+    mailer = Mailer(runtime.settings)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await hub.start()
         await keeper.start()
+        worker = None
+        if runtime.settings.run_worker:
+            worker = NotificationWorker(runtime, await mailer.start())
+            await worker.start()
+        app.state.mailer = mailer
         try:
             yield
         finally:
+            if worker is not None:
+                await worker.stop()
+            await mailer.stop()
             await keeper.stop()
             await hub.stop()
 
@@ -69,13 +92,27 @@ def create_app(runtime: Runtime, *, hub: Hub | None = None) -> FastAPI:
     app.state.live = Live(hub, keeper)
     install_error_handlers(app)
     api = APIRouter(prefix=API_PREFIX)
-    for module in (accounts, agents, groups, presence, conversations, widget, sockets):
+    for module in (
+        accounts,
+        agents,
+        groups,
+        presence,
+        conversations,
+        notifications,
+        widget,
+        sockets,
+    ):
         api.include_router(module.router)
     app.include_router(api)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
+
+    @app.get("/metrics", include_in_schema=False)
+    def prometheus_metrics() -> Response:
+        """The engine's counters in Prometheus' text format (docs/notifications.md)."""
+        return Response(metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
 
     app.add_middleware(BodyLimit, max_bytes=runtime.settings.max_request_body_bytes)
     return app

@@ -31,6 +31,13 @@ from frontdesk.core.model import (
     Plan,
     Role,
 )
+from frontdesk.core.notifications import (
+    DeliveryState,
+    NotificationKind,
+    NotificationState,
+    NotRecipientBecause,
+    SuppressedBecause,
+)
 
 MAX_ID = 2**63 - 1
 MESSAGE_TEXT_MAX = 10_000
@@ -376,6 +383,57 @@ class VisitorMessageIn(Request):
 class VisitorMessageOut(Response):
     conversation_id: int
     message_id: int
+
+
+# --- the notification log ------------------------------------------------------------------
+
+
+class DeliveryOut(Response):
+    agent_id: int | None
+    email: str
+    state: DeliveryState
+    smtp_code: int | None
+    smtp_text: str | None
+    attempts: int
+    next_attempt_at: datetime | None
+    sent_at: datetime | None
+
+
+class NotRecipientOut(Response):
+    agent_id: int
+    reason: NotRecipientBecause
+
+
+class AgentNotificationOut(Response):
+    agent_id: int
+    text: str
+
+
+class NotificationOut(Response):
+    id: int
+    kind: NotificationKind
+    conversation_id: int
+    state: NotificationState
+    reason: SuppressedBecause | None
+    reason_text: str
+    opened_at: datetime
+    due_at: datetime
+    decided_at: datetime | None
+    visitor_left_at: datetime | None
+    message_ids: list[int]
+    listed_message_ids: list[int] = Field(
+        description="The messages the e-mail lists: those of message_ids nobody had opened "
+        "in the dashboard by the decision."
+    )
+    recipients: list[DeliveryOut]
+    not_recipients: list[NotRecipientOut]
+    for_agent: AgentNotificationOut | None = Field(
+        description="With ?agent_id=: the decision told from that agent's side."
+    )
+
+
+class NotificationList(Response):
+    notifications: list[NotificationOut]
 
 
 class ErrorBody(BaseModel):

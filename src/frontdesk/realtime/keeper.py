@@ -19,7 +19,7 @@ from collections.abc import Iterable
 import anyio.to_thread
 
 from frontdesk.realtime.hub import Hub, agents_topic, visitors_topic
-from frontdesk.service import presence
+from frontdesk.service import presence, scope
 from frontdesk.service.presence import PresenceEvent
 from frontdesk.service.runtime import Runtime
 
@@ -102,7 +102,9 @@ class PresenceKeeper:
 
     def online_agents(self, account_id: int) -> frozenset[int]:
         with self.runtime.database.read() as session:
-            return presence.online_agent_ids(session, self.runtime, account_id=account_id)
+            return scope.online_agent_ids(
+                session, account_id=account_id, now=self.runtime.clock.now()
+            )
 
     async def _renew_forever(self) -> None:
         while True:

@@ -25,7 +25,9 @@ from frontdesk.core.presence import (
     agent_transition,
     visitor_transition,
 )
+from frontdesk.service import notifications
 from frontdesk.service.runtime import AgentCaller, Runtime, VisitorCaller
+from frontdesk.service.scope import online_agent_ids
 from frontdesk.store.models import Agent, Conversation, Device, PresenceChangeRow, Visitor
 
 # How many agents or visitors one sweep transaction settles at most; the next sweep
@@ -189,27 +191,6 @@ def device_is_online(device: Device, *, now: datetime) -> bool:
     return agent_is_online(active=True, devices=[_facts(device)], now=now)
 
 
-def online_agent_ids(
-    session: Session, rt: Runtime, *, account_id: int, among: Collection[int] | None = None
-) -> frozenset[int]:
-    """The agents of an account who are online now (SPEC section 3), from their devices."""
-    now = rt.clock.now()
-    query = (
-        select(Device.agent_id)
-        .join(Agent, Agent.id == Device.agent_id)
-        .where(
-            Agent.account_id == account_id,
-            Agent.active.is_(True),
-            Device.status == DeviceStatus.ONLINE,
-            Device.connected_until > now,
-        )
-        .distinct()
-    )
-    if among is not None:
-        query = query.where(Agent.id.in_(among))
-    return frozenset(session.scalars(query))
-
-
 def settle_agent(
     session: Session, rt: Runtime, agent: Agent, now: datetime
 ) -> PresenceEvent | None:
@@ -221,7 +202,10 @@ def settle_agent(
     if transition is None:
         return None
     agent.online = transition.change is PresenceChange.AGENT_ONLINE
-    return _record(session, agent.account_id, transition, agent_id=agent.id)
+    event = _record(session, agent.account_id, transition, agent_id=agent.id)
+    if agent.online:
+        notifications.note_agent_online(session, rt, agent=agent, at=transition.at)
+    return event
 
 
 # --- visitors ---------------------------------------------------------------------------
@@ -230,13 +214,19 @@ def settle_agent(
 def visitor_seen(rt: Runtime, caller: VisitorCaller) -> PresenceEvent | None:
     """A visitor connection opened, closed, or heartbeated: the visitor is on the website
     for at least ``visitor_left_after`` more."""
-    now = rt.clock.now()
     with rt.database.write() as session:
         visitor = session.get_one(Visitor, caller.visitor_id)
-        grace_end = now + rt.visitor_grace
-        visitor.present_until = max(visitor.present_until or grace_end, grace_end)
-        event = _settle_visitor(session, visitor, now)
-        return _described(session, rt, [event])[0] if event else None
+        return mark_visitor_seen(session, rt, visitor)
+
+
+def mark_visitor_seen(session: Session, rt: Runtime, visitor: Visitor) -> PresenceEvent | None:
+    """In the caller's transaction: the visitor showed a sign of life (a connection, a
+    heartbeat, a message)."""
+    now = rt.clock.now()
+    grace_end = now + rt.visitor_grace
+    visitor.present_until = max(visitor.present_until or grace_end, grace_end)
+    event = _settle_visitor(session, rt, visitor, now)
+    return _described(session, rt, [event])[0] if event else None
 
 
 # --- the sweep --------------------------------------------------------------------------
@@ -274,7 +264,7 @@ def sweep(rt: Runtime) -> list[PresenceEvent]:
             .with_for_update(skip_locked=True)
         ).all()
         for visitor in left:
-            if (event := _settle_visitor(session, visitor, now)) is not None:
+            if (event := _settle_visitor(session, rt, visitor, now)) is not None:
                 events.append(event)
         return _described(session, rt, events)
 
@@ -328,7 +318,7 @@ def _described(session: Session, rt: Runtime, events: list[PresenceEvent]) -> li
         if event.agent_id is not None:
             if event.account_id not in online:
                 online[event.account_id] = online_agent_ids(
-                    session, rt, account_id=event.account_id
+                    session, account_id=event.account_id, now=rt.clock.now()
                 )
             described.append(replace(event, online_agent_ids=online[event.account_id]))
         else:
@@ -356,14 +346,20 @@ def _settle_devices(
     )
 
 
-def _settle_visitor(session: Session, visitor: Visitor, now: datetime) -> PresenceEvent | None:
+def _settle_visitor(
+    session: Session, rt: Runtime, visitor: Visitor, now: datetime
+) -> PresenceEvent | None:
     transition = visitor_transition(
         was_present=visitor.present, present_until=visitor.present_until, now=now
     )
     if transition is None:
         return None
     visitor.present = transition.change is PresenceChange.VISITOR_ARRIVED
-    return _record(session, visitor.account_id, transition, visitor_id=visitor.id)
+    event = _record(session, visitor.account_id, transition, visitor_id=visitor.id)
+    if not visitor.present:
+        session.flush()
+        notifications.note_visitor_left(session, rt, visitor=visitor, left_at=transition.at)
+    return event
 
 
 def _record(

@@ -3,11 +3,12 @@ bundled once at start-up and handed to each call."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from frontdesk.clock import Clock, SystemClock
 from frontdesk.core.model import Role
+from frontdesk.doorbell import Doorbell
 from frontdesk.security import PasswordHasher
 from frontdesk.settings import Settings
 from frontdesk.store.database import Database
@@ -19,6 +20,9 @@ class Runtime:
     database: Database
     clock: Clock
     passwords: PasswordHasher
+    # Rung after a transaction that makes a notification or a delivery due, so the engine
+    # worker of this process looks at its schedule again.
+    engine_bell: Doorbell = field(default_factory=Doorbell)
 
     @classmethod
     def create(cls, settings: Settings, *, clock: Clock | None = None) -> Runtime:

@@ -13,13 +13,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from frontdesk.core.model import ConversationStatus, MessageAuthor
-from frontdesk.core.presence import scope_agent_ids
 from frontdesk.errors import NotAuthenticated, NotFound
 from frontdesk.security import VISITOR_TOKEN_PREFIX, new_token, token_digest
+from frontdesk.service import notifications
 from frontdesk.service.groups import load_groups_of_account
-from frontdesk.service.presence import online_agent_ids
+from frontdesk.service.presence import PresenceEvent, mark_visitor_seen
 from frontdesk.service.runtime import Runtime, VisitorCaller
-from frontdesk.store.models import Account, Agent, Conversation, GroupMember, Message, Visitor
+from frontdesk.service.scope import online_agent_ids, scope_of
+from frontdesk.store.models import Account, Conversation, Message, Visitor
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +34,7 @@ class Posted:
     conversation: Conversation
     message: Message
     opened_conversation: bool
+    presence_events: list[PresenceEvent]
 
 
 def load_widget_account(session: Session, widget_key: str) -> Account:
@@ -40,19 +42,6 @@ def load_widget_account(session: Session, widget_key: str) -> Account:
     if account is None:
         raise NotFound("There is no widget with this key.", code="widget_not_found")
     return account
-
-
-def scope_of(session: Session, account: Account, group_id: int | None) -> frozenset[int]:
-    """The agents a conversation of this account (and group, if any) belongs to."""
-    active = session.scalars(
-        select(Agent.id).where(Agent.account_id == account.id, Agent.active.is_(True))
-    ).all()
-    members = None
-    if group_id is not None:
-        members = session.scalars(
-            select(GroupMember.agent_id).where(GroupMember.group_id == group_id)
-        ).all()
-    return scope_agent_ids(plan=account.plan, group_member_ids=members, active_agent_ids=active)
 
 
 def visitor_scope(rt: Runtime, caller: VisitorCaller, *, group_id: int | None) -> frozenset[int]:
@@ -79,7 +68,9 @@ def widget_is_online(rt: Runtime, widget_key: str, *, group_id: int | None) -> b
         account = load_widget_account(session, widget_key)
         _check_group(session, account, group_id)
         scope = scope_of(session, account, group_id)
-        return bool(online_agent_ids(session, rt, account_id=account.id, among=scope))
+        return bool(
+            online_agent_ids(session, account_id=account.id, now=rt.clock.now(), among=scope)
+        )
 
 
 def create_visitor(
@@ -128,6 +119,8 @@ def post_visitor_message(
     with rt.database.write() as session:
         account = session.get_one(Account, caller.account_id)
         _check_group(session, account, group_id)
+        # Locked: two messages of one conversation must not both open an offline
+        # notification, and a join must see the message or come after it.
         conversation = session.scalar(
             select(Conversation)
             .where(
@@ -136,6 +129,7 @@ def post_visitor_message(
             )
             .order_by(Conversation.id.desc())
             .limit(1)
+            .with_for_update(of=Conversation)
         )
         opened = conversation is None
         if conversation is None:
@@ -159,7 +153,17 @@ def post_visitor_message(
         )
         session.add(message)
         session.flush()
-        return Posted(conversation=conversation, message=message, opened_conversation=opened)
+        # Writing is a sign of life: a visitor without a socket is on the website too.
+        arrived = mark_visitor_seen(session, rt, conversation.visitor)
+        notifications.note_visitor_message(
+            session, rt, account=account, conversation=conversation, message=message
+        )
+        return Posted(
+            conversation=conversation,
+            message=message,
+            opened_conversation=opened,
+            presence_events=[arrived] if arrived else [],
+        )
 
 
 def _check_group(session: Session, account: Account, group_id: int | None) -> None:

@@ -9,16 +9,21 @@ a read lock. ``Database.read()`` is a plain transaction for queries. SQLite runs
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import logging
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+import psycopg
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+log = logging.getLogger("frontdesk.store")
 _WRITE = "frontdesk_write"
+_AFTER_COMMIT = "frontdesk_after_commit"
+_NOTIFIED = "frontdesk_notified"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 
 
@@ -39,6 +44,8 @@ class Database:
         self._writer = sessionmaker(
             self.engine.execution_options(**{_WRITE: True}), expire_on_commit=False
         )
+        event.listen(self._writer, "after_commit", _run_after_commit)
+        event.listen(self._writer, "after_soft_rollback", _forget_after_commit)
 
     @contextmanager
     def write(self) -> Iterator[Session]:
@@ -52,6 +59,32 @@ class Database:
         them) leaves the loaded rows usable after the block."""
         with self._reader() as session:
             yield session
+
+    def after_commit(self, session: Session, callback: Callable[[], None]) -> None:
+        """Run ``callback`` once the session's transaction has committed; never if it rolls
+        back. For news that must not be told before it is true (waking a worker)."""
+        session.info.setdefault(_AFTER_COMMIT, []).append(callback)
+
+    def notify(self, session: Session, channel: str) -> None:
+        """Tell the other processes listening on ``channel`` when this transaction commits
+        (PostgreSQL's NOTIFY; once per transaction and channel). A no-op on SQLite, where
+        one process serves the database."""
+        if not self.is_postgresql:
+            return
+        notified: set[str] = session.info.setdefault(_NOTIFIED, set())
+        if channel not in notified:
+            notified.add(channel)
+            session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": channel})
+
+    async def listen(self, channel: str) -> AsyncIterator[None]:
+        """Yield once per notification on ``channel`` (PostgreSQL only)."""
+        assert self.is_postgresql
+        url = make_url(self.url).set(drivername="postgresql")
+        dsn = url.render_as_string(hide_password=False)
+        async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as connection:
+            await connection.execute(f'LISTEN "{channel}"')
+            async for _notice in connection.notifies():
+                yield
 
     def write_connection(self) -> Engine:
         """The engine whose transactions are write transactions (for migrations)."""
@@ -80,3 +113,17 @@ def _configure_sqlite(engine: Engine) -> None:
     def _on_begin(connection: Connection) -> None:
         write = connection.get_execution_options().get(_WRITE, False)
         connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+def _run_after_commit(session: Session) -> None:
+    session.info.pop(_NOTIFIED, None)
+    for callback in session.info.pop(_AFTER_COMMIT, []):
+        try:
+            callback()
+        except Exception:  # the commit stands; a failed callback must not undo that
+            log.exception("an after-commit callback failed")
+
+
+def _forget_after_commit(session: Session, _previous_transaction: Any) -> None:
+    session.info.pop(_AFTER_COMMIT, None)
+    session.info.pop(_NOTIFIED, None)

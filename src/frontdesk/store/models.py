@@ -8,8 +8,10 @@ E-mail addresses are unique across all accounts because the address is the login
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     Boolean,
     Float,
@@ -20,6 +22,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -31,6 +34,12 @@ from frontdesk.core.model import (
     MessageAuthor,
     Plan,
     Role,
+)
+from frontdesk.core.notifications import (
+    DeliveryState,
+    NotificationKind,
+    NotificationState,
+    SuppressedBecause,
 )
 from frontdesk.core.presence import PresenceChange
 from frontdesk.store.types import StrEnumType, UTCDateTime
@@ -266,3 +275,104 @@ class ConversationRead(Base):
     )
     last_read_message_id: Mapped[int] = mapped_column(Id)
     read_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+_OPEN_OFFLINE = text("state = 'scheduled' AND kind = 'offline_message'")
+
+
+class Notification(Base):
+    """One decision of the engine (SPEC section 3), written in the transaction of the event
+    that opens it and kept for good, so that "why did I (not) get an e-mail?" can be answered
+    later. ``state`` is ``scheduled`` until the due time; the worker then decides it once.
+
+    At most one offline-message notification of a conversation is open at a time (a partial
+    unique index), and at most one missed-conversation notification exists per visit:
+    ``visit_message_id`` is the first unanswered visitor message of that visit.
+    """
+
+    __tablename__ = "notifications"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
+    kind: Mapped[NotificationKind] = mapped_column(StrEnumType(NotificationKind))
+    state: Mapped[NotificationState] = mapped_column(StrEnumType(NotificationState))
+    reason: Mapped[SuppressedBecause | None] = mapped_column(
+        StrEnumType(SuppressedBecause), default=None
+    )
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    visit_message_id: Mapped[int | None] = mapped_column(Id, default=None)
+    visitor_left_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    # [[agent_id, reason], …]: the agents of the account who were not sent it, and why.
+    not_recipients: Mapped[list[Any]] = mapped_column(JSON, default=list)
+
+    __table_args__ = (
+        Index("ix_notifications_state_due_at", "state", "due_at"),
+        Index("ix_notifications_conversation_id", "conversation_id"),
+        Index(
+            "uq_notifications_open_offline",
+            "conversation_id",
+            unique=True,
+            sqlite_where=_OPEN_OFFLINE,
+            postgresql_where=_OPEN_OFFLINE,
+        ),
+        UniqueConstraint(
+            "conversation_id",
+            "kind",
+            "visit_message_id",
+            name="uq_notifications_conversation_id_kind_visit",
+        ),
+    )
+
+
+class NotificationMessage(Base):
+    """A message of a notification's batch. ``listed`` turns false at the decision for a
+    message an agent had opened in the dashboard by then: the e-mail leaves it out."""
+
+    __tablename__ = "notification_messages"
+
+    notification_id: Mapped[int] = mapped_column(
+        ForeignKey("notifications.id", ondelete="CASCADE"), primary_key=True
+    )
+    message_id: Mapped[int] = mapped_column(
+        ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True
+    )
+    listed: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class Delivery(Base):
+    """One e-mail of a notification to one agent, and what became of it.
+
+    A worker claims a delivery by setting ``lease_until`` and a fresh ``lease_token`` in a
+    transaction of its own, sends, and records the outcome only if it still holds the
+    lease. A worker that dies mid-send leaves the lease to run out; another worker then sends
+    again with the same ``message_id_header``, so a receiving mail system can tell it is the
+    same e-mail (docs/notifications.md: the one window where a duplicate is possible).
+    """
+
+    __tablename__ = "deliveries"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    notification_id: Mapped[int] = mapped_column(ForeignKey("notifications.id", ondelete="CASCADE"))
+    agent_id: Mapped[int | None] = mapped_column(
+        ForeignKey("agents.id", ondelete="SET NULL"), default=None
+    )
+    email: Mapped[str] = mapped_column(String(320))
+    message_id_header: Mapped[str] = mapped_column(String(255), unique=True)
+    state: Mapped[DeliveryState] = mapped_column(StrEnumType(DeliveryState))
+    smtp_code: Mapped[int | None] = mapped_column(Integer, default=None)
+    smtp_text: Mapped[str | None] = mapped_column(String(1000), default=None)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    first_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    lease_token: Mapped[str | None] = mapped_column(String(32), default=None)
+
+    __table_args__ = (
+        Index("ix_deliveries_state_next_attempt_at", "state", "next_attempt_at"),
+        Index("ix_deliveries_notification_id", "notification_id"),
+    )

@@ -18,6 +18,7 @@ from frontdesk.api.schemas import (
     WidgetStatusOut,
 )
 from frontdesk.service import presence, widget
+from frontdesk.service.scope import online_agent_ids
 
 router = APIRouter(prefix="/widget/{widget_key}", tags=["widget"])
 WidgetKey = Annotated[str, Path(pattern=WIDGET_KEY_PATTERN)]
@@ -55,6 +56,7 @@ def post_message(
 ) -> VisitorMessageOut:
     """A visitor message: joins the visitor's open conversation or opens one."""
     posted = widget.post_visitor_message(rt, visitor, text=body.text, group_id=body.group_id)
+    live.keeper.announce(posted.presence_events)
     if posted.opened_conversation:
         live.conversation_created(posted.conversation)
     live.message_created(posted.conversation, posted.message)
@@ -72,5 +74,7 @@ def visitor_heartbeat(
     live.keeper.announce([arrived] if arrived else [])
     scope = widget.visitor_scope(rt, visitor, group_id=None)
     with rt.database.read() as session:
-        online = presence.online_agent_ids(session, rt, account_id=visitor.account_id, among=scope)
+        online = online_agent_ids(
+            session, account_id=visitor.account_id, now=rt.clock.now(), among=scope
+        )
     return WidgetStatusOut(online=bool(online))

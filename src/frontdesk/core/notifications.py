@@ -1,0 +1,366 @@
+"""The notification rules of SPEC section 3: facts and a clock in, a decision with a reason out.
+
+Two kinds of e-mail exist. An *offline message* e-mail tells the agents of a conversation's
+scope that a visitor wrote while none of them was online; it is due ``offline_email_delay``
+after the message that opened it, later offline messages of the conversation join it, and
+it is called off when an agent of the scope comes online in the meantime. A *missed
+conversation* e-mail tells them that a visitor left unanswered although one of them was
+online. Everything here is pure: the store gathers the facts, this module decides, and the
+engine records the decision and sends what it says. Design notes: docs/notifications.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from frontdesk.core.model import ConversationStatus, Plan
+from frontdesk.core.plans import has_missed_conversation_emails
+
+
+class NotificationKind(StrEnum):
+    OFFLINE_MESSAGE = "offline_message"
+    MISSED_CONVERSATION = "missed_conversation"
+
+
+class NotificationState(StrEnum):
+    SCHEDULED = "scheduled"  # waiting for its due time
+    SENT = "sent"  # decided to send; each recipient's delivery has its own state
+    SUPPRESSED = "suppressed"  # decided not to send, for ``reason``
+    FAILED = "failed"  # decided to send, and no recipient could be delivered
+
+
+class SuppressedBecause(StrEnum):
+    SETTING_OFF = "setting_off"
+    AGENT_CAME_ONLINE = "agent_came_online"
+    READ_IN_DASHBOARD = "read_in_dashboard"
+    CONVERSATION_SERVED = "conversation_served"
+    CONVERSATION_CLOSED = "conversation_closed"
+    PLAN_LACKS_FEATURE = "plan_lacks_feature"
+    NO_RECIPIENTS = "no_recipients"
+    OPTED_OUT = "opted_out"
+
+
+class NotRecipientBecause(StrEnum):
+    INACTIVE = "inactive"
+    OPTED_OUT = "opted_out"
+    NOT_IN_GROUP = "not_in_group"
+
+
+class DeliveryState(StrEnum):
+    PENDING = "pending"  # not tried yet, or being tried right now
+    SENT = "sent"  # the recipient's mail server accepted it (250)
+    DEFERRED = "deferred"  # a temporary failure; tried again at next_attempt_at
+    REJECTED = "rejected"  # a permanent failure (5xx), or temporary ones for too long
+    BOUNCED = "bounced"  # accepted, then returned by a delivery-status notification
+
+
+FINAL_DELIVERY_STATES = frozenset(
+    {DeliveryState.SENT, DeliveryState.REJECTED, DeliveryState.BOUNCED}
+)
+
+
+# --- who gets an e-mail -------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class AgentFacts:
+    """One agent of the account, as the rules need it at decision time."""
+
+    agent_id: int
+    active: bool
+    in_scope: bool  # a member of the conversation's group, when a group applies
+    wants_kind: bool  # the agent's own choice for this kind (``/me/notifications``)
+
+
+@dataclass(frozen=True, slots=True)
+class Audience:
+    recipients: tuple[int, ...]
+    not_recipients: tuple[tuple[int, NotRecipientBecause], ...]
+
+    @property
+    def suppressed_because(self) -> SuppressedBecause | None:
+        """Why nobody gets it, if nobody does: everyone of the scope opted out, or the scope
+        has no active agent at all."""
+        if self.recipients:
+            return None
+        opted_out = any(r is NotRecipientBecause.OPTED_OUT for _, r in self.not_recipients)
+        return SuppressedBecause.OPTED_OUT if opted_out else SuppressedBecause.NO_RECIPIENTS
+
+
+def audience(agents: Iterable[AgentFacts]) -> Audience:
+    """Every active agent of the scope who has not opted out gets the e-mail (SPEC section 3:
+    all active agents of the account, or of the PRO group); everyone else is listed with the
+    reason, so "why did I not get it?" has an answer per agent."""
+    recipients: list[int] = []
+    not_recipients: list[tuple[int, NotRecipientBecause]] = []
+    for agent in sorted(agents, key=lambda a: a.agent_id):
+        if not agent.active:
+            not_recipients.append((agent.agent_id, NotRecipientBecause.INACTIVE))
+        elif not agent.in_scope:
+            not_recipients.append((agent.agent_id, NotRecipientBecause.NOT_IN_GROUP))
+        elif not agent.wants_kind:
+            not_recipients.append((agent.agent_id, NotRecipientBecause.OPTED_OUT))
+        else:
+            recipients.append(agent.agent_id)
+    return Audience(tuple(recipients), tuple(not_recipients))
+
+
+# --- decisions ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """``reason`` is ``None`` exactly when the e-mail is to be sent."""
+
+    reason: SuppressedBecause | None
+    message_ids: tuple[int, ...] = ()
+    recipients: tuple[int, ...] = ()
+
+    @property
+    def send(self) -> bool:
+        return self.reason is None
+
+    @property
+    def state(self) -> NotificationState:
+        return NotificationState.SENT if self.send else NotificationState.SUPPRESSED
+
+
+def suppressed(reason: SuppressedBecause) -> Decision:
+    return Decision(reason=reason)
+
+
+class OnVisitorMessage(StrEnum):
+    """What a visitor message does to the conversation's offline notification."""
+
+    NOT_OFFLINE = "not_offline"  # the scope is online: not an offline message
+    JOIN_OPEN = "join_open"  # joins the conversation's open notification
+    OPEN_NEW = "open_new"  # opens a notification, due after the delay
+    SUPPRESS_AT_ONCE = "suppress_at_once"  # opens one already suppressed: the setting is off
+
+
+def on_visitor_message(
+    *, scope_online: bool, has_open_notification: bool, setting_on: bool
+) -> OnVisitorMessage:
+    """SPEC section 3, offline message, rule 1. A message joins an open notification even
+    when the setting was switched off after it opened: the setting is read again at the due
+    time, and the decision then covers the whole batch."""
+    if scope_online:
+        return OnVisitorMessage.NOT_OFFLINE
+    if has_open_notification:
+        return OnVisitorMessage.JOIN_OPEN
+    if not setting_on:
+        return OnVisitorMessage.SUPPRESS_AT_ONCE
+    return OnVisitorMessage.OPEN_NEW
+
+
+def offline_due_at(first_message_at: datetime, delay_seconds: float) -> datetime:
+    return first_message_at + timedelta(seconds=delay_seconds)
+
+
+@dataclass(frozen=True, slots=True)
+class OfflineFacts:
+    """An offline-message notification at its due time."""
+
+    setting_on: bool
+    # An agent of the scope was online at some moment since the notification opened. The
+    # engine closes the notification the moment that happens (rule 2); this fact catches
+    # a transition that committed while the notification's own transaction was in flight.
+    scope_came_online: bool
+    status: ConversationStatus
+    batch: Sequence[int]  # the notification's message ids, oldest first
+    opened_in_dashboard: frozenset[int]  # those of the batch an agent has opened since
+    audience: Audience
+
+
+def decide_offline(facts: OfflineFacts) -> Decision:
+    """SPEC section 3, offline message, rule 3."""
+    if not facts.setting_on:
+        return suppressed(SuppressedBecause.SETTING_OFF)
+    if facts.scope_came_online:
+        return suppressed(SuppressedBecause.AGENT_CAME_ONLINE)
+    if facts.status is ConversationStatus.CLOSED:
+        return suppressed(SuppressedBecause.CONVERSATION_CLOSED)
+    if facts.status is ConversationStatus.SERVED:
+        return suppressed(SuppressedBecause.CONVERSATION_SERVED)
+    unread = tuple(m for m in facts.batch if m not in facts.opened_in_dashboard)
+    if not unread:
+        return suppressed(SuppressedBecause.READ_IN_DASHBOARD)
+    if (nobody := facts.audience.suppressed_because) is not None:
+        return suppressed(nobody)
+    return Decision(reason=None, message_ids=unread, recipients=facts.audience.recipients)
+
+
+def is_missed(
+    *,
+    status: ConversationStatus,
+    first_unanswered_at: datetime | None,
+    left_at: datetime,
+    scope_online_between: bool,
+) -> bool:
+    """SPEC section 3, missed conversation: the visitor left while the conversation was still
+    unserved, having written during this visit, and an agent of the scope was online at some
+    moment between that first unanswered message and the leaving."""
+    return (
+        status is ConversationStatus.UNSERVED
+        and first_unanswered_at is not None
+        and first_unanswered_at <= left_at
+        and scope_online_between
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class MissedFacts:
+    plan: Plan
+    setting_on: bool
+    unanswered: Sequence[int]  # the visitor's messages of this visit, oldest first
+    audience: Audience
+
+
+def decide_missed(facts: MissedFacts) -> Decision:
+    if not has_missed_conversation_emails(facts.plan):
+        return suppressed(SuppressedBecause.PLAN_LACKS_FEATURE)
+    if not facts.setting_on:
+        return suppressed(SuppressedBecause.SETTING_OFF)
+    if (nobody := facts.audience.suppressed_because) is not None:
+        return suppressed(nobody)
+    return Decision(
+        reason=None, message_ids=tuple(facts.unanswered), recipients=facts.audience.recipients
+    )
+
+
+# --- presence history ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class OnlineChange:
+    """One recorded transition of an agent: online (``True``) or offline, at a moment."""
+
+    at: datetime
+    online: bool
+
+
+def online_at_some_moment(
+    history: Mapping[int, Sequence[OnlineChange]], *, start: datetime, end: datetime
+) -> bool:
+    """Was any of these agents online at some moment in ``[start, end]``?
+
+    ``history`` holds, per agent, its transitions up to ``end`` in the order they happened,
+    including the last one at or before ``start`` (which says whether it was online then).
+    """
+    for changes in history.values():
+        online = False
+        for change in changes:
+            if change.at > end:
+                break
+            if change.at <= start:
+                online = change.online
+            elif change.online:
+                return True
+        if online:
+            return True
+    return False
+
+
+# --- delivery -----------------------------------------------------------------------------
+
+
+def next_attempt_at(
+    *,
+    attempts: int,
+    first_attempt_at: datetime,
+    now: datetime,
+    retry_base: float,
+    retry_for: float,
+) -> datetime | None:
+    """When to try a temporarily failed delivery again: ``retry_base`` after the first
+    failure, doubling each time, never past ``retry_for`` after the first attempt; ``None``
+    once that time is up (give up)."""
+    give_up_at = first_attempt_at + timedelta(seconds=retry_for)
+    if now >= give_up_at:
+        return None
+    backoff = retry_base * 2 ** max(attempts - 1, 0)
+    return min(now + timedelta(seconds=backoff), give_up_at)
+
+
+def is_temporary_smtp_code(code: int | None) -> bool:
+    """4xx replies (and no reply at all: a connection that failed) are worth another try."""
+    return code is None or 400 <= code < 500
+
+
+# --- explanations -------------------------------------------------------------------------
+
+
+def explain(kind: NotificationKind, state: NotificationState, reason: str | None) -> str:
+    """One sentence that answers "why did I (not) get an e-mail?" for a decision."""
+    what = (
+        "The offline-message e-mail"
+        if kind is NotificationKind.OFFLINE_MESSAGE
+        else "The missed-conversation e-mail"
+    )
+    if state is NotificationState.SCHEDULED:
+        return f"{what} is scheduled: it is sent at the due time unless something calls it off."
+    if state is NotificationState.SENT:
+        return f"{what} was sent to every active agent of the scope who has not opted out."
+    if state is NotificationState.FAILED:
+        return f"{what} was sent, but no recipient's mail server accepted it; see recipients."
+    return f"{what} was not sent: {_REASONS.get(reason or '', 'for an unknown reason.')}"
+
+
+_REASONS = {
+    SuppressedBecause.SETTING_OFF.value: "this kind of e-mail is switched off in "
+    "Settings → Notifications.",
+    SuppressedBecause.AGENT_CAME_ONLINE.value: "an agent of the conversation's scope came "
+    "online before it was due, so the message could be answered live.",
+    SuppressedBecause.READ_IN_DASHBOARD.value: "every message it would have listed was opened "
+    "in the dashboard before it was due.",
+    SuppressedBecause.CONVERSATION_SERVED.value: "an agent joined or answered the conversation "
+    "before it was due.",
+    SuppressedBecause.CONVERSATION_CLOSED.value: "the conversation was closed before it was due.",
+    SuppressedBecause.PLAN_LACKS_FEATURE.value: "missed-conversation e-mails are part of the "
+    "STANDARD and PRO plans only.",
+    SuppressedBecause.NO_RECIPIENTS.value: "the conversation's scope has no active agent.",
+    SuppressedBecause.OPTED_OUT.value: "every active agent of the scope has switched this kind "
+    "of e-mail off for themselves.",
+}
+
+
+def explain_for_agent(
+    *,
+    kind: NotificationKind,
+    state: NotificationState,
+    reason: str | None,
+    delivery: DeliveryState | None,
+    left_out_because: NotRecipientBecause | None,
+    smtp_reply: str | None,
+) -> str:
+    """The same decision, told to one agent: what happened to *your* e-mail."""
+    if state is NotificationState.SCHEDULED:
+        return "It is not decided yet; it is decided at its due time."
+    if delivery is not None:
+        reply = f" ({smtp_reply})" if smtp_reply else ""
+        match delivery:
+            case DeliveryState.PENDING:
+                return "It is being sent to you."
+            case DeliveryState.SENT:
+                return f"It was sent to you and your mail server accepted it{reply}."
+            case DeliveryState.DEFERRED:
+                return (
+                    f"Your mail server has not taken it yet{reply}; Frontdesk tries again "
+                    "at next_attempt_at."
+                )
+            case DeliveryState.REJECTED:
+                return f"Your mail server refused it{reply}."
+            case DeliveryState.BOUNCED:
+                return f"Your mail server accepted it, then returned it{reply}."
+    if left_out_because is not None:
+        return {
+            NotRecipientBecause.INACTIVE: "You were not sent it: you were deactivated.",
+            NotRecipientBecause.OPTED_OUT: "You were not sent it: you switched this kind of "
+            "e-mail off for yourself (GET /api/v1/me/notifications).",
+            NotRecipientBecause.NOT_IN_GROUP: "You were not sent it: the conversation belongs "
+            "to a group you are not a member of.",
+        }[left_out_because]
+    return explain(kind, state, reason)

@@ -1,0 +1,44 @@
+"""Where the engine's e-mail goes: the SMTP server of ``FRONTDESK_SMTP_URL``, or, on the
+embedded default, the built-in catcher this process starts on loopback."""
+
+from __future__ import annotations
+
+import logging
+
+from frontdesk.mail.catcher import MailCatcher
+from frontdesk.mail.transport import SmtpTarget, SmtpTransport
+from frontdesk.settings import Settings
+
+log = logging.getLogger("frontdesk.mail")
+
+
+class Mailer:
+    """The transport, and the catcher behind it when there is no mail server."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.catcher: MailCatcher | None = None
+        self.transport: SmtpTransport | None = None
+
+    async def start(self) -> SmtpTransport:
+        settings = self.settings
+        if settings.smtp_url:
+            target = SmtpTarget.parse(settings.smtp_url)
+        else:
+            self.catcher = MailCatcher(settings.mail_dir, port=settings.mail_catcher_port)
+            await self.catcher.start()
+            target = SmtpTarget.parse(self.catcher.url)
+            log.info(
+                "No FRONTDESK_SMTP_URL: notification e-mail is caught by the built-in catcher "
+                "(%s) and kept in %s (a Maildir; `mutt -f %s` reads it)",
+                self.catcher.url,
+                settings.mail_dir,
+                settings.mail_dir,
+            )
+        self.transport = SmtpTransport(target, timeout=settings.smtp_timeout)
+        return self.transport
+
+    async def stop(self) -> None:
+        if self.catcher is not None:
+            await self.catcher.stop()
+            self.catcher = None

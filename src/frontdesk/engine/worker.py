@@ -1,0 +1,139 @@
+"""The worker loop: sleep until something is due, decide it, send its e-mails, record.
+
+It sleeps until the earliest due time in the database (a notification, a retry, or a lease a
+dead worker left behind), and wakes early when this process commits new work (the runtime's
+doorbell) or, on PostgreSQL, when another process does (LISTEN/NOTIFY). It never polls
+faster than that; ``worker_max_sleep`` only bounds how long a lost wake-up could delay it.
+
+Any number of workers may run against one database: deciding claims rows with ``FOR UPDATE
+SKIP LOCKED`` and sending claims deliveries with leases, so no notification is decided twice
+and no e-mail is sent twice, except in the one window docs/notifications.md describes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import timedelta
+
+import anyio.to_thread
+
+from frontdesk.mail.compose import compose
+from frontdesk.mail.transport import SendOutcome, SmtpSession, SmtpTransport
+from frontdesk.service import notifications
+from frontdesk.service.notifications import ClaimedDelivery
+from frontdesk.service.runtime import Runtime
+
+log = logging.getLogger("frontdesk.engine")
+
+SEND_BATCH = 50
+# After an unexpected error (the database away, say) the loop waits this long, not less.
+ERROR_PAUSE = 1.0
+
+
+class NotificationWorker:
+    def __init__(self, runtime: Runtime, transport: SmtpTransport) -> None:
+        self.runtime = runtime
+        self.transport = transport
+        self._tasks: list[asyncio.Task[None]] = []
+        self._stopping = asyncio.Event()
+
+    async def start(self) -> None:
+        self.runtime.engine_bell.attach()
+        self._stopping = asyncio.Event()
+        self._tasks = [asyncio.create_task(self._run_forever(), name="engine-worker")]
+        if self.runtime.database.is_postgresql:
+            self._tasks.append(asyncio.create_task(self._listen_forever(), name="engine-listen"))
+
+    async def stop(self) -> None:
+        """Finish the e-mail being sent (so its outcome is recorded), then stop."""
+        self._stopping.set()
+        self.runtime.engine_bell.ring()
+        for task in self._tasks[1:]:
+            task.cancel()
+        if self._tasks:
+            worker = self._tasks[0]
+            try:
+                await asyncio.wait_for(
+                    asyncio.shield(worker), timeout=self.runtime.settings.smtp_timeout + 1
+                )
+            except TimeoutError:
+                worker.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self.runtime.engine_bell.detach()
+        self._tasks = []
+
+    async def run_once(self) -> None:
+        """Decide and send everything that is due now."""
+        rt = self.runtime
+        while not self._stopping.is_set():
+            decided = await anyio.to_thread.run_sync(notifications.decide_due, rt)
+            sent = await self._send_due()
+            if decided < notifications.DECIDE_BATCH and sent == 0:
+                return
+
+    async def _run_forever(self) -> None:
+        rt = self.runtime
+        max_sleep = rt.settings.worker_max_sleep
+        while not self._stopping.is_set():
+            delay = max_sleep
+            try:
+                await self.run_once()
+                wake_at = await anyio.to_thread.run_sync(notifications.next_wake_at, rt)
+                if wake_at is not None:
+                    delay = (wake_at - rt.clock.now()).total_seconds()
+            except Exception:
+                log.exception("the notification worker failed; trying again")
+                delay = ERROR_PAUSE
+            if self._stopping.is_set():
+                return
+            await rt.engine_bell.wait(min(max(delay, 0.0), max_sleep))
+
+    async def _send_due(self) -> int:
+        rt = self.runtime
+        claimed = await anyio.to_thread.run_sync(
+            lambda: notifications.claim_deliveries(rt, limit=SEND_BATCH)
+        )
+        if not claimed:
+            return 0
+        budget = timedelta(seconds=rt.settings.smtp_timeout * 1.5)
+        async with self.transport.session() as smtp:
+            for index, item in enumerate(claimed):
+                if self._stopping.is_set() or rt.clock.now() + budget > item.lease_until:
+                    await anyio.to_thread.run_sync(
+                        notifications.release_deliveries, rt, claimed[index:]
+                    )
+                    break
+                outcome = await self._send(smtp, item)
+                recorded = await anyio.to_thread.run_sync(
+                    notifications.record_delivery, rt, item, outcome
+                )
+                if not recorded:
+                    log.warning(
+                        "delivery %s was taken over by another worker while this one sent it",
+                        item.delivery_id,
+                    )
+        return len(claimed)
+
+    async def _send(self, smtp: SmtpSession, item: ClaimedDelivery) -> SendOutcome:
+        try:
+            message = compose(item.email).as_bytes()
+        except Exception as exc:  # a bug must not stop every other e-mail
+            log.exception("could not write the e-mail of delivery %s", item.delivery_id)
+            return SendOutcome(accepted=False, code=None, text=f"could not write it: {exc}")
+        return await smtp.send(item.envelope_from, item.email.recipient_email, message)
+
+    async def _listen_forever(self) -> None:
+        """Other processes' commits ring this process's doorbell (PostgreSQL NOTIFY)."""
+        while True:
+            try:
+                async for _notice in self.runtime.database.listen(notifications.ENGINE_CHANNEL):
+                    self.runtime.engine_bell.ring()
+            except Exception:
+                log.warning("lost the database notification channel; listening again")
+                # Work committed meanwhile is found by the next look at the schedule.
+                self.runtime.engine_bell.ring()
+                await asyncio.sleep(ERROR_PAUSE)

@@ -1,0 +1,677 @@
+"""The notification engine's side of the store (SPEC section 3; docs/notifications.md).
+
+Three events open and close notifications, each inside the transaction that records it, so
+a notification exists exactly when its cause does:
+
+- a visitor message (``note_visitor_message``) opens an offline-message notification or
+  joins the open one;
+- an agent coming online (``note_agent_online``) calls off the open offline notifications of
+  every scope it belongs to;
+- a visitor leaving (``note_visitor_left``) opens a missed-conversation notification when the
+  conversation was missed.
+
+The worker (``frontdesk.engine``) then calls ``decide_due`` for what is due — one transaction
+that claims rows no other worker holds, asks ``frontdesk.core.notifications`` and records the
+decision with its deliveries — and ``claim_deliveries`` / ``record_delivery`` around each
+e-mail it sends. ``list_notifications`` reads it all back to explain it.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.orm import Session
+
+from frontdesk import metrics
+from frontdesk.core.model import ConversationStatus, Locale, MessageAuthor
+from frontdesk.core.notifications import (
+    FINAL_DELIVERY_STATES,
+    AgentFacts,
+    Audience,
+    Decision,
+    DeliveryState,
+    MissedFacts,
+    NotificationKind,
+    NotificationState,
+    NotRecipientBecause,
+    OfflineFacts,
+    OnVisitorMessage,
+    SuppressedBecause,
+    audience,
+    decide_missed,
+    decide_offline,
+    is_missed,
+    is_temporary_smtp_code,
+    next_attempt_at,
+    offline_due_at,
+    on_visitor_message,
+    online_at_some_moment,
+)
+from frontdesk.core.plans import has_groups
+from frontdesk.core.presence import PresenceChange
+from frontdesk.errors import NotFound
+from frontdesk.mail.compose import envelope_sender, message_id_domain
+from frontdesk.mail.content import ListedMessage, NotificationEmail
+from frontdesk.mail.transport import SendOutcome
+from frontdesk.service.runtime import AgentCaller, Runtime
+from frontdesk.service.scope import online_agent_ids, online_history, scope_of
+from frontdesk.store.models import (
+    Account,
+    Agent,
+    Conversation,
+    ConversationRead,
+    Delivery,
+    GroupMember,
+    Message,
+    Notification,
+    NotificationMessage,
+    PresenceChangeRow,
+    Visitor,
+)
+
+# PostgreSQL NOTIFY channel: "the engine's schedule changed".
+ENGINE_CHANNEL = "frontdesk_engine"
+DECIDE_BATCH = 100
+
+
+# --- the events -----------------------------------------------------------------------------
+
+
+def note_visitor_message(
+    session: Session, rt: Runtime, *, account: Account, conversation: Conversation, message: Message
+) -> None:
+    """Rule 1 of the offline message, in the transaction that stores the message. The
+    caller holds the conversation's row lock, so two messages of one conversation never
+    both open a notification."""
+    now = message.created_at
+    scope = scope_of(session, account, _group_that_applies(account, conversation))
+    scope_online = bool(online_agent_ids(session, account_id=account.id, now=now, among=scope))
+    open_notification = session.scalar(
+        select(Notification).where(
+            Notification.conversation_id == conversation.id,
+            Notification.kind == NotificationKind.OFFLINE_MESSAGE,
+            Notification.state == NotificationState.SCHEDULED,
+        )
+    )
+    outcome = on_visitor_message(
+        scope_online=scope_online,
+        has_open_notification=open_notification is not None,
+        setting_on=account.offline_message_email,
+    )
+    if outcome is OnVisitorMessage.NOT_OFFLINE:
+        return
+    if outcome is OnVisitorMessage.JOIN_OPEN:
+        assert open_notification is not None
+        session.add(
+            NotificationMessage(notification_id=open_notification.id, message_id=message.id)
+        )
+        return
+    delay = account.offline_email_delay or rt.settings.offline_email_delay
+    notification = Notification(
+        account_id=account.id,
+        conversation_id=conversation.id,
+        kind=NotificationKind.OFFLINE_MESSAGE,
+        state=NotificationState.SCHEDULED,
+        opened_at=now,
+        due_at=offline_due_at(now, delay),
+        not_recipients=[],
+    )
+    if outcome is OnVisitorMessage.SUPPRESS_AT_ONCE:
+        # Recorded all the same, so that "why no e-mail?" has its answer.
+        notification.due_at = now
+        _settle(session, rt, notification, Decision(SuppressedBecause.SETTING_OFF), None, now)
+    session.add(notification)
+    session.flush()
+    session.add(NotificationMessage(notification_id=notification.id, message_id=message.id))
+    if notification.state is NotificationState.SCHEDULED:
+        _engine_has_work(session, rt)
+
+
+def note_agent_online(session: Session, rt: Runtime, *, agent: Agent, at: datetime) -> None:
+    """Rule 2: every open offline notification of a scope the agent belongs to is called off
+    the moment the agent comes online."""
+    account = session.get_one(Account, agent.account_id)
+    query = (
+        select(Notification)
+        .join(Conversation, Conversation.id == Notification.conversation_id)
+        .where(
+            Notification.account_id == account.id,
+            Notification.kind == NotificationKind.OFFLINE_MESSAGE,
+            Notification.state == NotificationState.SCHEDULED,
+        )
+    )
+    if has_groups(account.plan):
+        groups_of_agent = select(GroupMember.group_id).where(GroupMember.agent_id == agent.id)
+        query = query.where(
+            or_(Conversation.group_id.is_(None), Conversation.group_id.in_(groups_of_agent))
+        )
+    for notification in session.scalars(query.with_for_update(of=Notification)):
+        _settle(session, rt, notification, Decision(SuppressedBecause.AGENT_CAME_ONLINE), None, at)
+
+
+def note_visitor_left(
+    session: Session, rt: Runtime, *, visitor: Visitor, left_at: datetime
+) -> None:
+    """The missed-conversation rule, when the leaving is recorded. At most one notification
+    per visit: the visit is named by its first unanswered visitor message, and a unique key
+    on it makes a second one impossible."""
+    account = session.get_one(Account, visitor.account_id)
+    arrived_at = session.scalar(
+        select(func.max(PresenceChangeRow.at)).where(
+            PresenceChangeRow.visitor_id == visitor.id,
+            PresenceChangeRow.change == PresenceChange.VISITOR_ARRIVED,
+            PresenceChangeRow.at <= left_at,
+        )
+    )
+    conversations = session.scalars(
+        select(Conversation).where(
+            Conversation.visitor_id == visitor.id,
+            Conversation.status == ConversationStatus.UNSERVED,
+        )
+    ).all()
+    for conversation in conversations:
+        visit = select(Message).where(
+            Message.conversation_id == conversation.id,
+            Message.author == MessageAuthor.VISITOR,
+            Message.created_at <= left_at,
+        )
+        if arrived_at is not None:
+            visit = visit.where(Message.created_at >= arrived_at)
+        unanswered = session.scalars(visit.order_by(Message.id)).all()
+        if not unanswered:
+            continue
+        first = unanswered[0]
+        already = session.scalar(
+            select(Notification.id).where(
+                Notification.conversation_id == conversation.id,
+                Notification.kind == NotificationKind.MISSED_CONVERSATION,
+                Notification.visit_message_id == first.id,
+            )
+        )
+        if already is not None:
+            continue
+        scope = scope_of(session, account, _group_that_applies(account, conversation))
+        history = online_history(session, scope, start=first.created_at, now=rt.clock.now())
+        missed = is_missed(
+            status=conversation.status,
+            first_unanswered_at=first.created_at,
+            left_at=left_at,
+            scope_online_between=online_at_some_moment(
+                history, start=first.created_at, end=left_at
+            ),
+        )
+        if not missed:
+            continue
+        now = rt.clock.now()
+        notification = Notification(
+            account_id=account.id,
+            conversation_id=conversation.id,
+            kind=NotificationKind.MISSED_CONVERSATION,
+            state=NotificationState.SCHEDULED,
+            opened_at=now,
+            due_at=now,
+            visit_message_id=first.id,
+            visitor_left_at=left_at,
+            not_recipients=[],
+        )
+        session.add(notification)
+        session.flush()
+        session.add_all(
+            NotificationMessage(notification_id=notification.id, message_id=m.id)
+            for m in unanswered
+        )
+        _engine_has_work(session, rt)
+
+
+# --- deciding -------------------------------------------------------------------------------
+
+
+def decide_due(rt: Runtime, *, limit: int = DECIDE_BATCH) -> int:
+    """Decide the scheduled notifications that are due, in one transaction; returns how
+    many. Rows another worker is deciding are skipped (``FOR UPDATE SKIP LOCKED`` on
+    PostgreSQL; SQLite's ``BEGIN IMMEDIATE`` lets one writer in at a time), and a decided row
+    is no longer ``scheduled``, so no notification is ever decided twice."""
+    now = rt.clock.now()
+    with rt.database.write() as session:
+        due = session.scalars(
+            select(Notification)
+            .where(
+                Notification.state == NotificationState.SCHEDULED,
+                Notification.due_at <= now,
+            )
+            .order_by(Notification.due_at, Notification.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        ).all()
+        for notification in due:
+            decision, reached = _decide(session, notification, now)
+            lateness = (now - notification.due_at).total_seconds()
+            _settle(session, rt, notification, decision, reached, now, lateness=lateness)
+        return len(due)
+
+
+def _decide(
+    session: Session, notification: Notification, now: datetime
+) -> tuple[Decision, Audience]:
+    conversation = session.get_one(Conversation, notification.conversation_id)
+    account = session.get_one(Account, notification.account_id)
+    batch = session.scalars(
+        select(NotificationMessage.message_id)
+        .where(NotificationMessage.notification_id == notification.id)
+        .order_by(NotificationMessage.message_id)
+    ).all()
+    group_id = _group_that_applies(account, conversation)
+    reached = audience(_agent_facts(session, account, group_id, notification.kind))
+    if notification.kind is NotificationKind.MISSED_CONVERSATION:
+        facts = MissedFacts(
+            plan=account.plan,
+            setting_on=account.missed_conversation_email,
+            unanswered=batch,
+            audience=reached,
+        )
+        return decide_missed(facts), reached
+    scope = scope_of(session, account, group_id)
+    history = online_history(session, scope, start=notification.opened_at, now=now)
+    read_up_to = session.scalar(
+        select(func.max(ConversationRead.last_read_message_id)).where(
+            ConversationRead.conversation_id == conversation.id
+        )
+    )
+    offline = OfflineFacts(
+        setting_on=account.offline_message_email,
+        scope_came_online=online_at_some_moment(history, start=notification.opened_at, end=now),
+        status=conversation.status,
+        batch=batch,
+        opened_in_dashboard=frozenset(m for m in batch if read_up_to and m <= read_up_to),
+        audience=reached,
+    )
+    return decide_offline(offline), reached
+
+
+def _settle(
+    session: Session,
+    rt: Runtime,
+    notification: Notification,
+    decision: Decision,
+    reached: Audience | None,
+    now: datetime,
+    *,
+    lateness: float | None = None,
+) -> None:
+    """Record a decision; for one to send, the deliveries that will carry it. ``lateness``
+    (seconds past the due time) is given for the decisions the worker makes at due time."""
+    notification.state = decision.state
+    notification.reason = decision.reason
+    notification.decided_at = now
+    audience_decided = decision.send or decision.reason in (
+        SuppressedBecause.NO_RECIPIENTS,
+        SuppressedBecause.OPTED_OUT,
+    )
+    if reached is not None and audience_decided:
+        notification.not_recipients = [[a, r.value] for a, r in reached.not_recipients]
+    if decision.send:
+        session.execute(
+            update(NotificationMessage)
+            .where(
+                NotificationMessage.notification_id == notification.id,
+                NotificationMessage.message_id.not_in(decision.message_ids),
+            )
+            .values(listed=False)
+        )
+        domain = message_id_domain(rt.settings.mail_from)
+        for agent in session.scalars(select(Agent).where(Agent.id.in_(decision.recipients))):
+            session.add(
+                Delivery(
+                    notification_id=notification.id,
+                    agent_id=agent.id,
+                    email=agent.email,
+                    message_id_header=(
+                        f"<frontdesk.{notification.id}.{agent.id}.{secrets.token_hex(6)}@{domain}>"
+                    ),
+                    state=DeliveryState.PENDING,
+                    next_attempt_at=now,
+                )
+            )
+        _engine_has_work(session, rt)
+    kind, state, reason = notification.kind.value, decision.state.value, decision.reason
+    rt.database.after_commit(session, lambda: metrics.decided(kind, state, reason, lateness))
+
+
+def _agent_facts(
+    session: Session, account: Account, group_id: int | None, kind: NotificationKind
+) -> list[AgentFacts]:
+    members: set[int] | None = None
+    if group_id is not None:
+        members = set(
+            session.scalars(select(GroupMember.agent_id).where(GroupMember.group_id == group_id))
+        )
+    return [
+        AgentFacts(
+            agent_id=agent.id,
+            active=agent.active,
+            in_scope=members is None or agent.id in members,
+            wants_kind=(
+                agent.notify_offline_message
+                if kind is NotificationKind.OFFLINE_MESSAGE
+                else agent.notify_missed_conversation
+            ),
+        )
+        for agent in session.scalars(select(Agent).where(Agent.account_id == account.id))
+    ]
+
+
+def _group_that_applies(account: Account, conversation: Conversation) -> int | None:
+    return conversation.group_id if has_groups(account.plan) else None
+
+
+def _engine_has_work(session: Session, rt: Runtime) -> None:
+    rt.database.after_commit(session, rt.engine_bell.ring)
+    rt.database.notify(session, ENGINE_CHANNEL)
+
+
+# --- delivering -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedDelivery:
+    delivery_id: int
+    lease_token: str
+    lease_until: datetime
+    claimed_at: datetime
+    envelope_from: str
+    email: NotificationEmail
+
+
+def claim_deliveries(rt: Runtime, *, limit: int) -> list[ClaimedDelivery]:
+    """Take up to ``limit`` deliveries that are due and that no live lease holds, for
+    ``delivery_lease`` seconds, with everything their e-mails are written from."""
+    now = rt.clock.now()
+    lease_until = now + timedelta(seconds=rt.settings.delivery_lease)
+    token = secrets.token_hex(16)
+    claimed: list[ClaimedDelivery] = []
+    with rt.database.write() as session:
+        deliveries = session.scalars(
+            select(Delivery)
+            .where(
+                Delivery.state.in_([DeliveryState.PENDING, DeliveryState.DEFERRED]),
+                Delivery.next_attempt_at <= now,
+                or_(Delivery.lease_until.is_(None), Delivery.lease_until <= now),
+            )
+            .order_by(Delivery.next_attempt_at, Delivery.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        ).all()
+        for delivery in deliveries:
+            delivery.lease_until = lease_until
+            delivery.lease_token = token
+            claimed.append(
+                ClaimedDelivery(
+                    delivery_id=delivery.id,
+                    lease_token=token,
+                    lease_until=lease_until,
+                    claimed_at=now,
+                    envelope_from=envelope_sender(rt.settings.mail_from),
+                    email=_email_of(session, rt, delivery),
+                )
+            )
+    return claimed
+
+
+def _email_of(session: Session, rt: Runtime, delivery: Delivery) -> NotificationEmail:
+    notification = session.get_one(Notification, delivery.notification_id)
+    conversation = session.get_one(Conversation, notification.conversation_id)
+    account = session.get_one(Account, notification.account_id)
+    agent = session.get(Agent, delivery.agent_id) if delivery.agent_id else None
+    messages = session.scalars(
+        select(Message)
+        .join(NotificationMessage, NotificationMessage.message_id == Message.id)
+        .where(
+            NotificationMessage.notification_id == notification.id,
+            NotificationMessage.listed.is_(True),
+        )
+        .order_by(Message.id)
+    ).all()
+    visitor = conversation.visitor
+    assert notification.decided_at is not None
+    return NotificationEmail(
+        kind=notification.kind,
+        message_id=delivery.message_id_header,
+        sender=rt.settings.mail_from,
+        recipient_email=delivery.email,
+        recipient_name=agent.name if agent else delivery.email,
+        locale=agent.locale if agent else Locale.EN,
+        account_name=account.name,
+        conversation_id=conversation.id,
+        conversation_url=f"{rt.settings.public_url.rstrip('/')}/dashboard/conversations/{conversation.id}",
+        visitor_name=visitor.name,
+        visitor_email=visitor.email,
+        page_url=visitor.page_url,
+        messages=tuple(ListedMessage(text=m.text, created_at=m.created_at) for m in messages),
+        decided_at=notification.decided_at,
+        visitor_left_at=notification.visitor_left_at,
+    )
+
+
+def record_delivery(rt: Runtime, claimed: ClaimedDelivery, outcome: SendOutcome) -> bool:
+    """Record what the mail server said, if this worker still holds the lease (``False``
+    when another worker took the delivery over: its record is the one that counts)."""
+    now = rt.clock.now()
+    settings = rt.settings
+    with rt.database.write() as session:
+        delivery = session.scalar(
+            select(Delivery)
+            .where(Delivery.id == claimed.delivery_id, Delivery.lease_token == claimed.lease_token)
+            .with_for_update()
+        )
+        if delivery is None:
+            return False
+        delivery.lease_until = None
+        delivery.lease_token = None
+        delivery.attempts += 1
+        first_attempt_at = delivery.first_attempt_at or claimed.claimed_at
+        delivery.first_attempt_at = first_attempt_at
+        delivery.last_attempt_at = now
+        delivery.smtp_code = outcome.code
+        delivery.smtp_text = outcome.text[:1000]
+        if outcome.accepted:
+            delivery.state = DeliveryState.SENT
+            delivery.sent_at = now
+            delivery.next_attempt_at = None
+            result = "sent"
+        elif is_temporary_smtp_code(outcome.code):
+            retry_at = next_attempt_at(
+                attempts=delivery.attempts,
+                first_attempt_at=first_attempt_at,
+                now=now,
+                retry_base=settings.smtp_retry_base,
+                retry_for=settings.smtp_retry_for,
+            )
+            if retry_at is None:
+                delivery.state = DeliveryState.REJECTED
+                delivery.next_attempt_at = None
+                delivery.smtp_text = (
+                    f"Gave up after {delivery.attempts} attempts over "
+                    f"{settings.smtp_retry_for:g} s; last reply: {outcome.text}"
+                )[:1000]
+                result = "gave_up"
+            else:
+                delivery.state = DeliveryState.DEFERRED
+                delivery.next_attempt_at = retry_at
+                result = "deferred"
+                _engine_has_work(session, rt)
+        else:
+            delivery.state = DeliveryState.REJECTED
+            delivery.next_attempt_at = None
+            result = "rejected"
+        session.flush()
+        _fail_if_nobody_got_it(session, delivery.notification_id)
+        rt.database.after_commit(session, lambda: metrics.delivery_attempted(result))
+        return True
+
+
+def release_deliveries(rt: Runtime, claimed: Sequence[ClaimedDelivery]) -> None:
+    """Give back deliveries this worker claimed and did not try (it is stopping, or its
+    lease would not cover another attempt)."""
+    if not claimed:
+        return
+    with rt.database.write() as session:
+        for item in claimed:
+            session.execute(
+                update(Delivery)
+                .where(Delivery.id == item.delivery_id, Delivery.lease_token == item.lease_token)
+                .values(lease_until=None, lease_token=None)
+            )
+        _engine_has_work(session, rt)
+
+
+def _fail_if_nobody_got_it(session: Session, notification_id: int) -> None:
+    states = set(
+        session.scalars(select(Delivery.state).where(Delivery.notification_id == notification_id))
+    )
+    if states and states <= FINAL_DELIVERY_STATES and DeliveryState.SENT not in states:
+        session.execute(
+            update(Notification)
+            .where(Notification.id == notification_id)
+            .values(state=NotificationState.FAILED)
+        )
+
+
+def next_wake_at(rt: Runtime) -> datetime | None:
+    """The earliest moment something becomes due: a notification, a delivery's next attempt,
+    or the end of a lease that a dead worker may have left behind."""
+    with rt.database.read() as session:
+        candidates = [
+            session.scalar(
+                select(func.min(Notification.due_at)).where(
+                    Notification.state == NotificationState.SCHEDULED
+                )
+            ),
+            session.scalar(
+                select(func.min(Delivery.next_attempt_at)).where(
+                    Delivery.state.in_([DeliveryState.PENDING, DeliveryState.DEFERRED]),
+                    Delivery.lease_until.is_(None),
+                )
+            ),
+            session.scalar(
+                select(func.min(Delivery.lease_until)).where(
+                    Delivery.state.in_([DeliveryState.PENDING, DeliveryState.DEFERRED]),
+                    Delivery.lease_until.is_not(None),
+                )
+            ),
+        ]
+    return min((c for c in candidates if c is not None), default=None)
+
+
+# --- explaining -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class NotificationView:
+    notification: Notification
+    message_ids: list[int]
+    listed_message_ids: list[int]
+    deliveries: list[Delivery]
+
+    @property
+    def not_recipients(self) -> list[tuple[int, NotRecipientBecause]]:
+        return [(int(a), NotRecipientBecause(r)) for a, r in self.notification.not_recipients]
+
+    def concerns(self, agent_id: int) -> bool:
+        """Whether the decision had this agent in view: it was a recipient or was left out
+        for a reason of its own, or the decision concerned everybody alike."""
+        if self.notification.state is NotificationState.SCHEDULED:
+            return True
+        if any(d.agent_id == agent_id for d in self.deliveries):
+            return True
+        if any(a == agent_id for a, _ in self.not_recipients):
+            return True
+        return not self.deliveries and not self.notification.not_recipients
+
+
+def list_notifications(
+    rt: Runtime,
+    caller: AgentCaller,
+    *,
+    conversation_id: int | None,
+    agent_id: int | None,
+    limit: int,
+) -> list[NotificationView]:
+    """The engine's decisions in the caller's account, oldest first (the newest ``limit``)."""
+    with rt.database.read() as session:
+        if conversation_id is not None:
+            _own(session, Conversation, conversation_id, caller, "conversation")
+        if agent_id is not None:
+            _own(session, Agent, agent_id, caller, "agent")
+        views = _views(session, account_id=caller.account_id, conversation_id=conversation_id)
+    if agent_id is not None:
+        views = [v for v in views if v.concerns(agent_id)]
+    return views[-limit:]
+
+
+def explain_conversation(
+    rt: Runtime, conversation_id: int
+) -> tuple[Conversation, list[NotificationView]]:
+    """Every decision about one conversation, for the administrator's CLI."""
+    with rt.database.read() as session:
+        conversation = session.get(Conversation, conversation_id)
+        if conversation is None:
+            raise NotFound(
+                f"There is no conversation {conversation_id}.", code="conversation_not_found"
+            )
+        return conversation, _views(
+            session, account_id=conversation.account_id, conversation_id=conversation_id
+        )
+
+
+def _own(
+    session: Session,
+    model: type[Conversation] | type[Agent],
+    id_: int,
+    caller: AgentCaller,
+    name: str,
+) -> None:
+    found = session.scalar(
+        select(model.id).where(model.id == id_, model.account_id == caller.account_id)
+    )
+    if found is None:
+        raise NotFound(f"There is no {name} {id_} in this account.", code=f"{name}_not_found")
+
+
+def _views(
+    session: Session, *, account_id: int, conversation_id: int | None
+) -> list[NotificationView]:
+    query = select(Notification).where(Notification.account_id == account_id)
+    if conversation_id is not None:
+        query = query.where(Notification.conversation_id == conversation_id)
+    notifications = session.scalars(query.order_by(Notification.id)).all()
+    ids = [n.id for n in notifications]
+    messages: dict[int, list[tuple[int, bool]]] = {i: [] for i in ids}
+    deliveries: dict[int, list[Delivery]] = {i: [] for i in ids}
+    if ids:
+        for row in session.execute(
+            select(
+                NotificationMessage.notification_id,
+                NotificationMessage.message_id,
+                NotificationMessage.listed,
+            )
+            .where(NotificationMessage.notification_id.in_(ids))
+            .order_by(NotificationMessage.message_id)
+        ):
+            messages[row.notification_id].append((row.message_id, row.listed))
+        for delivery in session.scalars(
+            select(Delivery).where(Delivery.notification_id.in_(ids)).order_by(Delivery.id)
+        ):
+            deliveries[delivery.notification_id].append(delivery)
+    return [
+        NotificationView(
+            notification=n,
+            message_ids=[m for m, _ in messages[n.id]],
+            listed_message_ids=[m for m, listed in messages[n.id] if listed],
+            deliveries=deliveries[n.id],
+        )
+        for n in notifications
+    ]

@@ -1,0 +1,108 @@
+"""Who a conversation belongs to, and who of them is, or was, online (SPEC section 3).
+
+The *scope* of a conversation is its PRO group's active members, or every active agent of
+the account. The widget, the presence side and the notification engine all ask these
+questions, so they are answered here once, from the devices (now) and from the recorded
+presence history (then).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from frontdesk.core.model import DeviceStatus
+from frontdesk.core.notifications import OnlineChange
+from frontdesk.core.presence import (
+    DeviceFacts,
+    PresenceChange,
+    agent_transition,
+    scope_agent_ids,
+)
+from frontdesk.store.models import Account, Agent, Device, GroupMember, PresenceChangeRow
+
+
+def scope_of(session: Session, account: Account, group_id: int | None) -> frozenset[int]:
+    """The agents a conversation of this account (and group, if any) belongs to."""
+    active = session.scalars(
+        select(Agent.id).where(Agent.account_id == account.id, Agent.active.is_(True))
+    ).all()
+    members = None
+    if group_id is not None:
+        members = session.scalars(
+            select(GroupMember.agent_id).where(GroupMember.group_id == group_id)
+        ).all()
+    return scope_agent_ids(plan=account.plan, group_member_ids=members, active_agent_ids=active)
+
+
+def online_agent_ids(
+    session: Session, *, account_id: int, now: datetime, among: Collection[int] | None = None
+) -> frozenset[int]:
+    """The agents of an account who are online now, from their devices."""
+    query = (
+        select(Device.agent_id)
+        .join(Agent, Agent.id == Device.agent_id)
+        .where(
+            Agent.account_id == account_id,
+            Agent.active.is_(True),
+            Device.status == DeviceStatus.ONLINE,
+            Device.connected_until > now,
+        )
+        .distinct()
+    )
+    if among is not None:
+        query = query.where(Agent.id.in_(list(among)))
+    return frozenset(session.scalars(query))
+
+
+def online_history(
+    session: Session, agent_ids: Collection[int], *, start: datetime, now: datetime
+) -> dict[int, list[OnlineChange]]:
+    """Each agent's online transitions from the last one at or before ``start`` up to
+    ``now``, as ``frontdesk.core.notifications.online_at_some_moment`` reads them.
+
+    A lease that ran out but that no sweep has recorded yet is added as the offline
+    transition it will be recorded as, so the answer does not depend on when the sweep ran.
+    """
+    history: dict[int, list[OnlineChange]] = {}
+    kinds = (PresenceChange.AGENT_ONLINE, PresenceChange.AGENT_OFFLINE)
+    for agent in session.scalars(select(Agent).where(Agent.id.in_(list(agent_ids)))):
+        before = session.scalar(
+            select(PresenceChangeRow)
+            .where(
+                PresenceChangeRow.agent_id == agent.id,
+                PresenceChangeRow.change.in_(kinds),
+                PresenceChangeRow.at <= start,
+            )
+            .order_by(PresenceChangeRow.at.desc(), PresenceChangeRow.id.desc())
+            .limit(1)
+        )
+        since = session.scalars(
+            select(PresenceChangeRow)
+            .where(
+                PresenceChangeRow.agent_id == agent.id,
+                PresenceChangeRow.change.in_(kinds),
+                PresenceChangeRow.at > start,
+            )
+            .order_by(PresenceChangeRow.at, PresenceChangeRow.id)
+        ).all()
+        changes = [
+            OnlineChange(at=row.at, online=row.change is PresenceChange.AGENT_ONLINE)
+            for row in ([before] if before else []) + list(since)
+        ]
+        devices = session.scalars(select(Device).where(Device.agent_id == agent.id)).all()
+        pending = agent_transition(
+            was_online=agent.online,
+            active=agent.active,
+            devices=[DeviceFacts(d.status, d.connected_until) for d in devices],
+            now=now,
+        )
+        if pending is not None:
+            changes.append(
+                OnlineChange(at=pending.at, online=pending.change is PresenceChange.AGENT_ONLINE)
+            )
+        history[agent.id] = changes
+    return history
