@@ -8,6 +8,7 @@ import json
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,17 +40,11 @@ class LiveServer:
         return httpx.Client(base_url=f"{self.base_url}/api/v1", timeout=10)
 
 
-@pytest.fixture
-def live_server(
-    database: Database, database_url: str, passwords: PasswordHasher, tmp_path: Path
+@contextmanager
+def serving(
+    settings: Settings, database: Database, passwords: PasswordHasher
 ) -> Iterator[LiveServer]:
-    settings = Settings(
-        data_dir=tmp_path,
-        database_url=database_url,
-        password_hashing="fast",
-        agent_device_timeout=LEASE,
-        visitor_left_after=LEASE,
-    )
+    """The whole app, lifespan and all, on a real uvicorn on a free loopback port."""
     runtime = Runtime(
         settings=settings, database=database, clock=SystemClock(), passwords=passwords
     )
@@ -67,7 +62,7 @@ def live_server(
     thread.start()
     deadline = time.monotonic() + 10
     while not server.started:
-        if time.monotonic() > deadline:
+        if time.monotonic() > deadline or not thread.is_alive():
             raise TimeoutError("uvicorn did not start")
         time.sleep(0.01)
     try:
@@ -77,6 +72,21 @@ def live_server(
         thread.join(timeout=10)
 
 
+@pytest.fixture
+def live_server(
+    database: Database, database_url: str, passwords: PasswordHasher, tmp_path: Path
+) -> Iterator[LiveServer]:
+    settings = Settings(
+        data_dir=tmp_path,
+        database_url=database_url,
+        password_hashing="fast",
+        agent_device_timeout=LEASE,
+        visitor_left_after=LEASE,
+    )
+    with serving(settings, database, passwords) as server:
+        yield server
+
+
 @dataclass
 class Agent:
     server: LiveServer
@@ -84,6 +94,7 @@ class Agent:
     agent_id: int
     account_id: int
     widget_key: str
+    email: str = ""
 
     @property
     def headers(self) -> dict[str, str]:
@@ -110,14 +121,23 @@ class Agent:
             token = http.post("/auth/login", json={"email": email, "password": password}).json()[
                 "token"
             ]
-        return Agent(self.server, token, created.json()["id"], self.account_id, self.widget_key)
+        return Agent(
+            self.server, token, created.json()["id"], self.account_id, self.widget_key, email
+        )
 
 
 def sign_up(server: LiveServer, plan: str = "standard") -> Agent:
     owner = {"name": "Olga", "email": unique_email("owner"), "password": "owner-password"}
     with server.http() as http:
         body = http.post("/accounts", json={"name": "Shop", "plan": plan, "owner": owner}).json()
-    return Agent(server, body["token"], body["agent_id"], body["account_id"], body["widget_key"])
+    return Agent(
+        server,
+        body["token"],
+        body["agent_id"],
+        body["account_id"],
+        body["widget_key"],
+        owner["email"],
+    )
 
 
 @dataclass

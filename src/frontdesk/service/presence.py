@@ -219,10 +219,12 @@ def visitor_seen(rt: Runtime, caller: VisitorCaller) -> PresenceEvent | None:
         return mark_visitor_seen(session, rt, visitor)
 
 
-def mark_visitor_seen(session: Session, rt: Runtime, visitor: Visitor) -> PresenceEvent | None:
+def mark_visitor_seen(
+    session: Session, rt: Runtime, visitor: Visitor, *, now: datetime | None = None
+) -> PresenceEvent | None:
     """In the caller's transaction: the visitor showed a sign of life (a connection, a
-    heartbeat, a message)."""
-    now = rt.clock.now()
+    heartbeat, a message) at ``now``."""
+    now = now or rt.clock.now()
     grace_end = now + rt.visitor_grace
     visitor.present_until = max(visitor.present_until or grace_end, grace_end)
     event = _settle_visitor(session, rt, visitor, now)

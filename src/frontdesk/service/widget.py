@@ -154,7 +154,7 @@ def post_visitor_message(
         session.add(message)
         session.flush()
         # Writing is a sign of life: a visitor without a socket is on the website too.
-        arrived = mark_visitor_seen(session, rt, conversation.visitor)
+        arrived = mark_visitor_seen(session, rt, conversation.visitor, now=now)
         notifications.note_visitor_message(
             session, rt, account=account, conversation=conversation, message=message
         )

@@ -1,0 +1,101 @@
+"""The whole product on a real uvicorn with the engine running on the real clock, sending to
+a real SMTP server on loopback, with the seed's durations scaled down to fractions of a
+second: the offline e-mail is due ``DELAY`` after the message (the seed's two minutes)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+
+from frontdesk.security import PasswordHasher
+from frontdesk.settings import Settings
+from frontdesk.store.database import Database
+from tests.live.conftest import Agent, LiveServer, serving
+from tests.mailsink import MailSink, mail_sink
+
+T = TypeVar("T")
+DELAY = 0.8  # offline_email_delay
+LEASE = 0.6  # agent_device_timeout and visitor_left_after
+RETRY_BASE = 0.3
+
+
+@pytest.fixture
+def sink() -> Iterator[MailSink]:
+    with mail_sink() as running:
+        yield running
+
+
+def engine_settings(database_url: str, data_dir: Path, smtp_url: str, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "data_dir": data_dir,
+        "database_url": database_url,
+        "password_hashing": "fast",
+        "agent_device_timeout": LEASE,
+        "visitor_left_after": LEASE,
+        "offline_email_delay": DELAY,
+        "smtp_url": smtp_url,
+        "smtp_retry_base": RETRY_BASE,
+        "smtp_retry_for": 60,
+        "smtp_timeout": 2,
+        "delivery_lease": 5,
+        "worker_max_sleep": 5,
+    }
+    return Settings(**(values | overrides))
+
+
+@pytest.fixture
+def engine_server(
+    database: Database,
+    database_url: str,
+    passwords: PasswordHasher,
+    tmp_path: Path,
+    sink: MailSink,
+) -> Iterator[LiveServer]:
+    settings = engine_settings(database_url, tmp_path, sink.url)
+    with serving(settings, database, passwords) as server:
+        yield server
+
+
+def decisions(agent: Agent, conversation_id: int, **params: Any) -> list[dict[str, Any]]:
+    query = "&".join(f"{k}={v}" for k, v in ({"conversation_id": conversation_id} | params).items())
+    response = agent.call("GET", f"/notifications?{query}")
+    assert response.status_code == 200, response.text
+    notifications: list[dict[str, Any]] = response.json()["notifications"]
+    return notifications
+
+
+def settled(
+    agent: Agent, conversation_id: int, *, count: int = 1, timeout: float = 10, **params: Any
+) -> list[dict[str, Any]]:
+    """The conversation's decisions once ``count`` of them exist and none is scheduled and
+    no delivery is pending or deferred: nothing more will happen to them."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = decisions(agent, conversation_id, **params)
+        busy = [
+            n
+            for n in found
+            if n["state"] == "scheduled"
+            or any(r["state"] in ("pending", "deferred") for r in n["recipients"])
+        ]
+        if len(found) >= count and not busy:
+            return found
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"not settled within {timeout}s: {found}")
+        time.sleep(0.05)
+
+
+def eventually(probe: Callable[[], T | None], *, timeout: float = 10) -> T:
+    """The first truthy answer of ``probe``, asked every 50 ms for up to ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        answer = probe()
+        if answer:
+            return answer
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"no answer within {timeout}s; last: {answer!r}")
+        time.sleep(0.05)

@@ -1,0 +1,135 @@
+"""A real SMTP server on loopback (aiosmtpd) that the tests send notification e-mail to.
+
+It keeps every e-mail it accepted, and can be told to answer a recipient with temporary
+(4xx) or permanent (5xx) failures, or to take its time over DATA. An e-mail whose client
+went away before the server's reply is not kept: the client cannot have seen a 250, so for
+the sender it was never delivered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from typing import Any
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+from tests.integration.conftest import free_port
+
+
+@dataclass
+class Caught:
+    mail_from: str
+    rcpt_to: str
+    raw: bytes
+    received_at: float
+
+    @property
+    def message(self) -> EmailMessage:
+        parsed = message_from_bytes(self.raw, policy=policy.default)
+        assert isinstance(parsed, EmailMessage)
+        return parsed
+
+    @property
+    def text(self) -> str:
+        part = self.message.get_body(("plain",))
+        assert part is not None
+        content: str = part.get_content()
+        return content
+
+
+@dataclass
+class SinkHandler:
+    caught: list[Caught] = field(default_factory=list)
+    # Replies to RCPT TO per address, used up one per attempt; then 250.
+    scripted: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+    data_delay: float = 0.0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    attempts: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+
+    async def handle_RCPT(
+        self, _server: SMTP, _session: Session, envelope: Envelope, address: str, _options: Any
+    ) -> str:
+        with self.lock:
+            self.attempts[address.lower()] += 1
+            script = self.scripted.get(address.lower())
+            reply = script.pop(0) if script else None
+        if reply is not None:
+            return reply
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: SMTP, _session: Session, envelope: Envelope) -> str:
+        if self.data_delay:
+            await asyncio.sleep(self.data_delay)
+        transport = server.transport
+        if transport is None or transport.is_closing():
+            return "451 the client went away"
+        with self.lock:
+            for rcpt in envelope.rcpt_tos:
+                self.caught.append(
+                    Caught(
+                        mail_from=str(envelope.mail_from),
+                        rcpt_to=rcpt,
+                        raw=envelope.original_content or b"",
+                        received_at=time.monotonic(),
+                    )
+                )
+        return "250 OK: kept by the test sink"
+
+
+class MailSink:
+    def __init__(self, handler: SinkHandler, port: int) -> None:
+        self.handler = handler
+        self.port = port
+
+    @property
+    def url(self) -> str:
+        return f"smtp://127.0.0.1:{self.port}"
+
+    @property
+    def caught(self) -> list[Caught]:
+        with self.handler.lock:
+            return list(self.handler.caught)
+
+    def to(self, address: str) -> list[Caught]:
+        return [c for c in self.caught if c.rcpt_to.lower() == address.lower()]
+
+    def script(self, address: str, *replies: str) -> None:
+        with self.handler.lock:
+            self.handler.scripted[address.lower()].extend(replies)
+
+    def attempts(self, address: str) -> int:
+        with self.handler.lock:
+            return self.handler.attempts[address.lower()]
+
+    def wait_for(self, count: int, *, timeout: float = 10, to: str | None = None) -> list[Caught]:
+        """At least ``count`` e-mails (to ``to``, if given), or a TimeoutError."""
+        deadline = time.monotonic() + timeout
+        while True:
+            caught = self.to(to) if to else self.caught
+            if len(caught) >= count:
+                return caught
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{len(caught)} of {count} e-mails within {timeout}s")
+            time.sleep(0.02)
+
+
+@contextmanager
+def mail_sink(**handler_options: Any) -> Iterator[MailSink]:
+    handler = SinkHandler(**handler_options)
+    port = free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield MailSink(handler, port)
+    finally:
+        controller.stop()
