@@ -52,6 +52,8 @@ class SinkHandler:
     # Replies to RCPT TO per address, used up one per attempt; then 250.
     scripted: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     data_delay: float = 0.0
+    # Set while a DATA is being taken in and not yet answered.
+    in_data: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
     attempts: dict[str, int] = field(default_factory=lambda: defaultdict(int))
 
@@ -69,7 +71,11 @@ class SinkHandler:
 
     async def handle_DATA(self, server: SMTP, _session: Session, envelope: Envelope) -> str:
         if self.data_delay:
-            await asyncio.sleep(self.data_delay)
+            self.in_data.set()
+            try:
+                await asyncio.sleep(self.data_delay)
+            finally:
+                self.in_data.clear()
         transport = server.transport
         if transport is None or transport.is_closing():
             return "451 the client went away"

@@ -78,12 +78,13 @@ def run_frontdesk(*args: str, env: dict[str, str]) -> subprocess.CompletedProces
 
 
 class Server:
-    def __init__(self, env: dict[str, str], log: Path) -> None:
+    def __init__(self, env: dict[str, str], log: Path, *, command: str = "serve") -> None:
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
-        self._log = log.open("w")
+        self._log = log.open("a")
+        arguments = ["serve", "--port", str(self.port)] if command == "serve" else [command]
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "frontdesk", "serve", "--port", str(self.port)],
+            [sys.executable, "-m", "frontdesk", *arguments],
             env=env,
             stdout=self._log,
             stderr=subprocess.STDOUT,
@@ -102,7 +103,15 @@ class Server:
                 time.sleep(0.1)
         raise TimeoutError(f"frontdesk serve did not answer:\n{self.log_path.read_text()}")
 
+    def kill(self) -> None:
+        """SIGKILL: no shutdown code runs, as when a machine loses power."""
+        self.process.kill()
+        self.process.wait()
+        self._log.close()
+
     def stop(self) -> None:
+        if self.process.poll() is not None:
+            return
         self.process.terminate()
         try:
             self.process.wait(timeout=10)

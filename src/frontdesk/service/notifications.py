@@ -627,6 +627,12 @@ def explain_conversation(
         )
 
 
+def views_of_account(rt: Runtime, account_id: int) -> list[NotificationView]:
+    """Every decision of one account, oldest first."""
+    with rt.database.read() as session:
+        return _views(session, account_id=account_id, conversation_id=None)
+
+
 def _own(
     session: Session,
     model: type[Conversation] | type[Agent],
