@@ -50,6 +50,11 @@ def test_a_config_file_is_read_and_the_environment_wins(
         ("FRONTDESK_AGENT_DEVICE_TIMEOUT", "soon"),
         ("FRONTDESK_SMTP_RETRY_FOR", "10"),  # shorter than the first retry
         ("FRONTDESK_DKIM_SELECTOR", "mail"),  # without domain and key
+        ("FRONTDESK_DELIVERY_LEASE", "45"),  # shorter than two SMTP attempts of 30 s
+        ("FRONTDESK_SMTP_URL", "http://mail.example.com"),
+        ("FRONTDESK_SMTP_URL", "smtp://"),
+        ("FRONTDESK_SMTP_URL", "smtp://mail.example.com:99999"),
+        ("FRONTDESK_MAIL_CATCHER_PORT", "70000"),
     ],
 )
 def test_bad_values_are_refused(monkeypatch: pytest.MonkeyPatch, variable: str, value: str) -> None:
@@ -62,3 +67,15 @@ def test_a_missing_config_file_is_an_error(monkeypatch: pytest.MonkeyPatch, tmp_
     monkeypatch.setenv("FRONTDESK_CONFIG_FILE", str(tmp_path / "nope.toml"))
     with pytest.raises(ValueError, match="no such file"):
         Settings()
+
+
+def test_an_smtp_url_with_credentials_is_understood() -> None:
+    from frontdesk.mail.transport import SmtpTarget
+
+    url = "smtps://frontdesk%40shop.example:s%3Acret@mail.shop.example"
+    assert Settings(smtp_url=url).smtp_url == url
+    target = SmtpTarget.parse(url)
+    assert (target.host, target.port, target.implicit_tls) == ("mail.shop.example", 465, True)
+    assert (target.username, target.password) == ("frontdesk@shop.example", "s:cret")
+    plain = SmtpTarget.parse("smtp://relay.internal")
+    assert (plain.port, plain.implicit_tls, plain.username) == (25, False, None)

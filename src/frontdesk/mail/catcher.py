@@ -22,8 +22,8 @@ logging.getLogger("mail.log").setLevel(logging.WARNING)
 class MaildirHandler:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
-        directory.mkdir(parents=True, exist_ok=True)
-        mailbox.Maildir(directory, create=True)
+        for part in ("tmp", "new", "cur"):  # what Maildir(create=True) makes only if absent
+            (directory / part).mkdir(parents=True, exist_ok=True)
 
     async def handle_DATA(self, _server: SMTP, _session: Session, envelope: Envelope) -> str:
         content = envelope.original_content or b""
@@ -34,7 +34,7 @@ class MaildirHandler:
         return "250 OK: caught by Frontdesk"
 
     def _store(self, raw: bytes) -> None:
-        mailbox.Maildir(self.directory, create=True).add(raw)
+        mailbox.Maildir(self.directory, create=False).add(raw)
 
 
 class MailCatcher:
