@@ -140,6 +140,7 @@ class Model:
     # --- things that happen -------------------------------------------------------------------
 
     def heartbeat(self, agent: Agent, device: str, status: str) -> None:
+        self.record_agent(agent)  # a lease that ran out before this heartbeat ended then
         current = agent.devices.get(device)
         until = max(current.until if current else self.now, self.now + self.device_lease)
         agent.devices[device] = Device(status=status, until=until)
@@ -151,6 +152,7 @@ class Model:
             self.record_agent(agent)
 
     def visitor_seen(self, visitor: Visitor) -> None:
+        self.record_visitor(visitor)  # gone before this sign of life: that was a leaving
         grace_end = self.now + self.visitor_grace
         visitor.present_until = max(visitor.present_until or grace_end, grace_end)
         self.record_visitor(visitor)

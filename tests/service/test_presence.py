@@ -130,17 +130,48 @@ def test_a_visitor_leaves_a_grace_period_after_its_last_connection(
 ) -> None:
     visitor = new_visitor(client, account.widget_key)
     who = authenticate_visitor(runtime, account.widget_key, visitor.token)
-    arrived = presence.visitor_seen(runtime, who)
-    assert arrived is not None
+    (arrived,) = presence.visitor_seen(runtime, who)
     assert arrived.change is PresenceChange.VISITOR_ARRIVED
     clock.advance(25)
-    assert presence.visitor_seen(runtime, who) is None  # a page navigation: still here
+    assert presence.visitor_seen(runtime, who) == []  # a page navigation: still here
     clock.advance(29)
     assert all(e.visitor_id != who.visitor_id for e in presence.sweep(runtime))
     clock.advance(2)
     (left,) = [e for e in presence.sweep(runtime) if e.visitor_id == who.visitor_id]
     assert left.change is PresenceChange.VISITOR_LEFT
     assert left.at == clock.now() - timedelta(seconds=1)
+
+
+def test_a_visitor_back_after_an_unnoticed_leaving_left_and_returned(
+    runtime: Runtime, client: TestClient, account: SignedUp, clock: ManualClock
+) -> None:
+    visitor = new_visitor(client, account.widget_key)
+    who = authenticate_visitor(runtime, account.widget_key, visitor.token)
+    presence.visitor_seen(runtime, who)
+    clock.advance(45)  # gone for good after 30 s; no sweep came by
+    left, back = presence.visitor_seen(runtime, who)
+    assert (left.change, left.at) == (
+        PresenceChange.VISITOR_LEFT,
+        clock.now() - timedelta(seconds=15),
+    )
+    assert (back.change, back.at) == (PresenceChange.VISITOR_ARRIVED, clock.now())
+
+
+def test_a_heartbeat_after_an_unnoticed_lapse_records_the_gap(
+    runtime: Runtime, account: SignedUp, clock: ManualClock
+) -> None:
+    me = caller(runtime, account)
+    presence.heartbeat(runtime, me, device_key="phone", kind=DeviceKind.MOBILE, status=ONLINE)
+    clock.advance(90)  # the lease ended 30 s ago; no sweep came by
+    change = presence.heartbeat(
+        runtime, me, device_key="phone", kind=DeviceKind.MOBILE, status=ONLINE
+    )
+    went, came = change.events
+    assert (went.change, went.at) == (
+        PresenceChange.AGENT_OFFLINE,
+        clock.now() - timedelta(seconds=30),
+    )
+    assert (came.change, came.at) == (PresenceChange.AGENT_ONLINE, clock.now())
 
 
 def test_the_next_sweep_is_due_no_later_than_a_new_lease_ends(

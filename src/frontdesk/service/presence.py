@@ -71,6 +71,7 @@ def set_status(
     connected like a heartbeat), or the status of every device of the agent."""
     now = rt.clock.now()
     with rt.database.write() as session:
+        lapsed = _record_lapse(session, rt, caller, now)
         if device_key is None:
             session.execute(
                 update(Device).where(Device.agent_id == caller.agent_id).values(status=status)
@@ -81,7 +82,7 @@ def set_status(
             )
             device.status = status
             _heartbeat(device, now, rt.device_lease)
-        return _settle_devices(session, rt, caller, now)
+        return _settle_devices(session, rt, caller, now, lapsed)
 
 
 def heartbeat(
@@ -89,13 +90,14 @@ def heartbeat(
 ) -> DeviceChange:
     now = rt.clock.now()
     with rt.database.write() as session:
+        lapsed = _record_lapse(session, rt, caller, now)
         device = _device(session, caller.agent_id, device_key) or _new_device(
             session, caller.agent_id, device_key, kind, now
         )
         device.kind = kind
         device.status = status
         _heartbeat(device, now, rt.device_lease)
-        return _settle_devices(session, rt, caller, now)
+        return _settle_devices(session, rt, caller, now, lapsed)
 
 
 def socket_opened(
@@ -109,6 +111,7 @@ def socket_opened(
 ) -> DeviceChange:
     now = rt.clock.now()
     with rt.database.write() as session:
+        lapsed = _record_lapse(session, rt, caller, now)
         device = _device(session, caller.agent_id, device_key) or _new_device(
             session, caller.agent_id, device_key, kind, now
         )
@@ -117,7 +120,7 @@ def socket_opened(
         device.socket_id = socket_id
         device.last_seen_at = now
         device.connected_until = max(device.connected_until, now + rt.device_lease)
-        return _settle_devices(session, rt, caller, now)
+        return _settle_devices(session, rt, caller, now, lapsed)
 
 
 def socket_status(
@@ -126,11 +129,12 @@ def socket_status(
     """A status frame from a device's socket."""
     now = rt.clock.now()
     with rt.database.write() as session:
+        lapsed = _record_lapse(session, rt, caller, now)
         device = _device(session, caller.agent_id, device_key)
         if device is not None:
             device.status = status
             device.last_seen_at = now
-        return _settle_devices(session, rt, caller, now)
+        return _settle_devices(session, rt, caller, now, lapsed)
 
 
 def socket_closed(
@@ -140,6 +144,7 @@ def socket_closed(
     says. A socket that a reconnect has replaced changes nothing."""
     now = rt.clock.now()
     with rt.database.write() as session:
+        lapsed = _record_lapse(session, rt, caller, now)
         device = _device(session, caller.agent_id, device_key)
         if device is not None and device.socket_id == socket_id:
             device.socket_id = None
@@ -148,7 +153,7 @@ def socket_closed(
                 device.last_heartbeat_at + rt.device_lease if device.last_heartbeat_at else now
             )
             device.connected_until = max(now, heartbeat_lease)
-        return _settle_devices(session, rt, caller, now)
+        return _settle_devices(session, rt, caller, now, lapsed)
 
 
 def renew_sockets(
@@ -211,7 +216,7 @@ def settle_agent(
 # --- visitors ---------------------------------------------------------------------------
 
 
-def visitor_seen(rt: Runtime, caller: VisitorCaller) -> PresenceEvent | None:
+def visitor_seen(rt: Runtime, caller: VisitorCaller) -> list[PresenceEvent]:
     """A visitor connection opened, closed, or heartbeated: the visitor is on the website
     for at least ``visitor_left_after`` more."""
     with rt.database.write() as session:
@@ -221,14 +226,17 @@ def visitor_seen(rt: Runtime, caller: VisitorCaller) -> PresenceEvent | None:
 
 def mark_visitor_seen(
     session: Session, rt: Runtime, visitor: Visitor, *, now: datetime | None = None
-) -> PresenceEvent | None:
+) -> list[PresenceEvent]:
     """In the caller's transaction: the visitor showed a sign of life (a connection, a
     heartbeat, a message) at ``now``."""
     now = now or rt.clock.now()
+    # Gone unnoticed before this sign of life (the sweep has not come by): that was a
+    # leaving, recorded at its moment, and this is a return.
+    left = _settle_visitor(session, rt, visitor, now)
     grace_end = now + rt.visitor_grace
     visitor.present_until = max(visitor.present_until or grace_end, grace_end)
-    event = _settle_visitor(session, rt, visitor, now)
-    return _described(session, rt, [event])[0] if event else None
+    arrived = _settle_visitor(session, rt, visitor, now)
+    return _described(session, rt, [e for e in (left, arrived) if e is not None])
 
 
 # --- the sweep --------------------------------------------------------------------------
@@ -336,15 +344,29 @@ def _described(session: Session, rt: Runtime, events: list[PresenceEvent]) -> li
     return described
 
 
-def _settle_devices(
+def _record_lapse(
     session: Session, rt: Runtime, caller: AgentCaller, now: datetime
+) -> list[PresenceEvent]:
+    """Before a device changes: a lease that ran out unnoticed (the sweep has not come by
+    yet) is recorded first, at its end, so that renewing it now counts as coming back
+    rather than as a lease that never ended."""
+    event = settle_agent(session, rt, session.get_one(Agent, caller.agent_id), now)
+    return [event] if event else []
+
+
+def _settle_devices(
+    session: Session,
+    rt: Runtime,
+    caller: AgentCaller,
+    now: datetime,
+    lapsed: list[PresenceEvent],
 ) -> DeviceChange:
     session.flush()
     agent = session.get_one(Agent, caller.agent_id)
     event = settle_agent(session, rt, agent, now)
     return DeviceChange(
         devices=_devices_of(session, caller.agent_id),
-        events=_described(session, rt, [event] if event else []),
+        events=_described(session, rt, lapsed + ([event] if event else [])),
     )
 
 

@@ -162,7 +162,7 @@ def post_visitor_message(
             conversation=conversation,
             message=message,
             opened_conversation=opened,
-            presence_events=[arrived] if arrived else [],
+            presence_events=arrived,
         )
 
 

@@ -151,7 +151,7 @@ async def visitor_socket(
     keeper.visitor_socket_opened(caller.visitor_id)
     try:
         arrived = await anyio.to_thread.run_sync(presence.visitor_seen, rt, caller)
-        keeper.announce([arrived] if arrived else [])
+        keeper.announce(arrived)
         online = scope_members_online(
             await anyio.to_thread.run_sync(keeper.online_agents, caller.account_id), scope
         )
@@ -176,7 +176,7 @@ async def visitor_socket(
         hub.unsubscribe(subscription)
         keeper.visitor_socket_closed(caller.visitor_id)
         seen = await anyio.to_thread.run_sync(presence.visitor_seen, rt, caller)
-        keeper.announce([seen] if seen else [])
+        keeper.announce(seen)
 
 
 def _forward_all(envelope: Envelope) -> str | None:

@@ -71,7 +71,7 @@ def visitor_heartbeat(
     ``visitor_left_after`` seconds, or the visitor counts as having left. Answers whether
     the widget is online for this visitor."""
     arrived = presence.visitor_seen(rt, visitor)
-    live.keeper.announce([arrived] if arrived else [])
+    live.keeper.announce(arrived)
     scope = widget.visitor_scope(rt, visitor, group_id=None)
     with rt.database.read() as session:
         online = online_agent_ids(
