@@ -160,8 +160,10 @@ def explain(conversation_id: int, as_json: bool) -> None:
         click.echo(
             f"  opened {out.opened_at.isoformat()}, due {out.due_at.isoformat()}, decided {decided}"
         )
-        listed = ", ".join(map(str, out.listed_message_ids)) or "none"
-        click.echo(f"  messages: {', '.join(map(str, out.message_ids))} (listed: {listed})")
+        messages = ", ".join(map(str, out.message_ids))
+        if out.recipients:
+            messages += f" (the e-mail lists: {', '.join(map(str, out.listed_message_ids))})"
+        click.echo(f"  messages: {messages}")
         for recipient in out.recipients:
             reply = f" — {recipient.smtp_code or ''} {recipient.smtp_text or ''}".rstrip()
             retry = (
