@@ -9,7 +9,7 @@ import time
 import pytest
 
 from tests.engine.conftest import DELAY, LEASE, decisions, settled
-from tests.live.conftest import LiveServer, new_visitor, sign_up
+from tests.live.conftest import Agent, LiveServer, new_visitor, sign_up
 from tests.mailsink import MailSink
 
 
@@ -206,20 +206,31 @@ def test_a_group_conversation_is_e_mailed_to_its_group_only(
     assert "not a member" in mine[0]["for_agent"]["text"]
 
 
+def unanswered_while_online(
+    server: LiveServer, *, plan: str, missed_on: bool | None, join: bool = False
+) -> tuple[Agent, int]:
+    """An agent online in the dashboard, a visitor who writes (over REST: the message is its
+    last sign of life), maybe a join, and the visitor gone after visitor_left_after."""
+    owner = sign_up(server, plan=plan)
+    if missed_on is not None:  # None: the account's default
+        owner.call("PATCH", "/settings/notifications", {"missed_conversation_email": missed_on})
+    visitor = new_visitor(server, owner.widget_key, name="Vera")
+    with owner.socket("laptop") as laptop:
+        laptop.wait_for("hello")
+        conversation_id = visitor.say("Anyone?")["conversation_id"]
+        if join:
+            joined = owner.call("POST", f"/conversations/{conversation_id}/join")
+            assert joined.json()["folder"] == "mine"
+        laptop.wait_for("presence.changed", visitor_id=visitor.visitor_id, online=False)
+    return owner, conversation_id
+
+
 @pytest.mark.parametrize("plan", ["standard", "pro"])
 def test_a_missed_conversation_is_e_mailed_on_standard_and_pro(
     engine_server: LiveServer, sink: MailSink, plan: str
 ) -> None:
-    owner = sign_up(engine_server, plan=plan)
-    owner.call("PATCH", "/settings/notifications", {"missed_conversation_email": True})
-    visitor = new_visitor(engine_server, owner.widget_key, name="Vera")
-    with owner.socket("laptop") as laptop:
-        laptop.wait_for("hello")
-        conversation_id = visitor.say("Anyone?")["conversation_id"]
-        # Nobody answers; the visitor closes the tab (it had no socket: its message was its
-        # last sign of life) and is gone after visitor_left_after.
-        laptop.wait_for("presence.changed", visitor_id=visitor.visitor_id, online=False)
-        (caught,) = sink.wait_for(1, to=owner.email)
+    owner, conversation_id = unanswered_while_online(engine_server, plan=plan, missed_on=True)
+    (caught,) = sink.wait_for(1, to=owner.email)
     assert caught.message["Subject"].startswith("Missed conversation: Vera")
     assert "Anyone?" in caught.text
     (decision,) = settled(owner, conversation_id)
@@ -229,14 +240,8 @@ def test_a_missed_conversation_is_e_mailed_on_standard_and_pro(
 
 
 def test_no_missed_conversation_e_mail_on_free(engine_server: LiveServer, sink: MailSink) -> None:
-    owner = sign_up(engine_server, plan="free")
-    owner.call("PATCH", "/settings/notifications", {"missed_conversation_email": True})
-    visitor = new_visitor(engine_server, owner.widget_key)
-    with owner.socket("laptop") as laptop:
-        laptop.wait_for("hello")
-        conversation_id = visitor.say("Anyone?")["conversation_id"]
-        laptop.wait_for("presence.changed", visitor_id=visitor.visitor_id, online=False)
-        (decision,) = settled(owner, conversation_id)
+    owner, conversation_id = unanswered_while_online(engine_server, plan="free", missed_on=True)
+    (decision,) = settled(owner, conversation_id)
     assert decision["reason"] == "plan_lacks_feature"
     assert "STANDARD and PRO" in decision["reason_text"]
     assert sink.to(owner.email) == []
@@ -245,28 +250,17 @@ def test_no_missed_conversation_e_mail_on_free(engine_server: LiveServer, sink: 
 def test_missed_conversation_e_mails_are_off_until_switched_on(
     engine_server: LiveServer, sink: MailSink
 ) -> None:
-    owner = sign_up(engine_server, plan="standard")
-    visitor = new_visitor(engine_server, owner.widget_key)
-    with owner.socket("laptop") as laptop:
-        laptop.wait_for("hello")
-        conversation_id = visitor.say("Anyone?")["conversation_id"]
-        laptop.wait_for("presence.changed", visitor_id=visitor.visitor_id, online=False)
-        (decision,) = settled(owner, conversation_id)
+    owner, conversation_id = unanswered_while_online(engine_server, plan="standard", missed_on=None)
+    (decision,) = settled(owner, conversation_id)
     assert decision["reason"] == "setting_off"
     assert sink.to(owner.email) == []
 
 
 def test_joining_makes_it_served_and_not_missed(engine_server: LiveServer, sink: MailSink) -> None:
-    owner = sign_up(engine_server, plan="pro")
-    owner.call("PATCH", "/settings/notifications", {"missed_conversation_email": True})
-    visitor = new_visitor(engine_server, owner.widget_key)
-    with owner.socket("laptop") as laptop:
-        laptop.wait_for("hello")
-        conversation_id = visitor.say("Anyone?")["conversation_id"]
-        joined = owner.call("POST", f"/conversations/{conversation_id}/join")
-        assert joined.json()["folder"] == "mine"
-        laptop.wait_for("presence.changed", visitor_id=visitor.visitor_id, online=False)
-        time.sleep(0.3)
+    owner, conversation_id = unanswered_while_online(
+        engine_server, plan="pro", missed_on=True, join=True
+    )
+    time.sleep(0.3)
     assert decisions(owner, conversation_id) == []
     assert sink.to(owner.email) == []
 
