@@ -42,7 +42,8 @@ def engine_settings(database_url: str, data_dir: Path, smtp_url: str, **override
         "smtp_retry_for": 60,
         "smtp_timeout": 2,
         "delivery_lease": 5,
-        "worker_max_sleep": 5,
+        # As in production: the doorbell, not a short nap, must wake the worker in time.
+        "worker_max_sleep": 60,
     }
     return Settings(**(values | overrides))
 

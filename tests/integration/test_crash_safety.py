@@ -32,7 +32,8 @@ def crash_env(database_url: str, data_dir: Path, smtp_url: str) -> dict[str, str
         "FRONTDESK_SMTP_TIMEOUT": "1",
         "FRONTDESK_DELIVERY_LEASE": "2",
         "FRONTDESK_SMTP_RETRY_BASE": "0.2",
-        "FRONTDESK_WORKER_MAX_SLEEP": "5",
+        # Longer than any wait in these tests: PostgreSQL NOTIFY must wake the workers.
+        "FRONTDESK_WORKER_MAX_SLEEP": "120",
     }
 
 
