@@ -1,6 +1,7 @@
 """The baseline for benchmarks/sockets.py: the least a WebSocket fan-out server can be on the
-same stack (Starlette on uvicorn): sockets in a set, and POST /broadcast sends one frame to
-every one of them. No database, no authentication, no presence."""
+same stack (Starlette on uvicorn, with the WebSocket options of ``frontdesk serve``): sockets
+in a set, and POST /broadcast sends one frame to every one of them. No database, no
+authentication, no presence."""
 
 from __future__ import annotations
 
@@ -13,6 +14,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
+
+# A small module: importing it does not load Frontdesk's application into the baseline.
+from frontdesk.realtime.transport import UVICORN_WEBSOCKET_OPTIONS
 
 sockets: set[WebSocket] = set()
 
@@ -49,5 +53,11 @@ app = Starlette(
 )
 
 if __name__ == "__main__":
-    # The same WebSocket implementation as `frontdesk serve`.
-    uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning", ws="wsproto")
+    uvicorn.run(
+        app,
+        host="127.0.0.1",
+        port=int(sys.argv[1]),
+        log_level="warning",
+        access_log=False,
+        **UVICORN_WEBSOCKET_OPTIONS,
+    )

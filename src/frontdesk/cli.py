@@ -23,6 +23,7 @@ from frontdesk.core.model import Locale, Plan, Role
 from frontdesk.engine.mailer import Mailer
 from frontdesk.engine.worker import NotificationWorker
 from frontdesk.errors import FrontdeskError
+from frontdesk.realtime.transport import UVICORN_WEBSOCKET_OPTIONS
 from frontdesk.service import accounts, agents, notifications
 from frontdesk.service.runtime import Runtime
 from frontdesk.settings import CONFIG_FILE_VARIABLE, Settings
@@ -30,8 +31,6 @@ from frontdesk.store.database import Database
 from frontdesk.store.migrate import upgrade
 
 M = TypeVar("M", bound=BaseModel)
-# No client frame of Frontdesk comes near this; the sessions refuse frames over 16 KiB.
-WS_MAX_BYTES = 64 * 1024
 
 
 def _load_settings() -> Settings:
@@ -89,10 +88,7 @@ def serve(host: str, port: int, log_level: str) -> None:
         port=port,
         log_level=log_level,
         access_log=False,
-        # wsproto holds an idle socket in about a fifth of the memory of uvicorn's default
-        # implementation (docs/presence.md has the figures).
-        ws="wsproto",
-        ws_max_size=WS_MAX_BYTES,
+        **UVICORN_WEBSOCKET_OPTIONS,
     )
 
 

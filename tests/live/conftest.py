@@ -20,6 +20,8 @@ from websockets.sync.client import ClientConnection, connect
 
 from frontdesk.api.app import create_app
 from frontdesk.clock import SystemClock
+from frontdesk.realtime.hub import Hub
+from frontdesk.realtime.transport import UVICORN_WEBSOCKET_OPTIONS
 from frontdesk.security import PasswordHasher
 from frontdesk.service.runtime import Runtime
 from frontdesk.settings import Settings
@@ -35,6 +37,7 @@ class LiveServer:
     base_url: str
     ws_url: str
     runtime: Runtime
+    hub: Hub
 
     def http(self) -> httpx.Client:
         return httpx.Client(base_url=f"{self.base_url}/api/v1", timeout=10)
@@ -49,13 +52,14 @@ def serving(
         settings=settings, database=database, clock=SystemClock(), passwords=passwords
     )
     port = free_port()
+    app = create_app(runtime)
     server = uvicorn.Server(
         uvicorn.Config(
-            create_app(runtime),
+            app,
             host="127.0.0.1",
             port=port,
             log_level="warning",
-            ws_max_size=64 * 1024,
+            **UVICORN_WEBSOCKET_OPTIONS,
         )
     )
     thread = threading.Thread(target=server.run, daemon=True)
@@ -66,7 +70,9 @@ def serving(
             raise TimeoutError("uvicorn did not start")
         time.sleep(0.01)
     try:
-        yield LiveServer(f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}/api/v1", runtime)
+        yield LiveServer(
+            f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}/api/v1", runtime, app.state.hub
+        )
     finally:
         server.should_exit = True
         thread.join(timeout=10)

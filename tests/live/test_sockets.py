@@ -4,11 +4,16 @@
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 
 import pytest
+from sqlalchemy import update
 from websockets.exceptions import ConnectionClosed
 
-from tests.live.conftest import LEASE, LiveServer, new_visitor, sign_up
+from frontdesk.realtime.hub import DEFAULT_QUEUE_FRAMES, agents_topic
+from frontdesk.service import widget
+from frontdesk.store.models import Visitor
+from tests.live.conftest import LEASE, LiveServer, Socket, new_visitor, sign_up
 
 
 def test_an_agent_socket_says_hello_and_answers_ping(live_server: LiveServer) -> None:
@@ -49,6 +54,32 @@ def test_a_refused_agent_socket_is_told_why(
             socket.next()
     assert closed.value.rcvd is not None
     assert closed.value.rcvd.code in (4400, 4401)
+
+
+@pytest.mark.parametrize(
+    ("query", "code", "close"),
+    [
+        ({"visitor_token": "fdv_nope"}, "invalid_visitor_token", 4401),
+        ({"widget_key": "not!a!key"}, "widget_not_found", 4400),
+        ({"group_id": "sales"}, "invalid_group_id", 4400),
+        ({"group_id": "999999"}, "group_not_found", 4400),
+    ],
+)
+def test_a_refused_visitor_socket_is_told_why(
+    live_server: LiveServer, query: dict[str, str], code: str, close: int
+) -> None:
+    owner = sign_up(live_server, plan="pro")
+    visitor = new_visitor(live_server, owner.widget_key)
+    query = dict(query)  # the parameter is shared by both backends' runs
+    visitor.token = query.pop("visitor_token", visitor.token)
+    visitor.widget_key = query.pop("widget_key", visitor.widget_key)
+    with visitor.socket(**query) as socket:
+        first = socket.next()
+        assert first.get("error", {}).get("code") == code, first
+        with pytest.raises(ConnectionClosed) as closed:
+            socket.next()
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == close
 
 
 def test_a_visitor_message_reaches_the_agents_of_its_account_only(live_server: LiveServer) -> None:
@@ -228,3 +259,62 @@ def test_a_visitor_leaving_and_returning_is_an_event_of_its_conversation(
                 "presence.changed", visitor_id=visitor.visitor_id, online=True
             )
             assert back["conversation_ids"] == [conversation_id]
+
+
+def test_a_client_too_slow_to_read_is_closed_with_1013_and_slows_nobody(
+    live_server: LiveServer,
+) -> None:
+    owner = sign_up(live_server)
+    topic = agents_topic(owner.account_id)
+    pad = "x" * 16_000
+    with owner.socket("reader") as reader, owner.socket("stuck") as stuck:
+        reader.wait_for("hello")
+        stuck.wait_for("hello")
+        # The stuck client reads nothing more: its WebSocket library stops taking data off
+        # the TCP connection, the kernel's buffers fill, and the server's queue for it
+        # overflows. The reader reads every frame, in order, the whole time.
+        for batch in range(80):
+            for n in range(50):
+                live_server.hub.publish(topic, {"type": "tick", "n": batch * 50 + n, "pad": pad})
+            for n in range(50):
+                assert reader.wait_for("tick")["n"] == batch * 50 + n
+        closed = read_until_closed(stuck)
+    assert closed.rcvd is not None
+    assert closed.rcvd.code == 1013
+    ticks = [f["n"] for f in stuck.seen if f["type"] == "tick"]
+    assert ticks == list(range(len(ticks)))  # what it did get came in order, up to the gap
+    assert len(ticks) < 4000
+
+
+def test_a_burst_of_lapses_reaches_a_dashboard_that_reads(live_server: LiveServer) -> None:
+    """More transitions than a socket's queue holds, announced by one sweep in one go: a
+    burst, not a slow client, so the dashboard gets them all and stays open."""
+    owner = sign_up(live_server)
+    rt = live_server.runtime
+    many = DEFAULT_QUEUE_FRAMES + 44
+    visitor_ids = {
+        widget.create_visitor(rt, owner.widget_key, name=None, email=None, page_url=None).visitor.id
+        for _ in range(many)
+    }
+    with owner.socket() as dashboard:
+        dashboard.wait_for("hello")
+        with rt.database.write() as session:  # all on the website until a moment ago
+            session.execute(
+                update(Visitor)
+                .where(Visitor.id.in_(visitor_ids))
+                .values(present=True, present_until=rt.clock.now() - timedelta(seconds=1))
+            )
+        left: set[int] = set()
+        while left != visitor_ids:
+            frame = dashboard.wait_for("presence.changed", online=False, timeout=10)
+            left.add(frame["visitor_id"])
+        dashboard.send({"type": "ping"})
+        assert dashboard.wait_for("pong") == {"type": "pong"}
+
+
+def read_until_closed(socket: Socket) -> ConnectionClosed:
+    try:
+        while True:
+            socket.next(timeout=10)
+    except ConnectionClosed as closed:
+        return closed

@@ -100,7 +100,6 @@ def create_app(runtime: Runtime, *, hub: Hub | None = None) -> FastAPI:
         conversations,
         notifications,
         widget,
-        sockets,
     ):
         api.include_router(module.router)
     app.include_router(api)
@@ -115,4 +114,6 @@ def create_app(runtime: Runtime, *, hub: Hub | None = None) -> FastAPI:
         return Response(metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
 
     app.add_middleware(BodyLimit, max_bytes=runtime.settings.max_request_body_bytes)
+    # The WebSockets bypass the routing above: see frontdesk.api.routes.sockets.
+    app.add_middleware(sockets.SocketRoutes, prefix=API_PREFIX)
     return app

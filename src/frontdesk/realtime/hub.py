@@ -4,7 +4,11 @@ A frame is published to a *topic* (``agents:<account>``, ``visitor:<id>``, …) 
 every subscription to it. Each subscription has a bounded queue: a client too slow to keep
 up fills it and is marked overflowed (its session then drops it) instead of blocking the
 publisher or anyone else. ``publish`` is safe to call from any thread, because the HTTP
-routes run in a thread pool.
+routes run in a thread pool. Design notes: docs/presence.md.
+
+Delivery pushes: a subscription calls its ``on_ready`` when a frame waits for it, so a
+socket's session writes only while there is something to write. Ten thousand idle sockets
+then hold no task and no future each, only a short list (docs/presence.md, "Benchmark").
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import asyncio
 import json
 import threading
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -44,21 +48,48 @@ def visitor_topic(visitor_id: int) -> str:
 
 
 class Subscription:
-    def __init__(self, topics: Iterable[str], *, max_frames: int) -> None:
+    """One socket's place in the hub: the frames waiting for it.
+
+    ``offer`` runs on the event loop and calls ``on_ready`` after each frame it queues and
+    once when the subscription overflows; ``take`` hands out the waiting frames in order.
+
+    The consumer sets ``blocked`` while it waits for its client to take a frame (the
+    connection's buffers are full). A subscription overflows when ``max_frames`` are
+    waiting while its consumer is blocked: that client does not read fast enough. Frames
+    that pile up while the consumer merely has not had its turn yet (a burst published in
+    one go, such as a presence sweep recording hundreds of lapses) are no sign of a slow
+    client. An overflowed subscription drops what waits and takes nothing more: its client
+    gets no frame but the close.
+    """
+
+    __slots__ = ("_frames", "_max_frames", "_on_ready", "blocked", "overflowed", "topics")
+
+    def __init__(
+        self, topics: Iterable[str], *, on_ready: Callable[[], None], max_frames: int
+    ) -> None:
         self.topics = frozenset(topics)
-        self._queue: asyncio.Queue[Envelope] = asyncio.Queue(max_frames)
-        self.overflowed = asyncio.Event()
+        self.blocked = False
+        self.overflowed = False
+        # A list, not a deque: it is nearly always empty, and an empty deque costs ten
+        # times an empty list; taking from the front of a list of a few hundred pointers is
+        # one short memmove.
+        self._frames: list[Envelope] = []
+        self._max_frames = max_frames
+        self._on_ready = on_ready
 
     def offer(self, envelope: Envelope) -> None:
-        if self.overflowed.is_set():
+        if self.overflowed:
             return
-        try:
-            self._queue.put_nowait(envelope)
-        except asyncio.QueueFull:
-            self.overflowed.set()
+        if self.blocked and len(self._frames) >= self._max_frames:
+            self.overflowed = True
+            self._frames.clear()
+        else:
+            self._frames.append(envelope)
+        self._on_ready()
 
-    async def next(self) -> Envelope:
-        return await self._queue.get()
+    def take(self) -> Envelope | None:
+        """The oldest waiting frame, or ``None`` when nothing waits."""
+        return self._frames.pop(0) if self._frames else None
 
 
 class Hub(Protocol):
@@ -67,7 +98,11 @@ class Hub(Protocol):
     async def stop(self) -> None: ...
 
     def subscribe(
-        self, topics: Iterable[str], *, max_frames: int = DEFAULT_QUEUE_FRAMES
+        self,
+        topics: Iterable[str],
+        *,
+        on_ready: Callable[[], None],
+        max_frames: int = DEFAULT_QUEUE_FRAMES,
     ) -> Subscription: ...
 
     def unsubscribe(self, subscription: Subscription) -> None: ...
@@ -91,9 +126,13 @@ class LocalHub:
         self._subscriptions.clear()
 
     def subscribe(
-        self, topics: Iterable[str], *, max_frames: int = DEFAULT_QUEUE_FRAMES
+        self,
+        topics: Iterable[str],
+        *,
+        on_ready: Callable[[], None],
+        max_frames: int = DEFAULT_QUEUE_FRAMES,
     ) -> Subscription:
-        subscription = Subscription(topics, max_frames=max_frames)
+        subscription = Subscription(topics, on_ready=on_ready, max_frames=max_frames)
         for topic in subscription.topics:
             self._subscriptions[topic].add(subscription)
         return subscription

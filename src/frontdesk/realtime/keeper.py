@@ -26,7 +26,8 @@ from frontdesk.service.runtime import Runtime
 log = logging.getLogger("frontdesk.presence")
 
 # The sweep sleeps at most this long even with nothing due, so that leases written by other
-# processes (which cannot wake this one without Redis) are noticed within a bounded time.
+# processes are noticed within a bounded time: only presence changes recorded in this
+# process wake it, with or without Redis.
 MAX_SWEEP_SLEEP = 5.0
 
 

@@ -15,7 +15,7 @@ import contextlib
 import json
 import logging
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import redis.asyncio as aioredis
 
@@ -62,9 +62,13 @@ class RedisHub:
         await self._local.stop()
 
     def subscribe(
-        self, topics: Iterable[str], *, max_frames: int = DEFAULT_QUEUE_FRAMES
+        self,
+        topics: Iterable[str],
+        *,
+        on_ready: Callable[[], None],
+        max_frames: int = DEFAULT_QUEUE_FRAMES,
     ) -> Subscription:
-        return self._local.subscribe(topics, max_frames=max_frames)
+        return self._local.subscribe(topics, on_ready=on_ready, max_frames=max_frames)
 
     def unsubscribe(self, subscription: Subscription) -> None:
         self._local.unsubscribe(subscription)

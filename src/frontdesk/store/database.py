@@ -5,11 +5,19 @@
 ``busy_timeout`` instead of one failing half-way with "database is locked" when it upgrades
 a read lock. ``Database.read()`` is a plain transaction for queries. SQLite runs in WAL mode
 (readers never block the writer) with foreign keys enforced.
+
+SQLite makes a waiting writer sleep and retry, up to 100 ms a sleep, until ``busy_timeout``.
+Under a burst of writes (thousands of sockets connecting at once, each recording its
+presence) a writer that keeps losing the race to fresher ones runs out of time and fails.
+So the writers of one process first take turns on a lock, which hands over as soon as it is
+free, and meet SQLite's lock only when nobody here holds it; ``busy_timeout`` still covers
+other processes on the same file (the CLI beside a running server).
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -46,12 +54,28 @@ class Database:
         )
         event.listen(self._writer, "after_commit", _run_after_commit)
         event.listen(self._writer, "after_soft_rollback", _forget_after_commit)
+        self._write_turn = threading.Lock() if self.is_sqlite else None
 
     @contextmanager
     def write(self) -> Iterator[Session]:
         """A read-write transaction: committed when the block ends, rolled back on error."""
-        with self._writer.begin() as session:
+        with self._turn_to_write(), self._writer.begin() as session:
             yield session
+
+    @contextmanager
+    def _turn_to_write(self) -> Iterator[None]:
+        if self._write_turn is None:
+            yield
+            return
+        if not self._write_turn.acquire(timeout=SQLITE_BUSY_TIMEOUT_MS / 1000):
+            raise TimeoutError(
+                "another write transaction of this process has held the SQLite database "
+                f"for {SQLITE_BUSY_TIMEOUT_MS / 1000:g} s"
+            )
+        try:
+            yield
+        finally:
+            self._write_turn.release()
 
     @contextmanager
     def read(self) -> Iterator[Session]:

@@ -1,10 +1,13 @@
 """The WebSockets: an agent device (presence and live events) and a visitor (presence, agent
 replies and the widget's online status). SPEC section 6; design in docs/presence.md.
 
-A session pumps two ways at once: frames from the client (``ping``, ``status``) and frames
-from the hub. A client that does not read fast enough overflows its bounded queue and is
-closed with 1013, so it never slows anyone else; a frame over the size limit closes the
-socket with 1009; a malformed frame gets an ``error`` frame and the session goes on.
+Sockets live for hours, so what each one holds is kept small: the two paths are dispatched
+ahead of FastAPI's routing (``SocketRoutes``), and a session reads frames from the client
+(``ping``, ``status``) in the socket's own task while frames from the hub are written by a
+task that exists only while some are waiting. A client that does not read fast enough
+overflows its bounded queue and is closed with 1013, so it never slows anyone else; a frame
+over the size limit closes the socket with 1009; a malformed frame gets an ``error`` frame
+and the session goes on.
 """
 
 from __future__ import annotations
@@ -14,11 +17,12 @@ import contextlib
 import json
 import re
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 import anyio.to_thread
-from fastapi import APIRouter, WebSocket
+from fastapi import WebSocket
+from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from frontdesk.api.schemas import WIDGET_KEY_PATTERN
@@ -27,7 +31,6 @@ from frontdesk.errors import FrontdeskError
 from frontdesk.realtime.hub import (
     Envelope,
     Hub,
-    Subscription,
     agents_topic,
     visitor_topic,
     visitors_topic,
@@ -36,8 +39,6 @@ from frontdesk.realtime.keeper import PresenceKeeper, scope_members_online
 from frontdesk.service import presence, widget
 from frontdesk.service.accounts import authenticate_agent
 from frontdesk.service.runtime import Runtime
-
-router = APIRouter(tags=["live"])
 
 MAX_FRAME_CHARS = 16 * 1024
 DEVICE_KEY = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
@@ -48,6 +49,8 @@ CLOSE_UNAUTHORIZED = 4401
 CLOSE_BAD_REQUEST = 4400
 
 FrameHandler = Callable[[dict[str, Any]], Awaitable[dict[str, Any] | None]]
+# What ends a session from the client's side: it went away, or the socket is closed already.
+GONE = (WebSocketDisconnect, RuntimeError, OSError)
 
 
 class Refused(Exception):
@@ -56,53 +59,74 @@ class Refused(Exception):
         self.close_code, self.code, self.message = close_code, code, message
 
 
-@router.websocket("/agent/ws")
-async def agent_socket(
-    websocket: WebSocket,
-    token: str = "",
-    device_id: str = "",
-    kind: str = DeviceKind.WEB.value,
-    status: str = DeviceStatus.ONLINE.value,
-) -> None:
+class SocketRoutes:
+    """ASGI middleware that hands the two WebSocket paths straight to their endpoints.
+
+    Every layer of the HTTP stack a socket passes through stays suspended on its stack for
+    as long as it is open: FastAPI's routers, exception middleware and dependency machinery
+    cost about 12 KB per socket (docs/presence.md, "Memory per socket"). The sockets need
+    none of it: they parse their own query and answer errors in frames.
+    """
+
+    def __init__(self, app: ASGIApp, *, prefix: str) -> None:
+        self.app = app
+        self.endpoints: dict[str, Callable[[WebSocket], Awaitable[None]]] = {
+            f"{prefix}/agent/ws": agent_socket,
+            f"{prefix}/widget/ws": visitor_socket,
+        }
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            path: str = scope["path"]
+            root_path: str = scope.get("root_path", "")
+            if root_path and path.startswith(root_path):
+                path = path[len(root_path) :]
+            endpoint = self.endpoints.get(path)
+            if endpoint is not None:
+                await endpoint(WebSocket(scope, receive, send))
+                return
+        await self.app(scope, receive, send)
+
+
+async def agent_socket(websocket: WebSocket) -> None:
+    """``/agent/ws?token=&device_id=&kind=web&status=online``"""
     rt, hub, keeper = _parts(websocket)
+    query = websocket.query_params
+    device_id = query.get("device_id", "")
     await websocket.accept()
     try:
-        caller = await _call(authenticate_agent, rt, token)
+        caller = await _call(authenticate_agent, rt, query.get("token", ""))
         if not DEVICE_KEY.match(device_id):
             raise Refused(
                 CLOSE_BAD_REQUEST, "invalid_device_id", "device_id: 1-100 of A-Z a-z 0-9 . _ : -"
             )
         device_kind, device_status = (
-            _enum(DeviceKind, kind, "kind"),
-            _enum(DeviceStatus, status, "status"),
+            _enum(DeviceKind, query.get("kind", DeviceKind.WEB.value), "kind"),
+            _enum(DeviceStatus, query.get("status", DeviceStatus.ONLINE.value), "status"),
         )
     except Refused as refused:
         await _refuse(websocket, refused)
         return
 
     socket_id = secrets.token_hex(16)
-    subscription = hub.subscribe([agents_topic(caller.account_id)])
+    session = Session(websocket, hub, [agents_topic(caller.account_id)], forward=_forward_all)
     keeper.device_sockets.add(socket_id)
     try:
+        # Only the events leave the thread: the device rows read with them would otherwise
+        # stay in memory, held by this coroutine, for as long as the socket is open.
         opened = await anyio.to_thread.run_sync(
-            lambda: presence.socket_opened(
-                rt,
-                caller,
-                device_key=device_id,
-                kind=device_kind,
-                status=device_status,
-                socket_id=socket_id,
+            lambda: (
+                presence.socket_opened(
+                    rt,
+                    caller,
+                    device_key=device_id,
+                    kind=device_kind,
+                    status=device_status,
+                    socket_id=socket_id,
+                ).events
             )
         )
-        keeper.announce(opened.events)
-        await websocket.send_json(
-            {
-                "type": "hello",
-                "agent_id": caller.agent_id,
-                "device_id": device_id,
-                "status": device_status.value,
-            }
-        )
+        keeper.announce(opened)
 
         async def on_frame(frame: dict[str, Any]) -> dict[str, Any] | None:
             if frame.get("type") != "status":
@@ -118,9 +142,15 @@ async def agent_socket(
             keeper.announce(change.events)
             return {"type": "status", "status": new_status}
 
-        await _pump(websocket, subscription, on_frame, forward=_forward_all)
+        hello = {
+            "type": "hello",
+            "agent_id": caller.agent_id,
+            "device_id": device_id,
+            "status": device_status.value,
+        }
+        await session.run(hello, on_frame)
     finally:
-        hub.unsubscribe(subscription)
+        hub.unsubscribe(session.subscription)
         keeper.device_sockets.discard(socket_id)
         closed = await anyio.to_thread.run_sync(
             lambda: presence.socket_closed(rt, caller, device_key=device_id, socket_id=socket_id)
@@ -128,52 +158,57 @@ async def agent_socket(
         keeper.announce(closed.events)
 
 
-@router.websocket("/widget/ws")
-async def visitor_socket(
-    websocket: WebSocket, widget_key: str = "", visitor_token: str = "", group_id: int | None = None
-) -> None:
+async def visitor_socket(websocket: WebSocket) -> None:
+    """``/widget/ws?widget_key=&visitor_token=&group_id=``"""
     rt, hub, keeper = _parts(websocket)
+    query = websocket.query_params
     await websocket.accept()
     try:
+        widget_key = query.get("widget_key", "")
         if not WIDGET_KEY.match(widget_key):
             raise Refused(
                 CLOSE_BAD_REQUEST, "widget_not_found", "There is no widget with this key."
             )
-        caller = await _call(widget.authenticate_visitor, rt, widget_key, visitor_token)
+        group_id = _group_id(query.get("group_id"))
+        caller = await _call(
+            widget.authenticate_visitor, rt, widget_key, query.get("visitor_token", "")
+        )
         scope = await _call(lambda: widget.visitor_scope(rt, caller, group_id=group_id))
     except Refused as refused:
         await _refuse(websocket, refused)
         return
 
-    subscription = hub.subscribe(
-        [visitor_topic(caller.visitor_id), visitors_topic(caller.account_id)]
+    last_online = False
+
+    def forward(envelope: Envelope) -> str | None:
+        nonlocal last_online
+        if envelope.frame.get("type") != "agents.online":
+            return envelope.text
+        now_online = scope_members_online(envelope.frame["agent_ids"], scope)
+        if now_online == last_online:
+            return None
+        last_online = now_online
+        return json.dumps({"type": "widget.status", "online": now_online})
+
+    session = Session(
+        websocket,
+        hub,
+        [visitor_topic(caller.visitor_id), visitors_topic(caller.account_id)],
+        forward=forward,
     )
     keeper.visitor_socket_opened(caller.visitor_id)
     try:
-        arrived = await anyio.to_thread.run_sync(presence.visitor_seen, rt, caller)
-        keeper.announce(arrived)
-        online = scope_members_online(
+        keeper.announce(await anyio.to_thread.run_sync(presence.visitor_seen, rt, caller))
+        last_online = scope_members_online(
             await anyio.to_thread.run_sync(keeper.online_agents, caller.account_id), scope
         )
-        await websocket.send_json({"type": "widget.status", "online": online})
-        last_online = online
-
-        def forward(envelope: Envelope) -> str | None:
-            nonlocal last_online
-            if envelope.frame.get("type") != "agents.online":
-                return envelope.text
-            now_online = scope_members_online(envelope.frame["agent_ids"], scope)
-            if now_online == last_online:
-                return None
-            last_online = now_online
-            return json.dumps({"type": "widget.status", "online": now_online})
 
         async def on_frame(_frame: dict[str, Any]) -> dict[str, Any] | None:
             return _error("unknown_frame", "frames: ping")
 
-        await _pump(websocket, subscription, on_frame, forward=forward)
+        await session.run({"type": "widget.status", "online": last_online}, on_frame)
     finally:
-        hub.unsubscribe(subscription)
+        hub.unsubscribe(session.subscription)
         keeper.visitor_socket_closed(caller.visitor_id)
         seen = await anyio.to_thread.run_sync(presence.visitor_seen, rt, caller)
         keeper.announce(seen)
@@ -183,65 +218,101 @@ def _forward_all(envelope: Envelope) -> str | None:
     return envelope.text
 
 
-async def _pump(
-    websocket: WebSocket,
-    subscription: Subscription,
-    on_frame: FrameHandler,
-    *,
-    forward: Callable[[Envelope], str | None],
-) -> None:
-    send_lock = asyncio.Lock()
+class Session:
+    """The frames of one open socket, both ways.
 
-    async def send(text: str) -> None:
-        async with send_lock:
-            await websocket.send_text(text)
+    The greeting goes first; hub frames that arrive before it wait in the subscription.
+    Then the client's frames are read in the socket's own task, and a writer task runs
+    only while hub frames are waiting: it starts when the subscription reports one and
+    ends when none is left. If the subscription overflows (frames keep coming while the
+    client does not take them), the writer closes the socket with 1013 instead.
+    """
 
-    async def read() -> None:
+    __slots__ = ("_forward", "_greeted", "_send_lock", "_writer", "subscription", "websocket")
+
+    def __init__(
+        self,
+        websocket: WebSocket,
+        hub: Hub,
+        topics: Iterable[str],
+        *,
+        forward: Callable[[Envelope], str | None],
+    ) -> None:
+        self.websocket = websocket
+        self._forward = forward
+        self._greeted = False
+        self._writer: asyncio.Task[None] | None = None
+        # Replies (pong, status, error) and hub frames are sent from two tasks; one frame
+        # at a time, whatever the server's WebSocket implementation does with concurrency.
+        self._send_lock = asyncio.Lock()
+        self.subscription = hub.subscribe(topics, on_ready=self._frames_waiting)
+
+    async def run(self, greeting: dict[str, Any], on_frame: FrameHandler) -> None:
+        """Greet, then serve the client until it goes away."""
+        try:
+            await self._send(json.dumps(greeting))
+            self._greeted = True
+            self._frames_waiting()
+            await self._read(on_frame)
+        except GONE:
+            pass
+        finally:
+            writer = self._writer
+            if writer is not None:
+                writer.cancel()
+                with contextlib.suppress(asyncio.CancelledError, *GONE):
+                    await writer
+
+    def _frames_waiting(self) -> None:
+        if self._greeted and self._writer is None:
+            self._writer = asyncio.create_task(self._write())
+
+    async def _write(self) -> None:
+        subscription = self.subscription
+        try:
+            while (envelope := subscription.take()) is not None:
+                text = self._forward(envelope)
+                if text is not None:
+                    # A send returns at once unless the connection's buffers are full; only
+                    # then does anything else run, and frames offered meanwhile count
+                    # against the queue's bound (hub.Subscription).
+                    subscription.blocked = True
+                    await self._send(text)
+                    subscription.blocked = False
+            if subscription.overflowed:
+                await self.websocket.close(CLOSE_TOO_SLOW, "client too slow")
+        except GONE:
+            pass  # the client is gone: reading notices and ends the session
+        finally:
+            self._writer = None
+
+    async def _read(self, on_frame: FrameHandler) -> None:
         while True:
-            message = await websocket.receive()
+            message = await self.websocket.receive()
             if message["type"] == "websocket.disconnect":
                 return
             text = message.get("text")
             if text is None:
                 text = (message.get("bytes") or b"").decode("utf-8", "replace")
             if len(text) > MAX_FRAME_CHARS:
-                await websocket.close(CLOSE_TOO_BIG, "frame too large")
+                await self.websocket.close(CLOSE_TOO_BIG, "frame too large")
                 return
             try:
                 frame = json.loads(text)
             except ValueError:
                 frame = None
             if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
-                await send(json.dumps(_error("invalid_frame", "send a JSON object with a type")))
+                await self._send(
+                    json.dumps(_error("invalid_frame", "send a JSON object with a type"))
+                )
                 continue
             reply = {"type": "pong"} if frame["type"] == "ping" else await on_frame(frame)
             if reply is not None:
-                await send(json.dumps(reply))
+                await self._send(json.dumps(reply))
 
-    async def write() -> None:
-        while True:
-            text = forward(await subscription.next())
-            if text is not None:
-                await send(text)
-
-    async def watch() -> None:
-        await subscription.overflowed.wait()
-        with contextlib.suppress(RuntimeError):
-            await websocket.close(CLOSE_TOO_SLOW, "client too slow")
-
-    tasks = [asyncio.create_task(coroutine) for coroutine in (read(), write(), watch())]
-    try:
-        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-    except (WebSocketDisconnect, RuntimeError):
-        pass
-    finally:
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(
-                asyncio.CancelledError, WebSocketDisconnect, RuntimeError, OSError
-            ):
-                await task
+    async def _send(self, text: str) -> None:
+        async with self._send_lock:
+            await self.websocket.send_text(text)
 
 
 def _parts(websocket: WebSocket) -> tuple[Runtime, Hub, PresenceKeeper]:
@@ -255,6 +326,14 @@ async def _call(function: Callable[..., Any], *args: Any) -> Any:
     except FrontdeskError as error:
         close = CLOSE_UNAUTHORIZED if error.http_status == 401 else CLOSE_BAD_REQUEST
         raise Refused(close, error.code, error.message) from error
+
+
+def _group_id(value: str | None) -> int | None:
+    if value is None or value == "":
+        return None
+    if not value.isdigit() or len(value) > 18:
+        raise Refused(CLOSE_BAD_REQUEST, "invalid_group_id", "group_id is a group's number")
+    return int(value)
 
 
 def _enum(enum: Any, value: str, name: str) -> Any:
