@@ -107,7 +107,9 @@ def test_an_agent_reply_reaches_the_visitor_live(live_server: LiveServer) -> Non
         dashboard.wait_for("hello")
         reply = owner.call("POST", f"/conversations/{conversation_id}/messages", {"text": "We do!"})
         assert reply.status_code == 201
-        frame = widget.wait_for("message.created")
+        frame = widget.wait_for("message.created", timeout=5)
+        if frame["message"]["author"] == "system":  # the join the reply made first
+            frame = widget.wait_for("message.created")
         assert frame["message"]["text"] == "We do!"
         assert frame["message"]["author"] == "agent"
         updated = dashboard.wait_for("conversation.updated")
@@ -318,3 +320,56 @@ def read_until_closed(socket: Socket) -> ConnectionClosed:
             socket.next(timeout=10)
     except ConnectionClosed as closed:
         return closed
+
+
+def test_join_and_close_are_announced_as_system_messages(live_server: LiveServer) -> None:
+    owner = sign_up(live_server)
+    visitor = new_visitor(live_server, owner.widget_key)
+    conversation_id = visitor.say("Hello?")["conversation_id"]
+    with visitor.socket() as widget, owner.socket() as dashboard:
+        widget.wait_for("widget.status")
+        dashboard.wait_for("hello")
+        owner.call("POST", f"/conversations/{conversation_id}/join")
+        joined = widget.wait_for("message.created")["message"]
+        assert (joined["author"], joined["text"]) == ("system", "Olga joined the conversation.")
+        assert dashboard.wait_for("message.created")["message"]["id"] == joined["id"]
+        owner.call("POST", f"/conversations/{conversation_id}/close")
+        closed = widget.wait_for("message.created")["message"]
+        assert closed["text"] == "Olga closed the conversation."
+        assert dashboard.wait_for("conversation.updated")["conversation"]["status"] == "served"
+        assert dashboard.wait_for("conversation.updated")["conversation"]["status"] == "closed"
+
+
+def test_a_reply_to_an_unserved_conversation_announces_the_join_first(
+    live_server: LiveServer,
+) -> None:
+    owner = sign_up(live_server)
+    visitor = new_visitor(live_server, owner.widget_key)
+    conversation_id = visitor.say("Hello?")["conversation_id"]
+    with visitor.socket() as widget:
+        widget.wait_for("widget.status")
+        owner.call("POST", f"/conversations/{conversation_id}/messages", {"text": "Hi!"})
+        first = widget.wait_for("message.created")["message"]
+        second = widget.wait_for("message.created")["message"]
+    assert (first["author"], second["author"], second["text"]) == ("system", "agent", "Hi!")
+
+
+def test_deactivating_an_agent_closes_its_sockets_and_takes_it_offline(
+    live_server: LiveServer,
+) -> None:
+    owner = sign_up(live_server)
+    leaver = owner.invite()
+    with owner.socket("owner-tab") as watcher, leaver.socket("leaver-tab") as theirs:
+        watcher.wait_for("hello")
+        theirs.wait_for("hello")
+        watcher.wait_for("presence.changed", agent_id=leaver.agent_id, online=True)
+        done = owner.call("PATCH", f"/agents/{leaver.agent_id}", {"active": False})
+        assert done.status_code == 200
+        watcher.wait_for("presence.changed", agent_id=leaver.agent_id, online=False)
+        assert watcher.wait_for("agent.deactivated")["agent_id"] == leaver.agent_id
+        with pytest.raises(ConnectionClosed) as closed:
+            theirs.wait_for("never sent")
+        assert closed.value.rcvd is not None
+        assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (4401, "agent_deactivated")
+        # No frame of the account reached it after the deactivation.
+        assert not [f for f in theirs.seen if f.get("type") == "agent.deactivated"]

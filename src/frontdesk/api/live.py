@@ -28,6 +28,10 @@ class Live:
     def conversation_updated(self, conversation: Conversation) -> None:
         self._to_agents(conversation, "conversation.updated")
 
+    def messages_created(self, conversation: Conversation, messages: list[Message]) -> None:
+        for message in messages:
+            self.message_created(conversation, message)
+
     def message_created(self, conversation: Conversation, message: Message) -> None:
         frame = {
             "type": "message.created",
@@ -48,6 +52,12 @@ class Live:
                 "agent_id": agent_id,
                 "last_read_message_id": up_to,
             },
+        )
+
+    def agent_deactivated(self, account_id: int, agent_id: int) -> None:
+        """Dashboards drop the agent; the agent's own sockets close (sockets.py)."""
+        self.hub.publish(
+            agents_topic(account_id), {"type": "agent.deactivated", "agent_id": agent_id}
         )
 
     def _to_agents(self, conversation: Conversation, kind: str) -> None:

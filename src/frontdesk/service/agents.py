@@ -25,9 +25,17 @@ from frontdesk.service.accounts import (
     require_manager,
 )
 from frontdesk.service.groups import load_groups_of_account, require_groups
-from frontdesk.service.presence import settle_agent
+from frontdesk.service.presence import PresenceEvent, settle_and_describe
 from frontdesk.service.runtime import AgentCaller, Runtime
 from frontdesk.store.models import Account, Agent, AgentToken
+
+
+@dataclass(frozen=True, slots=True)
+class AgentUpdated:
+    agent: Agent
+    # The agent going offline (deactivated) or back online (reactivated with a device on).
+    presence_events: list[PresenceEvent]
+    deactivated: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +115,7 @@ def update_agent(
     locale: Locale | None = None,
     active: bool | None = None,
     group_ids: Sequence[int] | None = None,
-) -> Agent:
+) -> AgentUpdated:
     with rt.database.write() as session:
         agent = load_agent(session, caller, agent_id)
         refusal = refuse_agent_change(
@@ -131,13 +139,16 @@ def update_agent(
             agent.role = role
         if locale is not None:
             agent.locale = locale
+        events: list[PresenceEvent] = []
+        deactivated = False
         if active is not None and active != agent.active:
             agent.active = active
-            if not active:
+            deactivated = not active
+            if deactivated:
                 _revoke_tokens(session, rt, agent.id)
             # A deactivated agent is offline at once, whatever its devices say.
-            settle_agent(session, rt, agent, rt.clock.now())
-        return agent
+            events = settle_and_describe(session, rt, agent, rt.clock.now())
+        return AgentUpdated(agent=agent, presence_events=events, deactivated=deactivated)
 
 
 def get_me(rt: Runtime, caller: AgentCaller) -> Agent:

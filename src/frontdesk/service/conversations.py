@@ -94,26 +94,38 @@ def mark_read(
         return _advance_read(session, rt, conversation.id, caller.agent_id, target)
 
 
-def join(rt: Runtime, caller: AgentCaller, conversation_id: int) -> ConversationView:
+@dataclass(frozen=True, slots=True)
+class Changed:
+    """A conversation after a change, with the messages the change added (a join's or a
+    close's ``system`` message), for the live side to announce."""
+
+    view: ConversationView
+    new_messages: list[Message]
+
+
+def join(rt: Runtime, caller: AgentCaller, conversation_id: int) -> Changed:
     with rt.database.write() as session:
         conversation = _load(session, caller, conversation_id, for_update=True)
-        _join(session, caller, conversation, now=rt.clock.now())
+        joined = _join(session, caller, conversation, now=rt.clock.now())
         (view,) = _views(session, caller, [conversation])
-        return view
+        return Changed(view=view, new_messages=[joined] if joined else [])
 
 
 @dataclass(frozen=True, slots=True)
 class Replied:
     conversation: Conversation
     message: Message
+    # The system message of the join a reply to an unserved conversation makes first.
+    joined: Message | None = None
 
 
 def reply(rt: Runtime, caller: AgentCaller, conversation_id: int, *, text: str) -> Replied:
     now = rt.clock.now()
     with rt.database.write() as session:
         conversation = _load(session, caller, conversation_id, for_update=True)
+        joined = None
         if conversation.status is ConversationStatus.UNSERVED:
-            _join(session, caller, conversation, now=now)
+            joined = _join(session, caller, conversation, now=now)
         elif conversation.status is ConversationStatus.CLOSED:
             raise _closed(conversation.id)
         message = Message(
@@ -128,54 +140,58 @@ def reply(rt: Runtime, caller: AgentCaller, conversation_id: int, *, text: str) 
         session.flush()
         # Whoever writes a reply has read everything before it.
         _advance_read(session, rt, conversation.id, caller.agent_id, message.id)
-        return Replied(conversation=conversation, message=message)
+        return Replied(conversation=conversation, message=message, joined=joined)
 
 
-def close(rt: Runtime, caller: AgentCaller, conversation_id: int) -> ConversationView:
+def close(rt: Runtime, caller: AgentCaller, conversation_id: int) -> Changed:
     with rt.database.write() as session:
         conversation = _load(session, caller, conversation_id, for_update=True)
+        new_messages = []
         if conversation.status is not ConversationStatus.CLOSED:
             now = rt.clock.now()
             conversation.status = ConversationStatus.CLOSED
             conversation.closed_at = now
-            _system_message(
-                session,
-                conversation,
-                f"{_agent_name(session, caller)} closed the conversation.",
-                now=now,
+            new_messages.append(
+                _system_message(
+                    session,
+                    conversation,
+                    f"{_agent_name(session, caller)} closed the conversation.",
+                    now=now,
+                )
             )
         (view,) = _views(session, caller, [conversation])
-        return view
+        return Changed(view=view, new_messages=new_messages)
 
 
 def _join(
     session: Session, caller: AgentCaller, conversation: Conversation, *, now: datetime
-) -> None:
+) -> Message | None:
+    """Join, returning the system message that says so (``None``: joined already)."""
     if conversation.status is ConversationStatus.CLOSED:
         raise _closed(conversation.id)
     if conversation.status is ConversationStatus.SERVED:
         if conversation.assignee_id == caller.agent_id:
-            return
+            return None
         raise Conflict("Another agent has already joined this conversation.", code="already_served")
     conversation.status = ConversationStatus.SERVED
     conversation.assignee_id = caller.agent_id
-    _system_message(
+    return _system_message(
         session, conversation, f"{_agent_name(session, caller)} joined the conversation.", now=now
     )
 
 
 def _system_message(
     session: Session, conversation: Conversation, text: str, *, now: datetime
-) -> None:
-    session.add(
-        Message(
-            conversation_id=conversation.id,
-            author=MessageAuthor.SYSTEM,
-            text=text,
-            created_at=now,
-        )
+) -> Message:
+    message = Message(
+        conversation_id=conversation.id,
+        author=MessageAuthor.SYSTEM,
+        text=text,
+        created_at=now,
     )
+    session.add(message)
     session.flush()
+    return message
 
 
 def _agent_name(session: Session, caller: AgentCaller) -> str:

@@ -213,6 +213,15 @@ def settle_agent(
     return event
 
 
+def settle_and_describe(
+    session: Session, rt: Runtime, agent: Agent, now: datetime
+) -> list[PresenceEvent]:
+    """``settle_agent`` for callers outside this module that announce what it recorded
+    (an agent deactivated or reactivated)."""
+    event = settle_agent(session, rt, agent, now)
+    return _described(session, rt, [event] if event else [])
+
+
 # --- visitors ---------------------------------------------------------------------------
 
 

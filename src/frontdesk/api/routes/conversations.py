@@ -90,18 +90,20 @@ def join_conversation(
     conversation_id: ConversationId, caller: AgentDep, rt: RuntimeDep, live: LiveDep
 ) -> ConversationOut:
     """Unserved → served, with you as the assignee (your *Mine* folder)."""
-    view = conversations.join(rt, caller, conversation_id)
-    live.conversation_updated(view.conversation)
-    return conversation_out(view)
+    joined = conversations.join(rt, caller, conversation_id)
+    live.messages_created(joined.view.conversation, joined.new_messages)
+    live.conversation_updated(joined.view.conversation)
+    return conversation_out(joined.view)
 
 
 @router.post("/conversations/{conversation_id}/close")
 def close_conversation(
     conversation_id: ConversationId, caller: AgentDep, rt: RuntimeDep, live: LiveDep
 ) -> ConversationOut:
-    view = conversations.close(rt, caller, conversation_id)
-    live.conversation_updated(view.conversation)
-    return conversation_out(view)
+    closed = conversations.close(rt, caller, conversation_id)
+    live.messages_created(closed.view.conversation, closed.new_messages)
+    live.conversation_updated(closed.view.conversation)
+    return conversation_out(closed.view)
 
 
 @router.post("/conversations/{conversation_id}/messages", status_code=status.HTTP_201_CREATED)
@@ -110,6 +112,7 @@ def reply(
 ) -> MessageOut:
     """An agent reply; joins the conversation first if it is unserved."""
     replied = conversations.reply(rt, caller, conversation_id, text=body.text)
-    live.message_created(replied.conversation, replied.message)
+    joined = [replied.joined] if replied.joined else []
+    live.messages_created(replied.conversation, [*joined, replied.message])
     live.conversation_updated(replied.conversation)
     return MessageOut.model_validate(replied.message)

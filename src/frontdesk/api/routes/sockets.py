@@ -59,6 +59,14 @@ class Refused(Exception):
         self.close_code, self.code, self.message = close_code, code, message
 
 
+class Ended(Exception):
+    """Raised by a session's ``forward`` when a frame from the hub ends the session."""
+
+    def __init__(self, close_code: int, reason: str) -> None:
+        super().__init__(reason)
+        self.close_code, self.reason = close_code, reason
+
+
 class SocketRoutes:
     """ASGI middleware that hands the two WebSocket paths straight to their endpoints.
 
@@ -108,8 +116,14 @@ async def agent_socket(websocket: WebSocket) -> None:
         await _refuse(websocket, refused)
         return
 
+    def forward(envelope: Envelope) -> str | None:
+        frame = envelope.frame
+        if frame.get("type") == "agent.deactivated" and frame.get("agent_id") == caller.agent_id:
+            raise Ended(CLOSE_UNAUTHORIZED, "agent_deactivated")
+        return envelope.text
+
     socket_id = secrets.token_hex(16)
-    session = Session(websocket, hub, [agents_topic(caller.account_id)], forward=_forward_all)
+    session = Session(websocket, hub, [agents_topic(caller.account_id)], forward=forward)
     keeper.device_sockets.add(socket_id)
     try:
         # Only the events leave the thread: the device rows read with them would otherwise
@@ -214,10 +228,6 @@ async def visitor_socket(websocket: WebSocket) -> None:
         keeper.announce(seen)
 
 
-def _forward_all(envelope: Envelope) -> str | None:
-    return envelope.text
-
-
 class Session:
     """The frames of one open socket, both ways.
 
@@ -281,6 +291,9 @@ class Session:
                     subscription.blocked = False
             if subscription.overflowed:
                 await self.websocket.close(CLOSE_TOO_SLOW, "client too slow")
+        except Ended as ended:
+            with contextlib.suppress(*GONE):
+                await self.websocket.close(ended.close_code, ended.reason)
         except GONE:
             pass  # the client is gone: reading notices and ends the session
         finally:
