@@ -66,6 +66,8 @@ def test_events_and_presence_cross_between_processes(
                     json={"text": "Loud and clear."},
                     headers={"Authorization": f"Bearer {token}"},
                 )
+                joined = widget_on_a.wait_for("message.created")  # the reply joins first
+                assert joined["message"]["author"] == "system"
                 reply = widget_on_a.wait_for("message.created")
                 assert reply["message"]["text"] == "Loud and clear."
             # The agent's tab on B closed: the visitor on A sees the widget go offline.
