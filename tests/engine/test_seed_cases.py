@@ -171,12 +171,17 @@ def test_several_messages_make_one_e_mail_listing_them_all(
     assert len(sink.to(colleague.email)) == 1
 
 
+def shop_with_sales_group(server: LiveServer) -> tuple[Agent, int, Agent]:
+    """A PRO account whose owner is not in its one group, Sales, and a seller who is."""
+    owner = sign_up(server, plan="pro")
+    group_id = owner.call("POST", "/groups", {"name": "Sales"}).json()["id"]
+    return owner, group_id, owner.invite(group_ids=[group_id])
+
+
 def test_another_agent_of_the_pro_group_online_means_no_offline_message(
     engine_server: LiveServer, sink: MailSink
 ) -> None:
-    owner = sign_up(engine_server, plan="pro")
-    group_id = owner.call("POST", "/groups", {"name": "Sales"}).json()["id"]
-    seller = owner.invite(group_ids=[group_id])
+    owner, group_id, seller = shop_with_sales_group(engine_server)
     with seller.socket("seller-laptop") as laptop:
         laptop.wait_for("hello")
         visitor = new_visitor(engine_server, owner.widget_key)
@@ -189,9 +194,7 @@ def test_another_agent_of_the_pro_group_online_means_no_offline_message(
 def test_a_group_conversation_is_e_mailed_to_its_group_only(
     engine_server: LiveServer, sink: MailSink
 ) -> None:
-    owner = sign_up(engine_server, plan="pro")
-    group_id = owner.call("POST", "/groups", {"name": "Sales"}).json()["id"]
-    seller = owner.invite(group_ids=[group_id])
+    owner, group_id, seller = shop_with_sales_group(engine_server)
     # The owner is online but not in Sales: the Sales widget is offline.
     with owner.socket("owner-laptop") as laptop:
         laptop.wait_for("hello")

@@ -63,11 +63,3 @@ class MailCatcher:
     @property
     def url(self) -> str:
         return f"smtp://{self.host}:{self.port}"
-
-
-def caught_messages(directory: Path) -> list[mailbox.MaildirMessage]:
-    """Every e-mail the catcher kept, oldest first."""
-    if not directory.exists():
-        return []
-    box = mailbox.Maildir(directory, create=False)
-    return sorted(box, key=lambda message: message.get_date())
