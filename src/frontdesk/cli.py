@@ -110,7 +110,8 @@ def worker(log_level: str) -> None:
 
 async def _run_worker(runtime: Runtime) -> None:
     mailer = Mailer(runtime.settings)
-    engine = NotificationWorker(runtime, await mailer.start())
+    await mailer.start()
+    engine = NotificationWorker(runtime, mailer)
     await engine.start()
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()

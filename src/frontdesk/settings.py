@@ -85,9 +85,25 @@ class Settings(BaseSettings):
     # 0 picks a free port.
     mail_catcher_port: int = Field(default=0, ge=0, le=65535)
 
+    # SMTP over TLS (smtps://, or STARTTLS on smtp://) checks the server's certificate
+    # against the system's trust store, or against this CA bundle (PEM) when it is set.
+    smtp_ca_file: Path | None = None
+    # The engine sends over at most this many SMTP connections at once, each reused for
+    # many e-mails.
+    smtp_max_connections: int = Field(default=4, ge=1, le=64)
+
     dkim_domain: str | None = None
     dkim_selector: str | None = None
     dkim_private_key_file: Path | None = None
+
+    # Asynchronous bounces: every e-mail's envelope sender is ``<local>+<token>@<domain>`` of
+    # this address (VERP), so a delivery-status notification sent back to it names the
+    # delivery it is about. Default: the address of mail_from. The inbound SMTP endpoint that
+    # reads them listens on inbound_host:inbound_port (``frontdesk inbound``, or inside
+    # ``frontdesk serve`` when inbound_port is set); the domain's MX must lead there.
+    bounce_address: str | None = None
+    inbound_host: str = "127.0.0.1"
+    inbound_port: int | None = Field(default=None, ge=0, le=65535)
 
     # Argon2id with RFC 9106's low-memory profile in production. ``fast`` exists so a test
     # suite that signs up hundreds of agents does not spend minutes hashing; never use it

@@ -56,7 +56,8 @@ def create_app(runtime: Runtime, *, hub: Hub | None = None) -> FastAPI:
         await keeper.start()
         worker = None
         if runtime.settings.run_worker:
-            worker = NotificationWorker(runtime, await mailer.start())
+            await mailer.start()
+            worker = NotificationWorker(runtime, mailer)
             await worker.start()
         app.state.mailer = mailer
         try:

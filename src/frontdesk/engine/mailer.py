@@ -6,6 +6,8 @@ from __future__ import annotations
 import logging
 
 from frontdesk.mail.catcher import MailCatcher
+from frontdesk.mail.compose import compose
+from frontdesk.mail.content import NotificationEmail
 from frontdesk.mail.transport import SmtpTarget, SmtpTransport
 from frontdesk.settings import Settings
 
@@ -13,12 +15,16 @@ log = logging.getLogger("frontdesk.mail")
 
 
 class Mailer:
-    """The transport, and the catcher behind it when there is no mail server."""
+    """The transport, the catcher behind it when there is no mail server, and the writer
+    that turns a notification into the bytes sent."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.catcher: MailCatcher | None = None
         self.transport: SmtpTransport | None = None
+
+    def write(self, email: NotificationEmail) -> bytes:
+        return compose(email).as_bytes()
 
     async def start(self) -> SmtpTransport:
         settings = self.settings

@@ -19,8 +19,8 @@ from datetime import timedelta
 
 import anyio.to_thread
 
-from frontdesk.mail.compose import compose
-from frontdesk.mail.transport import SendOutcome, SmtpSession, SmtpTransport
+from frontdesk.engine.mailer import Mailer
+from frontdesk.mail.transport import SendOutcome, SmtpSession
 from frontdesk.service import notifications
 from frontdesk.service.notifications import ClaimedDelivery
 from frontdesk.service.runtime import Runtime
@@ -33,9 +33,9 @@ ERROR_PAUSE = 1.0
 
 
 class NotificationWorker:
-    def __init__(self, runtime: Runtime, transport: SmtpTransport) -> None:
+    def __init__(self, runtime: Runtime, mailer: Mailer) -> None:
         self.runtime = runtime
-        self.transport = transport
+        self.mailer = mailer
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = asyncio.Event()
 
@@ -100,7 +100,9 @@ class NotificationWorker:
         if not claimed:
             return 0
         budget = timedelta(seconds=rt.settings.smtp_timeout * 1.5)
-        async with self.transport.session() as smtp:
+        transport = self.mailer.transport
+        assert transport is not None, "the mailer is started before the worker"
+        async with transport.session() as smtp:
             for index, item in enumerate(claimed):
                 if self._stopping.is_set() or rt.clock.now() + budget > item.lease_until:
                     await anyio.to_thread.run_sync(
@@ -120,7 +122,7 @@ class NotificationWorker:
 
     async def _send(self, smtp: SmtpSession, item: ClaimedDelivery) -> SendOutcome:
         try:
-            message = compose(item.email).as_bytes()
+            message = self.mailer.write(item.email)
         except Exception as exc:  # a bug must not stop every other e-mail
             log.exception("could not write the e-mail of delivery %s", item.delivery_id)
             return SendOutcome(accepted=False, code=None, text=f"could not write it: {exc}")

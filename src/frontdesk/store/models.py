@@ -87,6 +87,8 @@ class Agent(Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[Role] = mapped_column(StrEnumType(Role))
     locale: Mapped[Locale] = mapped_column(StrEnumType(Locale))
+    # An IANA zone name (``Europe/Prague``): times in the agent's e-mails are shown in it.
+    time_zone: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     # The agent's own choice (``/me/notifications``): True = send me these e-mails.
     notify_offline_message: Mapped[bool] = mapped_column(Boolean, default=True)
@@ -371,8 +373,25 @@ class Delivery(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     lease_token: Mapped[str | None] = mapped_column(String(32), default=None)
+    # A delivery-status notification that came back after the server had accepted the
+    # e-mail: when, its status code (``5.1.1``) and the diagnostic it gave.
+    bounced_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    bounce_status: Mapped[str | None] = mapped_column(String(16), default=None)
+    bounce_text: Mapped[str | None] = mapped_column(String(1000), default=None)
 
     __table_args__ = (
         Index("ix_deliveries_state_next_attempt_at", "state", "next_attempt_at"),
         Index("ix_deliveries_notification_id", "notification_id"),
     )
+
+
+class InstallationSecret(Base):
+    """Random keys this installation makes for itself on first use, shared by all its
+    processes through the database: they sign the links and addresses in e-mails
+    (one-click unsubscribe, the VERP return path)."""
+
+    __tablename__ = "installation_secrets"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)

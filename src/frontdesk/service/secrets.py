@@ -1,0 +1,93 @@
+"""The installation's own keys, and what they sign.
+
+A key is made at random the first time it is needed and kept in the database, so every
+process of one installation signs and checks with the same one, and restarts change nothing.
+Two processes that make one at the same moment agree: the first insert wins, the other reads
+it back.
+
+Signed here: the one-click unsubscribe links of notification e-mails (``unsubscribe_token``).
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from dataclasses import dataclass
+
+from itsdangerous import BadSignature, URLSafeSerializer
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from frontdesk.core.notifications import NotificationKind
+from frontdesk.service.runtime import Runtime
+from frontdesk.store.models import InstallationSecret
+
+SIGNING_KEY = "signing"
+
+_cache: dict[tuple[int, str], bytes] = {}
+_cache_lock = threading.Lock()
+
+
+def installation_secret(rt: Runtime, name: str = SIGNING_KEY) -> bytes:
+    """The key called ``name``, made on first use."""
+    cache_key = (id(rt.database), name)
+    with _cache_lock:
+        cached = _cache.get(cache_key)
+    if cached is not None:
+        return cached
+    value = _read(rt, name)
+    if value is None:
+        try:
+            with rt.database.write() as session:
+                session.add(
+                    InstallationSecret(
+                        name=name, value=secrets.token_hex(32), created_at=rt.clock.now()
+                    )
+                )
+        except IntegrityError:
+            pass  # another process made it first: theirs is the one
+        value = _read(rt, name)
+        assert value is not None
+    key = bytes.fromhex(value)
+    with _cache_lock:
+        _cache[cache_key] = key
+    return key
+
+
+def _read(rt: Runtime, name: str) -> str | None:
+    with rt.database.read() as session:
+        return session.scalar(
+            select(InstallationSecret.value).where(InstallationSecret.name == name)
+        )
+
+
+# --- one-click unsubscribe ---------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Unsubscribe:
+    """What an unsubscribe link switches off: one kind of e-mail, for one agent."""
+
+    agent_id: int
+    kind: NotificationKind
+
+
+_UNSUBSCRIBE_SALT = "frontdesk.unsubscribe"
+
+
+def unsubscribe_token(rt: Runtime, agent_id: int, kind: NotificationKind) -> str:
+    serializer = URLSafeSerializer(installation_secret(rt), salt=_UNSUBSCRIBE_SALT)
+    return str(serializer.dumps([agent_id, kind.value]))
+
+
+def read_unsubscribe_token(rt: Runtime, token: str) -> Unsubscribe | None:
+    """What a token switches off, or ``None`` when it was not signed by this installation."""
+    serializer = URLSafeSerializer(installation_secret(rt), salt=_UNSUBSCRIBE_SALT)
+    try:
+        payload = serializer.loads(token)
+    except BadSignature:
+        return None
+    match payload:
+        case [int() as agent_id, str() as kind] if kind in NotificationKind._value2member_map_:
+            return Unsubscribe(agent_id=agent_id, kind=NotificationKind(kind))
+    return None
