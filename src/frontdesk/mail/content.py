@@ -33,3 +33,12 @@ class NotificationEmail:
     messages: tuple[ListedMessage, ...]
     decided_at: datetime  # the Date header: when the engine decided to send
     visitor_left_at: datetime | None = None
+    # How the recipient reads times: an IANA zone name (``Europe/Prague``).
+    time_zone: str = "UTC"
+    # The Message-ID every e-mail of this conversation refers to (In-Reply-To, References),
+    # so that mail clients show them as one thread.
+    thread_id: str = ""
+    # List-Id: one "list" per account, so a rule can sort its notifications.
+    list_id: str = ""
+    # The one-click unsubscribe link (RFC 8058) that switches this kind off for the recipient.
+    unsubscribe_url: str | None = None

@@ -59,6 +59,7 @@ from frontdesk.mail.content import ListedMessage, NotificationEmail
 from frontdesk.mail.transport import SendOutcome
 from frontdesk.service.runtime import AgentCaller, Runtime
 from frontdesk.service.scope import online_agent_ids, online_history, scope_of
+from frontdesk.service.secrets import installation_secret, unsubscribe_token
 from frontdesk.store.models import (
     Account,
     Agent,
@@ -392,6 +393,9 @@ def claim_deliveries(rt: Runtime, *, limit: int) -> list[ClaimedDelivery]:
     now = rt.clock.now()
     lease_until = now + timedelta(seconds=rt.settings.delivery_lease)
     token = secrets.token_hex(16)
+    # Made (on first use) before the write transaction: SQLite writers of one process take
+    # turns, so it could not be made inside it.
+    installation_secret(rt)
     claimed: list[ClaimedDelivery] = []
     with rt.database.write() as session:
         deliveries = session.scalars(
@@ -437,6 +441,12 @@ def _email_of(session: Session, rt: Runtime, delivery: Delivery) -> Notification
     ).all()
     visitor = conversation.visitor
     assert notification.decided_at is not None
+    domain = message_id_domain(rt.settings.mail_from)
+    base_url = rt.settings.public_url.rstrip("/")
+    unsubscribe_url = None
+    if agent is not None:
+        token = unsubscribe_token(rt, agent.id, notification.kind)
+        unsubscribe_url = f"{base_url}/api/v1/unsubscribe/{token}"
     return NotificationEmail(
         kind=notification.kind,
         message_id=delivery.message_id_header,
@@ -446,13 +456,17 @@ def _email_of(session: Session, rt: Runtime, delivery: Delivery) -> Notification
         locale=agent.locale if agent else Locale.EN,
         account_name=account.name,
         conversation_id=conversation.id,
-        conversation_url=f"{rt.settings.public_url.rstrip('/')}/dashboard/conversations/{conversation.id}",
+        conversation_url=f"{base_url}/dashboard/conversations/{conversation.id}",
         visitor_name=visitor.name,
         visitor_email=visitor.email,
         page_url=visitor.page_url,
         messages=tuple(ListedMessage(text=m.text, created_at=m.created_at) for m in messages),
         decided_at=notification.decided_at,
         visitor_left_at=notification.visitor_left_at,
+        time_zone=agent.time_zone if agent else "UTC",
+        thread_id=f"<frontdesk.conversation.{conversation.id}@{domain}>",
+        list_id=f"<account-{account.id}.notifications.{domain}>",
+        unsubscribe_url=unsubscribe_url,
     )
 
 
