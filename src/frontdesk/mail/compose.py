@@ -1,83 +1,138 @@
-"""The one place that turns a notification into an e-mail.
+"""The one place that turns a notification into an e-mail (docs/email.md).
 
-Visitor text is untrusted. In the body it is plain text (nothing is interpreted); in a
-header it first loses every control character (CR and LF included, so no header can be
-injected through a visitor's name) and is shortened, and then the ``email`` package encodes
-what is not ASCII (RFC 2047).
+An e-mail is ``multipart/alternative``: a plain-text part and an HTML part, both from the
+Jinja2 templates in ``mail/templates``, in the recipient's language (``mail/i18n.py``) with
+times in the recipient's zone. The HTML template is autoescaped and its CSS is inlined
+(css-inline), because many mail clients ignore ``<style>``.
+
+Visitor text is untrusted everywhere. In the HTML it is escaped; in both parts it loses
+control characters. Links are made only from URLs whose scheme is http or https. In a
+header it first loses every control character (CR, LF and NUL included, so no header can be
+injected through a visitor's name — Python 3.11's ``email`` package lacks the fix for
+CVE-2024-6923, so nothing untrusted reaches it unflattened) and is shortened, and then the
+``email`` package encodes what is not ASCII (RFC 2047).
+
+Threading: every e-mail of one conversation names the conversation's thread id in
+``In-Reply-To`` and ``References``, so mail clients show them as one thread.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime, parseaddr
+from functools import cache
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlsplit
 
+import css_inline
+from jinja2 import (
+    Environment,
+    FileSystemLoader,
+    StrictUndefined,
+    pass_eval_context,
+    select_autoescape,
+)
+from jinja2.nodes import EvalContext
+from markupsafe import Markup, escape
+
+from frontdesk.core.model import Locale
 from frontdesk.core.notifications import NotificationKind
 from frontdesk.mail.content import NotificationEmail
+from frontdesk.mail.i18n import local_time, translations, zone_name
 
 HEADER_TEXT_MAX = 60
+TEMPLATES_DIR = Path(__file__).with_name("templates")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+# In a body, line breaks and tabs mean something; every other control character goes.
+_BODY_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029]")
+_SIMPLE_ADDRESS = re.compile(r"^[^\s@<>()\"',;:\\]+@[^\s@<>()\"',;:\\]+\.[^\s@<>()\"',;:\\]+$")
 
 
 def header_safe(text: str, *, limit: int = HEADER_TEXT_MAX) -> str:
-    """Untrusted text made fit for a header: one line, no control characters, short."""
-    flat = " ".join(_CONTROL.sub(" ", text).split())
+    """Untrusted text made fit for a header: one line, no control characters, short, and
+    no RFC 2047 encoded word of its own. The ``email`` package decodes an encoded word it is
+    given as text and writes the result out unquoted: a visitor named
+    ``=?utf-8?q?Bcc=3A_x=40evil?=`` would otherwise become ``To: Bcc: x@evil <…>``."""
+    flat = " ".join(_CONTROL.sub(" ", text).split()).replace("=?", "=\u2060?")
     return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
 
 
+def body_safe(text: str) -> str:
+    """Untrusted text made fit for a body: ``\\n`` line breaks, no other control characters."""
+    return _BODY_CONTROL.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
+
+
 def visitor_label(email: NotificationEmail) -> str:
-    return email.visitor_name or email.visitor_email or f"Visitor #{email.conversation_id}"
+    if email.visitor_name and email.visitor_name.strip():
+        return email.visitor_name
+    if email.visitor_email:
+        return email.visitor_email
+    return translations(email.locale).gettext("Visitor #%(id)s") % {"id": email.conversation_id}
 
 
 def subject(email: NotificationEmail) -> str:
+    """Who and what: ``New message from Anna on Shop`` / ``Missed conversation: …``."""
+    t = translations(email.locale)
     who = header_safe(visitor_label(email))
     shop = header_safe(email.account_name, limit=40)
     if email.kind is NotificationKind.OFFLINE_MESSAGE:
         count = len(email.messages)
-        what = "a message" if count == 1 else f"{count} messages"
-        return f"{who} left {what} on {shop} while you were offline"
-    return f"Missed conversation: {who} left {shop} without an answer"
+        text = t.ngettext(
+            "New message from %(who)s on %(shop)s",
+            "%(num)d new messages from %(who)s on %(shop)s",
+            count,
+        )
+        return text % {"who": who, "shop": shop, "num": count}
+    text = t.gettext("Missed conversation: %(who)s left %(shop)s without an answer")
+    return text % {"who": who, "shop": shop}
 
 
-def body(email: NotificationEmail) -> str:
-    who = visitor_label(email)
-    if email.visitor_email and email.visitor_name:
-        who = f"{email.visitor_name} <{email.visitor_email}>"
-    lines: list[str] = []
-    if email.kind is NotificationKind.OFFLINE_MESSAGE:
-        lines.append(f"{who} wrote on {email.account_name} while no agent was online:")
-    else:
-        left = f" at {email.visitor_left_at:%Y-%m-%d %H:%M} UTC" if email.visitor_left_at else ""
-        lines.append(f"{who} left {email.account_name}{left} before anybody answered. They wrote:")
-    lines.append("")
-    for message in email.messages:
-        stamp = f"{message.created_at:%Y-%m-%d %H:%M} UTC"
-        text_lines = message.text.splitlines() or [""]
-        lines.append(f"[{stamp}] {text_lines[0]}")
-        lines.extend(f"    {line}" for line in text_lines[1:])
-    lines.append("")
-    if email.page_url:
-        lines.append(f"Page: {email.page_url}")
-    lines.append(f"Open the conversation: {email.conversation_url}")
-    lines.append("")
-    lines.append(
-        "Frontdesk sends this because it is switched on in Settings → Notifications; "
-        "you can switch it off for yourself in your profile."
-    )
-    return "\n".join(lines) + "\n"
+@dataclass(frozen=True, slots=True)
+class RenderedParts:
+    subject: str
+    text: str
+    html: str
+
+
+def render(email: NotificationEmail) -> RenderedParts:
+    """The subject and the two bodies, in the recipient's language."""
+    context = _context(email)
+    environment = _environment(email.locale)
+    text = environment.get_template("notification.txt").render(context)
+    html = environment.get_template("notification.html").render(context)
+    return RenderedParts(subject=context["subject"], text=text, html=_inliner().inline(html))
 
 
 def compose(email: NotificationEmail) -> EmailMessage:
+    parts = render(email)
     message = EmailMessage(policy=SMTP)
     message["From"] = email.sender
-    message["To"] = email.recipient_email
-    message["Subject"] = subject(email)
+    message["To"] = Address(
+        display_name=header_safe(email.recipient_name), addr_spec=email.recipient_email
+    )
+    message["Subject"] = parts.subject
     message["Date"] = format_datetime(email.decided_at)
     message["Message-ID"] = email.message_id
+    if email.thread_id:
+        message["In-Reply-To"] = email.thread_id
+        message["References"] = email.thread_id
     message["Auto-Submitted"] = "auto-generated"
     message["X-Auto-Response-Suppress"] = "All"
-    message.set_content(body(email), charset="utf-8", cte="quoted-printable")
+    if email.list_id:
+        label = header_safe(email.account_name, limit=40).replace('"', "'")
+        message["List-Id"] = f'"{label}" {email.list_id}'
+    if email.unsubscribe_url:
+        message["List-Unsubscribe"] = f"<{email.unsubscribe_url}>"
+        message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    message.set_content(parts.text, charset="utf-8", cte="quoted-printable")
+    message.add_alternative(parts.html, subtype="html", charset="utf-8", cte="quoted-printable")
+    for part in message.iter_parts():
+        del part["MIME-Version"]  # the e-mail's own header says it once
     return message
 
 
@@ -89,3 +144,114 @@ def envelope_sender(mail_from: str) -> str:
 def message_id_domain(mail_from: str) -> str:
     address = envelope_sender(mail_from)
     return address.rpartition("@")[2] or "localhost"
+
+
+def web_link(url: str | None) -> str | None:
+    """``url`` if a click on it can only open a web page (http or https), else ``None``."""
+    if not url:
+        return None
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        return None
+    return url.strip()
+
+
+def _context(email: NotificationEmail) -> dict[str, Any]:
+    who = body_safe(visitor_label(email))
+    count = len(email.messages)
+    messages = [
+        {
+            "time": local_time(m.created_at, time_zone=email.time_zone, locale=email.locale),
+            "text": body_safe(m.text),
+        }
+        for m in email.messages
+    ]
+    visitor_email = body_safe(email.visitor_email) if email.visitor_email else None
+    page_url = body_safe(email.page_url) if email.page_url else None
+    first = messages[0]["text"] if messages else ""
+    return {
+        "lang": email.locale.value,
+        "kind": email.kind.value,
+        "subject": subject(email),
+        "preheader": " ".join(first.split())[:140],
+        "who": who,
+        "shop": body_safe(email.account_name),
+        "count": count,
+        "messages": messages,
+        "visitor_email": visitor_email,
+        "visitor_mailto": (
+            f"mailto:{quote(visitor_email, safe='@')}"
+            if visitor_email and _SIMPLE_ADDRESS.match(visitor_email)
+            else None
+        ),
+        "page_url": page_url,
+        "page_link": web_link(page_url),
+        "left_at": (
+            local_time(email.visitor_left_at, time_zone=email.time_zone, locale=email.locale)
+            if email.visitor_left_at and email.kind is NotificationKind.MISSED_CONVERSATION
+            else None
+        ),
+        "conversation_url": email.conversation_url,
+        "unsubscribe_url": email.unsubscribe_url,
+        "zone": zone_name(email.time_zone, locale=email.locale),
+    }
+
+
+@pass_eval_context
+def _nl2br(eval_context: EvalContext, text: str) -> Markup | str:
+    lines = str(text).split("\n")
+    if not eval_context.autoescape:
+        return "\n".join(lines)
+    return Markup("<br>\n").join(escape(line) for line in lines)
+
+
+@cache
+def _environment(locale: Locale) -> Environment:
+    environment = Environment(
+        loader=FileSystemLoader(TEMPLATES_DIR),
+        # Everything is escaped but the plain-text part, where nothing is interpreted.
+        autoescape=select_autoescape(
+            enabled_extensions=("html",), disabled_extensions=("txt",), default=True
+        ),
+        extensions=["jinja2.ext.i18n"],
+        undefined=StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    environment.filters["nl2br"] = _nl2br
+    environment.install_gettext_translations(translations(locale), newstyle=True)  # type: ignore[attr-defined]
+    return environment
+
+
+@cache
+def _inliner() -> css_inline.CSSInliner:
+    # Remote stylesheets are never fetched: writing an e-mail must not touch the network.
+    return css_inline.CSSInliner(load_remote_stylesheets=False, keep_style_tags=False)
+
+
+def unsubscribe_page(
+    *,
+    locale: Locale,
+    kind: NotificationKind,
+    email: str,
+    done: bool,
+    action_url: str,
+    dashboard_url: str,
+) -> str:
+    """The page of an unsubscribe link: the question (``done=False``) or the answer."""
+    return (
+        _environment(locale)
+        .get_template("unsubscribe.html")
+        .render(
+            lang=locale.value,
+            kind=kind.value,
+            email=email,
+            done=done,
+            action_url=action_url,
+            dashboard_url=dashboard_url,
+        )
+    )

@@ -30,6 +30,7 @@ class NewAgent:
     password: str
     role: Role = Role.AGENT
     locale: Locale = Locale.EN
+    time_zone: str = "UTC"
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +64,7 @@ def add_agent(session: Session, rt: Runtime, account_id: int, new: NewAgent) -> 
         password_hash=rt.passwords.hash(new.password),
         role=new.role,
         locale=new.locale,
+        time_zone=new.time_zone,
         active=True,
         created_at=rt.clock.now(),
     )

@@ -14,6 +14,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, selectinload
 
 from frontdesk.core.model import Locale, Role
+from frontdesk.core.notifications import NotificationKind
 from frontdesk.core.permissions import AgentChange, Refusal, refuse_agent_change
 from frontdesk.errors import Conflict, NotAuthenticated, NotFound, PermissionDenied
 from frontdesk.service.accounts import (
@@ -27,6 +28,7 @@ from frontdesk.service.accounts import (
 from frontdesk.service.groups import load_groups_of_account, require_groups
 from frontdesk.service.presence import PresenceEvent, settle_and_describe
 from frontdesk.service.runtime import AgentCaller, Runtime
+from frontdesk.service.secrets import read_unsubscribe_token
 from frontdesk.store.models import Account, Agent, AgentToken
 
 
@@ -64,6 +66,7 @@ def invite_agent(
     email: str,
     role: Role,
     locale: Locale,
+    time_zone: str = "UTC",
     password: str | None,
     group_ids: Sequence[int] | None,
 ) -> Invited:
@@ -87,6 +90,7 @@ def invite_agent(
                 password=password or initial_password or "",
                 role=role,
                 locale=locale,
+                time_zone=time_zone,
             ),
         )
         agent.groups = groups
@@ -113,6 +117,7 @@ def update_agent(
     name: str | None = None,
     role: Role | None = None,
     locale: Locale | None = None,
+    time_zone: str | None = None,
     active: bool | None = None,
     group_ids: Sequence[int] | None = None,
 ) -> AgentUpdated:
@@ -139,6 +144,8 @@ def update_agent(
             agent.role = role
         if locale is not None:
             agent.locale = locale
+        if time_zone is not None:
+            agent.time_zone = time_zone
         events: list[PresenceEvent] = []
         deactivated = False
         if active is not None and active != agent.active:
@@ -163,6 +170,7 @@ def update_me(
     name: str | None = None,
     email: str | None = None,
     locale: Locale | None = None,
+    time_zone: str | None = None,
     password: str | None = None,
     current_password: str | None = None,
 ) -> Agent:
@@ -189,6 +197,8 @@ def update_me(
             agent.name = name
         if locale is not None:
             agent.locale = locale
+        if time_zone is not None:
+            agent.time_zone = time_zone
         return agent
 
 
@@ -206,6 +216,41 @@ def update_my_notifications(
         if missed_conversation_email is not None:
             agent.notify_missed_conversation = missed_conversation_email
         return agent
+
+
+@dataclass(frozen=True, slots=True)
+class Unsubscribed:
+    """Whom an unsubscribe link concerns, and what it switches off."""
+
+    email: str
+    locale: Locale
+    kind: NotificationKind
+    done: bool
+
+
+def unsubscribe(rt: Runtime, token: str, *, confirm: bool) -> Unsubscribed:
+    """An e-mail's unsubscribe link: read it (``confirm=False``, nothing changes) or follow
+    it (switches that kind of e-mail off for that agent; doing it twice changes nothing).
+    The dashboard switches it on again (``PATCH /me/notifications``)."""
+    target = read_unsubscribe_token(rt, token)
+    if target is None:
+        raise NotFound(
+            "This unsubscribe link is not valid: it was changed or cut short.",
+            code="unsubscribe_link_invalid",
+        )
+    with rt.database.write() if confirm else rt.database.read() as session:
+        agent = session.get(Agent, target.agent_id)
+        if agent is None:
+            raise NotFound(
+                "The agent this unsubscribe link was sent to no longer exists.",
+                code="agent_not_found",
+            )
+        if confirm:
+            if target.kind is NotificationKind.OFFLINE_MESSAGE:
+                agent.notify_offline_message = False
+            else:
+                agent.notify_missed_conversation = False
+        return Unsubscribed(email=agent.email, locale=agent.locale, kind=target.kind, done=confirm)
 
 
 def _active_owner_count(session: Session, account_id: int) -> int:

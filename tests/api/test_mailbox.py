@@ -1,0 +1,95 @@
+"""The development mailbox: on the embedded default the notification e-mails the built-in
+catcher received are shown in the browser, with their HTML in a sandbox."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import httpx2 as httpx
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from frontdesk.api.app import create_app
+from frontdesk.clock import SystemClock
+from frontdesk.security import PasswordHasher
+from frontdesk.service.runtime import Runtime
+from frontdesk.settings import Settings
+from frontdesk.store.database import Database
+from tests.live.conftest import new_visitor, serving, sign_up
+
+
+def caught_settings(database_url: str, data_dir: Path, **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "data_dir": data_dir,
+        "database_url": database_url,
+        "password_hashing": "fast",
+        "offline_email_delay": 0.3,
+        "worker_max_sleep": 60,
+    }
+    return Settings(**(values | overrides))  # type: ignore[arg-type]
+
+
+def test_the_catchers_mail_is_listed_and_shown_with_its_html_sandboxed(
+    database: Database, database_url: str, passwords: PasswordHasher, tmp_path: Path
+) -> None:
+    settings = caught_settings(database_url, tmp_path)  # no smtp_url: the built-in catcher
+    with serving(settings, database, passwords) as server:
+        owner = sign_up(server)
+        visitor = new_visitor(server, owner.widget_key, name="<i>Anna</i>")
+        visitor.say("Do you ship to <b>Brno</b>?")
+        with httpx.Client(base_url=server.base_url, timeout=10) as http:
+            deadline = time.monotonic() + 10
+            while "Anna" not in (listing := http.get("/dev/mail")).text:
+                assert time.monotonic() < deadline, listing.text
+                time.sleep(0.05)
+            assert listing.status_code == 200
+            assert "New message from &lt;i&gt;Anna&lt;/i&gt; on Shop" in listing.text
+            assert owner.email in listing.text
+            key = listing.text.split('href="/dev/mail/')[1].split('"')[0]
+
+            shown = http.get(f"/dev/mail/{key}")
+            assert shown.status_code == 200
+            assert f'<iframe sandbox src="/dev/mail/{key}/html"' in shown.text
+            assert "Do you ship to &lt;b&gt;Brno&lt;/b&gt;?" in shown.text  # the text part
+            assert "List-Unsubscribe-Post" in shown.text
+
+            html = http.get(f"/dev/mail/{key}/html")
+            assert html.headers["content-security-policy"].startswith("sandbox;")
+            assert "Do you ship to &lt;b&gt;Brno&lt;/b&gt;?" in html.text
+
+            raw = http.get(f"/dev/mail/{key}/raw")
+            assert raw.headers["content-type"] == "text/plain; charset=utf-8"
+            assert b"Content-Type: multipart/alternative" in raw.content
+
+            missing = http.get("/dev/mail/1234.M1P1.nothing")
+            assert missing.status_code == 404
+            assert missing.json()["error"]["code"] == "mail_not_found"
+            assert http.get("/dev/mail/..%2F..%2Fetc%2Fpasswd").status_code == 404
+    assert list((tmp_path / "mail" / "new").iterdir())
+
+
+def test_there_is_no_mailbox_with_a_mail_server_or_for_other_machines(
+    database: Database, database_url: str, tmp_path: Path
+) -> None:
+    with_server = caught_settings(database_url, tmp_path, smtp_url="smtp://127.0.0.1:1")
+    with TestClient(create_app_for(with_server, database)) as client:
+        refused = client.get("/dev/mail")
+        assert refused.status_code == 404
+        assert "FRONTDESK_SMTP_URL" in refused.json()["error"]["message"]
+    # TestClient's requests come from "testclient", not from this machine's loopback.
+    embedded = caught_settings(database_url, tmp_path, run_worker=False)
+    with TestClient(create_app_for(embedded, database)) as client:
+        refused = client.get("/dev/mail")
+        assert refused.status_code == 404
+        assert "only requests from this machine" in refused.json()["error"]["message"]
+
+
+def create_app_for(settings: Settings, database: Database) -> FastAPI:
+    runtime = Runtime(
+        settings=settings,
+        database=database,
+        clock=SystemClock(),
+        passwords=PasswordHasher("fast"),
+    )
+    return create_app(runtime)

@@ -1,0 +1,194 @@
+"""Writes the German and Czech catalogs from the template and the translations below.
+
+Run after changing a text: ``python tools/translations.py`` (it extracts the template with
+pybabel first). Translations live here, one table per language, so that a changed English
+text shows up as a missing translation in ``tests/mail/test_i18n.py`` instead of silently
+keeping an old one in a .po file.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from babel.messages.catalog import Catalog
+from babel.messages.pofile import read_po, write_po
+
+ROOT = Path(__file__).resolve().parents[1]
+LOCALES = ROOT / "src" / "frontdesk" / "mail" / "locales"
+TEMPLATE = LOCALES / "frontdesk.pot"
+
+Text = str | tuple[str, ...]
+
+GERMAN: dict[str, Text] = {
+    "%(email)s will no longer get e-mails about messages that arrive while no agent is online.": (
+        "%(email)s bekommt keine E-Mails mehr zu Nachrichten, die eintreffen, während kein "
+        "Agent online ist."
+    ),
+    "%(email)s will no longer get e-mails about visitors who left without an answer.": (
+        "%(email)s bekommt keine E-Mails mehr zu Besuchern, die ohne Antwort gegangen sind."
+    ),
+    "%(who)s left %(shop)s before anybody answered.": (
+        "%(who)s hat %(shop)s verlassen, bevor jemand geantwortet hat."
+    ),
+    "%(who)s left a message": (
+        "%(who)s hat eine Nachricht hinterlassen",
+        "%(who)s hat %(num)d Nachrichten hinterlassen",
+    ),
+    "%(who)s left without an answer": "%(who)s ist ohne Antwort gegangen",
+    "E-mail": "E-Mail",
+    "It arrived on %(shop)s while no agent was online.": (
+        "Sie kam auf %(shop)s an, als kein Agent online war.",
+        "Sie kamen auf %(shop)s an, als kein Agent online war.",
+    ),
+    "Left at": "Gegangen um",
+    "Message": ("Nachricht", "Nachrichten"),
+    "Missed conversation: %(who)s left %(shop)s without an answer": (
+        "Verpasste Unterhaltung: %(who)s hat %(shop)s ohne Antwort verlassen"
+    ),
+    "New message from %(who)s on %(shop)s": (
+        "Neue Nachricht von %(who)s auf %(shop)s",
+        "%(num)d neue Nachrichten von %(who)s auf %(shop)s",
+    ),
+    "Open the conversation": "Unterhaltung öffnen",
+    "Open the dashboard": "Dashboard öffnen",
+    "Page": "Seite",
+    "Stop e-mails about missed conversations?": "Keine E-Mails mehr zu verpassten Unterhaltungen?",
+    "Stop e-mails about offline messages?": "Keine E-Mails mehr zu Offline-Nachrichten?",
+    "Times are in %(zone)s.": "Zeitangaben in %(zone)s.",
+    "Unsubscribe": "Abbestellen",
+    "Unsubscribe from these e-mails": "Diese E-Mails abbestellen",
+    "Visitor": "Besucher",
+    "Visitor #%(id)s": "Besucher #%(id)s",
+    "You are unsubscribed": "Abbestellt",
+    "You can turn them on again at any time in your profile in the dashboard.": (
+        "Sie können sie jederzeit in Ihrem Profil im Dashboard wieder einschalten."
+    ),
+    "You get this e-mail because you are an agent of %(shop)s and e-mails about missed "
+    "conversations are on for you.": (
+        "Sie bekommen diese E-Mail, weil Sie Agent bei %(shop)s sind und E-Mails zu "
+        "verpassten Unterhaltungen für Sie eingeschaltet sind."
+    ),
+    "You get this e-mail because you are an agent of %(shop)s and e-mails about offline "
+    "messages are on for you.": (
+        "Sie bekommen diese E-Mail, weil Sie Agent bei %(shop)s sind und E-Mails zu "
+        "Offline-Nachrichten für Sie eingeschaltet sind."
+    ),
+}
+
+# Czech has three plural forms: 1; 2 to 4; 0 and 5 and more.
+CZECH: dict[str, Text] = {
+    "%(email)s will no longer get e-mails about messages that arrive while no agent is online.": (
+        "Na adresu %(email)s už nebudou chodit e-maily o zprávách, které přijdou, když není "
+        "online žádný operátor."
+    ),
+    "%(email)s will no longer get e-mails about visitors who left without an answer.": (
+        "Na adresu %(email)s už nebudou chodit e-maily o návštěvnících, kteří odešli bez odpovědi."
+    ),
+    "%(who)s left %(shop)s before anybody answered.": (
+        "%(who)s opustil(a) %(shop)s dřív, než někdo odpověděl."
+    ),
+    "%(who)s left a message": (
+        "%(who)s zanechal(a) zprávu",
+        "%(who)s zanechal(a) %(num)d zprávy",
+        "%(who)s zanechal(a) %(num)d zpráv",
+    ),
+    "%(who)s left without an answer": "%(who)s odešel/odešla bez odpovědi",
+    "E-mail": "E-mail",
+    "It arrived on %(shop)s while no agent was online.": (
+        "Přišla na %(shop)s, když nebyl online žádný operátor.",
+        "Přišly na %(shop)s, když nebyl online žádný operátor.",
+        "Přišly na %(shop)s, když nebyl online žádný operátor.",
+    ),
+    "Left at": "Odchod",
+    "Message": ("Zpráva", "Zprávy", "Zprávy"),
+    "Missed conversation: %(who)s left %(shop)s without an answer": (
+        "Zmeškaná konverzace: %(who)s opustil(a) %(shop)s bez odpovědi"
+    ),
+    "New message from %(who)s on %(shop)s": (
+        "Nová zpráva od %(who)s na %(shop)s",
+        "%(num)d nové zprávy od %(who)s na %(shop)s",
+        "%(num)d nových zpráv od %(who)s na %(shop)s",
+    ),
+    "Open the conversation": "Otevřít konverzaci",
+    "Open the dashboard": "Otevřít dashboard",
+    "Page": "Stránka",
+    "Stop e-mails about missed conversations?": "Zrušit e-maily o zmeškaných konverzacích?",
+    "Stop e-mails about offline messages?": "Zrušit e-maily o zprávách mimo provoz?",
+    "Times are in %(zone)s.": "Časy jsou uvedeny v pásmu %(zone)s.",
+    "Unsubscribe": "Odhlásit",
+    "Unsubscribe from these e-mails": "Odhlásit odběr těchto e-mailů",
+    "Visitor": "Návštěvník",
+    "Visitor #%(id)s": "Návštěvník #%(id)s",
+    "You are unsubscribed": "Odběr je odhlášen",
+    "You can turn them on again at any time in your profile in the dashboard.": (
+        "Kdykoli je můžete znovu zapnout ve svém profilu v dashboardu."
+    ),
+    "You get this e-mail because you are an agent of %(shop)s and e-mails about missed "
+    "conversations are on for you.": (
+        "Tento e-mail dostáváte, protože jste operátorem na %(shop)s a máte zapnuté e-maily "
+        "o zmeškaných konverzacích."
+    ),
+    "You get this e-mail because you are an agent of %(shop)s and e-mails about offline "
+    "messages are on for you.": (
+        "Tento e-mail dostáváte, protože jste operátorem na %(shop)s a máte zapnuté e-maily "
+        "o zprávách mimo provoz."
+    ),
+}
+
+LANGUAGES = {"de": GERMAN, "cs": CZECH}
+
+
+def extract() -> None:
+    subprocess.run(  # noqa: S603 (fixed arguments)
+        [  # noqa: S607 (pybabel of the active environment)
+            "pybabel", "-q", "extract", "-F", "babel.cfg", "-o", str(TEMPLATE.relative_to(ROOT)),
+            "--no-location", "--sort-output", "--omit-header", "src",
+        ],
+        check=True,
+        cwd=ROOT,
+    )  # fmt: skip
+
+
+def write(locale: str, table: dict[str, Text]) -> list[str]:
+    with TEMPLATE.open("rb") as pot:
+        template = read_po(pot)
+    catalog = Catalog(
+        locale=locale,
+        domain="frontdesk",
+        header_comment=f"# Frontdesk's texts in {locale}, written by tools/translations.py.",
+        project="Frontdesk",
+        version="0.1",
+        copyright_holder="Frontdesk",
+        last_translator="Frontdesk",
+        language_team=f"Frontdesk {locale}",
+        fuzzy=False,
+    )
+    missing = []
+    for message in template:
+        if not message.id:
+            continue
+        key = message.id[0] if isinstance(message.id, tuple) else message.id
+        if key not in table:
+            missing.append(key)
+            continue
+        catalog.add(message.id, table[key])
+    with (LOCALES / locale / "LC_MESSAGES" / "frontdesk.po").open("wb") as po:
+        write_po(po, catalog, omit_header=False, no_location=True, width=100)
+    return missing
+
+
+def main() -> int:
+    extract()
+    status = 0
+    for locale, table in LANGUAGES.items():
+        (LOCALES / locale / "LC_MESSAGES").mkdir(parents=True, exist_ok=True)
+        for key in write(locale, table):
+            print(f"{locale}: not translated: {key!r}", file=sys.stderr)
+            status = 1
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())
