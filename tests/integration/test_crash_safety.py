@@ -32,6 +32,11 @@ def crash_env(database_url: str, data_dir: Path, smtp_url: str) -> dict[str, str
         "FRONTDESK_SMTP_TIMEOUT": "1",
         "FRONTDESK_DELIVERY_LEASE": "2",
         "FRONTDESK_SMTP_RETRY_BASE": "0.2",
+        # One e-mail in flight per process, so a kill that lands while the sink holds a DATA
+        # never lands in another e-mail's window between its 250 and its record (the one
+        # duplicate docs/notifications.md allows; parallel connections put several e-mails
+        # in flight, each in its own phase).
+        "FRONTDESK_SMTP_MAX_CONNECTIONS": "1",
         # Longer than any wait in these tests: PostgreSQL NOTIFY must wake the workers.
         "FRONTDESK_WORKER_MAX_SLEEP": "120",
     }
@@ -139,6 +144,36 @@ def test_killed_twice_in_a_row_still_once(fresh_database_url: str, tmp_path: Pat
             assert_each_e_mail_once(sink, emails, VISITORS)
         finally:
             server.stop()
+
+
+def test_killed_while_sending_over_several_connections_loses_nothing(
+    fresh_database_url: str, tmp_path: Path
+) -> None:
+    """With four connections, four e-mails are in flight at once, each in its own phase; a
+    kill can land between one's 250 and its record, the one window where an e-mail is sent
+    twice (docs/notifications.md). Nothing may be lost, and a repeat must be the same
+    e-mail: same Message-ID, so the receiving mail system can tell."""
+    with mail_sink(data_delay=0.3) as sink:
+        env = crash_env(fresh_database_url, tmp_path / "data", sink.url)
+        env |= {"FRONTDESK_SMTP_MAX_CONNECTIONS": "4"}
+        first = Server(env, tmp_path / "serve.log")
+        first.wait_until_up()
+        emails, _ = shop_with_offline_messages(first.base_url)
+        sink.wait_for(4, timeout=30)
+        assert sink.handler.in_data.wait(timeout=5)
+        first.kill()
+        with running(env, tmp_path / "serve.log"):
+            expected = VISITORS * len(emails)
+            sink.wait_for(expected, timeout=30)
+            time.sleep(1.5)  # leases are 2 s: anything sent again has arrived by now
+        caught = [c for c in sink.caught if c.rcpt_to in emails]
+        by_e_mail: dict[tuple[str, str], set[str]] = {}
+        for c in caught:
+            question = next(line for line in c.text.splitlines() if "Question" in line)
+            by_e_mail.setdefault((c.rcpt_to, question), set()).add(c.message["Message-ID"])
+        assert len(by_e_mail) == expected  # nothing lost
+        assert all(len(ids) == 1 for ids in by_e_mail.values())  # a repeat is the same e-mail
+        assert len(caught) - expected <= 4  # at most one repeat per connection in flight
 
 
 def test_several_workers_share_the_work_without_doubles(

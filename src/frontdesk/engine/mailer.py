@@ -8,6 +8,7 @@ import logging
 from frontdesk.mail.catcher import MailCatcher
 from frontdesk.mail.compose import compose
 from frontdesk.mail.content import NotificationEmail
+from frontdesk.mail.dkim import DkimSigner
 from frontdesk.mail.transport import SmtpTarget, SmtpTransport
 from frontdesk.settings import Settings
 
@@ -22,9 +23,19 @@ class Mailer:
         self.settings = settings
         self.catcher: MailCatcher | None = None
         self.transport: SmtpTransport | None = None
+        self.signer: DkimSigner | None = None
+        if settings.dkim_domain and settings.dkim_selector and settings.dkim_private_key_file:
+            # Read here, so a key that cannot sign stops the start, not every e-mail.
+            self.signer = DkimSigner.from_file(
+                domain=settings.dkim_domain,
+                selector=settings.dkim_selector,
+                key_file=settings.dkim_private_key_file,
+            )
 
     def write(self, email: NotificationEmail) -> bytes:
-        return compose(email).as_bytes()
+        """The bytes sent: the e-mail as written, DKIM-signed when a key is configured."""
+        message = compose(email).as_bytes()
+        return self.signer.sign(message) if self.signer is not None else message
 
     async def start(self) -> SmtpTransport:
         settings = self.settings
@@ -36,15 +47,24 @@ class Mailer:
             target = SmtpTarget.parse(self.catcher.url)
             log.info(
                 "No FRONTDESK_SMTP_URL: notification e-mail is caught by the built-in catcher "
-                "(%s) and kept in %s (a Maildir; `mutt -f %s` reads it)",
+                "(%s), kept in %s (a Maildir; `mutt -f %s` reads it) and shown at %s/dev/mail",
                 self.catcher.url,
                 settings.mail_dir,
                 settings.mail_dir,
+                settings.public_url.rstrip("/"),
             )
-        self.transport = SmtpTransport(target, timeout=settings.smtp_timeout)
+        self.transport = SmtpTransport(
+            target,
+            timeout=settings.smtp_timeout,
+            max_connections=settings.smtp_max_connections,
+            ca_file=settings.smtp_ca_file,
+        )
         return self.transport
 
     async def stop(self) -> None:
+        if self.transport is not None:
+            await self.transport.close()
+            self.transport = None
         if self.catcher is not None:
             await self.catcher.stop()
             self.catcher = None

@@ -15,12 +15,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import deque
 from datetime import timedelta
 
 import anyio.to_thread
 
 from frontdesk.engine.mailer import Mailer
-from frontdesk.mail.transport import SendOutcome, SmtpSession
+from frontdesk.mail.transport import SendOutcome, SmtpTransport
 from frontdesk.service import notifications
 from frontdesk.service.notifications import ClaimedDelivery
 from frontdesk.service.runtime import Runtime
@@ -93,40 +94,64 @@ class NotificationWorker:
             await rt.engine_bell.wait(min(max(delay, 0.0), max_sleep))
 
     async def _send_due(self) -> int:
+        """Claim a batch of due deliveries and send them over up to ``smtp_max_connections``
+        connections at once, recording each outcome as soon as it is known."""
         rt = self.runtime
         claimed = await anyio.to_thread.run_sync(
             lambda: notifications.claim_deliveries(rt, limit=SEND_BATCH)
         )
         if not claimed:
             return 0
-        budget = timedelta(seconds=rt.settings.smtp_timeout * 1.5)
         transport = self.mailer.transport
         assert transport is not None, "the mailer is started before the worker"
-        async with transport.session() as smtp:
-            for index, item in enumerate(claimed):
-                if self._stopping.is_set() or rt.clock.now() + budget > item.lease_until:
-                    await anyio.to_thread.run_sync(
-                        notifications.release_deliveries, rt, claimed[index:]
+        waiting = deque(claimed)
+        untried: list[ClaimedDelivery] = []
+        failures: list[BaseException] = []
+        budget = timedelta(seconds=rt.settings.smtp_timeout * 1.5)
+
+        async def sender() -> None:
+            # One per connection: each takes the next e-mail when its last one is recorded,
+            # so no e-mail waits for a connection and each send() has its whole timeout.
+            while waiting:
+                item = waiting.popleft()
+                if (
+                    self._stopping.is_set()
+                    or failures
+                    or rt.clock.now() + budget > item.lease_until
+                ):
+                    untried.append(item)
+                    continue
+                try:
+                    outcome = await self._send(transport, item)
+                    recorded = await anyio.to_thread.run_sync(
+                        notifications.record_delivery, rt, item, outcome
                     )
-                    break
-                outcome = await self._send(smtp, item)
-                recorded = await anyio.to_thread.run_sync(
-                    notifications.record_delivery, rt, item, outcome
-                )
+                except Exception as exc:
+                    # The others finish the e-mail they are sending (so its outcome is
+                    # recorded) and take no new one; the error goes to the loop.
+                    failures.append(exc)
+                    return
                 if not recorded:
                     log.warning(
                         "delivery %s was taken over by another worker while this one sent it",
                         item.delivery_id,
                     )
+
+        senders = min(rt.settings.smtp_max_connections, len(claimed))
+        await asyncio.gather(*(sender() for _ in range(senders)))
+        if untried:
+            await anyio.to_thread.run_sync(notifications.release_deliveries, rt, untried)
+        if failures:
+            raise failures[0]
         return len(claimed)
 
-    async def _send(self, smtp: SmtpSession, item: ClaimedDelivery) -> SendOutcome:
+    async def _send(self, transport: SmtpTransport, item: ClaimedDelivery) -> SendOutcome:
         try:
             message = self.mailer.write(item.email)
         except Exception as exc:  # a bug must not stop every other e-mail
             log.exception("could not write the e-mail of delivery %s", item.delivery_id)
             return SendOutcome(accepted=False, code=None, text=f"could not write it: {exc}")
-        return await smtp.send(item.envelope_from, item.email.recipient_email, message)
+        return await transport.send(item.envelope_from, item.email.recipient_email, message)
 
     async def _listen_forever(self) -> None:
         """Other processes' commits ring this process's doorbell (PostgreSQL NOTIFY)."""
