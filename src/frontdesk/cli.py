@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import signal
+import socket
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, TypeVar
@@ -19,10 +20,15 @@ from sqlalchemy.engine import make_url
 from frontdesk.api.app import API_PREFIX, create_app
 from frontdesk.api.routes.notifications import notification_out
 from frontdesk.api.schemas import AgentIn, SignUpIn
+from frontdesk.clock import SystemClock
 from frontdesk.core.model import Locale, Plan, Role
+from frontdesk.core.notifications import describe_bounce
+from frontdesk.engine.inbound import BounceReceiver
 from frontdesk.engine.mailer import Mailer
 from frontdesk.engine.worker import NotificationWorker
 from frontdesk.errors import FrontdeskError
+from frontdesk.mail import check as mail_check
+from frontdesk.mail.transport import SmtpTarget, SmtpTransport
 from frontdesk.realtime.transport import UVICORN_WEBSOCKET_OPTIONS
 from frontdesk.service import accounts, agents, notifications
 from frontdesk.service.runtime import Runtime
@@ -125,6 +131,51 @@ async def _run_worker(runtime: Runtime) -> None:
 
 
 @main.command()
+@click.option("--host", default=None, help="Default: FRONTDESK_INBOUND_HOST (127.0.0.1).")
+@click.option(
+    "--port",
+    default=None,
+    type=click.IntRange(0, 65535),
+    help="Default: FRONTDESK_INBOUND_PORT; 0 picks a free port.",
+)
+@click.option("--log-level", default="info", show_default=True)
+def inbound(host: str | None, port: int | None, log_level: str) -> None:
+    """Run only the bounce endpoint: an SMTP server that takes the delivery-status
+    notifications sent back to notification e-mails and records their bounces.
+
+    The MX of the bounce address's domain (FRONTDESK_BOUNCE_ADDRESS, or FRONTDESK_MAIL_FROM)
+    must lead here, directly or through a mail server that relays its `+` addresses.
+    """
+    settings = _load_settings()
+    if port is None and settings.inbound_port is None:
+        raise click.ClickException(
+            "the bounce endpoint needs a port: set FRONTDESK_INBOUND_PORT or give --port "
+            "(0 picks a free one)"
+        )
+    logging.basicConfig(level=log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    runtime = Runtime.create(settings)
+    upgrade(runtime.database)
+    asyncio.run(_run_inbound(runtime, host, port))
+
+
+async def _run_inbound(runtime: Runtime, host: str | None, port: int | None) -> None:
+    receiver = BounceReceiver(runtime, host=host, port=port)
+    await receiver.start()
+    click.echo(
+        f"Frontdesk bounce endpoint on {receiver.host}:{receiver.port} "
+        f"(SMTP, for {receiver.return_paths})"
+    )
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signal_number in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signal_number, stopping.set)
+    try:
+        await stopping.wait()
+    finally:
+        await receiver.stop()
+
+
+@main.command()
 @click.argument("conversation_id", type=click.IntRange(1))
 @click.option("--json", "as_json", is_flag=True, help="The API's JSON instead of text.")
 def explain(conversation_id: int, as_json: bool) -> None:
@@ -168,9 +219,15 @@ def explain(conversation_id: int, as_json: bool) -> None:
                 if recipient.next_attempt_at
                 else ""
             )
+            bounce = ""
+            if recipient.bounced_at is not None:
+                told = describe_bounce(
+                    recipient.bounced_at, recipient.bounce_status, recipient.bounce_text
+                )
+                bounce = f", then {told}"
             click.echo(
                 f"  to agent {recipient.agent_id} <{recipient.email}>: {recipient.state.value} "
-                f"after {recipient.attempts} attempt(s){retry}{reply}"
+                f"after {recipient.attempts} attempt(s){retry}{reply}{bounce}"
             )
         for left_out in out.not_recipients:
             click.echo(f"  not to agent {left_out.agent_id}: {left_out.reason.value}")
@@ -279,6 +336,104 @@ def create_agent(
     except FrontdeskError as exc:
         raise click.ClickException(exc.message) from exc
     _print_json({"agent_id": agent.id, "account_id": agent.account_id, "email": agent.email})
+
+
+@main.group()
+def mail() -> None:
+    """Whether receivers will trust Frontdesk's e-mail: DNS records and DKIM keys."""
+
+
+@mail.command("check")
+@click.option("--to", "recipient", metavar="ADDRESS", help="Send a test e-mail here.")
+@click.option(
+    "--nameserver",
+    metavar="HOST[:PORT]",
+    help="Ask this DNS server (default: this machine's resolver).",
+)
+@click.option(
+    "--dns-timeout",
+    default=5.0,
+    show_default=True,
+    type=click.FloatRange(min=0, min_open=True),
+    help="Seconds one DNS lookup may take.",
+)
+@click.option("--json", "as_json", is_flag=True, help="The findings as JSON.")
+def mail_check_command(
+    recipient: str | None, nameserver: str | None, dns_timeout: float, as_json: bool
+) -> None:
+    """Look up the sender domain's SPF, DKIM, DMARC and MX records, send a test e-mail
+    (with --to), and say what is missing and what to publish. Exits with 1 when something
+    must be fixed."""
+    settings = _load_settings()
+    try:
+        target = SmtpTarget.parse(settings.smtp_url) if settings.smtp_url else None
+    except ValueError as exc:
+        raise click.ClickException(f"FRONTDESK_SMTP_URL: {exc}") from exc
+    setup = mail_check.MailSetup(
+        mail_from=settings.mail_from,
+        bounce_address=settings.bounce_address,
+        relay_host=target.host if target else None,
+        dkim_domain=settings.dkim_domain,
+        dkim_selector=settings.dkim_selector,
+        dkim_private_key_file=settings.dkim_private_key_file,
+        public_url=settings.public_url,
+    )
+    try:
+        resolver = mail_check.make_resolver(nameserver, timeout=dns_timeout)
+    except (ValueError, OSError) as exc:
+        where = f"--nameserver {nameserver}: " if nameserver else ""
+        raise click.ClickException(f"{where}{exc}") from exc
+    findings = mail_check.check_dns(setup, resolver)
+    if target is not None and recipient:
+        transport = SmtpTransport(
+            target, timeout=settings.smtp_timeout, ca_file=settings.smtp_ca_file
+        )
+        sent = mail_check.send_test_email(
+            transport,
+            setup=setup,
+            recipient=recipient,
+            now=SystemClock().now(),
+            host=socket.getfqdn(),
+        )
+        findings.append(asyncio.run(sent))
+    else:
+        findings.append(mail_check.unsent_test_email(relay_configured=target is not None))
+    if as_json:
+        ok = not any(finding.status.needs_fixing for finding in findings)
+        _print_json({"ok": ok, "findings": [finding.as_json() for finding in findings]})
+    else:
+        relay = f"{target.host}:{target.port}" if target else None
+        header = mail_check.setup_lines(setup, relay=relay, nameserver=nameserver)
+        click.echo(mail_check.render_text(findings, header=header))
+    if any(finding.status.needs_fixing for finding in findings):
+        raise SystemExit(1)
+
+
+@mail.command("dkim-key")
+@click.option("--selector", required=True, help="Names the key in DNS, e.g. frontdesk.")
+@click.option("--domain", required=True, help="The domain that signs: FRONTDESK_MAIL_FROM's.")
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path))
+def mail_dkim_key(selector: str, domain: str, out: Path) -> None:
+    """Make a 2048-bit RSA key for DKIM signing (readable only by its owner) and print the
+    DNS record that publishes its public half."""
+    pem = mail_check.new_dkim_private_key()
+    try:
+        record = mail_check.dkim_record(selector, domain, mail_check.dkim_public_key(pem))
+        # O_EXCL: a key that exists may be the one a published record belongs to.
+        descriptor = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise click.ClickException(f"{out} exists; it is not overwritten") from None
+    except (ValueError, OSError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    with os.fdopen(descriptor, "wb") as key_file:
+        key_file.write(pem)
+    click.echo(f"Wrote a {mail_check.DKIM_KEY_BITS}-bit RSA private key to {out} (mode 0600).")
+    click.echo("\nPublish this TXT record in DNS:")
+    click.echo(f"  name:  {record.name}\n  value: {record.value}")
+    click.echo(f"In a zone file:\n  {record.zone_line()}")
+    click.echo("\nThen set, and check with `frontdesk mail check`:")
+    click.echo(f"  FRONTDESK_DKIM_DOMAIN={domain}\n  FRONTDESK_DKIM_SELECTOR={selector}")
+    click.echo(f"  FRONTDESK_DKIM_PRIVATE_KEY_FILE={out.resolve()}")
 
 
 def _runtime() -> Runtime:

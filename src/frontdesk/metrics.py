@@ -23,6 +23,14 @@ DELIVERY_ATTEMPTS = Counter(
     ["result"],
     registry=REGISTRY,
 )
+BOUNCES = Counter(
+    "frontdesk_bounces",
+    "Delivery-status notifications that reported a failure, by what they did: bounced, "
+    "duplicate, not_sent (the delivery was not accepted), unknown (no such delivery), "
+    "forged (a return path this installation did not make).",
+    ["result"],
+    registry=REGISTRY,
+)
 DECISION_LATENESS = Histogram(
     "frontdesk_decision_lateness_seconds",
     "How long after its due time a scheduled notification was decided.",
@@ -39,6 +47,10 @@ def decided(kind: str, state: str, reason: str | None, lateness: float | None = 
 
 def delivery_attempted(result: str) -> None:
     DELIVERY_ATTEMPTS.labels(result=result).inc()
+
+
+def bounce_received(result: str) -> None:
+    BOUNCES.labels(result=result).inc()
 
 
 def exposition() -> bytes:

@@ -98,6 +98,7 @@ def test_list_shows_the_owner_and_invited_agents_in_order(account: SignedUp) -> 
         ({"locale": "cs"}, {"locale": "cs"}),
         ({"active": False}, {"active": False}),
         ({"name": "Both", "locale": "de"}, {"name": "Both", "locale": "de"}),
+        ({"time_zone": "America/New_York"}, {"time_zone": "America/New_York"}),
     ],
 )
 def test_patch_changes_only_what_is_sent(
@@ -330,6 +331,19 @@ def test_plain_agent_edits_its_own_name_and_locale(account: SignedUp) -> None:
     assert (listed["name"], listed["locale"], listed["role"]) == ("Nina", "cs", "agent")
 
 
+def test_times_in_e_mails_follow_the_agents_time_zone_which_defaults_to_utc(
+    account: SignedUp,
+) -> None:
+    assert account.get("/me").json()["time_zone"] == "UTC"
+    response = account.patch("/me", {"time_zone": "Europe/Prague"})
+    assert response.status_code == 200, response.text
+    assert account.get("/me").json()["time_zone"] == "Europe/Prague"
+    invited = account.post(
+        "/agents", {"name": "Ken", "email": unique_email(), "time_zone": "Asia/Tokyo"}
+    )
+    assert invited.json()["time_zone"] == "Asia/Tokyo"
+
+
 def test_changing_the_email_changes_the_login(client: TestClient, account: SignedUp) -> None:
     agent = account.invite()
     new_email = unique_email("renamed")
@@ -537,6 +551,10 @@ def test_patch_unknown_agent_is_not_found(account: SignedUp) -> None:
         {"email": "not-an-email", "current_password": "owner-password"},
         {"password": "short", "current_password": "owner-password"},
         {"locale": "fr"},
+        {"time_zone": "Mars/Olympus_Mons"},
+        {"time_zone": "../../etc/passwd"},
+        {"time_zone": ""},
+        {"time_zone": None},
     ],
 )
 def test_patch_me_refuses_bad_input(

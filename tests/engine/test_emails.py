@@ -61,7 +61,7 @@ def test_each_agent_reads_it_in_their_language_and_time_zone(
     assert cs.message["Subject"] == "Nová zpráva od Anna na Shop"
     assert "Unterhaltung öffnen" in de.text
     assert "Otevřít konverzaci" in cs.text
-    assert "Zeitangaben in Mitteleuropäische Zeit (Europe/Berlin)" in de.text
+    assert "Zeitzone: Mitteleuropäische Zeit (Europe/Berlin)." in de.text
     assert "(Asia/Tokyo)" in cs.text
     assert "(UTC)" not in english.text
     assert "Times are in UTC." in english.text

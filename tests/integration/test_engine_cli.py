@@ -44,7 +44,7 @@ def test_serve_catches_the_e_mail_without_a_mail_server_and_explain_tells_why(
             time.sleep(0.05)
         (kept,) = mailbox.Maildir(box, create=False)
         message = message_from_bytes(kept.as_bytes(), policy=policy.default)
-        assert message["To"] == owner["email"]
+        assert message["To"].addresses[0].addr_spec == owner["email"]
         assert "Vera" in message["Subject"]
         assert message["Delivered-To"] == owner["email"]
     finally:

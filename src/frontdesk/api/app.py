@@ -19,12 +19,15 @@ from frontdesk.api.routes import (
     agents,
     conversations,
     groups,
+    mailbox,
     notifications,
     presence,
     sockets,
+    unsubscribe,
     widget,
 )
 from frontdesk.api.schemas import ErrorOut
+from frontdesk.engine.inbound import BounceReceiver
 from frontdesk.engine.mailer import Mailer
 from frontdesk.engine.worker import NotificationWorker
 from frontdesk.realtime.hub import Hub, LocalHub
@@ -60,9 +63,18 @@ def create_app(runtime: Runtime, *, hub: Hub | None = None) -> FastAPI:
             worker = NotificationWorker(runtime, mailer)
             await worker.start()
         app.state.mailer = mailer
+        # The bounce endpoint (SMTP), when inbound_port is set; ``frontdesk inbound`` runs
+        # it alone instead.
+        receiver = None
+        if runtime.settings.inbound_port is not None:
+            receiver = BounceReceiver(runtime)
+            await receiver.start()
+        app.state.bounce_receiver = receiver
         try:
             yield
         finally:
+            if receiver is not None:
+                await receiver.stop()
             if worker is not None:
                 await worker.stop()
             await mailer.stop()
@@ -100,10 +112,12 @@ def create_app(runtime: Runtime, *, hub: Hub | None = None) -> FastAPI:
         presence,
         conversations,
         notifications,
+        unsubscribe,
         widget,
     ):
         api.include_router(module.router)
     app.include_router(api)
+    app.include_router(mailbox.router)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated, Any, ClassVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     AfterValidator,
@@ -44,6 +45,24 @@ MESSAGE_TEXT_MAX = 10_000
 NAME_MAX = 200
 # The longest delay an account may choose: a day. Longer would no longer be a notification.
 OFFLINE_EMAIL_DELAY_MAX = 86_400.0
+
+
+def _known_time_zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            "must be an IANA time zone name such as Europe/Berlin, Europe/Prague or UTC"
+        ) from None
+    return value
+
+
+# The zone an agent reads times in (e-mails show times in it).
+TimeZone = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=64),
+    AfterValidator(_known_time_zone),
+]
 
 
 def _no_control_characters(value: str) -> str:
@@ -200,6 +219,7 @@ class AgentOut(Response):
     email: str
     role: Role
     locale: Locale
+    time_zone: str
     active: bool
     group_ids: list[int]
     created_at: datetime
@@ -225,8 +245,21 @@ class InvitedAgentOut(AgentOut):
     initial_password: str | None
 
 
+class EmailBounceOut(Response):
+    email: str
+    at: datetime
+    status: str | None = Field(description="The enhanced status code, such as 5.1.1.")
+    diagnostic: str | None = Field(description="What the recipient's mail server said.")
+
+
 class MeOut(AgentOut):
     account_id: int
+    email_bounced: EmailBounceOut | None = Field(
+        default=None,
+        description="The latest e-mail to your current address that the mail server accepted "
+        "and then returned undelivered (a bounce), unless one accepted after it arrived; "
+        "null when your address has no bounce.",
+    )
 
 
 class AgentIn(Request):
@@ -234,6 +267,7 @@ class AgentIn(Request):
     email: Email
     role: Role = Role.AGENT
     locale: Locale = Locale.EN
+    time_zone: TimeZone = "UTC"
     password: Password | None = None
     group_ids: list[Id] | None = Field(default=None, max_length=1000)
 
@@ -242,6 +276,7 @@ class AgentPatch(Patch):
     name: Name | None = None
     role: Role | None = None
     locale: Locale | None = None
+    time_zone: TimeZone | None = None
     active: Flag | None = None
     group_ids: list[Id] | None = Field(default=None, max_length=1000)
 
@@ -250,6 +285,7 @@ class MePatch(Patch):
     name: Name | None = None
     email: Email | None = None
     locale: Locale | None = None
+    time_zone: TimeZone | None = None
     password: Password | None = None
     current_password: Annotated[str, Field(min_length=1, max_length=200)] | None = None
 
@@ -397,6 +433,10 @@ class DeliveryOut(Response):
     attempts: int
     next_attempt_at: datetime | None
     sent_at: datetime | None
+    # Set when the e-mail, accepted, came back undelivered (state "bounced").
+    bounced_at: datetime | None = None
+    bounce_status: str | None = None
+    bounce_text: str | None = None
 
 
 class NotRecipientOut(Response):

@@ -305,7 +305,10 @@ def explain(kind: NotificationKind, state: NotificationState, reason: str | None
     if state is NotificationState.SENT:
         return f"{what} was sent to every active agent of the scope who has not opted out."
     if state is NotificationState.FAILED:
-        return f"{what} was sent, but no recipient's mail server accepted it; see recipients."
+        return (
+            f"{what} was sent, but it reached no recipient: each mail server refused it or "
+            "returned it; see recipients."
+        )
     return f"{what} was not sent: {_REASONS.get(reason or '', 'for an unknown reason.')}"
 
 
@@ -327,6 +330,13 @@ _REASONS = {
 }
 
 
+def describe_bounce(bounced_at: datetime, status: str | None, diagnostic: str | None) -> str:
+    """A bounce in words: ``bounced at 2026-01-05T09:07:44+00:00: 5.1.1 User unknown``."""
+    said = " ".join(part for part in (status, diagnostic) if part)
+    when = bounced_at.isoformat(timespec="seconds")
+    return f"bounced at {when}: {said}" if said else f"bounced at {when}"
+
+
 def explain_for_agent(
     *,
     kind: NotificationKind,
@@ -335,8 +345,10 @@ def explain_for_agent(
     delivery: DeliveryState | None,
     left_out_because: NotRecipientBecause | None,
     smtp_reply: str | None,
+    bounce: str | None = None,
 ) -> str:
-    """The same decision, told to one agent: what happened to *your* e-mail."""
+    """The same decision, told to one agent: what happened to *your* e-mail. ``bounce`` is
+    ``describe_bounce`` of a bounced delivery."""
     if state is NotificationState.SCHEDULED:
         return "It is not decided yet; it is decided at its due time."
     if delivery is not None:
@@ -354,7 +366,8 @@ def explain_for_agent(
             case DeliveryState.REJECTED:
                 return f"Your mail server refused it{reply}."
             case DeliveryState.BOUNCED:
-                return f"Your mail server accepted it, then returned it{reply}."
+                returned = f", but it {bounce.rstrip('.')}" if bounce else ", then returned it"
+                return f"Your mail server accepted it{reply}{returned}."
     if left_out_because is not None:
         return {
             NotRecipientBecause.INACTIVE: "You were not sent it: you were deactivated.",

@@ -54,12 +54,13 @@ from frontdesk.core.notifications import (
 from frontdesk.core.plans import has_groups
 from frontdesk.core.presence import PresenceChange
 from frontdesk.errors import NotFound
-from frontdesk.mail.compose import envelope_sender, message_id_domain
+from frontdesk.mail.compose import message_id_domain
 from frontdesk.mail.content import ListedMessage, NotificationEmail
 from frontdesk.mail.transport import SendOutcome
+from frontdesk.mail.verp import return_path, verp_token
 from frontdesk.service.runtime import AgentCaller, Runtime
 from frontdesk.service.scope import online_agent_ids, online_history, scope_of
-from frontdesk.service.secrets import installation_secret, unsubscribe_token
+from frontdesk.service.secrets import VERP_KEY, installation_secret, unsubscribe_token
 from frontdesk.store.models import (
     Account,
     Agent,
@@ -396,6 +397,8 @@ def claim_deliveries(rt: Runtime, *, limit: int) -> list[ClaimedDelivery]:
     # Made (on first use) before the write transaction: SQLite writers of one process take
     # turns, so it could not be made inside it.
     installation_secret(rt)
+    verp_key = installation_secret(rt, VERP_KEY)
+    bounces_to = rt.settings.bounce_address or rt.settings.mail_from
     claimed: list[ClaimedDelivery] = []
     with rt.database.write() as session:
         deliveries = session.scalars(
@@ -418,7 +421,8 @@ def claim_deliveries(rt: Runtime, *, limit: int) -> list[ClaimedDelivery]:
                     lease_token=token,
                     lease_until=lease_until,
                     claimed_at=now,
-                    envelope_from=envelope_sender(rt.settings.mail_from),
+                    # VERP: a bounce that comes back names this delivery (service.bounces).
+                    envelope_from=return_path(bounces_to, verp_token(verp_key, delivery.id)),
                     email=_email_of(session, rt, delivery),
                 )
             )
@@ -522,7 +526,7 @@ def record_delivery(rt: Runtime, claimed: ClaimedDelivery, outcome: SendOutcome)
             delivery.next_attempt_at = None
             result = "rejected"
         session.flush()
-        _fail_if_nobody_got_it(session, delivery.notification_id)
+        fail_if_nobody_got_it(session, delivery.notification_id)
         rt.database.after_commit(session, lambda: metrics.delivery_attempted(result))
         return True
 
@@ -542,7 +546,10 @@ def release_deliveries(rt: Runtime, claimed: Sequence[ClaimedDelivery]) -> None:
         _engine_has_work(session, rt)
 
 
-def _fail_if_nobody_got_it(session: Session, notification_id: int) -> None:
+def fail_if_nobody_got_it(session: Session, notification_id: int) -> None:
+    """Turn the notification ``failed`` once every delivery is final and none of them is
+    ``sent`` (refused, given up, or bounced): nobody got it. Called after each outcome, and
+    after a bounce (``frontdesk.service.bounces``)."""
     states = set(
         session.scalars(select(Delivery.state).where(Delivery.notification_id == notification_id))
     )

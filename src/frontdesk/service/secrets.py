@@ -10,6 +10,7 @@ Signed here: the one-click unsubscribe links of notification e-mails (``unsubscr
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 import threading
 from dataclasses import dataclass
@@ -23,6 +24,8 @@ from frontdesk.service.runtime import Runtime
 from frontdesk.store.models import InstallationSecret
 
 SIGNING_KEY = "signing"
+# Signs the tokens of VERP return paths (frontdesk.mail.verp).
+VERP_KEY = "verp"
 
 _cache: dict[tuple[int, str], bytes] = {}
 _cache_lock = threading.Lock()
@@ -75,16 +78,22 @@ class Unsubscribe:
 _UNSUBSCRIBE_SALT = "frontdesk.unsubscribe"
 
 
+def _unsubscribe_serializer(rt: Runtime) -> URLSafeSerializer:
+    return URLSafeSerializer(
+        installation_secret(rt),
+        salt=_UNSUBSCRIBE_SALT,
+        signer_kwargs={"digest_method": hashlib.sha256},
+    )
+
+
 def unsubscribe_token(rt: Runtime, agent_id: int, kind: NotificationKind) -> str:
-    serializer = URLSafeSerializer(installation_secret(rt), salt=_UNSUBSCRIBE_SALT)
-    return str(serializer.dumps([agent_id, kind.value]))
+    return str(_unsubscribe_serializer(rt).dumps([agent_id, kind.value]))
 
 
 def read_unsubscribe_token(rt: Runtime, token: str) -> Unsubscribe | None:
     """What a token switches off, or ``None`` when it was not signed by this installation."""
-    serializer = URLSafeSerializer(installation_secret(rt), salt=_UNSUBSCRIBE_SALT)
     try:
-        payload = serializer.loads(token)
+        payload = _unsubscribe_serializer(rt).loads(token)
     except BadSignature:
         return None
     match payload:

@@ -48,7 +48,17 @@ class Database:
             _configure_sqlite(self.engine)
         else:
             self.engine = create_engine(url, echo=echo, pool_pre_ping=True)
-        self._reader = sessionmaker(self.engine, expire_on_commit=False)
+        # A read sees one snapshot of the database from its first query to its end, so an
+        # answer built from several queries (a notification and its deliveries) never
+        # mixes states from before and after another transaction's commit. SQLite's
+        # read transactions already do (WAL); PostgreSQL's default gives each statement
+        # its own snapshot.
+        reads = (
+            self.engine.execution_options(isolation_level="REPEATABLE READ")
+            if self.is_postgresql
+            else self.engine
+        )
+        self._reader = sessionmaker(reads, expire_on_commit=False)
         self._writer = sessionmaker(
             self.engine.execution_options(**{_WRITE: True}), expire_on_commit=False
         )

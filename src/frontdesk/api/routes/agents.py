@@ -15,13 +15,15 @@ from frontdesk.api.schemas import (
     AgentOut,
     AgentPatch,
     AgentPresenceOut,
+    EmailBounceOut,
     InvitedAgentOut,
     MeOut,
     MePatch,
     MyNotifications,
     MyNotificationsPatch,
 )
-from frontdesk.service import agents, presence
+from frontdesk.service import agents, bounces, presence
+from frontdesk.service.runtime import Runtime
 from frontdesk.store.models import Agent
 
 router = APIRouter(tags=["agents"])
@@ -35,6 +37,7 @@ def agent_out(agent: Agent) -> AgentOut:
         email=agent.email,
         role=agent.role,
         locale=agent.locale,
+        time_zone=agent.time_zone,
         active=agent.active,
         group_ids=[g.id for g in agent.groups],
         created_at=agent.created_at,
@@ -51,6 +54,7 @@ def invite_agent(body: AgentIn, caller: AgentDep, rt: RuntimeDep) -> InvitedAgen
         email=body.email,
         role=body.role,
         locale=body.locale,
+        time_zone=body.time_zone,
         password=body.password,
         group_ids=body.group_ids,
     )
@@ -92,13 +96,14 @@ def patch_agent(
 
 @router.get("/me")
 def get_me(caller: AgentDep, rt: RuntimeDep) -> MeOut:
-    return _me_out(agents.get_me(rt, caller))
+    """The profile; ``email_bounced`` tells whether e-mail to the address comes back."""
+    return _me_out(agents.get_me(rt, caller), rt)
 
 
 @router.patch("/me")
 def patch_me(body: MePatch, caller: AgentDep, rt: RuntimeDep) -> MeOut:
     """Change the profile. A new e-mail address is the new login."""
-    return _me_out(agents.update_me(rt, caller, **body.sent()))
+    return _me_out(agents.update_me(rt, caller, **body.sent()), rt)
 
 
 @router.get("/me/notifications")
@@ -113,8 +118,17 @@ def patch_my_notifications(
     return _notifications_out(agents.update_my_notifications(rt, caller, **body.sent()))
 
 
-def _me_out(agent: Agent) -> MeOut:
-    return MeOut(**agent_out(agent).model_dump(), account_id=agent.account_id)
+def _me_out(agent: Agent, rt: Runtime) -> MeOut:
+    bounce = bounces.bounce_of_address(rt, agent_id=agent.id, email=agent.email)
+    return MeOut(
+        **agent_out(agent).model_dump(),
+        account_id=agent.account_id,
+        email_bounced=EmailBounceOut(
+            email=bounce.email, at=bounce.at, status=bounce.status, diagnostic=bounce.diagnostic
+        )
+        if bounce
+        else None,
+    )
 
 
 def _notifications_out(agent: Agent) -> MyNotifications:

@@ -16,7 +16,7 @@ from frontdesk.api.schemas import (
     NotificationOut,
     NotRecipientOut,
 )
-from frontdesk.core.notifications import explain, explain_for_agent
+from frontdesk.core.notifications import describe_bounce, explain, explain_for_agent
 from frontdesk.service import notifications
 from frontdesk.service.notifications import NotificationView
 
@@ -50,6 +50,11 @@ def notification_out(view: NotificationView, agent_id: int | None = None) -> Not
             reply = f"{delivery.smtp_code} {delivery.smtp_text or ''}".strip()
         elif delivery is not None:
             reply = delivery.smtp_text
+        bounce = None
+        if delivery is not None and delivery.bounced_at is not None:
+            bounce = describe_bounce(
+                delivery.bounced_at, delivery.bounce_status, delivery.bounce_text
+            )
         out.for_agent = AgentNotificationOut(
             agent_id=agent_id,
             text=explain_for_agent(
@@ -59,6 +64,7 @@ def notification_out(view: NotificationView, agent_id: int | None = None) -> Not
                 delivery=delivery.state if delivery else None,
                 left_out_because=left_out,
                 smtp_reply=reply,
+                bounce=bounce,
             ),
         )
     return out

@@ -1,0 +1,158 @@
+"""Asynchronous bounces: what a delivery-status notification does to the records, and what
+an agent is shown about its own address. Design notes: docs/email.md (bounces).
+
+A mail server that accepted an e-mail (its delivery is ``sent``) may still fail to deliver it
+and report so later, to the e-mail's VERP return path (``frontdesk.mail.verp``), whose token
+names the delivery. ``record_bounce`` turns that delivery ``bounced`` with the report's
+status and diagnostic, and the notification ``failed`` when nobody else got it. Only a
+``sent`` delivery can bounce: a report about an e-mail the engine has not seen accepted
+(pending or deferred: the accepted copy was sent just before a crash, or its 250 was lost)
+is dropped, because the engine sends that e-mail again and a new report will follow about
+that one. The same report twice changes nothing the second time.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import func, select
+
+from frontdesk import metrics
+from frontdesk.core.notifications import DeliveryState
+from frontdesk.mail.verp import bare_address, delivery_of_token
+from frontdesk.service.notifications import fail_if_nobody_got_it
+from frontdesk.service.runtime import Runtime
+from frontdesk.service.secrets import VERP_KEY, installation_secret
+from frontdesk.settings import Settings
+from frontdesk.store.models import Delivery
+
+log = logging.getLogger("frontdesk.bounces")
+
+BOUNCE_TEXT_MAX = 1000  # the width of ``deliveries.bounce_text``
+BOUNCE_STATUS_MAX = 16  # the width of ``deliveries.bounce_status``
+
+
+class BounceResult(StrEnum):
+    BOUNCED = "bounced"  # the delivery is now bounced
+    DUPLICATE = "duplicate"  # it already was: nothing changed
+    NOT_SENT = "not_sent"  # the delivery was not accepted (yet): nothing changed
+    UNKNOWN = "unknown"  # no such delivery (any more)
+    FORGED = "forged"  # the token was not made by this installation
+
+
+def bounce_address(settings: Settings) -> str:
+    """The address whose ``+token`` variants are the return paths: ``bounce_address``, or
+    the address of ``mail_from``."""
+    return bare_address(settings.bounce_address or settings.mail_from)
+
+
+def verp_key(rt: Runtime) -> bytes:
+    """The key of the return paths' tokens (made on first use, outside any transaction)."""
+    return installation_secret(rt, VERP_KEY)
+
+
+def record_bounce(
+    rt: Runtime,
+    token: str,
+    *,
+    status: str | None,
+    diagnostic: str | None,
+    final_recipient: str | None = None,
+) -> BounceResult:
+    """Record that the e-mail of the return path ``token`` was returned undelivered with
+    ``status`` (``5.1.1``) and ``diagnostic`` (the remote server's words, already cleaned of
+    control characters by the reader)."""
+    # Before the write transaction: making the key on first use is a write of its own.
+    delivery_id = delivery_of_token(verp_key(rt), token)
+    if delivery_id is None:
+        log.warning("a bounce for a return path this installation did not make: %r", token[:64])
+        metrics.bounce_received(BounceResult.FORGED.value)
+        return BounceResult.FORGED
+    now = rt.clock.now()
+    with rt.database.write() as session:
+        delivery = session.scalar(
+            select(Delivery).where(Delivery.id == delivery_id).with_for_update()
+        )
+        if delivery is None:
+            result = BounceResult.UNKNOWN
+        elif delivery.state is DeliveryState.BOUNCED:
+            result = BounceResult.DUPLICATE
+        elif delivery.state is not DeliveryState.SENT:
+            result = BounceResult.NOT_SENT
+        else:
+            delivery.state = DeliveryState.BOUNCED
+            delivery.bounced_at = now
+            delivery.bounce_status = status[:BOUNCE_STATUS_MAX] if status else None
+            delivery.bounce_text = diagnostic[:BOUNCE_TEXT_MAX] if diagnostic else None
+            session.flush()
+            fail_if_nobody_got_it(session, delivery.notification_id)
+            result = BounceResult.BOUNCED
+        state = delivery.state.value if delivery is not None else None
+        rt.database.after_commit(session, lambda: metrics.bounce_received(result.value))
+    log.log(
+        logging.INFO if result is BounceResult.BOUNCED else logging.WARNING,
+        "bounce for delivery %s (%s, final recipient %r): %s (the delivery was %s)",
+        delivery_id,
+        status,
+        (final_recipient or "")[:100],
+        result.value,
+        state or "not found",
+    )
+    return result
+
+
+# --- the agent's address ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class AddressBounce:
+    """The latest e-mail to an agent's address that came back, and what the server said."""
+
+    email: str
+    at: datetime
+    status: str | None
+    diagnostic: str | None
+    delivery_id: int
+
+
+def bounce_of_address(rt: Runtime, *, agent_id: int, email: str) -> AddressBounce | None:
+    """Whether the agent's e-mail to ``email`` (its current address) bounces: the latest
+    bounce of an e-mail to it, unless an e-mail accepted after that bounce came in has not
+    bounced (the mailbox was full and is not any more). It is per address, so a new address
+    starts clean."""
+    address = func.lower(Delivery.email) == email.lower()
+    with rt.database.read() as session:
+        latest = session.scalar(
+            select(Delivery)
+            .where(
+                Delivery.agent_id == agent_id,
+                Delivery.state == DeliveryState.BOUNCED,
+                address,
+            )
+            .order_by(Delivery.bounced_at.desc(), Delivery.id.desc())
+            .limit(1)
+        )
+        if latest is None or latest.bounced_at is None:
+            return None
+        superseded = session.scalar(
+            select(Delivery.id)
+            .where(
+                Delivery.agent_id == agent_id,
+                Delivery.state == DeliveryState.SENT,
+                Delivery.sent_at > latest.bounced_at,
+                address,
+            )
+            .limit(1)
+        )
+        if superseded is not None:
+            return None
+        return AddressBounce(
+            email=latest.email,
+            at=latest.bounced_at,
+            status=latest.bounce_status,
+            diagnostic=latest.bounce_text,
+            delivery_id=latest.id,
+        )

@@ -1,0 +1,289 @@
+"""Asynchronous bounces end to end: a notification e-mail goes out with its VERP return path,
+the mail server that accepted it later sends a delivery-status notification back to that
+address over real SMTP, and the delivery turns ``bounced`` — in the notification log, on the
+agent's profile, in ``frontdesk explain``. Forged return paths and other mail change nothing;
+the same report twice changes nothing the second time."""
+
+from __future__ import annotations
+
+import re
+import smtplib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import select
+
+from frontdesk.cli import main
+from frontdesk.mail.verp import return_path, verp_token
+from frontdesk.security import PasswordHasher
+from frontdesk.service import bounces
+from frontdesk.store.database import Database
+from frontdesk.store.models import Delivery
+from tests.engine.conftest import engine_settings, settled
+from tests.integration.conftest import free_port
+from tests.live.conftest import Agent, LiveServer, new_visitor, serving, sign_up
+from tests.mailsink import MailSink
+
+BOUNCE_ADDRESS = "bounces@shop.example"
+RETURN_PATH = re.compile(r"^bounces\+([0-9]+-[0-9a-f]{10})@shop\.example$")
+DIAGNOSTIC = "550 5.1.1 <{rcpt}>: Recipient address rejected: User unknown in virtual mailbox table"
+
+
+@dataclass
+class BounceSetup:
+    server: LiveServer
+    inbound_port: int
+    database_url: str
+    data_dir: Path
+
+
+@pytest.fixture
+def setup(
+    database: Database,
+    database_url: str,
+    passwords: PasswordHasher,
+    tmp_path: Path,
+    sink: MailSink,
+) -> Iterator[BounceSetup]:
+    """The engine with its bounce endpoint inside ``serve`` (``inbound_port`` set)."""
+    port = free_port()
+    settings = engine_settings(
+        database_url, tmp_path, sink.url, inbound_port=port, bounce_address=BOUNCE_ADDRESS
+    )
+    with serving(settings, database, passwords) as server:
+        yield BounceSetup(server, port, database_url, tmp_path)
+
+
+def report(
+    to: str, final_recipient: str, *, action: str = "failed", status: str = "5.1.1"
+) -> bytes:
+    """A delivery-status notification as Postfix writes one (RFC 3464)."""
+    diagnostic = DIAGNOSTIC.format(rcpt=final_recipient)
+    text = f"""From: MAILER-DAEMON@mx.example.net (Mail Delivery System)
+To: {to}
+Subject: Undelivered Mail Returned to Sender
+Auto-Submitted: auto-replied
+MIME-Version: 1.0
+Content-Type: multipart/report; report-type=delivery-status; boundary="B"
+
+--B
+Content-Type: text/plain; charset=us-ascii
+
+I'm sorry to have to inform you that your message could not be delivered.
+
+--B
+Content-Type: message/delivery-status
+
+Reporting-MTA: dns; mx.example.net
+
+Final-Recipient: rfc822; {final_recipient}
+Original-Recipient: rfc822;{final_recipient}
+Action: {action}
+Status: {status}
+Diagnostic-Code: smtp; {diagnostic}
+
+--B--
+"""
+    return text.replace("\n", "\r\n").encode()
+
+
+def send(port: int, to: str, raw: bytes) -> int:
+    """Hand ``raw`` to the bounce endpoint as a remote mail server would; the reply code."""
+    with smtplib.SMTP("127.0.0.1", port, timeout=10) as client:
+        client.ehlo("mx.example.net")
+        client.mail("<>")
+        code, _ = client.rcpt(to)
+        if code != 250:
+            return code
+        try:
+            return client.data(raw)[0]
+        except smtplib.SMTPDataError as refused:
+            return refused.smtp_code
+
+
+def delivery_to(agent: Agent, conversation_id: int) -> dict[str, Any]:
+    (decision,) = settled(agent, conversation_id, agent_id=agent.agent_id)
+    recipient: dict[str, Any] = next(
+        r for r in decision["recipients"] if r["agent_id"] == agent.agent_id
+    )
+    return recipient | {"for_agent": decision["for_agent"]["text"], "decision": decision}
+
+
+def me(agent: Agent) -> dict[str, Any]:
+    response = agent.call("GET", "/me")
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def test_a_dsn_turns_a_delivery_into_bounced(setup: BounceSetup, sink: MailSink) -> None:
+    server = setup.server
+    owner = sign_up(server)
+    colleague = owner.invite()
+    visitor = new_visitor(server, owner.widget_key, name="Vera")
+    conversation_id = visitor.say("Do you ship to Brno?")["conversation_id"]
+    (to_owner,) = sink.wait_for(1, to=owner.email)
+    sink.wait_for(1, to=colleague.email)
+    # Each e-mail has a return path of its own.
+    assert RETURN_PATH.match(to_owner.mail_from), to_owner.mail_from
+    assert to_owner.mail_from != sink.to(colleague.email)[0].mail_from
+    assert delivery_to(owner, conversation_id)["state"] == "sent"
+    assert me(owner)["email_bounced"] is None
+
+    assert (
+        send(setup.inbound_port, to_owner.mail_from, report(to_owner.mail_from, owner.email)) == 250
+    )
+
+    bounced = delivery_to(owner, conversation_id)
+    assert bounced["state"] == "bounced"
+    assert bounced["bounce_status"] == "5.1.1"
+    assert bounced["bounce_text"] == DIAGNOSTIC.format(rcpt=owner.email)
+    assert bounced["bounced_at"] is not None
+    assert bounced["smtp_code"] == 250  # what the server said first is kept
+    assert bounced["for_agent"].startswith("Your mail server accepted it (250 OK")
+    assert f"but it bounced at {bounced['bounced_at'][:19]}" in bounced["for_agent"]
+    assert bounced["for_agent"].endswith(f": 5.1.1 {DIAGNOSTIC.format(rcpt=owner.email)}.")
+    # The colleague got it, so the notification was still sent.
+    assert bounced["decision"]["state"] == "sent"
+    assert delivery_to(colleague, conversation_id)["state"] == "sent"
+
+    profile = me(owner)["email_bounced"]
+    assert profile == {
+        "email": owner.email,
+        "at": profile["at"],
+        "status": "5.1.1",
+        "diagnostic": DIAGNOSTIC.format(rcpt=owner.email),
+    }
+    assert profile["at"][:19] == bounced["bounced_at"][:19]
+    assert me(colleague)["email_bounced"] is None
+
+    explained = CliRunner().invoke(
+        main,
+        ["explain", str(conversation_id)],
+        env={
+            "FRONTDESK_DATABASE_URL": setup.database_url,
+            "FRONTDESK_DATA_DIR": str(setup.data_dir),
+        },
+    )
+    assert explained.exit_code == 0, explained.output
+    line = next(x for x in explained.output.splitlines() if f"<{owner.email}>" in x)
+    assert line.startswith(f"  to agent {owner.agent_id} <{owner.email}>: bounced after 1 ")
+    assert f"then bounced at {bounced['bounced_at'][:19]}" in line
+    assert line.endswith(f": 5.1.1 {DIAGNOSTIC.format(rcpt=owner.email)}")
+
+    # The same report again (a remote server that retried it) changes nothing.
+    assert (
+        send(setup.inbound_port, to_owner.mail_from, report(to_owner.mail_from, owner.email)) == 250
+    )
+    again = delivery_to(owner, conversation_id)
+    assert again["bounced_at"] == bounced["bounced_at"]
+    assert again["state"] == "bounced"
+
+    metrics = server.http().get(f"{server.base_url}/metrics").text
+    assert 'frontdesk_bounces_total{result="bounced"}' in metrics
+    assert 'frontdesk_bounces_total{result="duplicate"}' in metrics
+
+
+def test_when_every_e_mail_of_a_notification_bounced_it_failed(
+    setup: BounceSetup, sink: MailSink
+) -> None:
+    owner = sign_up(setup.server)
+    visitor = new_visitor(setup.server, owner.widget_key)
+    conversation_id = visitor.say("Hello?")["conversation_id"]
+    (caught,) = sink.wait_for(1, to=owner.email)
+    assert delivery_to(owner, conversation_id)["decision"]["state"] == "sent"
+    assert send(setup.inbound_port, caught.mail_from, report(caught.mail_from, owner.email)) == 250
+    decision = delivery_to(owner, conversation_id)["decision"]
+    assert decision["state"] == "failed"
+    assert "returned it" in decision["reason_text"]
+
+
+def test_forged_return_paths_other_mail_and_delays_change_nothing(
+    setup: BounceSetup, sink: MailSink
+) -> None:
+    owner = sign_up(setup.server)
+    visitor = new_visitor(setup.server, owner.widget_key)
+    conversation_id = visitor.say("Hello?")["conversation_id"]
+    (caught,) = sink.wait_for(1, to=owner.email)
+    match = RETURN_PATH.match(caught.mail_from)
+    assert match is not None
+    delivery_id = match.group(1).split("-")[0]
+    port = setup.inbound_port
+
+    forged = f"bounces+{delivery_id}-0123456789@shop.example"
+    assert send(port, forged, report(forged, owner.email)) == 550
+    assert send(port, "olga@example.net", report("olga@example.net", owner.email)) == 550
+    assert send(port, BOUNCE_ADDRESS, report(BOUNCE_ADDRESS, owner.email)) == 550
+    # A delay notice and an auto-reply reach a real return path and are dropped.
+    delayed = report(caught.mail_from, owner.email, action="delayed", status="4.4.1")
+    assert send(port, caught.mail_from, delayed) == 250
+    auto_reply = (
+        f"From: {owner.email}\r\nTo: {caught.mail_from}\r\nSubject: Out of office\r\n"
+        "Auto-Submitted: auto-replied\r\n\r\nBack on Monday.\r\n"
+    ).encode()
+    assert send(port, caught.mail_from, auto_reply) == 250
+
+    delivery = delivery_to(owner, conversation_id)
+    assert delivery["state"] == "sent"
+    assert delivery["bounced_at"] is None
+    assert me(owner)["email_bounced"] is None
+
+
+def test_a_report_about_an_e_mail_not_accepted_yet_is_dropped(
+    setup: BounceSetup, sink: MailSink, database: Database
+) -> None:
+    """A DSN for a delivery the engine still retries: the accepted copy went out before a
+    crash or its 250 was lost; the engine sends it again, and a report about that copy
+    follows if it bounces too."""
+    server = setup.server
+    owner = sign_up(server)
+    greylisted = owner.invite()
+    sink.script(greylisted.email, *["451 4.7.1 Greylisted"] * 200)
+    visitor = new_visitor(server, owner.widget_key)
+    visitor.say("Hello?")
+    sink.wait_for(1, to=owner.email)
+    with database.read() as session:
+        delivery = session.scalar(select(Delivery).where(Delivery.email == greylisted.email))
+        assert delivery is not None
+        delivery_id, state = delivery.id, delivery.state.value
+    assert state in ("pending", "deferred")
+    address = return_path(BOUNCE_ADDRESS, verp_token(bounces.verp_key(server.runtime), delivery_id))
+    assert send(setup.inbound_port, address, report(address, greylisted.email)) == 250
+    with database.read() as session:
+        after = session.get_one(Delivery, delivery_id)
+        assert after.state.value in ("pending", "deferred")
+        assert after.bounced_at is None
+
+
+def test_a_later_accepted_e_mail_or_a_new_address_clears_the_profile(
+    setup: BounceSetup, sink: MailSink
+) -> None:
+    server = setup.server
+    owner = sign_up(server)
+    first = new_visitor(server, owner.widget_key).say("Hello?")["conversation_id"]
+    (caught,) = sink.wait_for(1, to=owner.email)
+    assert send(setup.inbound_port, caught.mail_from, report(caught.mail_from, owner.email)) == 250
+    assert delivery_to(owner, first)["state"] == "bounced"
+    assert me(owner)["email_bounced"] is not None
+
+    # The mailbox works again: an e-mail accepted after the bounce, and not returned.
+    second = new_visitor(server, owner.widget_key).say("Anyone?")["conversation_id"]
+    sink.wait_for(2, to=owner.email)
+    assert delivery_to(owner, second)["state"] == "sent"
+    assert me(owner)["email_bounced"] is None
+
+    # It bounces again; then the agent changes the address: the new one has no bounce.
+    (_, again) = sink.to(owner.email)
+    assert send(setup.inbound_port, again.mail_from, report(again.mail_from, owner.email)) == 250
+    assert me(owner)["email_bounced"]["status"] == "5.1.1"
+    changed = owner.call(
+        "PATCH",
+        "/me",
+        {"email": f"new-{owner.email}", "current_password": "owner-password"},
+    )
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["email_bounced"] is None
