@@ -119,15 +119,20 @@ async def _run_worker(runtime: Runtime) -> None:
     await mailer.start()
     engine = NotificationWorker(runtime, mailer)
     await engine.start()
+    try:
+        await _until_signalled()
+    finally:
+        await engine.stop()
+        await mailer.stop()
+
+
+async def _until_signalled() -> None:
+    """Return once SIGTERM or SIGINT arrives."""
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signal_number in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signal_number, stopping.set)
-    try:
-        await stopping.wait()
-    finally:
-        await engine.stop()
-        await mailer.stop()
+    await stopping.wait()
 
 
 @main.command()
@@ -165,12 +170,8 @@ async def _run_inbound(runtime: Runtime, host: str | None, port: int | None) -> 
         f"Frontdesk bounce endpoint on {receiver.host}:{receiver.port} "
         f"(SMTP, for {receiver.return_paths})"
     )
-    stopping = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signal_number in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signal_number, stopping.set)
     try:
-        await stopping.wait()
+        await _until_signalled()
     finally:
         await receiver.stop()
 

@@ -19,9 +19,10 @@ from datetime import UTC, datetime
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Any
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
+
+from frontdesk.mail.listener import SmtpListener
 
 logging.getLogger("mail.log").setLevel(logging.WARNING)
 
@@ -44,28 +45,15 @@ class MaildirHandler:
         mailbox.Maildir(self.directory, create=False).add(raw)
 
 
-class MailCatcher:
+class MailCatcher(SmtpListener):
     def __init__(self, directory: Path, *, host: str = "127.0.0.1", port: int = 0) -> None:
         self.directory = directory
-        self.host = host
-        self.port = port
-        self._server: asyncio.Server | None = None
-
-    async def start(self) -> None:
-        handler = MaildirHandler(self.directory)
-        loop = asyncio.get_running_loop()
-
-        def protocol() -> Any:
-            return SMTP(handler, hostname="frontdesk-catcher", ident="Frontdesk mail catcher")
-
-        self._server = await loop.create_server(protocol, self.host, self.port)
-        self.port = self._server.sockets[0].getsockname()[1]
-
-    async def stop(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
-            self._server = None
+        handler = MaildirHandler(directory)
+        super().__init__(
+            lambda: SMTP(handler, hostname="frontdesk-catcher", ident="Frontdesk mail catcher"),
+            host=host,
+            port=port,
+        )
 
     @property
     def url(self) -> str:

@@ -15,7 +15,6 @@ control characters and are shortened before anyone sees or logs them.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 from collections.abc import Awaitable, Callable
@@ -27,6 +26,7 @@ from typing import Any
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
+from frontdesk.mail.listener import SmtpListener
 from frontdesk.mail.verp import token_of
 
 log = logging.getLogger("frontdesk.mail.inbound")
@@ -236,7 +236,7 @@ class ReturnPathHandler:
         return "250 OK: bounce recorded"
 
 
-class InboundServer:
+class InboundServer(SmtpListener):
     """The endpoint on ``host:port`` (0 picks a free port, then ``port`` says which)."""
 
     def __init__(
@@ -252,16 +252,9 @@ class InboundServer:
         self.handler = ReturnPathHandler(
             bounce_address, token_is_ours=token_is_ours, on_bounce=on_bounce
         )
-        self.host = host
-        self.port = port
         self.hostname = hostname
-        self._server: asyncio.Server | None = None
-
-    async def start(self) -> None:
-        loop = asyncio.get_running_loop()
-
-        def protocol() -> Any:
-            return SMTP(
+        super().__init__(
+            lambda: SMTP(
                 self.handler,
                 hostname=self.hostname,
                 ident="Frontdesk bounce endpoint",
@@ -269,13 +262,7 @@ class InboundServer:
                 # A DSN for an internationalized address (RFC 6533) may need it.
                 enable_SMTPUTF8=True,
                 timeout=IDLE_TIMEOUT,
-            )
-
-        self._server = await loop.create_server(protocol, self.host, self.port)
-        self.port = self._server.sockets[0].getsockname()[1]
-
-    async def stop(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
-            self._server = None
+            ),
+            host=host,
+            port=port,
+        )
