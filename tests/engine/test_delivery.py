@@ -152,6 +152,10 @@ def test_visitor_text_cannot_inject_headers(engine_server: LiveServer, sink: Mai
     assert len(subject) < 140
     assert [c.rcpt_to for c in sink.caught if "victim" in c.rcpt_to] == []
     assert "<img src=x onerror=alert(1)>" in caught.text
+    html = message.get_body(("html",))
+    assert html is not None
+    assert "&lt;img src=x onerror=alert(1)&gt;" in html.get_content()
+    assert "<img" not in html.get_content()
     assert message["Subject"] != "spoofed"
 
 

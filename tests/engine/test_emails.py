@@ -33,6 +33,15 @@ def test_the_e_mails_of_one_conversation_thread_together_and_others_do_not(
     third = sink.wait_for(3, to=owner.email)[2]
 
     thread = f"<frontdesk.conversation.{conversation_id}@localhost>"
+    for caught in (first, second, third):
+        parts = [p.get_content_type() for p in caught.message.iter_parts()]
+        assert caught.message.get_content_type() == "multipart/alternative"
+        assert parts == ["text/plain", "text/html"]
+        assert caught.message["Auto-Submitted"] == "auto-generated"
+        assert (
+            caught.message["List-Id"]
+            == f'"Shop" <account-{owner.account_id}.notifications.localhost>'
+        )
     for caught in (first, second):
         assert caught.message["In-Reply-To"] == thread
         assert caught.message["References"] == thread
