@@ -4,8 +4,10 @@ that server's raw capacity measured in the same run. Run:
     .venv/bin/python benchmarks/email_throughput.py                  # 3,000 e-mails a phase
     .venv/bin/python benchmarks/email_throughput.py --mails 1000 --database-url postgresql://…
 
-Goal (issue "E-mails people trust"): the engine end to end delivers at least 80 % of the
-sink's capacity.
+Goal (issue "E-mails people trust"): at least 80 % of the sink's capacity. The benchmark
+says for both the sending path (Frontdesk's transport with the e-mails Frontdesk writes) and
+the whole engine (which also claims, writes and records each e-mail); docs/email.md says
+which is met and why.
 
 The sink is an aiosmtpd server in another process (benchmarks/smtp_sink.py) that counts and
 discards; a fresh one serves each phase and reports how many e-mails and connections it saw.
@@ -355,7 +357,7 @@ async def measure_engine(
             # Each step's time is summed as the worker calls it.
             for owner, name, step in (
                 (notifications, "claim_deliveries", "claim"),
-                (notifications, "record_delivery", "record"),
+                (notifications, "record_deliveries", "record"),
                 (Mailer, "write", "write"),
             ):
                 timing.enter_context(
@@ -466,9 +468,13 @@ async def main() -> None:
             f"{name}, milliseconds per e-mail summed over its steps (median): "
             + ", ".join(f"{step} {ms:.2f}" for step, ms in per_mail.items())
         )
-    engine_rate = max(r.rate for r in results if r.name.startswith("Frontdesk engine"))
-    verdict = "met" if engine_rate >= GOAL * capacity else "NOT met"
-    print(f"goal (engine end to end ≥ {GOAL:.0%} of raw capacity): {verdict}")
+    for label, prefix in (
+        ("the sending path (transport, 4 connections)", "Frontdesk transport alone, 4"),
+        ("the engine end to end", "Frontdesk engine"),
+    ):
+        rate = max(r.rate for r in results if r.name.startswith(prefix))
+        verdict = "met" if rate >= GOAL * capacity else "NOT met"
+        print(f"goal ({label} ≥ {GOAL:.0%} of raw capacity): {rate / capacity:.0%}, {verdict}")
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from frontdesk import metrics
 from frontdesk.core.model import ConversationStatus, Locale, MessageAuthor
@@ -412,6 +412,7 @@ def claim_deliveries(rt: Runtime, *, limit: int) -> list[ClaimedDelivery]:
             .limit(limit)
             .with_for_update(skip_locked=True)
         ).all()
+        listed = _load_what_e_mails_are_written_from(session, deliveries)
         for delivery in deliveries:
             delivery.lease_until = lease_until
             delivery.lease_token = token
@@ -423,26 +424,53 @@ def claim_deliveries(rt: Runtime, *, limit: int) -> list[ClaimedDelivery]:
                     claimed_at=now,
                     # VERP: a bounce that comes back names this delivery (service.bounces).
                     envelope_from=return_path(bounces_to, verp_token(verp_key, delivery.id)),
-                    email=_email_of(session, rt, delivery),
+                    email=_email_of(session, rt, delivery, listed[delivery.notification_id]),
                 )
             )
     return claimed
 
 
-def _email_of(session: Session, rt: Runtime, delivery: Delivery) -> NotificationEmail:
+def _load_what_e_mails_are_written_from(
+    session: Session, deliveries: Sequence[Delivery]
+) -> dict[int, list[Message]]:
+    """Load, a few queries for the whole batch, the rows the deliveries' e-mails are written
+    from (so ``_email_of`` finds them in the session), and return each notification's
+    listed messages."""
+    notification_ids = {d.notification_id for d in deliveries}
+    notifications = session.scalars(
+        select(Notification).where(Notification.id.in_(notification_ids))
+    ).all()
+    session.scalars(
+        select(Conversation)
+        .where(Conversation.id.in_({n.conversation_id for n in notifications}))
+        .options(selectinload(Conversation.visitor))
+    ).all()
+    session.scalars(
+        select(Account).where(Account.id.in_({n.account_id for n in notifications}))
+    ).all()
+    agent_ids = {d.agent_id for d in deliveries if d.agent_id is not None}
+    session.scalars(select(Agent).where(Agent.id.in_(agent_ids))).all()
+    listed: dict[int, list[Message]] = {n: [] for n in notification_ids}
+    for notification_id, message in session.execute(
+        select(NotificationMessage.notification_id, Message)
+        .join(Message, NotificationMessage.message_id == Message.id)
+        .where(
+            NotificationMessage.notification_id.in_(notification_ids),
+            NotificationMessage.listed.is_(True),
+        )
+        .order_by(Message.id)
+    ):
+        listed[notification_id].append(message)
+    return listed
+
+
+def _email_of(
+    session: Session, rt: Runtime, delivery: Delivery, messages: Sequence[Message]
+) -> NotificationEmail:
     notification = session.get_one(Notification, delivery.notification_id)
     conversation = session.get_one(Conversation, notification.conversation_id)
     account = session.get_one(Account, notification.account_id)
     agent = session.get(Agent, delivery.agent_id) if delivery.agent_id else None
-    messages = session.scalars(
-        select(Message)
-        .join(NotificationMessage, NotificationMessage.message_id == Message.id)
-        .where(
-            NotificationMessage.notification_id == notification.id,
-            NotificationMessage.listed.is_(True),
-        )
-        .order_by(Message.id)
-    ).all()
     visitor = conversation.visitor
     assert notification.decided_at is not None
     domain = message_id_domain(rt.settings.mail_from)
@@ -477,58 +505,73 @@ def _email_of(session: Session, rt: Runtime, delivery: Delivery) -> Notification
 def record_delivery(rt: Runtime, claimed: ClaimedDelivery, outcome: SendOutcome) -> bool:
     """Record what the mail server said, if this worker still holds the lease (``False``
     when another worker took the delivery over: its record is the one that counts)."""
+    return record_deliveries(rt, [(claimed, outcome)])[0]
+
+
+def record_deliveries(
+    rt: Runtime, outcomes: Sequence[tuple[ClaimedDelivery, SendOutcome]]
+) -> list[bool]:
+    """``record_delivery`` for several outcomes in one transaction: a worker sending over
+    several connections records together the outcomes that arrive while a record
+    transaction runs, instead of making each wait its turn for a transaction of its own."""
     now = rt.clock.now()
-    settings = rt.settings
     with rt.database.write() as session:
-        delivery = session.scalar(
-            select(Delivery)
-            .where(Delivery.id == claimed.delivery_id, Delivery.lease_token == claimed.lease_token)
-            .with_for_update()
+        return [_record(session, rt, claimed, outcome, now) for claimed, outcome in outcomes]
+
+
+def _record(
+    session: Session, rt: Runtime, claimed: ClaimedDelivery, outcome: SendOutcome, now: datetime
+) -> bool:
+    settings = rt.settings
+    delivery = session.scalar(
+        select(Delivery)
+        .where(Delivery.id == claimed.delivery_id, Delivery.lease_token == claimed.lease_token)
+        .with_for_update()
+    )
+    if delivery is None:
+        return False
+    delivery.lease_until = None
+    delivery.lease_token = None
+    delivery.attempts += 1
+    first_attempt_at = delivery.first_attempt_at or claimed.claimed_at
+    delivery.first_attempt_at = first_attempt_at
+    delivery.last_attempt_at = now
+    delivery.smtp_code = outcome.code
+    delivery.smtp_text = outcome.text[:1000]
+    if outcome.accepted:
+        delivery.state = DeliveryState.SENT
+        delivery.sent_at = now
+        delivery.next_attempt_at = None
+        result = "sent"
+    elif is_temporary_smtp_code(outcome.code):
+        retry_at = next_attempt_at(
+            attempts=delivery.attempts,
+            first_attempt_at=first_attempt_at,
+            now=now,
+            retry_base=settings.smtp_retry_base,
+            retry_for=settings.smtp_retry_for,
         )
-        if delivery is None:
-            return False
-        delivery.lease_until = None
-        delivery.lease_token = None
-        delivery.attempts += 1
-        first_attempt_at = delivery.first_attempt_at or claimed.claimed_at
-        delivery.first_attempt_at = first_attempt_at
-        delivery.last_attempt_at = now
-        delivery.smtp_code = outcome.code
-        delivery.smtp_text = outcome.text[:1000]
-        if outcome.accepted:
-            delivery.state = DeliveryState.SENT
-            delivery.sent_at = now
-            delivery.next_attempt_at = None
-            result = "sent"
-        elif is_temporary_smtp_code(outcome.code):
-            retry_at = next_attempt_at(
-                attempts=delivery.attempts,
-                first_attempt_at=first_attempt_at,
-                now=now,
-                retry_base=settings.smtp_retry_base,
-                retry_for=settings.smtp_retry_for,
-            )
-            if retry_at is None:
-                delivery.state = DeliveryState.REJECTED
-                delivery.next_attempt_at = None
-                delivery.smtp_text = (
-                    f"Gave up after {delivery.attempts} attempts over "
-                    f"{settings.smtp_retry_for:g} s; last reply: {outcome.text}"
-                )[:1000]
-                result = "gave_up"
-            else:
-                delivery.state = DeliveryState.DEFERRED
-                delivery.next_attempt_at = retry_at
-                result = "deferred"
-                _engine_has_work(session, rt)
-        else:
+        if retry_at is None:
             delivery.state = DeliveryState.REJECTED
             delivery.next_attempt_at = None
-            result = "rejected"
-        session.flush()
-        fail_if_nobody_got_it(session, delivery.notification_id)
-        rt.database.after_commit(session, lambda: metrics.delivery_attempted(result))
-        return True
+            delivery.smtp_text = (
+                f"Gave up after {delivery.attempts} attempts over "
+                f"{settings.smtp_retry_for:g} s; last reply: {outcome.text}"
+            )[:1000]
+            result = "gave_up"
+        else:
+            delivery.state = DeliveryState.DEFERRED
+            delivery.next_attempt_at = retry_at
+            result = "deferred"
+            _engine_has_work(session, rt)
+    else:
+        delivery.state = DeliveryState.REJECTED
+        delivery.next_attempt_at = None
+        result = "rejected"
+    session.flush()
+    fail_if_nobody_got_it(session, delivery.notification_id)
+    rt.database.after_commit(session, lambda: metrics.delivery_attempted(result))
+    return True
 
 
 def release_deliveries(rt: Runtime, claimed: Sequence[ClaimedDelivery]) -> None:
