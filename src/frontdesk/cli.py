@@ -83,6 +83,10 @@ def main(config: Path | None) -> None:
 def serve(host: str, port: int, log_level: str) -> None:
     """Run the whole product in this process (migrating the database first)."""
     settings = _load_settings()
+    if "public_url" not in settings.model_fields_set:
+        # Without FRONTDESK_PUBLIC_URL, the links in e-mails lead to where this serves.
+        shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # noqa: S104 (a comparison)
+        settings = settings.model_copy(update={"public_url": f"http://{shown}:{port}"})
     logging.basicConfig(level=log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
     runtime = Runtime.create(settings)
     upgrade(runtime.database)

@@ -47,6 +47,13 @@ def test_serve_catches_the_e_mail_without_a_mail_server_and_explain_tells_why(
         assert message["To"].addresses[0].addr_spec == owner["email"]
         assert "Vera" in message["Subject"]
         assert message["Delivered-To"] == owner["email"]
+        # Without FRONTDESK_PUBLIC_URL the links lead to where `serve` listens.
+        unsubscribe = str(message["List-Unsubscribe"])
+        assert unsubscribe.startswith(f"<{server.base_url}/api/v1/unsubscribe/")
+        with httpx.Client(timeout=10) as http:
+            assert http.get(unsubscribe.strip("<>")).status_code == 200
+            shown = http.get(f"{server.base_url}/dev/mail")
+            assert "New message from Vera on Tea Shop" in shown.text
     finally:
         server.stop()
     log = server.log_path.read_text()
