@@ -22,7 +22,9 @@ CHROMIUM = Path(os.environ.get("FRONTDESK_TEST_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-gpu"]
 
 
-@pytest.fixture(scope="session")
+# Package scope, not session: Playwright's sync API runs an event loop on the main thread
+# while it is open, and the tests after these (asyncio.run, click's runner) need none running.
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
     if not CHROMIUM.exists():
         reason = f"no Chromium at {CHROMIUM} (./scripts/test installs Debian's chromium as root)"
