@@ -21,6 +21,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from frontdesk.mail.transport import SmtpTarget
+
 CONFIG_FILE_VARIABLE = "FRONTDESK_CONFIG_FILE"
 
 
@@ -121,6 +123,7 @@ class Settings(BaseSettings):
             raise ValueError("smtp_url must look like smtp://[user:password@]host[:port]")
         try:
             parts.port  # noqa: B018  (a port out of range raises)
+            SmtpTarget.parse(url)  # its query (?starttls=…) too, at start, not at first send
         except ValueError as exc:
             raise ValueError(f"smtp_url: {exc}") from None
         return url

@@ -508,7 +508,7 @@ def test_a_relay_url_the_transport_cannot_read_is_a_plain_error(key_file: Path) 
     env = environment(key_file, smtp_url="smtp://smtp.shop.example?starttls=maybe")
     result = CliRunner().invoke(main, ["mail", "check", "--nameserver", "127.0.0.1:9"], env=env)
     assert result.exit_code == 1
-    assert "Error: FRONTDESK_SMTP_URL: ?starttls=maybe: choose one of" in result.output
+    assert "smtp_url: ?starttls=maybe: choose one of" in result.output
 
 
 # --- dkim-key ---------------------------------------------------------------------------

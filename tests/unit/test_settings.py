@@ -54,6 +54,9 @@ def test_a_config_file_is_read_and_the_environment_wins(
         ("FRONTDESK_SMTP_URL", "http://mail.example.com"),
         ("FRONTDESK_SMTP_URL", "smtp://"),
         ("FRONTDESK_SMTP_URL", "smtp://mail.example.com:99999"),
+        ("FRONTDESK_SMTP_URL", "smtp://mail.example.com?starttls=maybe"),
+        ("FRONTDESK_SMTP_URL", "smtps://mail.example.com?starttls=require"),
+        ("FRONTDESK_SMTP_URL", "smtp://mail.example.com?tls=1"),
         ("FRONTDESK_MAIL_CATCHER_PORT", "70000"),
     ],
 )
