@@ -8,14 +8,13 @@ from pathlib import Path
 
 import dkim
 import httpx2 as httpx
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
+from frontdesk.mail.check import dkim_public_key, new_dkim_private_key
 from frontdesk.security import PasswordHasher
 from frontdesk.store.database import Database
 from tests.engine.conftest import engine_settings, settled
 from tests.live.conftest import LiveServer, new_visitor, serving, sign_up
-from tests.mail.dkim_dns import dkim_dns_record, dns_answering
+from tests.mail.dkim_dns import dns_answering
 from tests.mailsink import MailSink
 
 
@@ -131,15 +130,9 @@ def test_with_a_key_configured_every_e_mail_carries_a_dkim_signature_that_verifi
     tmp_path: Path,
     sink: MailSink,
 ) -> None:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    key = new_dkim_private_key()  # what `frontdesk mail dkim-key` writes
     key_file = tmp_path / "dkim.pem"
-    key_file.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
+    key_file.write_bytes(key)
     settings = engine_settings(
         database_url,
         tmp_path,
@@ -155,7 +148,7 @@ def test_with_a_key_configured_every_e_mail_carries_a_dkim_signature_that_verifi
         visitor.say("Hello <b>there</b>")
         (caught,) = sink.wait_for(1, to=owner.email)
 
-    record = dkim_dns_record(key.public_key())
+    record = dkim_public_key(key).record_value()  # what `frontdesk mail check` says to publish
     with dns_answering({"fd2026._domainkey.shop.example.": record}) as dnsfunc:
         assert dkim.verify(caught.raw, dnsfunc=dnsfunc)
         tampered = caught.raw.replace(b"Subject: New", b"Subject: Old")

@@ -4,23 +4,12 @@ receiver's resolver."""
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 
 import dns.resolver
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
 from tests.dnsserver import dns_server
-
-
-def dkim_dns_record(public_key: RSAPublicKey) -> str:
-    """The TXT record a deployer publishes at ``<selector>._domainkey.<domain>``."""
-    der = public_key.public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    return f"v=DKIM1; k=rsa; p={base64.b64encode(der).decode()}"
 
 
 @contextmanager

@@ -10,9 +10,9 @@ A Maildir is safe for several writers, and any mail client reads it (``mutt -f v
 from __future__ import annotations
 
 import asyncio
-import glob
 import logging
 import mailbox
+import os
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -90,24 +90,27 @@ class CaughtMail:
 
 def caught_mail(directory: Path, *, limit: int = 200) -> list[CaughtMail]:
     """The newest ``limit`` e-mails the catcher kept, newest first."""
-    if not (directory / "new").is_dir():
-        return []
-    box = mailbox.Maildir(directory, create=False)
-    stamped = sorted(((_received_at(directory, key), key) for key in box.iterkeys()), reverse=True)
-    return [m for _, key in stamped[:limit] if (m := one_caught_mail(directory, key))]
+    stamps = _received_times(directory)
+    newest = sorted(stamps, key=lambda key: (stamps[key], key), reverse=True)[:limit]
+    return [m for key in newest if (m := _read(directory, key, stamps[key]))]
 
 
 def one_caught_mail(directory: Path, key: str) -> CaughtMail | None:
-    if not _KEY.match(key) or not (directory / "new").is_dir():
+    if not _KEY.match(key):
         return None
+    received_at = _received_times(directory).get(key)
+    return None if received_at is None else _read(directory, key, received_at)
+
+
+def _read(directory: Path, key: str, received_at: datetime) -> CaughtMail | None:
     try:
         raw = mailbox.Maildir(directory, create=False).get_bytes(key)
-    except KeyError:
+    except KeyError:  # taken away since the directory was read
         return None
     headers = message_from_bytes(raw, policy=policy.default)
     return CaughtMail(
         key=key,
-        received_at=_received_at(directory, key),
+        received_at=received_at,
         sender=str(headers.get("From", "")),
         recipients=str(headers.get("Delivered-To", headers.get("To", ""))),
         subject=str(headers.get("Subject", "")),
@@ -115,8 +118,17 @@ def one_caught_mail(directory: Path, key: str) -> CaughtMail | None:
     )
 
 
-def _received_at(directory: Path, key: str) -> datetime:
+def _received_times(directory: Path) -> dict[str, datetime]:
+    """Every kept e-mail's key and when it arrived, from one look at the Maildir's folders
+    (a file is named ``<key>`` in ``new`` and ``<key>:2,<flags>`` in ``cur``)."""
+    times: dict[str, datetime] = {}
     for folder in ("new", "cur"):
-        for path in (directory / folder).glob(f"{glob.escape(key)}*"):
-            return datetime.fromtimestamp(path.stat().st_mtime, tz=UTC)
-    return datetime.fromtimestamp(0, tz=UTC)
+        try:
+            entries = list(os.scandir(directory / folder))
+        except FileNotFoundError:
+            continue
+        for entry in entries:
+            if entry.is_file() and not entry.name.startswith("."):
+                key = entry.name.split(":", 1)[0]
+                times[key] = datetime.fromtimestamp(entry.stat().st_mtime, tz=UTC)
+    return times

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import EmailMessage
 from email.policy import SMTP
-from email.utils import format_datetime, make_msgid, parseaddr
+from email.utils import format_datetime, make_msgid
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
@@ -44,6 +44,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
 from frontdesk.mail.dkim import DkimKeyError, DkimSigner
 from frontdesk.mail.transport import SmtpTransport
+from frontdesk.mail.verp import bare_address, return_path_base
 
 IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -138,7 +139,7 @@ class MailSetup:
 
     @property
     def from_address(self) -> str:
-        return parseaddr(self.mail_from)[1] or self.mail_from
+        return bare_address(self.mail_from)
 
     @property
     def from_domain(self) -> str:
@@ -150,7 +151,7 @@ class MailSetup:
 
     @property
     def envelope_address(self) -> str:
-        return self.bounce_address or self.from_address
+        return return_path_base(self.bounce_address, self.mail_from)
 
     @property
     def envelope_domain(self) -> str:
@@ -1142,7 +1143,7 @@ def compose_test_email(*, mail_from: str, recipient: str, now: datetime, host: s
     message["To"] = recipient
     message["Subject"] = TEST_EMAIL_SUBJECT
     message["Date"] = format_datetime(now)
-    message["Message-ID"] = make_msgid(domain=_domain_of(parseaddr(mail_from)[1]) or None)
+    message["Message-ID"] = make_msgid(domain=_domain_of(bare_address(mail_from)) or None)
     message["Auto-Submitted"] = "auto-generated"
     message.set_content(
         f"This e-mail was sent by `frontdesk mail check` on {host} to test that Frontdesk's "

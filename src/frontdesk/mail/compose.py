@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import SMTP
-from email.utils import format_datetime, parseaddr
+from email.utils import format_datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -44,6 +44,7 @@ from frontdesk.core.model import Locale
 from frontdesk.core.notifications import NotificationKind
 from frontdesk.mail.content import NotificationEmail
 from frontdesk.mail.i18n import local_time, translations, zone_name
+from frontdesk.mail.verp import bare_address
 
 HEADER_TEXT_MAX = 60
 TEMPLATES_DIR = Path(__file__).with_name("templates")
@@ -136,14 +137,8 @@ def compose(email: NotificationEmail) -> EmailMessage:
     return message
 
 
-def envelope_sender(mail_from: str) -> str:
-    """The bare address of ``FRONTDESK_MAIL_FROM`` for SMTP's MAIL FROM."""
-    return parseaddr(mail_from)[1] or mail_from
-
-
 def message_id_domain(mail_from: str) -> str:
-    address = envelope_sender(mail_from)
-    return address.rpartition("@")[2] or "localhost"
+    return bare_address(mail_from).rpartition("@")[2] or "localhost"
 
 
 def web_link(url: str | None) -> str | None:

@@ -46,6 +46,12 @@ def bare_address(address: str) -> str:
     return parseaddr(address)[1] or address
 
 
+def return_path_base(bounce_address: str | None, mail_from: str) -> str:
+    """The address whose ``+token`` variants are the return paths: ``bounce_address``, or
+    else the address of ``mail_from``."""
+    return bare_address(bounce_address or mail_from)
+
+
 def return_path(bounce_address: str, token: str) -> str:
     """The envelope sender of one e-mail. A bounce address without a domain cannot carry a
     token; it is then used as it is (and bounces cannot be told apart)."""

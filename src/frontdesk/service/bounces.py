@@ -22,7 +22,7 @@ from sqlalchemy import func, select
 
 from frontdesk import metrics
 from frontdesk.core.notifications import DeliveryState
-from frontdesk.mail.verp import bare_address, delivery_of_token
+from frontdesk.mail.verp import delivery_of_token, return_path_base
 from frontdesk.service.notifications import fail_if_nobody_got_it
 from frontdesk.service.runtime import Runtime
 from frontdesk.service.secrets import VERP_KEY, installation_secret
@@ -46,7 +46,7 @@ class BounceResult(StrEnum):
 def bounce_address(settings: Settings) -> str:
     """The address whose ``+token`` variants are the return paths: ``bounce_address``, or
     the address of ``mail_from``."""
-    return bare_address(settings.bounce_address or settings.mail_from)
+    return return_path_base(settings.bounce_address, settings.mail_from)
 
 
 def verp_key(rt: Runtime) -> bytes:

@@ -57,7 +57,7 @@ from frontdesk.errors import NotFound
 from frontdesk.mail.compose import message_id_domain
 from frontdesk.mail.content import ListedMessage, NotificationEmail
 from frontdesk.mail.transport import SendOutcome
-from frontdesk.mail.verp import return_path, verp_token
+from frontdesk.mail.verp import return_path, return_path_base, verp_token
 from frontdesk.service.runtime import AgentCaller, Runtime
 from frontdesk.service.scope import online_agent_ids, online_history, scope_of
 from frontdesk.service.secrets import VERP_KEY, installation_secret, unsubscribe_token
@@ -398,7 +398,7 @@ def claim_deliveries(rt: Runtime, *, limit: int) -> list[ClaimedDelivery]:
     # turns, so it could not be made inside it.
     installation_secret(rt)
     verp_key = installation_secret(rt, VERP_KEY)
-    bounces_to = rt.settings.bounce_address or rt.settings.mail_from
+    bounces_to = return_path_base(rt.settings.bounce_address, rt.settings.mail_from)
     claimed: list[ClaimedDelivery] = []
     with rt.database.write() as session:
         deliveries = session.scalars(
