@@ -206,3 +206,110 @@ def test_a_visitor_heartbeat_keeps_it_on_the_website_and_tells_the_widget_status
     assert left.change is PresenceChange.VISITOR_LEFT
     assert left.at == start + timedelta(seconds=30)
     assert_error(account.client.post(url), 401, "not_authenticated")
+
+
+def test_the_widget_gets_back_the_visitor_s_latest_conversation(account: SignedUp) -> None:
+    visitor = new_visitor(account.client, account.widget_key)
+    url = f"/api/v1/widget/{account.widget_key}/conversation"
+    before = account.client.get(url, headers=visitor.headers)
+    assert before.status_code == 200, before.text
+    assert before.json() == {"conversation": None}
+
+    first = visitor.say("Hello").json()
+    account.post(f"/conversations/{first['conversation_id']}/messages", {"text": "Hi, Olga here"})
+    shown = account.client.get(url, headers=visitor.headers).json()["conversation"]
+    assert shown["conversation_id"] == first["conversation_id"]
+    assert shown["status"] == "served"
+    assert [(m["author"], m["text"]) for m in shown["messages"]] == [
+        ("visitor", "Hello"),
+        ("system", "Olga Owner joined the conversation."),
+        ("agent", "Hi, Olga here"),
+    ]
+
+    account.post(f"/conversations/{first['conversation_id']}/close")
+    closed = account.client.get(url, headers=visitor.headers).json()["conversation"]
+    assert closed["status"] == "closed"  # still shown, until the visitor writes again
+    second = visitor.say("One more thing").json()
+    again = account.client.get(url, headers=visitor.headers).json()["conversation"]
+    assert again["conversation_id"] == second["conversation_id"] != first["conversation_id"]
+    assert [m["text"] for m in again["messages"]] == ["One more thing"]
+
+
+def test_a_visitor_sees_only_its_own_conversation(account: SignedUp) -> None:
+    talker = new_visitor(account.client, account.widget_key)
+    talker.say("Mine")
+    other = new_visitor(account.client, account.widget_key)
+    url = f"/api/v1/widget/{account.widget_key}/conversation"
+    assert account.client.get(url, headers=other.headers).json() == {"conversation": None}
+    assert_error(account.client.get(url), 401, "not_authenticated")
+
+
+def test_the_visitor_tells_its_e_mail_and_the_page_it_is_on(account: SignedUp) -> None:
+    visitor = new_visitor(account.client, account.widget_key, name="Vera")
+    url = f"/api/v1/widget/{account.widget_key}/visitor"
+    changed = account.client.patch(
+        url,
+        json={"email": "vera@example.com", "page_url": "https://shop.example/cart"},
+        headers=visitor.headers,
+    )
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["name"] == "Vera"  # not sent, not changed
+    assert changed.json()["email"] == "vera@example.com"
+    conversation_id = visitor.say("Where is my parcel?").json()["conversation_id"]
+    seen = account.get(f"/conversations/{conversation_id}").json()["visitor"]
+    assert (seen["email"], seen["page_url"]) == ("vera@example.com", "https://shop.example/cart")
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"email": "not an address"}, "email"),
+        ({"page_url": "javascript:alert(1)"}, "page_url"),
+        ({"email": None}, "email"),
+        ({"token": "x"}, "token"),
+    ],
+)
+def test_a_bad_visitor_change_is_refused_and_changes_nothing(
+    account: SignedUp, body: dict[str, object], field: str
+) -> None:
+    visitor = new_visitor(account.client, account.widget_key, email="kept@example.com")
+    url = f"/api/v1/widget/{account.widget_key}/visitor"
+    refused = account.client.patch(url, json={"name": "Changed", **body}, headers=visitor.headers)
+    error = assert_error(refused, 422, "invalid_input")
+    assert field in str(error["details"])
+    conversation_id = visitor.say("Hi").json()["conversation_id"]
+    seen = account.get(f"/conversations/{conversation_id}").json()["visitor"]
+    assert (seen["name"], seen["email"]) == (None, "kept@example.com")
+
+
+def test_the_widget_s_calls_may_come_from_any_website(account: SignedUp) -> None:
+    """The widget runs on the customer's site: its calls are cross-origin, and the browser
+    asks first for the ones with a token."""
+    url = f"/api/v1/widget/{account.widget_key}/messages"
+    asked = account.client.options(
+        url,
+        headers={
+            "Origin": "https://shop.example",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization, content-type",
+        },
+    )
+    assert asked.status_code == 200, asked.text
+    assert asked.headers["access-control-allow-origin"] == "*"
+    assert "authorization" in asked.headers["access-control-allow-headers"].lower()
+    status = account.client.get(
+        f"/api/v1/widget/{account.widget_key}/status", headers={"Origin": "https://shop.example"}
+    )
+    assert status.headers["access-control-allow-origin"] == "*"
+
+
+def test_the_agents_api_is_not_open_to_other_websites(account: SignedUp) -> None:
+    asked = account.client.options(
+        "/api/v1/conversations",
+        headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "GET"},
+    )
+    assert "access-control-allow-origin" not in asked.headers
+    listed = account.client.get(
+        "/api/v1/me", headers={"Origin": "https://evil.example", **account.headers}
+    )
+    assert "access-control-allow-origin" not in listed.headers

@@ -421,6 +421,24 @@ class VisitorMessageOut(Response):
     message_id: int
 
 
+class VisitorPatch(Patch):
+    name: Name | None = None
+    email: Email | None = None
+    page_url: PageUrl | None = None
+
+
+class VisitorConversationOut(Response):
+    """The visitor's latest conversation, for the widget to show again on the next page."""
+
+    conversation_id: int
+    status: ConversationStatus
+    messages: list[MessageOut]
+
+
+class VisitorConversationAnswer(Response):
+    conversation: VisitorConversationOut | None
+
+
 # --- the notification log ------------------------------------------------------------------
 
 

@@ -30,6 +30,12 @@ class NewVisitor:
 
 
 @dataclass(frozen=True, slots=True)
+class VisitorConversation:
+    conversation: Conversation
+    messages: list[Message]
+
+
+@dataclass(frozen=True, slots=True)
 class Posted:
     conversation: Conversation
     message: Message
@@ -110,6 +116,46 @@ def authenticate_visitor(rt: Runtime, widget_key: str, token: str) -> VisitorCal
             code="invalid_visitor_token",
         )
     return VisitorCaller(visitor_id=row.id, account_id=row.account_id)
+
+
+def update_visitor(
+    rt: Runtime,
+    caller: VisitorCaller,
+    *,
+    changes: dict[str, str | None],
+) -> Visitor:
+    """The visitor's own details, as the widget learns them: the e-mail of the offline
+    form, a name, the page the visitor is on now. Only the keys given change."""
+    with rt.database.write() as session:
+        visitor = session.get_one(Visitor, caller.visitor_id)
+        for field_name in ("name", "email", "page_url"):
+            if field_name in changes:
+                setattr(visitor, field_name, changes[field_name])
+        return visitor
+
+
+def visitor_conversation(
+    rt: Runtime, caller: VisitorCaller, *, max_messages: int
+) -> VisitorConversation | None:
+    """The visitor's latest conversation (open, or the last one closed) with its newest
+    ``max_messages`` messages, oldest first: what the widget shows again after the visitor
+    moved to another page of the site."""
+    with rt.database.read() as session:
+        conversation = session.scalar(
+            select(Conversation)
+            .where(Conversation.visitor_id == caller.visitor_id)
+            .order_by(Conversation.id.desc())
+            .limit(1)
+        )
+        if conversation is None:
+            return None
+        newest = session.scalars(
+            select(Message)
+            .where(Message.conversation_id == conversation.id)
+            .order_by(Message.id.desc())
+            .limit(max_messages)
+        ).all()
+        return VisitorConversation(conversation=conversation, messages=list(reversed(newest)))
 
 
 def post_visitor_message(

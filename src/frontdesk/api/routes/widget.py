@@ -11,16 +11,22 @@ from frontdesk.api.live import LiveDep
 from frontdesk.api.schemas import (
     MAX_ID,
     WIDGET_KEY_PATTERN,
+    MessageOut,
     NewVisitorOut,
+    VisitorConversationAnswer,
+    VisitorConversationOut,
     VisitorIn,
     VisitorMessageIn,
     VisitorMessageOut,
+    VisitorOut,
+    VisitorPatch,
     WidgetStatusOut,
 )
 from frontdesk.service import presence, widget
 from frontdesk.service.scope import online_agent_ids
 
 router = APIRouter(prefix="/widget/{widget_key}", tags=["widget"])
+VISITOR_HISTORY = 200
 WidgetKey = Annotated[str, Path(pattern=WIDGET_KEY_PATTERN)]
 
 
@@ -44,6 +50,39 @@ def create_visitor(widget_key: WidgetKey, body: VisitorIn, rt: RuntimeDep) -> Ne
         page_url=str(body.page_url) if body.page_url else None,
     )
     return NewVisitorOut(visitor_id=created.visitor.id, visitor_token=created.token)
+
+
+@router.patch("/visitor")
+def patch_visitor(
+    widget_key: WidgetKey, body: VisitorPatch, visitor: VisitorDep, rt: RuntimeDep
+) -> VisitorOut:
+    """The visitor's own name, e-mail (asked by the offline form) and current page."""
+    changed = widget.update_visitor(
+        rt,
+        visitor,
+        changes={
+            key: str(value) if value is not None else None for key, value in body.sent().items()
+        },
+    )
+    return VisitorOut.model_validate(changed)
+
+
+@router.get("/conversation")
+def get_visitor_conversation(
+    widget_key: WidgetKey, visitor: VisitorDep, rt: RuntimeDep
+) -> VisitorConversationAnswer:
+    """The visitor's latest conversation (``null`` before the first message) with its
+    newest 200 messages, so the widget shows it again on the next page of the site."""
+    found = widget.visitor_conversation(rt, visitor, max_messages=VISITOR_HISTORY)
+    if found is None:
+        return VisitorConversationAnswer(conversation=None)
+    return VisitorConversationAnswer(
+        conversation=VisitorConversationOut(
+            conversation_id=found.conversation.id,
+            status=found.conversation.status,
+            messages=[MessageOut.model_validate(message) for message in found.messages],
+        )
+    )
 
 
 @router.post("/messages", status_code=status.HTTP_201_CREATED)
