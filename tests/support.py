@@ -4,15 +4,33 @@ a client makes them."""
 from __future__ import annotations
 
 import itertools
+import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi.testclient import TestClient
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 _counter = itertools.count()
+
+
+T = TypeVar("T")
+
+
+def eventually(probe: Callable[[], T | None], *, timeout: float = 10, what: str = "") -> T:
+    """The first truthy answer of ``probe``, asked every 50 ms for up to ``timeout``: for
+    what the server does in the background (an e-mail that goes out after a delay)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        answer = probe()
+        if answer:
+            return answer
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"not within {timeout}s: {what or probe}; last: {answer!r}")
+        time.sleep(0.05)
 
 
 def unique_email(prefix: str = "agent") -> str:

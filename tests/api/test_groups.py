@@ -39,7 +39,21 @@ def test_groups_are_pro_only(client: TestClient, plan: str) -> None:
     account = sign_up(client, plan=plan)
 
     assert_error(account.post("/groups", {"name": "Sales"}), 403, "plan_lacks_feature")
-    assert_error(account.get("/groups"), 403, "plan_lacks_feature")
+    listed = account.get("/groups")  # listing works on every plan: see the next test
+    assert (listed.status_code, listed.json()) == (200, [])
+
+
+def test_an_account_that_left_pro_still_finds_and_deletes_its_groups(
+    pro_account: SignedUp,
+) -> None:
+    created = pro_account.post("/groups", {"name": "Sales"}).json()
+    pro_account.patch("/account", {"plan": "standard"})
+    assert [g["id"] for g in pro_account.get("/groups").json()] == [created["id"]]
+    assert_error(
+        pro_account.patch(f"/groups/{created['id']}", {"name": "B2B"}), 403, "plan_lacks_feature"
+    )
+    assert pro_account.delete(f"/groups/{created['id']}").status_code == 204
+    assert pro_account.get("/groups").json() == []
 
 
 @pytest.mark.parametrize("plan", ["free", "standard"])

@@ -9,12 +9,20 @@ the errors it throws, so a test can assert that hostile text stayed text.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Dialog, Page, sync_playwright
+
+from frontdesk.security import PasswordHasher
+from frontdesk.settings import Settings
+from frontdesk.store.database import Database
+from frontdesk.store.migrate import upgrade
+from tests.live.conftest import LiveServer, serving
 
 CHROMIUM = Path(os.environ.get("FRONTDESK_TEST_CHROMIUM", "/usr/bin/chromium"))
 # Chromium runs as root in CI containers (no sandbox there) and must not phone home: the
@@ -46,8 +54,10 @@ class Watched:
     errors: list[str] = field(default_factory=list)
 
 
-@pytest.fixture
-def watched(browser: Browser) -> Iterator[Watched]:
+@contextmanager
+def watching(browser: Browser) -> Iterator[Watched]:
+    """A page in a context of its own (its own storage: another person's browser) that
+    records the dialogs it opens and the errors it throws."""
     context = browser.new_context(viewport={"width": 1000, "height": 900})
     page = context.new_page()
     found = Watched(page)
@@ -62,3 +72,39 @@ def watched(browser: Browser) -> Iterator[Watched]:
         yield found
     finally:
         context.close()
+
+
+@pytest.fixture
+def watched(browser: Browser) -> Iterator[Watched]:
+    with watching(browser) as found:
+        yield found
+
+
+SiteFactory = Callable[..., AbstractContextManager[LiveServer]]
+
+
+@pytest.fixture
+def serve_site(tmp_path: Path, passwords: PasswordHasher) -> SiteFactory:
+    """``with serve_site(offline_email_delay=2) as server:`` the whole product on a real
+    uvicorn, on the embedded default (a fresh SQLite file, the built-in mail catcher), with
+    an offline-message delay of half a second unless a test says otherwise."""
+
+    @contextmanager
+    def serve(**overrides: Any) -> Iterator[LiveServer]:
+        data_dir = tmp_path / f"site-{len(list(tmp_path.glob('site-*')))}"
+        data_dir.mkdir()
+        chosen: dict[str, Any] = {
+            "data_dir": data_dir,
+            "password_hashing": "fast",
+            "offline_email_delay": 0.5,
+        }
+        settings = Settings(**(chosen | overrides))
+        database = Database(settings.effective_database_url)
+        upgrade(database)
+        try:
+            with serving(settings, database, passwords) as server:
+                yield server
+        finally:
+            database.dispose()
+
+    return serve

@@ -5,9 +5,9 @@ second: the offline e-mail is due ``DELAY`` after the message (the seed's two mi
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 
@@ -17,7 +17,6 @@ from frontdesk.store.database import Database
 from tests.live.conftest import Agent, LiveServer, serving
 from tests.mailsink import MailSink, mail_sink
 
-T = TypeVar("T")
 DELAY = 0.8  # offline_email_delay
 LEASE = 0.6  # agent_device_timeout and visitor_left_after
 RETRY_BASE = 0.3
@@ -87,16 +86,4 @@ def settled(
             return found
         if time.monotonic() > deadline:
             raise TimeoutError(f"not settled within {timeout}s: {found}")
-        time.sleep(0.05)
-
-
-def eventually(probe: Callable[[], T | None], *, timeout: float = 10) -> T:
-    """The first truthy answer of ``probe``, asked every 50 ms for up to ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        answer = probe()
-        if answer:
-            return answer
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"no answer within {timeout}s; last: {answer!r}")
         time.sleep(0.05)

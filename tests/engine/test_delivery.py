@@ -12,10 +12,11 @@ from sqlalchemy import update
 from frontdesk.security import PasswordHasher
 from frontdesk.store.database import Database
 from frontdesk.store.models import Delivery
-from tests.engine.conftest import RETRY_BASE, decisions, engine_settings, eventually, settled
+from tests.engine.conftest import RETRY_BASE, decisions, engine_settings, settled
 from tests.integration.conftest import free_port
 from tests.live.conftest import LiveServer, new_visitor, serving, sign_up
 from tests.mailsink import MailSink
+from tests.support import eventually
 
 
 def test_a_full_mailbox_is_recorded_for_that_recipient_and_the_others_get_theirs(

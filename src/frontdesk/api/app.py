@@ -11,6 +11,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 import frontdesk
 from frontdesk import metrics
+from frontdesk.api.cors import WidgetCors
 from frontdesk.api.errors import install_error_handlers
 from frontdesk.api.limits import BodyLimit
 from frontdesk.api.live import Live
@@ -34,6 +35,7 @@ from frontdesk.realtime.hub import Hub, LocalHub
 from frontdesk.realtime.keeper import PresenceKeeper
 from frontdesk.realtime.redis_hub import RedisHub
 from frontdesk.service.runtime import Runtime
+from frontdesk.web import routes as web
 
 API_PREFIX = "/api/v1"
 
@@ -118,6 +120,7 @@ def create_app(runtime: Runtime, *, hub: Hub | None = None) -> FastAPI:
         api.include_router(module.router)
     app.include_router(api)
     app.include_router(mailbox.router)
+    web.install(app)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:
@@ -129,6 +132,9 @@ def create_app(runtime: Runtime, *, hub: Hub | None = None) -> FastAPI:
         return Response(metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
 
     app.add_middleware(BodyLimit, max_bytes=runtime.settings.max_request_body_bytes)
+    # Outside the body limit, so that a refused body still carries the CORS headers the
+    # widget's browser needs to read the refusal.
+    app.add_middleware(WidgetCors, widget_prefix=f"{API_PREFIX}/widget/")
     # The WebSockets bypass the routing above: see frontdesk.api.routes.sockets.
     app.add_middleware(sockets.SocketRoutes, prefix=API_PREFIX)
     return app

@@ -197,3 +197,11 @@ def update_notification_settings(
             assert offline_email_delay is None or isinstance(offline_email_delay, float | int)
             account.offline_email_delay = offline_email_delay
         return account
+
+
+def sole_widget_key(rt: Runtime) -> str | None:
+    """The widget key of the installation's only account, or ``None`` when there are none
+    or several: the demo page uses it so that a new installation shows its own widget."""
+    with rt.database.read() as session:
+        keys = session.scalars(select(Account.widget_key).limit(2)).all()
+    return keys[0] if len(keys) == 1 else None

@@ -1,0 +1,88 @@
+"""The web UI's pages as the server sends them: the dashboard with its security policy,
+the widget script, the demo shop and its choice of widget (the browser tests use them)."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+
+from frontdesk.api.app import create_app
+from frontdesk.clock import ManualClock
+from frontdesk.security import PasswordHasher
+from frontdesk.service.runtime import Runtime
+from frontdesk.settings import Settings
+from frontdesk.store.database import Database
+from frontdesk.store.migrate import upgrade
+from tests.support import SignedUp, assert_error, sign_up
+
+
+def test_the_home_page_leads_to_the_dashboard(client: TestClient) -> None:
+    response = client.get("/", follow_redirects=False)
+    assert response.status_code == 307
+    assert response.headers["location"] == "/app"
+
+
+def test_the_dashboard_runs_only_its_own_scripts(client: TestClient) -> None:
+    response = client.get("/app")
+    assert response.status_code == 200
+    policy = response.headers["content-security-policy"]
+    assert "script-src 'self'" in policy
+    assert "frame-ancestors 'none'" in policy
+    config = re.search(r'<body data-config="([^"]*)"', response.text)
+    assert config is not None
+    settings = json.loads(html.unescape(config.group(1)))
+    assert settings["mailbox"] is True  # no FRONTDESK_SMTP_URL: the built-in catcher
+    assert settings["locales"] == ["en", "de", "cs"]
+
+
+def test_the_widget_is_one_script_any_website_may_load(client: TestClient) -> None:
+    response = client.get("/widget.js")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/javascript")
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert "attachShadow" in response.text
+
+
+def test_the_demo_shop_shows_the_only_account_s_widget(
+    tmp_path: Path, clock: ManualClock, passwords: PasswordHasher
+) -> None:
+    # An installation of its own: the shared test database holds many accounts.
+    settings = Settings(data_dir=tmp_path, password_hashing="fast")
+    database = Database(settings.effective_database_url)
+    upgrade(database)
+    client = TestClient(
+        create_app(Runtime(settings=settings, database=database, clock=clock, passwords=passwords))
+    )
+    nobody = client.get("/demo")
+    assert nobody.status_code == 200
+    assert "data-key" not in nobody.text  # no account yet: the page says how to make one
+    account = sign_up(client)
+    shown = client.get("/demo")
+    assert f'data-key="{account.widget_key}"' in shown.text
+    sign_up(client)  # two accounts: which one is meant must be said
+    assert "data-key" not in client.get("/demo").text
+    chosen = client.get("/demo/product", params={"key": account.widget_key, "locale": "de"})
+    assert f'data-key="{account.widget_key}"' in chosen.text
+    assert 'data-locale="de"' in chosen.text
+    database.dispose()
+
+
+def test_the_demo_refuses_what_it_does_not_have(client: TestClient, account: SignedUp) -> None:
+    assert_error(client.get("/demo/checkout"), 404, "page_not_found")
+    assert_error(client.get("/demo", params={"key": 'x"><script>'}), 422, "invalid_input")
+    assert_error(client.get("/demo", params={"locale": "fr"}), 422, "invalid_input")
+
+
+def test_the_links_of_the_e_mails_open_that_screen_of_the_dashboard(client: TestClient) -> None:
+    for link, screen in [
+        ("/dashboard/conversations/12", "/app#/conversations/12"),
+        ("/dashboard/profile", "/app#/profile"),
+        ("/dashboard/%3Cscript%3E", "/app#/%3Cscript%3E"),
+    ]:
+        response = client.get(link, follow_redirects=False)
+        assert response.status_code == 307
+        assert response.headers["location"] == screen
