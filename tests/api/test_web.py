@@ -45,6 +45,10 @@ def test_the_widget_is_one_script_any_website_may_load(client: TestClient) -> No
     assert response.headers["content-type"].startswith("text/javascript")
     assert response.headers["x-content-type-options"] == "nosniff"
     assert "attachShadow" in response.text
+    with client.stream("GET", "/widget.js", headers={"Accept-Encoding": "gzip"}) as compressed:
+        assert compressed.headers["content-encoding"] == "gzip"
+        sent = sum(len(chunk) for chunk in compressed.iter_raw())
+    assert sent < len(response.content) / 2  # every visitor of every page loads it
 
 
 def test_the_demo_shop_shows_the_only_account_s_widget(

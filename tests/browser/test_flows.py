@@ -85,6 +85,7 @@ def test_an_offline_message_from_the_widget_is_e_mailed_and_hostile_text_stays_t
         visitor_browser.page.goto(f"{server.base_url}/demo/product")
         widget = Widget(visitor_browser.page)
         widget.open()
+        expect(widget.dialog).to_contain_text("We are not online right now.")
         widget.leave_message(email="vera@example.com", name="Vera", text=HOSTILE)
         expect(widget.dialog.get_by_text(widget.text("thanks"))).to_be_visible()
         expect(widget.bubbles("visitor")).to_have_text([HOSTILE])

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI, Response
+from fastapi.middleware.gzip import GZipMiddleware
 from prometheus_client import CONTENT_TYPE_LATEST
 
 import frontdesk
@@ -132,6 +133,9 @@ def create_app(runtime: Runtime, *, hub: Hub | None = None) -> FastAPI:
         return Response(metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
 
     app.add_middleware(BodyLimit, max_bytes=runtime.settings.max_request_body_bytes)
+    # The widget's script travels to every visitor of every page: compressed it is about a
+    # third (benchmarks/web_weight.py). Answers under 1 KB are not worth the CPU.
+    app.add_middleware(GZipMiddleware, minimum_size=1000)
     # Outside the body limit, so that a refused body still carries the CORS headers the
     # widget's browser needs to read the refusal.
     app.add_middleware(WidgetCors, widget_prefix=f"{API_PREFIX}/widget/")

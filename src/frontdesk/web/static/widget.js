@@ -22,6 +22,7 @@
       email: "Your e-mail", name: "Your name", sendMessage: "Send message",
       thanks: "Thanks! We will reply to you by e-mail.", you: "You", agent: "Support",
       failed: "Something went wrong. Please try again.",
+      away: "We are not online right now. Leave your e-mail and we will reply there.",
     },
     de: {
       open: "Chat öffnen", chat: "Chat", close: "Chat schließen", title: "Chatten Sie mit uns",
@@ -30,6 +31,7 @@
       email: "Ihre E-Mail-Adresse", name: "Ihr Name", sendMessage: "Nachricht senden",
       thanks: "Danke! Wir antworten Ihnen per E-Mail.", you: "Sie", agent: "Support",
       failed: "Etwas ist schiefgegangen. Bitte versuchen Sie es erneut.",
+      away: "Wir sind gerade nicht online. Hinterlassen Sie Ihre E-Mail-Adresse, wir antworten dorthin.",
     },
     cs: {
       open: "Otevřít chat", chat: "Chat", close: "Zavřít chat", title: "Napište nám",
@@ -37,6 +39,7 @@
       email: "Váš e-mail", name: "Vaše jméno", sendMessage: "Odeslat zprávu",
       thanks: "Děkujeme! Odpovíme vám e-mailem.", you: "Vy", agent: "Podpora",
       failed: "Něco se pokazilo. Zkuste to prosím znovu.",
+      away: "Právě nejsme online. Nechte nám svůj e-mail a odpovíme vám na něj.",
     },
   };
   const locale =
@@ -102,6 +105,7 @@ button:disabled{opacity:.6}
 header{display:flex;align-items:center;padding:12px 14px;background:#2557d6;color:#fff}
 h2{flex:1;font-size:17px;font-weight:700}
 .close{font-size:22px;line-height:1;padding:2px 8px}
+.intro{padding:12px 14px 0;color:#444c5a}
 .log{flex:1;overflow-y:auto;padding:12px;display:flex;flex-direction:column;gap:6px}
 .msg{max-width:80%;padding:7px 11px;border-radius:14px;white-space:pre-wrap;
   overflow-wrap:anywhere}
@@ -136,6 +140,7 @@ input,textarea{display:block;width:100%;margin-top:2px;padding:7px 9px;border:1p
     "aria-label": t.messages });
   const errorBox = h("p", { class: "alert", role: "alert" });
   const notice = h("p", { class: "notice", role: "status" });
+  const away = h("p", { class: "intro", hidden: "" }, t.away);
   const email = h("input", { type: "email", autocomplete: "email", maxlength: "254" });
   const name = h("input", { type: "text", autocomplete: "name", maxlength: "200" });
   const text = h("textarea", { maxlength: "10000", required: "" });
@@ -146,7 +151,7 @@ input,textarea{display:block;width:100%;margin-top:2px;padding:7px 9px;border:1p
   const form = h("form", { hidden: "" },
     ...contactFields, h("label", {}, messageLabel, text), submit);
   const panel = h("section", { id: "fd-panel", class: "panel", role: "dialog", "aria-label": t.chat,
-    hidden: "" }, h("header", {}, title, closer), log, errorBox, notice, form);
+    hidden: "" }, h("header", {}, title, closer), away, log, errorBox, notice, form);
   let shadow = null;
 
   function setOnline(value) {
@@ -154,6 +159,7 @@ input,textarea{display:block;width:100%;margin-top:2px;padding:7px 9px;border:1p
     form.hidden = false;
     form.className = online ? "chat" : "away";
     title.textContent = online ? t.title : t.leave;
+    away.hidden = online;
     for (const field of contactFields) field.hidden = online;
     email.required = !online;
     messageLabel.className = online ? "sr" : "";
