@@ -28,6 +28,7 @@ from frontdesk.store.models import Delivery
 from tests.browser.conftest import SiteFactory, Watched
 from tests.browser.dashboard_page import (
     LIVE_TIMEOUT_MS,
+    OWNER_PASSWORD,
     Dashboard,
     agent_is_online,
     notifications_of,
@@ -642,3 +643,43 @@ def test_the_page_carries_its_configuration_and_runs_only_its_own_files(
     for asset in ("dashboard.js", "dashboard.css"):
         assert f"/static/{asset}?v=" in page
         assert (STATIC / asset).stat().st_size > 0
+
+
+def test_an_owner_makes_an_agent_admin_renames_a_group_and_changes_the_password(
+    watched: Watched, serve_site: SiteFactory
+) -> None:
+    page = watched.page
+    with serve_site() as server:
+        owner = sign_up(server, plan="pro")
+        colleague = owner.invite(name="Adam")
+        rest(owner, "POST", "/groups", {"name": "Sales", "agent_ids": [colleague.agent_id]})
+        dashboard = Dashboard(page, server)
+        dashboard.log_in(owner.email)
+
+        dashboard.go("#/agents")
+        page.get_by_label("Role of Adam").select_option("admin")
+        expect(page.get_by_role("status")).to_contain_text("Adam's role is changed.")
+        adam = next(a for a in rest(owner, "GET", "/agents") if a["id"] == colleague.agent_id)
+        assert adam["role"] == "admin"
+
+        dashboard.go("#/groups")
+        sales = dashboard.section("Sales")
+        sales.get_by_label("Group name").fill("B2B sales")
+        sales.get_by_role("button", name="Save").click()
+        expect(dashboard.section("B2B sales")).to_be_visible()
+        (group,) = rest(owner, "GET", "/groups")
+        assert (group["name"], group["agent_ids"]) == ("B2B sales", [colleague.agent_id])
+
+        dashboard.go("#/profile")
+        password = dashboard.section("Password")
+        password.get_by_label("New password").fill("a-new-tea-password")
+        password.get_by_label("Current password").fill("not-my-password")
+        password.get_by_role("button", name="Change password").click()
+        expect(password.get_by_role("alert")).to_contain_text("current password")
+        password.get_by_label("Current password").fill(OWNER_PASSWORD)
+        password.get_by_role("button", name="Change password").click()
+        expect(password.get_by_role("status")).to_have_text("Your password is changed.")
+
+        dashboard.log_out()
+        dashboard.log_in(owner.email, "a-new-tea-password")
+    assert_nothing_ran(watched)

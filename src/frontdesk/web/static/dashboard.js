@@ -2145,6 +2145,7 @@
   }
 
   function groupEditor(group) {
+    const heading = h("h2", { id: uid("group"), text: group.name });
     const name = h("input", { type: "text", value: group.name, required: true, autocomplete: "off" });
     const members = h("fieldset", { class: "members" }, h("legend", { text: t("groups.members") }));
     const boxes = [];
@@ -2177,8 +2178,9 @@
     );
     // Deleting asks once more on the page itself: a browser dialog would block the socket's
     // page and cannot be styled or translated.
+    const confirmText = h("p", { text: t("groups.delete_confirm", { name: group.name }) });
     confirmBox.append(
-      h("p", { text: t("groups.delete_confirm", { name: group.name }) }),
+      confirmText,
       h("button", {
         type: "button",
         class: "danger",
@@ -2200,15 +2202,18 @@
           event.preventDefault();
           showOutcome(form, null);
           const agentIds = boxes.filter((b) => b.checked).map((b) => Number(b.value));
-          await submitting(form, () =>
+          const saved = await submitting(form, () =>
             api("PATCH", `/groups/${group.id}`, { name: name.value.trim(), agent_ids: agentIds }),
           );
+          // The heading names the section (and the delete question names the group).
+          Object.assign(group, saved);
+          heading.textContent = saved.name;
+          confirmText.textContent = t("groups.delete_confirm", { name: saved.name });
           showOutcome(form, t("outcome.saved"));
         },
         (error) => showOutcome(form, errorText(error), "alert"),
       ),
     );
-    const heading = h("h2", { id: uid("group"), text: group.name });
     return h("section", { class: "card group", "aria-labelledby": heading.id, dataset: { groupId: String(group.id) } }, heading, form);
   }
 
