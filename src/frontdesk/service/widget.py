@@ -122,7 +122,7 @@ def update_visitor(
     rt: Runtime,
     caller: VisitorCaller,
     *,
-    changes: dict[str, str | None],
+    changes: dict[str, str],
 ) -> Visitor:
     """The visitor's own details, as the widget learns them: the e-mail of the offline
     form, a name, the page the visitor is on now. Only the keys given change."""

@@ -60,9 +60,8 @@ def patch_visitor(
     changed = widget.update_visitor(
         rt,
         visitor,
-        changes={
-            key: str(value) if value is not None else None for key, value in body.sent().items()
-        },
+        # Strings, not pydantic's URL and address types; null is refused by the schema.
+        changes={key: str(value) for key, value in body.sent().items()},
     )
     return VisitorOut.model_validate(changed)
 

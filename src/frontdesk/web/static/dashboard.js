@@ -336,6 +336,22 @@
     };
   }
 
+  // A form's submit: nothing leaves the page, the last outcome goes, and a refusal is shown
+  // in the form (api() errors carry the server's words).
+  function onSubmit(form, action) {
+    form.addEventListener(
+      "submit",
+      guarded(
+        async (event) => {
+          event.preventDefault();
+          showOutcome(form, null);
+          await action();
+        },
+        (error) => showOutcome(form, errorText(error), "alert"),
+      ),
+    );
+  }
+
   function reportProblem(error) {
     if (!ui.problem) return;
     ui.problem.replaceChildren();
@@ -587,30 +603,22 @@
       field(t("field.password"), password),
       h("button", { type: "submit", class: "primary wide", text: t("login.submit") }),
     );
-    form.addEventListener(
-      "submit",
-      guarded(
-        async (event) => {
-          event.preventDefault();
-          showOutcome(form, null);
-          if (!email.value.trim() || !password.value) {
-            showOutcome(form, t("login.missing"), "alert");
-            return;
-          }
-          await submitting(form, async () => {
-            const answer = await api("POST", "/auth/login", {
-              email: email.value.trim(),
-              password: password.value,
-            });
-            if (location.hash.startsWith("#/login") || location.hash.startsWith("#/signup")) {
-              history.replaceState(null, "", "#/conversations");
-            }
-            await startSession(answer.token);
-          });
-        },
-        (error) => showOutcome(form, errorText(error), "alert"),
-      ),
-    );
+    onSubmit(form, async () => {
+      if (!email.value.trim() || !password.value) {
+        showOutcome(form, t("login.missing"), "alert");
+        return;
+      }
+      await submitting(form, async () => {
+        const answer = await api("POST", "/auth/login", {
+          email: email.value.trim(),
+          password: password.value,
+        });
+        if (location.hash.startsWith("#/login") || location.hash.startsWith("#/signup")) {
+          history.replaceState(null, "", "#/conversations");
+        }
+        await startSession(answer.token);
+      });
+    });
     return h(
       "div",
       {},
@@ -659,30 +667,22 @@
       field(t("field.password"), password, t("signup.password_hint")),
       h("button", { type: "submit", class: "primary wide", text: t("signup.submit") }),
     );
-    form.addEventListener(
-      "submit",
-      guarded(
-        async (event) => {
-          event.preventDefault();
-          showOutcome(form, null);
-          await submitting(form, async () => {
-            const answer = await api("POST", "/accounts", {
-              name: company.value.trim(),
-              plan: plan.value,
-              owner: {
-                name: name.value.trim(),
-                email: email.value.trim(),
-                password: password.value,
-                locale: i18n.locale,
-              },
-            });
-            history.replaceState(null, "", "#/settings");
-            await startSession(answer.token);
-          });
-        },
-        (error) => showOutcome(form, errorText(error), "alert"),
-      ),
-    );
+    onSubmit(form, async () => {
+      await submitting(form, async () => {
+        const answer = await api("POST", "/accounts", {
+          name: company.value.trim(),
+          plan: plan.value,
+          owner: {
+            name: name.value.trim(),
+            email: email.value.trim(),
+            password: password.value,
+            locale: i18n.locale,
+          },
+        });
+        history.replaceState(null, "", "#/settings");
+        await startSession(answer.token);
+      });
+    });
     return h(
       "div",
       {},
@@ -1700,29 +1700,21 @@
     if (!settings.missed_conversation_email_available) {
       missed.closest(".field").classList.add("unavailable");
     }
-    form.addEventListener(
-      "submit",
-      guarded(
-        async (event) => {
-          event.preventDefault();
-          showOutcome(form, null);
-          let seconds = null;
-          if (delay.value.trim() !== "") {
-            const number = delay.valueAsNumber;
-            if (!Number.isFinite(number) || number <= 0) {
-              showOutcome(form, t("problem.offline_email_delay"), "alert");
-              return;
-            }
-            seconds = unit.value === "minutes" ? number * 60 : number;
-          }
-          const body = { offline_message_email: offline.checked, offline_email_delay: seconds };
-          if (settings.missed_conversation_email_available) body.missed_conversation_email = missed.checked;
-          await submitting(form, () => api("PATCH", "/settings/notifications", body));
-          showOutcome(form, t("outcome.saved"));
-        },
-        (error) => showOutcome(form, errorText(error), "alert"),
-      ),
-    );
+    onSubmit(form, async () => {
+      let seconds = null;
+      if (delay.value.trim() !== "") {
+        const number = delay.valueAsNumber;
+        if (!Number.isFinite(number) || number <= 0) {
+          showOutcome(form, t("problem.offline_email_delay"), "alert");
+          return;
+        }
+        seconds = unit.value === "minutes" ? number * 60 : number;
+      }
+      const body = { offline_message_email: offline.checked, offline_email_delay: seconds };
+      if (settings.missed_conversation_email_available) body.missed_conversation_email = missed.checked;
+      await submitting(form, () => api("PATCH", "/settings/notifications", body));
+      showOutcome(form, t("outcome.saved"));
+    });
     ui.main.replaceChildren(page(t("settings.title"), section(t("settings.notifications"), form)));
   }
 
@@ -1794,53 +1786,45 @@
       zones,
       h("div", { class: "actions" }, h("button", { type: "submit", class: "primary", text: t("action.save") })),
     );
-    form.addEventListener(
-      "submit",
-      guarded(
-        async (event) => {
-          event.preventDefault();
-          showOutcome(form, null);
-          const changes = {};
-          if (name.value.trim() !== me.name) changes.name = name.value.trim();
-          if (email.value.trim() !== me.email) {
-            changes.email = email.value.trim();
-          }
-          // The server compares addresses without case: only a new address is a new login.
-          if (email.value.trim().toLowerCase() !== me.email.toLowerCase()) {
-            if (!currentPassword.value) {
-              showOutcome(form, t("error.current_password_required"), "alert");
-              currentPassword.focus();
-              return;
-            }
-            changes.current_password = currentPassword.value;
-          }
-          if (language.value !== me.locale) changes.locale = language.value;
-          if (zone.value.trim() !== me.time_zone) changes.time_zone = zone.value.trim();
-          if (!Object.keys(changes).length) {
-            showOutcome(form, t("outcome.saved"));
-            return;
-          }
-          const updated = await submitting(form, () => api("PATCH", "/me", changes));
-          state.me = updated;
-          formatters.clear();
-          if (updated.locale !== i18n.locale) {
-            // The whole page speaks the new language, this screen included.
-            await useLocale(updated.locale);
-            renderShell();
-            route();
-            return;
-          }
-          if (ui.navLinks && ui.root.querySelector(".whoami-name")) {
-            ui.root.querySelector(".whoami-name").textContent = updated.name;
-          }
-          const seq = screenSeq;
-          await showProfile(seq);
-          const again = ui.main.querySelector("form");
-          if (again) showOutcome(again, t("outcome.saved"));
-        },
-        (error) => showOutcome(form, errorText(error), "alert"),
-      ),
-    );
+    onSubmit(form, async () => {
+      const changes = {};
+      if (name.value.trim() !== me.name) changes.name = name.value.trim();
+      if (email.value.trim() !== me.email) {
+        changes.email = email.value.trim();
+      }
+      // The server compares addresses without case: only a new address is a new login.
+      if (email.value.trim().toLowerCase() !== me.email.toLowerCase()) {
+        if (!currentPassword.value) {
+          showOutcome(form, t("error.current_password_required"), "alert");
+          currentPassword.focus();
+          return;
+        }
+        changes.current_password = currentPassword.value;
+      }
+      if (language.value !== me.locale) changes.locale = language.value;
+      if (zone.value.trim() !== me.time_zone) changes.time_zone = zone.value.trim();
+      if (!Object.keys(changes).length) {
+        showOutcome(form, t("outcome.saved"));
+        return;
+      }
+      const updated = await submitting(form, () => api("PATCH", "/me", changes));
+      state.me = updated;
+      formatters.clear();
+      if (updated.locale !== i18n.locale) {
+        // The whole page speaks the new language, this screen included.
+        await useLocale(updated.locale);
+        renderShell();
+        route();
+        return;
+      }
+      if (ui.navLinks && ui.root.querySelector(".whoami-name")) {
+        ui.root.querySelector(".whoami-name").textContent = updated.name;
+      }
+      const seq = screenSeq;
+      await showProfile(seq);
+      const again = ui.main.querySelector("form");
+      if (again) showOutcome(again, t("outcome.saved"));
+    });
     return form;
   }
 
@@ -1855,23 +1839,15 @@
       checkField(t("profile.email_me_missed"), missed),
       h("div", { class: "actions" }, h("button", { type: "submit", class: "primary", text: t("action.save") })),
     );
-    form.addEventListener(
-      "submit",
-      guarded(
-        async (event) => {
-          event.preventDefault();
-          showOutcome(form, null);
-          await submitting(form, () =>
-            api("PATCH", "/me/notifications", {
-              offline_message_email: offline.checked,
-              missed_conversation_email: missed.checked,
-            }),
-          );
-          showOutcome(form, t("outcome.saved"));
-        },
-        (error) => showOutcome(form, errorText(error), "alert"),
-      ),
-    );
+    onSubmit(form, async () => {
+      await submitting(form, () =>
+        api("PATCH", "/me/notifications", {
+          offline_message_email: offline.checked,
+          missed_conversation_email: missed.checked,
+        }),
+      );
+      showOutcome(form, t("outcome.saved"));
+    });
     return form;
   }
 
@@ -1885,22 +1861,14 @@
       field(t("field.current_password"), currentPassword),
       h("div", { class: "actions" }, h("button", { type: "submit", class: "primary", text: t("profile.change_password") })),
     );
-    form.addEventListener(
-      "submit",
-      guarded(
-        async (event) => {
-          event.preventDefault();
-          showOutcome(form, null);
-          await submitting(form, () =>
-            api("PATCH", "/me", { password: fresh.value, current_password: currentPassword.value || undefined }),
-          );
-          fresh.value = "";
-          currentPassword.value = "";
-          showOutcome(form, t("outcome.password_changed"));
-        },
-        (error) => showOutcome(form, errorText(error), "alert"),
-      ),
-    );
+    onSubmit(form, async () => {
+      await submitting(form, () =>
+        api("PATCH", "/me", { password: fresh.value, current_password: currentPassword.value || undefined }),
+      );
+      fresh.value = "";
+      currentPassword.value = "";
+      showOutcome(form, t("outcome.password_changed"));
+    });
     return form;
   }
 
@@ -2038,33 +2006,25 @@
       h("div", { class: "grid-2" }, field(t("field.role"), role, t("agents.role_hint")), field(t("field.password_optional"), password, t("agents.password_hint"))),
       h("div", { class: "actions" }, h("button", { type: "submit", class: "primary", text: t("agents.invite_submit") })),
     );
-    form.addEventListener(
-      "submit",
-      guarded(
-        async (event) => {
-          event.preventDefault();
-          showOutcome(form, null);
-          const body = { name: name.value.trim(), email: email.value.trim(), role: role.value, locale: i18n.locale };
-          if (password.value) body.password = password.value;
-          const invited = await submitting(form, () => api("POST", "/agents", body));
-          name.value = "";
-          email.value = "";
-          password.value = "";
-          await loadAgents();
-          renderAgentRows();
-          // The generated password exists only in this answer: show it once, plainly.
-          const shown = invited.initial_password
-            ? tNodes("agents.invited_with_password", {
-                name: invited.name,
-                email: invited.email,
-                password: h("code", { class: "secret", text: invited.initial_password }),
-              })
-            : t("agents.invited", { name: invited.name, email: invited.email });
-          showOutcome(form, h("span", {}, shown));
-        },
-        (error) => showOutcome(form, errorText(error), "alert"),
-      ),
-    );
+    onSubmit(form, async () => {
+      const body = { name: name.value.trim(), email: email.value.trim(), role: role.value, locale: i18n.locale };
+      if (password.value) body.password = password.value;
+      const invited = await submitting(form, () => api("POST", "/agents", body));
+      name.value = "";
+      email.value = "";
+      password.value = "";
+      await loadAgents();
+      renderAgentRows();
+      // The generated password exists only in this answer: show it once, plainly.
+      const shown = invited.initial_password
+        ? tNodes("agents.invited_with_password", {
+            name: invited.name,
+            email: invited.email,
+            password: h("code", { class: "secret", text: invited.initial_password }),
+          })
+        : t("agents.invited", { name: invited.name, email: invited.email });
+      showOutcome(form, h("span", {}, shown));
+    });
     return form;
   }
 
@@ -2121,18 +2081,10 @@
       field(t("groups.name"), name),
       h("button", { type: "submit", class: "primary", text: t("groups.create_submit") }),
     );
-    form.addEventListener(
-      "submit",
-      guarded(
-        async (event) => {
-          event.preventDefault();
-          showOutcome(form, null);
-          const created = await submitting(form, () => api("POST", "/groups", { name: name.value.trim() }));
-          await reloadGroups(t("groups.created", { name: created.name }));
-        },
-        (error) => showOutcome(form, errorText(error), "alert"),
-      ),
-    );
+    onSubmit(form, async () => {
+      const created = await submitting(form, () => api("POST", "/groups", { name: name.value.trim() }));
+      await reloadGroups(t("groups.created", { name: created.name }));
+    });
     return form;
   }
 
@@ -2195,25 +2147,17 @@
       }),
       h("button", { type: "button", text: t("action.cancel"), onclick: () => { confirmBox.hidden = true; } }),
     );
-    form.addEventListener(
-      "submit",
-      guarded(
-        async (event) => {
-          event.preventDefault();
-          showOutcome(form, null);
-          const agentIds = boxes.filter((b) => b.checked).map((b) => Number(b.value));
-          const saved = await submitting(form, () =>
-            api("PATCH", `/groups/${group.id}`, { name: name.value.trim(), agent_ids: agentIds }),
-          );
-          // The heading names the section (and the delete question names the group).
-          Object.assign(group, saved);
-          heading.textContent = saved.name;
-          confirmText.textContent = t("groups.delete_confirm", { name: saved.name });
-          showOutcome(form, t("outcome.saved"));
-        },
-        (error) => showOutcome(form, errorText(error), "alert"),
-      ),
-    );
+    onSubmit(form, async () => {
+      const agentIds = boxes.filter((b) => b.checked).map((b) => Number(b.value));
+      const saved = await submitting(form, () =>
+        api("PATCH", `/groups/${group.id}`, { name: name.value.trim(), agent_ids: agentIds }),
+      );
+      // The heading names the section (and the delete question names the group).
+      Object.assign(group, saved);
+      heading.textContent = saved.name;
+      confirmText.textContent = t("groups.delete_confirm", { name: saved.name });
+      showOutcome(form, t("outcome.saved"));
+    });
     return h("section", { class: "card group", "aria-labelledby": heading.id, dataset: { groupId: String(group.id) } }, heading, form);
   }
 
