@@ -12,17 +12,31 @@ presence) a writer that keeps losing the race to fresher ones runs out of time a
 So the writers of one process first take turns on a lock, which hands over as soon as it is
 free, and meet SQLite's lock only when nobody here holds it; ``busy_timeout`` still covers
 other processes on the same file (the CLI beside a running server).
+
+``Database.run_write(operation)`` is the hot paths' way in (a visitor message): from the
+event loop, without a thread of the pool per request. On SQLite the operations of
+concurrent requests are *group-committed*: one writer thread runs every operation waiting
+at that moment in one transaction, each inside a savepoint of its own (one that fails rolls
+back alone and raises to its caller), commits once, and only then answers each caller. An
+operation is acknowledged only once the transaction holding it is committed, so a crash
+never loses an acknowledged write (docs/performance.md). On PostgreSQL, where writers run in
+parallel, each operation is its own transaction on a pool thread.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+import queue
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+import anyio.to_thread
 import psycopg
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import Connection, make_url
@@ -33,6 +47,10 @@ _WRITE = "frontdesk_write"
 _AFTER_COMMIT = "frontdesk_after_commit"
 _NOTIFIED = "frontdesk_notified"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+# The most operations one group commit takes: enough to absorb every request a server has
+# in flight, few enough that one batch stays a short transaction.
+GROUP_COMMIT_MAX = 256
+T = TypeVar("T")
 
 
 class Database:
@@ -65,12 +83,27 @@ class Database:
         event.listen(self._writer, "after_commit", _run_after_commit)
         event.listen(self._writer, "after_soft_rollback", _forget_after_commit)
         self._write_turn = threading.Lock() if self.is_sqlite else None
+        self._group_commit = _GroupCommit(self) if self.is_sqlite else None
 
     @contextmanager
     def write(self) -> Iterator[Session]:
         """A read-write transaction: committed when the block ends, rolled back on error."""
         with self._turn_to_write(), self._writer.begin() as session:
             yield session
+
+    async def run_write(self, operation: Callable[[Session], T]) -> T:
+        """``operation`` in a write transaction, awaited from the event loop; it returns
+        once the transaction is committed. ``operation`` may run beside others in one
+        transaction (SQLite's group commit), so it returns plain values, not rows it
+        loaded, and registers its after-commit callbacks with ``after_commit``."""
+        if self._group_commit is not None:
+            return await self._group_commit.submit(operation)
+
+        def alone() -> T:
+            with self.write() as session:
+                return operation(session)
+
+        return await anyio.to_thread.run_sync(alone)
 
     @contextmanager
     def _turn_to_write(self) -> Iterator[None]:
@@ -125,7 +158,143 @@ class Database:
         return self.engine.execution_options(**{_WRITE: True})
 
     def dispose(self) -> None:
+        if self._group_commit is not None:
+            self._group_commit.stop()
         self.engine.dispose()
+
+
+@dataclass(slots=True)
+class _Job:
+    operation: Callable[[Session], Any]
+    loop: asyncio.AbstractEventLoop
+    future: asyncio.Future[Any]
+    result: Any = None
+    error: BaseException | None = None
+    callbacks: list[Callable[[], None]] = field(default_factory=list)
+
+
+class _GroupCommit:
+    """SQLite's group commit (see the module's first lines): one thread, started at the
+    first operation, that takes every operation waiting and commits them together. The
+    callers' futures are settled by one call on their event loop per batch, not one
+    wake-up of the loop per operation."""
+
+    def __init__(self, database: Database) -> None:
+        self._database = database
+        self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._starting = threading.Lock()
+
+    def submit(self, operation: Callable[[Session], T]) -> asyncio.Future[T]:
+        loop = asyncio.get_running_loop()
+        job = _Job(operation, loop, loop.create_future())
+        self._jobs.put(job)
+        if self._thread is None:
+            with self._starting:
+                if self._thread is None:
+                    self._thread = threading.Thread(
+                        target=self._run, name="frontdesk-group-commit", daemon=True
+                    )
+                    self._thread.start()
+        return job.future
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self._jobs.put(None)
+            self._thread.join()
+            self._thread = None
+
+    def _run(self) -> None:
+        while (first := self._jobs.get()) is not None:
+            batch = [first]
+            stopping = False
+            while len(batch) < GROUP_COMMIT_MAX:
+                try:
+                    job = self._jobs.get_nowait()
+                except queue.Empty:
+                    break
+                if job is None:
+                    stopping = True
+                    break
+                batch.append(job)
+            self._commit(batch)
+            by_loop: dict[asyncio.AbstractEventLoop, list[_Job]] = {}
+            for job in batch:
+                by_loop.setdefault(job.loop, []).append(job)
+            for loop, jobs in by_loop.items():
+                # A closed loop has nobody waiting any more.
+                with contextlib.suppress(RuntimeError):
+                    loop.call_soon_threadsafe(_settle, jobs)
+            if stopping:
+                return
+
+    def _commit(self, batch: list[_Job]) -> None:
+        pending = batch
+        while pending:
+            try:
+                self._run_batch(pending)
+            except _SessionBroken:
+                # An operation broke the session (a failed ORM flush) and has its error;
+                # the transaction is rolled back, and the others run again without it.
+                pending = [job for job in pending if job.error is None]
+                continue
+            except Exception as error:  # the commit failed: nothing of the batch is stored
+                for job in pending:
+                    if job.error is None:
+                        job.error = error
+                return
+            for job in pending:
+                if job.error is not None:
+                    continue
+                for callback in job.callbacks:
+                    try:
+                        callback()
+                    except Exception:
+                        log.exception("an after-commit callback failed")
+            return
+
+    def _run_batch(self, batch: list[_Job]) -> None:
+        """One transaction: each operation inside a savepoint of its own, issued on the
+        driver's connection (SQLAlchemy's savepoints cost more than the operation)."""
+        database = self._database
+        with database._turn_to_write(), database._writer.begin() as session:
+            driver = session.connection().connection.driver_connection
+            assert driver is not None
+            for job in batch:
+                if job.error is not None:
+                    continue
+                driver.execute("SAVEPOINT frontdesk_operation")
+                try:
+                    job.result = job.operation(session)
+                    session.flush()
+                except Exception as error:
+                    session.info.pop(_AFTER_COMMIT, None)
+                    job.error = error
+                    transaction = session.get_transaction()
+                    if transaction is None or not transaction.is_active:
+                        raise _SessionBroken from error
+                    driver.execute("ROLLBACK TO SAVEPOINT frontdesk_operation")
+                else:
+                    job.callbacks = session.info.pop(_AFTER_COMMIT, [])
+                finally:
+                    # Each operation starts from the database, not from rows another one
+                    # loaded and may have changed with plain statements.
+                    session.expunge_all()
+                driver.execute("RELEASE SAVEPOINT frontdesk_operation")
+
+
+class _SessionBroken(Exception):
+    pass
+
+
+def _settle(jobs: list[_Job]) -> None:
+    for job in jobs:
+        if job.future.cancelled():
+            continue
+        if job.error is not None:
+            job.future.set_exception(job.error)
+        else:
+            job.future.set_result(job.result)
 
 
 def _configure_sqlite(engine: Engine) -> None:
