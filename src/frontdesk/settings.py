@@ -13,7 +13,14 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, PositiveFloat, PositiveInt, field_validator, model_validator
+from pydantic import (
+    Field,
+    NonNegativeFloat,
+    PositiveFloat,
+    PositiveInt,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -63,6 +70,10 @@ class Settings(BaseSettings):
     # Long enough that a page navigation (the widget reconnects within a second or two on the
     # next page) never counts as leaving; short enough that "missed" e-mails are timely.
     visitor_left_after: PositiveFloat = 30.0
+    # A visitor message renews the visitor's lease this much beyond visitor_left_after, so
+    # that a visitor writing several messages in a moment writes its lease once: a leaving
+    # is recorded at most this late, never early (docs/presence.md).
+    visitor_seen_coalesce: NonNegativeFloat = 0.5
     # A mobile app in the background heartbeats over REST; twice a 30 s heartbeat interval
     # tolerates one lost heartbeat before the device counts as gone.
     agent_device_timeout: PositiveFloat = 60.0
@@ -130,6 +141,8 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _check_relations(self) -> Settings:
+        if self.visitor_seen_coalesce > self.visitor_left_after:
+            raise ValueError("visitor_seen_coalesce must be at most visitor_left_after")
         if self.smtp_retry_for < self.smtp_retry_base:
             raise ValueError("smtp_retry_for must be at least smtp_retry_base")
         if self.delivery_lease < 2 * self.smtp_timeout:

@@ -92,6 +92,9 @@ def create_app(runtime: Runtime, *, hub: Hub | None = None) -> FastAPI:
         openapi_url="/openapi.json",
         docs_url="/docs",
         redoc_url=None,
+        # No OpenTelemetry here: FastAPI would otherwise look for a provider on every
+        # request (docs/performance.md).
+        telemetry={"tracing": False, "metrics": False, "logs": False},
         responses={
             400: {"model": ErrorOut},
             401: {"model": ErrorOut},
@@ -108,7 +111,10 @@ def create_app(runtime: Runtime, *, hub: Hub | None = None) -> FastAPI:
     app.state.live = Live(hub, keeper)
     install_error_handlers(app)
     api = APIRouter(prefix=API_PREFIX)
+    # Routing tries the routes in this order, one after the other: the widget's, which
+    # every visitor of every site calls, go first (docs/performance.md).
     for module in (
+        widget,
         accounts,
         agents,
         groups,
@@ -116,7 +122,6 @@ def create_app(runtime: Runtime, *, hub: Hub | None = None) -> FastAPI:
         conversations,
         notifications,
         unsubscribe,
-        widget,
     ):
         api.include_router(module.router)
     app.include_router(api)

@@ -4,21 +4,25 @@ from __future__ import annotations
 
 from typing import Annotated
 
+import anyio.to_thread
 from fastapi import Depends, Path, Request
 
 from frontdesk.api.schemas import WIDGET_KEY_PATTERN
 from frontdesk.errors import NotAuthenticated
 from frontdesk.service.accounts import authenticate_agent
 from frontdesk.service.runtime import AgentCaller, Runtime, VisitorCaller
-from frontdesk.service.widget import authenticate_visitor
+from frontdesk.service.widget import authenticate_visitor, known_visitor
+
+# The dependencies are coroutines: FastAPI runs a plain function on a thread of the pool,
+# one hop per dependency per request (docs/performance.md).
 
 
-def get_runtime(request: Request) -> Runtime:
+async def get_runtime(request: Request) -> Runtime:
     runtime: Runtime = request.app.state.runtime
     return runtime
 
 
-def bearer_token(request: Request) -> str:
+async def bearer_token(request: Request) -> str:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     token = token.strip()
@@ -39,10 +43,13 @@ def current_agent(rt: RuntimeDep, token: TokenDep) -> AgentCaller:
     return authenticate_agent(rt, token)
 
 
-def current_visitor(
+async def current_visitor(
     rt: RuntimeDep, token: TokenDep, widget_key: Annotated[str, Path(pattern=WIDGET_KEY_PATTERN)]
 ) -> VisitorCaller:
-    return authenticate_visitor(rt, widget_key, token)
+    known = known_visitor(rt, widget_key, token)
+    if known is not None:
+        return known
+    return await anyio.to_thread.run_sync(authenticate_visitor, rt, widget_key, token)
 
 
 AgentDep = Annotated[AgentCaller, Depends(current_agent)]

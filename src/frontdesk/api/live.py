@@ -80,7 +80,7 @@ def conversation_payload(conversation: Conversation) -> dict[str, Any]:
     }
 
 
-def get_live(request: Request) -> Live:
+async def get_live(request: Request) -> Live:
     live: Live = request.app.state.live
     return live
 

@@ -23,11 +23,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import Connection, bindparam, func, insert, or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from frontdesk import metrics
-from frontdesk.core.model import ConversationStatus, Locale, MessageAuthor
+from frontdesk.core.model import ConversationStatus, Locale, MessageAuthor, Plan
 from frontdesk.core.notifications import (
     FINAL_DELIVERY_STATES,
     AgentFacts,
@@ -59,7 +59,7 @@ from frontdesk.mail.content import ListedMessage, NotificationEmail
 from frontdesk.mail.transport import SendOutcome
 from frontdesk.mail.verp import return_path, return_path_base, verp_token
 from frontdesk.service.runtime import AgentCaller, Runtime
-from frontdesk.service.scope import online_agent_ids, online_history, scope_of
+from frontdesk.service.scope import online_history, scope_is_online, scope_of
 from frontdesk.service.secrets import VERP_KEY, installation_secret, unsubscribe_token
 from frontdesk.store.models import (
     Account,
@@ -73,64 +73,118 @@ from frontdesk.store.models import (
     NotificationMessage,
     PresenceChangeRow,
     Visitor,
+    table_of,
 )
+from frontdesk.store.plain import PlainStatement
 
 # PostgreSQL NOTIFY channel: "the engine's schedule changed".
 ENGINE_CHANNEL = "frontdesk_engine"
 DECIDE_BATCH = 100
+_notifications = table_of(Notification)
+_notification_messages = table_of(NotificationMessage)
 
 
 # --- the events -----------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class AccountRules:
+    """What rule 1 reads of the account, loaded by the caller with the rest of its facts."""
+
+    id: int
+    plan: Plan
+    offline_message_email: bool
+    offline_email_delay: float | None
+
+
 def note_visitor_message(
-    session: Session, rt: Runtime, *, account: Account, conversation: Conversation, message: Message
+    session: Session,
+    rt: Runtime,
+    connection: Connection,
+    *,
+    account: AccountRules,
+    conversation_id: int,
+    group_id: int | None,
+    message_id: int,
+    at: datetime,
+    new_conversation: bool,
 ) -> None:
     """Rule 1 of the offline message, in the transaction that stores the message. The
     caller holds the conversation's row lock, so two messages of one conversation never
-    both open a notification."""
-    now = message.created_at
-    scope = scope_of(session, account, _group_that_applies(account, conversation))
-    scope_online = bool(online_agent_ids(session, account_id=account.id, now=now, among=scope))
-    open_notification = session.scalar(
-        select(Notification).where(
-            Notification.conversation_id == conversation.id,
-            Notification.kind == NotificationKind.OFFLINE_MESSAGE,
-            Notification.state == NotificationState.SCHEDULED,
-        )
+    both open a notification.
+
+    This runs on every visitor message, so it is plain statements (frontdesk.store.plain):
+    whether the scope is online, the open notification (none to look for in a new
+    conversation), and one or two inserts."""
+    applies = group_id if has_groups(account.plan) else None
+    scope_online = scope_is_online(
+        connection, account_id=account.id, plan=account.plan, group_id=applies, now=at
     )
+    open_id = None
+    if not scope_online and not new_conversation:
+        open_id = _OPEN_OFFLINE_NOTIFICATION.scalar(connection, conversation_id=conversation_id)
     outcome = on_visitor_message(
         scope_online=scope_online,
-        has_open_notification=open_notification is not None,
+        has_open_notification=open_id is not None,
         setting_on=account.offline_message_email,
     )
     if outcome is OnVisitorMessage.NOT_OFFLINE:
         return
-    if outcome is OnVisitorMessage.JOIN_OPEN:
-        assert open_notification is not None
-        session.add(
-            NotificationMessage(notification_id=open_notification.id, message_id=message.id)
+    if outcome is OnVisitorMessage.OPEN_NEW:
+        delay = account.offline_email_delay or rt.settings.offline_email_delay
+        open_id = _NEW_OFFLINE_NOTIFICATION.scalar(
+            connection,
+            account_id=account.id,
+            conversation_id=conversation_id,
+            at=at,
+            due_at=offline_due_at(at, delay),
         )
-        return
-    delay = account.offline_email_delay or rt.settings.offline_email_delay
-    notification = Notification(
-        account_id=account.id,
-        conversation_id=conversation.id,
+        _engine_has_work(session, rt)
+    elif outcome is OnVisitorMessage.SUPPRESS_AT_ONCE:
+        # Recorded all the same, so that "why no e-mail?" has its answer.
+        notification = Notification(
+            account_id=account.id,
+            conversation_id=conversation_id,
+            kind=NotificationKind.OFFLINE_MESSAGE,
+            state=NotificationState.SCHEDULED,
+            opened_at=at,
+            due_at=at,
+            not_recipients=[],
+        )
+        _settle(session, rt, notification, Decision(SuppressedBecause.SETTING_OFF), None, at)
+        session.add(notification)
+        session.flush()
+        open_id = notification.id
+    _IN_NOTIFICATION.run(connection, notification_id=open_id, message_id=message_id)
+
+
+_OPEN_OFFLINE_NOTIFICATION = PlainStatement(
+    select(_notifications.c.id).where(
+        _notifications.c.conversation_id == bindparam("conversation_id"),
+        _notifications.c.kind == NotificationKind.OFFLINE_MESSAGE,
+        _notifications.c.state == NotificationState.SCHEDULED,
+    )
+)
+_NEW_OFFLINE_NOTIFICATION = PlainStatement(
+    insert(_notifications)
+    .values(
+        account_id=bindparam("account_id"),
+        conversation_id=bindparam("conversation_id"),
         kind=NotificationKind.OFFLINE_MESSAGE,
         state=NotificationState.SCHEDULED,
-        opened_at=now,
-        due_at=offline_due_at(now, delay),
+        opened_at=bindparam("at"),
+        due_at=bindparam("due_at"),
         not_recipients=[],
     )
-    if outcome is OnVisitorMessage.SUPPRESS_AT_ONCE:
-        # Recorded all the same, so that "why no e-mail?" has its answer.
-        notification.due_at = now
-        _settle(session, rt, notification, Decision(SuppressedBecause.SETTING_OFF), None, now)
-    session.add(notification)
-    session.flush()
-    session.add(NotificationMessage(notification_id=notification.id, message_id=message.id))
-    if notification.state is NotificationState.SCHEDULED:
-        _engine_has_work(session, rt)
+    .returning(_notifications.c.id)
+)
+_IN_NOTIFICATION = PlainStatement(
+    insert(_notification_messages).values(
+        notification_id=bindparam("notification_id"),
+        message_id=bindparam("message_id"),
+        listed=True,
+    )
+)
 
 
 def note_agent_online(session: Session, rt: Runtime, *, agent: Agent, at: datetime) -> None:

@@ -13,7 +13,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Connection, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from frontdesk.core.model import ConversationStatus, DeviceKind, DeviceStatus
@@ -28,11 +28,13 @@ from frontdesk.core.presence import (
 from frontdesk.service import notifications
 from frontdesk.service.runtime import AgentCaller, Runtime, VisitorCaller
 from frontdesk.service.scope import online_agent_ids
-from frontdesk.store.models import Agent, Conversation, Device, PresenceChangeRow, Visitor
+from frontdesk.store.models import Agent, Conversation, Device, PresenceChangeRow, Visitor, table_of
+from frontdesk.store.plain import PlainStatement
 
 # How many agents or visitors one sweep transaction settles at most; the next sweep
 # continues, so a burst of expiries never makes one long write transaction.
 SWEEP_BATCH = 500
+_visitors = table_of(Visitor)
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,6 +248,42 @@ def mark_visitor_seen(
     visitor.present_until = max(visitor.present_until or grace_end, grace_end)
     arrived = _settle_visitor(session, rt, visitor, now)
     return _described(session, rt, [e for e in (left, arrived) if e is not None])
+
+
+def visitor_active(
+    session: Session,
+    rt: Runtime,
+    connection: Connection,
+    *,
+    visitor_id: int,
+    present: bool,
+    present_until: datetime | None,
+    now: datetime,
+) -> list[PresenceEvent]:
+    """``mark_visitor_seen`` for the hot path (a visitor message), given the visitor's
+    lease as the caller read it. A visitor on the website whose lease already reaches
+    ``visitor_left_after`` past ``now`` writes nothing; one whose lease needs renewing gets
+    it renewed ``visitor_seen_coalesce`` further, so that the messages of the next moment
+    write nothing either. A lease is never shortened, and at most that much longer than
+    the rule's (docs/presence.md). Only an arrival or a return takes the full path."""
+    if not present or present_until is None or present_until <= now:
+        return mark_visitor_seen(session, rt, session.get_one(Visitor, visitor_id), now=now)
+    grace_end = now + rt.visitor_grace
+    if present_until < grace_end:
+        renewed = grace_end + timedelta(seconds=rt.settings.visitor_seen_coalesce)
+        _RENEW_VISITOR_LEASE.run(connection, visitor_id=visitor_id, renewed=renewed)
+    return []
+
+
+_RENEW_VISITOR_LEASE = PlainStatement(
+    update(_visitors)
+    .where(
+        _visitors.c.id == bindparam("visitor_id"),
+        # Never shorter: a socket's renewal may have gone further meanwhile.
+        or_(_visitors.c.present_until.is_(None), _visitors.c.present_until < bindparam("renewed")),
+    )
+    .values(present_until=bindparam("renewed"))
+)
 
 
 # --- the sweep --------------------------------------------------------------------------

@@ -23,6 +23,7 @@ class Runtime:
     # Rung after a transaction that makes a notification or a delivery due, so the engine
     # worker of this process looks at its schedule again.
     engine_bell: Doorbell = field(default_factory=Doorbell)
+    visitor_callers: VisitorCallers = field(default_factory=lambda: VisitorCallers())
 
     @classmethod
     def create(cls, settings: Settings, *, clock: Clock | None = None) -> Runtime:
@@ -58,3 +59,22 @@ class AgentCaller:
 class VisitorCaller:
     visitor_id: int
     account_id: int
+
+
+class VisitorCallers:
+    """Visitor tokens already proven, by widget key and token digest, so that a widget's
+    calls skip the look-up. A visitor token is never revoked (visitors are only ever
+    created, and a widget key never changes), so an entry stays true for the life of the
+    process; the count is bounded, and a full cache starts over."""
+
+    def __init__(self, max_entries: int = 100_000) -> None:
+        self._callers: dict[tuple[str, str], VisitorCaller] = {}
+        self._max_entries = max_entries
+
+    def get(self, widget_key: str, token_digest: str) -> VisitorCaller | None:
+        return self._callers.get((widget_key, token_digest))
+
+    def remember(self, widget_key: str, token_digest: str, caller: VisitorCaller) -> None:
+        if len(self._callers) >= self._max_entries:
+            self._callers.clear()
+        self._callers[(widget_key, token_digest)] = caller

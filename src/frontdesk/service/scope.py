@@ -11,11 +11,12 @@ from __future__ import annotations
 from collections.abc import Collection
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.orm import Session
 
-from frontdesk.core.model import DeviceStatus
+from frontdesk.core.model import DeviceStatus, Plan
 from frontdesk.core.notifications import OnlineChange
+from frontdesk.core.plans import has_groups
 from frontdesk.core.presence import (
     DeviceFacts,
     PresenceChange,
@@ -23,6 +24,7 @@ from frontdesk.core.presence import (
     scope_agent_ids,
 )
 from frontdesk.store.models import Account, Agent, Device, GroupMember, PresenceChangeRow
+from frontdesk.store.plain import PlainStatement
 
 
 def scope_of(session: Session, account: Account, group_id: int | None) -> frozenset[int]:
@@ -36,6 +38,45 @@ def scope_of(session: Session, account: Account, group_id: int | None) -> frozen
             select(GroupMember.agent_id).where(GroupMember.group_id == group_id)
         ).all()
     return scope_agent_ids(plan=account.plan, group_member_ids=members, active_agent_ids=active)
+
+
+def scope_is_online(
+    connection: Connection, *, account_id: int, plan: Plan, group_id: int | None, now: datetime
+) -> bool:
+    """Whether an agent of the scope (``scope_of``) is online now, in one plain statement:
+    what a visitor message asks on every call."""
+    if group_id is not None and has_groups(plan):
+        return (
+            _GROUP_ONLINE.first(connection, account_id=account_id, group_id=group_id, now=now)
+            is not None
+        )
+    return _ACCOUNT_ONLINE.first(connection, account_id=account_id, now=now) is not None
+
+
+_ACCOUNT_ONLINE = PlainStatement(
+    select(Device.id)
+    .join(Agent, Agent.id == Device.agent_id)
+    .where(
+        Agent.account_id == bindparam("account_id"),
+        Agent.active.is_(True),
+        Device.status == DeviceStatus.ONLINE,
+        Device.connected_until > bindparam("now"),
+    )
+    .limit(1)
+)
+_GROUP_ONLINE = PlainStatement(
+    select(Device.id)
+    .join(Agent, Agent.id == Device.agent_id)
+    .join(GroupMember, GroupMember.agent_id == Agent.id)
+    .where(
+        Agent.account_id == bindparam("account_id"),
+        Agent.active.is_(True),
+        GroupMember.group_id == bindparam("group_id"),
+        Device.status == DeviceStatus.ONLINE,
+        Device.connected_until > bindparam("now"),
+    )
+    .limit(1)
+)
 
 
 def online_agent_ids(

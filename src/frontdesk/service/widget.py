@@ -8,8 +8,9 @@ conversation, or opens a new one (SPEC section 2).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from frontdesk.core.model import ConversationStatus, MessageAuthor
@@ -17,10 +18,16 @@ from frontdesk.errors import NotAuthenticated, NotFound
 from frontdesk.security import VISITOR_TOKEN_PREFIX, new_token, token_digest
 from frontdesk.service import notifications
 from frontdesk.service.groups import load_groups_of_account
-from frontdesk.service.presence import PresenceEvent, mark_visitor_seen
+from frontdesk.service.presence import PresenceEvent, visitor_active
 from frontdesk.service.runtime import Runtime, VisitorCaller
 from frontdesk.service.scope import online_agent_ids, scope_of
-from frontdesk.store.models import Account, Conversation, Message, Visitor
+from frontdesk.store.models import Account, Conversation, Message, Visitor, table_of
+from frontdesk.store.plain import PlainStatement
+
+_accounts = table_of(Account)
+_conversations = table_of(Conversation)
+_messages = table_of(Message)
+_visitors = table_of(Visitor)
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,11 +110,15 @@ def create_visitor(
 
 
 def authenticate_visitor(rt: Runtime, widget_key: str, token: str) -> VisitorCaller:
+    digest = token_digest(token)
+    known = rt.visitor_callers.get(widget_key, digest)
+    if known is not None:
+        return known
     with rt.database.read() as session:
         row = session.execute(
             select(Visitor.id, Visitor.account_id)
             .join(Account, Account.id == Visitor.account_id)
-            .where(Visitor.token_hash == token_digest(token), Account.widget_key == widget_key)
+            .where(Visitor.token_hash == digest, Account.widget_key == widget_key)
         ).one_or_none()
     if row is None:
         raise NotAuthenticated(
@@ -115,7 +126,14 @@ def authenticate_visitor(rt: Runtime, widget_key: str, token: str) -> VisitorCal
             "with POST /api/v1/widget/{widget_key}/visitors.",
             code="invalid_visitor_token",
         )
-    return VisitorCaller(visitor_id=row.id, account_id=row.account_id)
+    caller = VisitorCaller(visitor_id=row.id, account_id=row.account_id)
+    rt.visitor_callers.remember(widget_key, digest, caller)
+    return caller
+
+
+def known_visitor(rt: Runtime, widget_key: str, token: str) -> VisitorCaller | None:
+    """The visitor of this token if it was proven before (no I/O), else None."""
+    return rt.visitor_callers.get(widget_key, token_digest(token))
 
 
 def update_visitor(
@@ -161,55 +179,173 @@ def visitor_conversation(
 def post_visitor_message(
     rt: Runtime, caller: VisitorCaller, *, text: str, group_id: int | None
 ) -> Posted:
-    now = rt.clock.now()
+    """``record_visitor_message`` in a transaction of its own."""
     with rt.database.write() as session:
-        account = session.get_one(Account, caller.account_id)
-        _check_group(session, account, group_id)
-        # Locked: two messages of one conversation must not both open an offline
-        # notification, and a join must see the message or come after it.
-        conversation = session.scalar(
-            select(Conversation)
-            .where(
-                Conversation.visitor_id == caller.visitor_id,
-                Conversation.status != ConversationStatus.CLOSED,
-            )
-            .order_by(Conversation.id.desc())
-            .limit(1)
-            .with_for_update(of=Conversation)
+        return record_visitor_message(session, rt, caller, text=text, group_id=group_id)
+
+
+async def post_visitor_message_soon(
+    rt: Runtime, caller: VisitorCaller, *, text: str, group_id: int | None
+) -> Posted:
+    """``record_visitor_message`` from the event loop; on SQLite group-committed with the
+    other requests' writes of the moment (``Database.run_write``). Returns once stored."""
+    return await rt.database.run_write(
+        partial(record_visitor_message, rt=rt, caller=caller, text=text, group_id=group_id)
+    )
+
+
+# The statements of a visitor message, compiled once (frontdesk.store.plain).
+_OPEN_CONVERSATION = PlainStatement(
+    # Locked: two messages of one conversation must not both open an offline notification,
+    # and a join must see the message or come after it.
+    select(_conversations.c.id, _conversations.c.group_id, _conversations.c.status)
+    .where(
+        _conversations.c.visitor_id == bindparam("visitor_id"),
+        _conversations.c.status != ConversationStatus.CLOSED,
+    )
+    .order_by(_conversations.c.id.desc())
+    .limit(1)
+    .with_for_update()
+)
+_ACCOUNT_AND_VISITOR = PlainStatement(
+    select(
+        _accounts.c.plan,
+        _accounts.c.offline_message_email,
+        _accounts.c.offline_email_delay,
+        _visitors.c.name,
+        _visitors.c.email,
+        _visitors.c.page_url,
+        _visitors.c.present,
+        _visitors.c.present_until,
+    )
+    .join(_accounts, _accounts.c.id == _visitors.c.account_id)
+    .where(_visitors.c.id == bindparam("visitor_id"))
+)
+_NEW_CONVERSATION = PlainStatement(
+    insert(_conversations)
+    .values(
+        account_id=bindparam("account_id"),
+        visitor_id=bindparam("visitor_id"),
+        group_id=bindparam("group_id"),
+        status=bindparam("status"),
+        created_at=bindparam("at"),
+        last_message_at=bindparam("at"),
+    )
+    .returning(_conversations.c.id)
+)
+_CONVERSATION_WRITTEN_IN = PlainStatement(
+    update(_conversations)
+    .where(_conversations.c.id == bindparam("conversation_id"))
+    .values(last_message_at=bindparam("at"))
+)
+_NEW_MESSAGE = PlainStatement(
+    insert(_messages)
+    .values(
+        conversation_id=bindparam("conversation_id"),
+        author=bindparam("author"),
+        text=bindparam("text"),
+        created_at=bindparam("at"),
+    )
+    .returning(_messages.c.id)
+)
+
+
+def record_visitor_message(
+    session: Session, rt: Runtime, caller: VisitorCaller, *, text: str, group_id: int | None
+) -> Posted:
+    """A visitor message, in the caller's transaction: into the visitor's open
+    conversation, or a new one; a sign of life of the visitor; rule 1 of the offline
+    message. The hottest write of the product, so a fixed count of plain statements
+    (docs/performance.md): the conversation (locked), the account and visitor, the
+    conversation's time, the message, and the notification rule's; the visitor's lease
+    only when it needs renewing."""
+    now = rt.clock.now()
+    connection = session.connection()
+    if group_id is not None:
+        load_groups_of_account(session, caller.account_id, [group_id])
+    found = _OPEN_CONVERSATION.first(connection, visitor_id=caller.visitor_id)
+    facts = _ACCOUNT_AND_VISITOR.first(connection, visitor_id=caller.visitor_id)
+    assert facts is not None  # an authenticated visitor exists
+    plan, offline_on, delay, name, email, page_url, present, present_until = facts
+    if found is None:
+        status = ConversationStatus.UNSERVED
+        conversation_id = _NEW_CONVERSATION.scalar(
+            connection,
+            account_id=caller.account_id,
+            visitor_id=caller.visitor_id,
+            group_id=group_id,
+            status=status,
+            at=now,
         )
-        opened = conversation is None
-        if conversation is None:
-            conversation = Conversation(
-                account_id=caller.account_id,
-                visitor_id=caller.visitor_id,
-                group_id=group_id,
-                status=ConversationStatus.UNSERVED,
-                created_at=now,
-                last_message_at=now,
-            )
-            session.add(conversation)
-            session.flush()
-            conversation.visitor = session.get_one(Visitor, caller.visitor_id)
-        conversation.last_message_at = now
-        message = Message(
-            conversation_id=conversation.id,
-            author=MessageAuthor.VISITOR,
-            text=text,
-            created_at=now,
+    else:
+        conversation_id, group_id, status = found
+        _CONVERSATION_WRITTEN_IN.run(connection, conversation_id=conversation_id, at=now)
+    message_id = _NEW_MESSAGE.scalar(
+        connection,
+        conversation_id=conversation_id,
+        author=MessageAuthor.VISITOR,
+        text=text,
+        at=now,
+    )
+    # Writing is a sign of life: a visitor without a socket is on the website too.
+    arrived = visitor_active(
+        session,
+        rt,
+        connection,
+        visitor_id=caller.visitor_id,
+        present=present,
+        present_until=present_until,
+        now=now,
+    )
+    notifications.note_visitor_message(
+        session,
+        rt,
+        connection,
+        account=notifications.AccountRules(
+            id=caller.account_id,
+            plan=plan,
+            offline_message_email=offline_on,
+            offline_email_delay=delay,
+        ),
+        conversation_id=conversation_id,
+        group_id=group_id,
+        message_id=message_id,
+        at=now,
+        new_conversation=found is None,
+    )
+    # Unsaved copies of what was written, for the live announcements.
+    conversation = Conversation(
+        id=conversation_id,
+        account_id=caller.account_id,
+        visitor_id=caller.visitor_id,
+        group_id=group_id,
+        status=status,
+        created_at=now,
+        last_message_at=now,
+    )
+    if found is None:
+        conversation.visitor = Visitor(
+            id=caller.visitor_id,
+            account_id=caller.account_id,
+            name=name,
+            email=email,
+            page_url=page_url,
+            present=True,
         )
-        session.add(message)
-        session.flush()
-        # Writing is a sign of life: a visitor without a socket is on the website too.
-        arrived = mark_visitor_seen(session, rt, conversation.visitor, now=now)
-        notifications.note_visitor_message(
-            session, rt, account=account, conversation=conversation, message=message
-        )
-        return Posted(
-            conversation=conversation,
-            message=message,
-            opened_conversation=opened,
-            presence_events=arrived,
-        )
+    message = Message(
+        id=message_id,
+        conversation_id=conversation_id,
+        author=MessageAuthor.VISITOR,
+        agent_id=None,
+        text=text,
+        created_at=now,
+    )
+    return Posted(
+        conversation=conversation,
+        message=message,
+        opened_conversation=found is None,
+        presence_events=arrived,
+    )
 
 
 def _check_group(session: Session, account: Account, group_id: int | None) -> None:

@@ -85,7 +85,7 @@ def get_visitor_conversation(
 
 
 @router.post("/messages", status_code=status.HTTP_201_CREATED)
-def post_message(
+async def post_message(
     widget_key: WidgetKey,
     body: VisitorMessageIn,
     visitor: VisitorDep,
@@ -93,7 +93,9 @@ def post_message(
     live: LiveDep,
 ) -> VisitorMessageOut:
     """A visitor message: joins the visitor's open conversation or opens one."""
-    posted = widget.post_visitor_message(rt, visitor, text=body.text, group_id=body.group_id)
+    posted = await widget.post_visitor_message_soon(
+        rt, visitor, text=body.text, group_id=body.group_id
+    )
     live.keeper.announce(posted.presence_events)
     if posted.opened_conversation:
         live.conversation_created(posted.conversation)
