@@ -294,7 +294,7 @@ class Model:
                     kind=MISSED,
                     conversation=conversation.key,
                     opened_at=self.now,
-                    due_at=self.now,
+                    due_at=left_at,
                     messages=[m.seq for m in this_visit],
                     visit_first=first.seq,
                     visitor_left_at=left_at,

@@ -269,7 +269,9 @@ def note_visitor_left(
             kind=NotificationKind.MISSED_CONVERSATION,
             state=NotificationState.SCHEDULED,
             opened_at=now,
-            due_at=now,
+            # Due since the departure: the engine's lateness counts from the event that made
+            # it due, so a sweep that falls behind shows there, not as 0 s.
+            due_at=left_at,
             visit_message_id=first.id,
             visitor_left_at=left_at,
             not_recipients=[],
