@@ -15,8 +15,8 @@ other processes on the same file (the CLI beside a running server).
 
 ``Database.run_write(operation)`` is the hot paths' way in (a visitor message): from the
 event loop, without a thread of the pool per request. On SQLite the operations of
-concurrent requests are *group-committed*: one writer thread runs every operation waiting
-at that moment in one transaction, each inside a savepoint of its own (one that fails rolls
+concurrent requests are *group-committed*: the event loop runs every operation waiting at
+that moment in one transaction, each inside a savepoint of its own (one that fails rolls
 back alone and raises to its caller), commits once, and only then answers each caller. An
 operation is acknowledged only once the transaction holding it is committed, so a crash
 never loses an acknowledged write (docs/performance.md). On PostgreSQL, where writers run in
@@ -26,9 +26,7 @@ parallel, each operation is its own transaction on a pool thread.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import queue
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
@@ -47,9 +45,11 @@ _WRITE = "frontdesk_write"
 _AFTER_COMMIT = "frontdesk_after_commit"
 _NOTIFIED = "frontdesk_notified"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
-# The most operations one group commit takes: enough to absorb every request a server has
-# in flight, few enough that one batch stays a short transaction.
-GROUP_COMMIT_MAX = 256
+# The most operations one group commit takes: enough to absorb the requests a server has in
+# flight, few enough that one batch holds the event loop for a few milliseconds only.
+GROUP_COMMIT_MAX = 128
+# How soon a group commit tries again when another writer of the process holds SQLite.
+RETRY_TURN_AFTER = 0.001
 T = TypeVar("T")
 
 
@@ -166,7 +166,6 @@ class Database:
 @dataclass(slots=True)
 class _Job:
     operation: Callable[[Session], Any]
-    loop: asyncio.AbstractEventLoop
     future: asyncio.Future[Any]
     result: Any = None
     error: BaseException | None = None
@@ -174,59 +173,58 @@ class _Job:
 
 
 class _GroupCommit:
-    """SQLite's group commit (see the module's first lines): one thread, started at the
-    first operation, that takes every operation waiting and commits them together. The
-    callers' futures are settled by one call on their event loop per batch, not one
-    wake-up of the loop per operation."""
+    """SQLite's group commit (see the module's first lines), run on the event loop that
+    awaits the operations. The operations submitted while the loop handled its other
+    callbacks (the requests of the moment) are flushed together by one callback.
+
+    On the loop, not on a thread of its own: the server's Python runs on one core either
+    way, and a writer thread spent more time waiting to take the interpreter lock back
+    from the loop after each SQLite call than running its statements (docs/performance.md).
+    A batch of GROUP_COMMIT_MAX operations keeps the loop for a few milliseconds."""
 
     def __init__(self, database: Database) -> None:
         self._database = database
-        self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
-        self._starting = threading.Lock()
+        # Operations waiting, per loop; a loop has a list here iff a flush is scheduled.
+        self._pending: dict[asyncio.AbstractEventLoop, list[_Job]] = {}
 
     def submit(self, operation: Callable[[Session], T]) -> asyncio.Future[T]:
         loop = asyncio.get_running_loop()
-        job = _Job(operation, loop, loop.create_future())
-        self._jobs.put(job)
-        if self._thread is None:
-            with self._starting:
-                if self._thread is None:
-                    self._thread = threading.Thread(
-                        target=self._run, name="frontdesk-group-commit", daemon=True
-                    )
-                    self._thread.start()
+        job = _Job(operation, loop.create_future())
+        pending = self._pending.get(loop)
+        if pending is None:
+            pending = self._pending[loop] = []
+            loop.call_soon(self._flush, loop)
+        pending.append(job)
         return job.future
 
     def stop(self) -> None:
-        if self._thread is not None:
-            self._jobs.put(None)
-            self._thread.join()
-            self._thread = None
+        self._pending.clear()
 
-    def _run(self) -> None:
-        while (first := self._jobs.get()) is not None:
-            batch = [first]
-            stopping = False
-            while len(batch) < GROUP_COMMIT_MAX:
-                try:
-                    job = self._jobs.get_nowait()
-                except queue.Empty:
-                    break
-                if job is None:
-                    stopping = True
-                    break
-                batch.append(job)
+    def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
+        jobs = self._pending.pop(loop)
+        turn = self._database._write_turn
+        assert turn is not None
+        if not turn.acquire(blocking=False):
+            # A thread of this process writes (the engine, the sweep): try again in a
+            # moment rather than hold the loop until it is done.
+            self._pending[loop] = jobs
+            loop.call_later(RETRY_TURN_AFTER, self._flush, loop)
+            return
+        batch, rest = jobs[:GROUP_COMMIT_MAX], jobs[GROUP_COMMIT_MAX:]
+        try:
             self._commit(batch)
-            by_loop: dict[asyncio.AbstractEventLoop, list[_Job]] = {}
-            for job in batch:
-                by_loop.setdefault(job.loop, []).append(job)
-            for loop, jobs in by_loop.items():
-                # A closed loop has nobody waiting any more.
-                with contextlib.suppress(RuntimeError):
-                    loop.call_soon_threadsafe(_settle, jobs)
-            if stopping:
-                return
+        finally:
+            turn.release()
+        if rest:
+            self._pending[loop] = rest
+            loop.call_soon(self._flush, loop)
+        for job in batch:
+            if job.future.cancelled():
+                continue
+            if job.error is not None:
+                job.future.set_exception(job.error)
+            else:
+                job.future.set_result(job.result)
 
     def _commit(self, batch: list[_Job]) -> None:
         pending = batch
@@ -254,10 +252,10 @@ class _GroupCommit:
             return
 
     def _run_batch(self, batch: list[_Job]) -> None:
-        """One transaction: each operation inside a savepoint of its own, issued on the
-        driver's connection (SQLAlchemy's savepoints cost more than the operation)."""
-        database = self._database
-        with database._turn_to_write(), database._writer.begin() as session:
+        """One transaction (the caller holds the turn to write): each operation inside a
+        savepoint of its own, issued on the driver's connection (SQLAlchemy's savepoints
+        cost more than the operation)."""
+        with self._database._writer.begin() as session:
             driver = session.connection().connection.driver_connection
             assert driver is not None
             for job in batch:
@@ -285,16 +283,6 @@ class _GroupCommit:
 
 class _SessionBroken(Exception):
     pass
-
-
-def _settle(jobs: list[_Job]) -> None:
-    for job in jobs:
-        if job.future.cancelled():
-            continue
-        if job.error is not None:
-            job.future.set_exception(job.error)
-        else:
-            job.future.set_result(job.result)
 
 
 def _configure_sqlite(engine: Engine) -> None:
