@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, status
 
 from frontdesk.api.deps import RuntimeDep, VisitorDep
-from frontdesk.api.live import LiveDep
+from frontdesk.api.live import Live, LiveDep
 from frontdesk.api.schemas import (
     MAX_ID,
     WIDGET_KEY_PATTERN,
@@ -92,15 +92,21 @@ async def post_message(
     rt: RuntimeDep,
     live: LiveDep,
 ) -> VisitorMessageOut:
-    """A visitor message: joins the visitor's open conversation or opens one."""
+    """A visitor message: joins the visitor's open conversation or opens one. (The plain
+    case is served ahead of this route, by frontdesk.api.hot, with the same answer.)"""
     posted = await widget.post_visitor_message_soon(
         rt, visitor, text=body.text, group_id=body.group_id
     )
+    announce_posted(live, posted)
+    return VisitorMessageOut(conversation_id=posted.conversation.id, message_id=posted.message.id)
+
+
+def announce_posted(live: Live, posted: widget.Posted) -> None:
+    """What a stored visitor message shows live (also from frontdesk.api.hot)."""
     live.keeper.announce(posted.presence_events)
     if posted.opened_conversation:
         live.conversation_created(posted.conversation)
     live.message_created(posted.conversation, posted.message)
-    return VisitorMessageOut(conversation_id=posted.conversation.id, message_id=posted.message.id)
 
 
 @router.post("/heartbeat")
