@@ -1,0 +1,105 @@
+"""What the benchmarks share: free ports, server processes started and stopped, the CPU and
+memory a process used, percentiles. Benchmarks print figures; nothing here asserts a speed."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx2 as httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmRSS")
+
+
+def peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time the process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def percentile(values: Sequence[float], fraction: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+def pinned(command: list[str], core: int | None) -> list[str]:
+    """``command`` run on one core (taskset), so a server and its load generator do not
+    share one; unpinned where taskset is missing."""
+    if core is None or not Path("/usr/bin/taskset").exists():
+        return command
+    return ["/usr/bin/taskset", "-c", str(core), *command]
+
+
+@contextmanager
+def server(
+    command: list[str], env: dict[str, str], port: int, log: Path, *, stop_timeout: float = 120
+) -> Iterator[subprocess.Popen[bytes]]:
+    """A server process, up once ``/healthz`` answers; its errors go to ``log`` (a pipe
+    nobody reads would stop the server once it filled)."""
+    with log.open("wb") as errors:
+        process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=errors)
+        try:
+            for _ in range(600):
+                if process.poll() is not None:
+                    raise RuntimeError(log.read_text() or "the server exited at start")
+                try:
+                    if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    time.sleep(0.1)
+            else:
+                raise RuntimeError(log.read_text() or "the server did not start")
+            yield process
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=stop_timeout)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def tracebacks(log: Path) -> int:
+    return sum(1 for line in log.read_text().splitlines() if line.startswith("Traceback"))
+
+
+def frontdesk_env(data: Path, **settings: str) -> dict[str, str]:
+    """The environment of a ``frontdesk serve`` under benchmark: this environment without
+    any FRONTDESK_ setting of its own, the data in ``data``, fast password hashing."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FRONTDESK_")}
+    env |= {
+        "FRONTDESK_DATA_DIR": str(data),
+        "FRONTDESK_DATABASE_URL": f"sqlite:///{data / 'bench.sqlite3'}",
+        "FRONTDESK_PASSWORD_HASHING": "fast",
+    }
+    env |= {f"FRONTDESK_{name.upper()}": value for name, value in settings.items()}
+    return env

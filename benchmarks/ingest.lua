@@ -1,0 +1,59 @@
+-- wrk script of benchmarks/ingest.py: POST a visitor message as one of many visitors in
+-- turn (their tokens in the file BENCH_TOKENS, one a line), count the answers by status and
+-- keep the message ids of the 201s, so the benchmark can check each one was stored.
+local tokens = {}
+local path = os.getenv("BENCH_PATH")
+local body = '{"text":"Do you ship to Brno? I would like two kilos of sencha."}'
+
+function setup(thread)
+  threads = threads or {}
+  table.insert(threads, thread)
+end
+
+function init(args)
+  for line in io.lines(os.getenv("BENCH_TOKENS")) do
+    tokens[#tokens + 1] = line
+  end
+  math.randomseed(os.time() + tonumber(tostring({}):sub(8), 16))
+  position = math.random(#tokens)
+  statuses = {}
+  ids = {}
+end
+
+function request()
+  position = position % #tokens + 1
+  return wrk.format("POST", path, {
+    ["Authorization"] = "Bearer " .. tokens[position],
+    ["Content-Type"] = "application/json",
+  }, body)
+end
+
+function response(status, headers, answer)
+  statuses[status] = (statuses[status] or 0) + 1
+  if status == 201 then
+    local id = answer:match('"message_id":%s*(%d+)')
+    if id then ids[#ids + 1] = id end
+  end
+end
+
+function done(summary, latency, requests)
+  local out = io.open(os.getenv("BENCH_RESULT"), "w")
+  out:write(string.format('{"requests": %d, "duration_us": %d, ', summary.requests, summary.duration))
+  out:write(string.format('"errors": {"connect": %d, "read": %d, "write": %d, "timeout": %d, "status": %d}, ',
+    summary.errors.connect, summary.errors.read, summary.errors.write, summary.errors.timeout, summary.errors.status))
+  out:write(string.format('"p50_us": %d, "p90_us": %d, "p99_us": %d, "max_us": %d, ',
+    latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max))
+  local counted = {}
+  local all_ids = {}
+  for _, thread in ipairs(threads) do
+    for status, n in pairs(thread:get("statuses")) do
+      counted[status] = (counted[status] or 0) + n
+    end
+    for _, id in ipairs(thread:get("ids")) do all_ids[#all_ids + 1] = id end
+  end
+  local parts = {}
+  for status, n in pairs(counted) do parts[#parts + 1] = string.format('"%d": %d', status, n) end
+  out:write('"statuses": {' .. table.concat(parts, ", ") .. '}, ')
+  out:write('"ids": [' .. table.concat(all_ids, ",") .. ']}')
+  out:close()
+end

@@ -1,0 +1,363 @@
+"""Benchmark (not a test): visitor messages per second (``POST /widget/{key}/messages``)
+against a bare uvicorn endpoint that parses the same JSON, measured in the same run.
+
+    .venv/bin/python -m benchmarks.ingest                 # SQLite and PostgreSQL, 3 rounds
+    .venv/bin/python -m benchmarks.ingest --duration 5 --rounds 1 --databases sqlite
+
+The server runs on core 0 (taskset) and the load generator, wrk from Debian's packages, on
+core 1: 64 keep-alive connections, one account, 1,000 visitors taking turns (each has its
+own token and conversation), nobody online. Each visitor writes once before the
+measurement, which opens its conversation and offline notification; the measured messages
+join them. After the run every message id that wrk saw acknowledged (201) is looked up in
+the database: an acknowledged message that is not stored is counted as lost. The CPU time
+the server used is read from /proc, per request.
+
+The machine is shared and its speed moves by a third from minute to minute, so each round
+measures the baseline and then Frontdesk, and the ratio of each round is taken against the
+baseline of the same round; the figures reported are the medians over the rounds.
+
+Goal (issue 11): Frontdesk at >= 0.15 of the baseline on SQLite with p99 <= 50 ms, 0
+non-2xx, none lost; >= 0.10 on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx2 as httpx
+import psycopg
+
+from benchmarks.common import (
+    ROOT,
+    cpu_seconds,
+    free_port,
+    frontdesk_env,
+    pinned,
+    server,
+    tracebacks,
+)
+
+SERVER_CORE = 0
+LOAD_CORE = 1
+POSTGRES_URL = os.environ.get(
+    "FRONTDESK_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+LUA = Path(__file__).with_name("ingest.lua")
+
+
+def wrk(url: str, path: str, tokens: Path, *, duration: float, connections: int) -> dict[str, Any]:
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is missing: apt-get install wrk (./scripts/bench installs it)")
+    with tempfile.TemporaryDirectory() as scratch:
+        result = Path(scratch) / "wrk.json"
+        env = os.environ | {
+            "BENCH_PATH": path,
+            "BENCH_TOKENS": str(tokens),
+            "BENCH_RESULT": str(result),
+        }
+        command = [
+            "wrk",
+            "-t1",
+            f"-c{connections}",
+            f"-d{max(1, round(duration))}s",
+            "--timeout",
+            "10s",
+            "-s",
+            str(LUA),
+            url,
+        ]
+        subprocess.run(pinned(command, LOAD_CORE), env=env, check=True, capture_output=True)
+        measured: dict[str, Any] = json.loads(result.read_text())
+    seconds = measured["duration_us"] / 1e6
+    statuses = {int(k): v for k, v in measured["statuses"].items()}
+    ok = sum(n for status, n in statuses.items() if 200 <= status < 300)
+    errors = measured["errors"]
+    return {
+        "requests": measured["requests"],
+        "per_second": ok / seconds,
+        "p50_ms": measured["p50_us"] / 1000,
+        "p90_ms": measured["p90_us"] / 1000,
+        "p99_ms": measured["p99_us"] / 1000,
+        "max_ms": measured["max_us"] / 1000,
+        "ok": ok,
+        "non_2xx": sum(n for status, n in statuses.items() if not 200 <= status < 300),
+        "socket_errors": errors["connect"] + errors["read"] + errors["write"] + errors["timeout"],
+        "statuses": statuses,
+        "acknowledged_ids": [int(i) for i in measured["ids"]],
+    }
+
+
+def measure_baseline(duration: float, connections: int, tokens: Path) -> dict[str, Any]:
+    port = free_port()
+    with tempfile.TemporaryDirectory() as scratch:
+        log = Path(scratch) / "baseline.log"
+        command = pinned(
+            [sys.executable, str(ROOT / "benchmarks" / "baseline_http.py"), str(port)], SERVER_CORE
+        )
+        with server(command, dict(os.environ), port, log) as process:
+            before = cpu_seconds(process.pid)
+            result = wrk(
+                f"http://127.0.0.1:{port}",
+                "/messages",
+                tokens,
+                duration=duration,
+                connections=connections,
+            )
+            result["cpu_ms_per_request"] = (
+                (cpu_seconds(process.pid) - before) * 1000 / max(1, result["requests"])
+            )
+    result.pop("acknowledged_ids")
+    return result
+
+
+async def seed(base: str, visitors: int) -> tuple[str, list[str], float]:
+    """One account and its visitors; returns the widget key, the visitor tokens and the
+    visitors created per second (64 at a time)."""
+    async with httpx.AsyncClient(base_url=base, timeout=30) as http:
+        created = await http.post(
+            "/api/v1/accounts",
+            json={
+                "name": "Bench Tea",
+                "plan": "pro",
+                "owner": {
+                    "name": "Olga",
+                    "email": "olga@bench.example.com",
+                    "password": "a-long-password",
+                },
+            },
+        )
+        created.raise_for_status()
+        key = created.json()["widget_key"]
+        semaphore = asyncio.Semaphore(64)
+
+        async def one(n: int) -> str:
+            async with semaphore:
+                answer = await http.post(
+                    f"/api/v1/widget/{key}/visitors", json={"name": f"Visitor {n}"}
+                )
+                answer.raise_for_status()
+                token: str = answer.json()["visitor_token"]
+                return token
+
+        started = time.perf_counter()
+        tokens = await asyncio.gather(*(one(n) for n in range(visitors)))
+        rate = visitors / (time.perf_counter() - started)
+
+        async def first_message(token: str) -> None:
+            async with semaphore:
+                answer = await http.post(
+                    f"/api/v1/widget/{key}/messages",
+                    json={"text": "Hello?"},
+                    headers={"Authorization": f"Bearer {token}"},
+                )
+                answer.raise_for_status()
+
+        # Each visitor's first message opens its conversation and its offline notification
+        # before the measurement, which then sees the steady state: messages that join them.
+        await asyncio.gather(*(first_message(token) for token in tokens))
+    return key, list(tokens), rate
+
+
+def stored_message_ids(database_url: str) -> set[int]:
+    if database_url.startswith("sqlite:///"):
+        with sqlite3.connect(database_url.removeprefix("sqlite:///")) as connection:
+            return {row[0] for row in connection.execute("SELECT id FROM messages")}
+    with psycopg.connect(database_url) as connection:
+        return {row[0] for row in connection.execute("SELECT id FROM messages")}
+
+
+def fresh_postgres_database() -> tuple[str, str]:
+    name = f"frontdesk_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    return name, POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}"
+
+
+def drop_postgres_database(name: str) -> None:
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def measure_frontdesk(
+    database: str, duration: float, connections: int, visitors: int, *, profile: Path | None = None
+) -> dict[str, Any]:
+    port = free_port()
+    pg_name = None
+    with tempfile.TemporaryDirectory() as scratch:
+        data = Path(scratch)
+        env = frontdesk_env(data, offline_email_delay="3600")
+        if database == "postgresql":
+            pg_name, env["FRONTDESK_DATABASE_URL"] = fresh_postgres_database()
+        database_url = env["FRONTDESK_DATABASE_URL"]
+        log = data / "serve.log"
+        command = [
+            str(ROOT / ".venv" / "bin" / "frontdesk"),
+            "serve",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ]
+        try:
+            with server(pinned(command, SERVER_CORE), env, port, log) as process:
+                base = f"http://127.0.0.1:{port}"
+                key, tokens, visitor_rate = asyncio.run(seed(base, visitors))
+                token_file = data / "tokens.txt"
+                token_file.write_text("\n".join(tokens) + "\n")
+                spy = None
+                if profile is not None:
+                    spy = subprocess.Popen(
+                        [
+                            str(ROOT / ".venv" / "bin" / "py-spy"),
+                            "record",
+                            "-o",
+                            str(profile),
+                            "-f",
+                            "speedscope" if profile.suffix == ".json" else "flamegraph",
+                            "-d",
+                            str(round(duration)),
+                            "-p",
+                            str(process.pid),
+                            "-r",
+                            "100",
+                            *os.environ.get("BENCH_SPY_OPTIONS", "--gil --nonblocking").split(),
+                        ],
+                        stdout=subprocess.DEVNULL,
+                        stderr=subprocess.DEVNULL,
+                    )
+                before = cpu_seconds(process.pid)
+                result = wrk(
+                    base,
+                    f"/api/v1/widget/{key}/messages",
+                    token_file,
+                    duration=duration,
+                    connections=connections,
+                )
+                result["cpu_ms_per_request"] = (
+                    (cpu_seconds(process.pid) - before) * 1000 / max(1, result["requests"])
+                )
+                if spy is not None:
+                    spy.wait()
+            stored = stored_message_ids(database_url)
+            acknowledged = result.pop("acknowledged_ids")
+            result["lost"] = len(set(acknowledged) - stored)
+            result["acknowledged"] = len(acknowledged)
+            result["visitors_per_second"] = visitor_rate
+            result["server_tracebacks"] = tracebacks(log)
+            if os.environ.get("BENCH_SHOW_LOG"):
+                print(log.read_text()[-3000:])
+        finally:
+            if pg_name is not None:
+                drop_postgres_database(pg_name)
+    return result
+
+
+def run(
+    *,
+    duration: float,
+    connections: int,
+    visitors: int,
+    databases: list[str],
+    rounds: int = 1,
+    profile: Path | None = None,
+) -> dict[str, Any]:
+    results: dict[str, Any] = {
+        "connections": connections,
+        "visitors": visitors,
+        "duration_s": duration,
+        "rounds": [],
+    }
+    with tempfile.TemporaryDirectory() as scratch:
+        tokens = Path(scratch) / "tokens.txt"
+        tokens.write_text("\n".join(f"token-{n}" for n in range(visitors)) + "\n")
+        for _ in range(rounds):
+            measured: dict[str, Any] = {"baseline": measure_baseline(duration, connections, tokens)}
+            for database in databases:
+                figures = measure_frontdesk(
+                    database, duration, connections, visitors, profile=profile
+                )
+                figures["ratio"] = figures["per_second"] / measured["baseline"]["per_second"]
+                measured[database] = figures
+            results["rounds"].append(measured)
+    for name in ["baseline", *databases]:
+        results[name] = _median_round([r[name] for r in results["rounds"]])
+    return results
+
+
+def _median_round(measured: list[dict[str, Any]]) -> dict[str, Any]:
+    """The median of each figure over the rounds; counts of failures are summed."""
+    summed = {"non_2xx", "socket_errors", "lost", "acknowledged", "requests", "ok"}
+    combined: dict[str, Any] = {}
+    for key, value in measured[0].items():
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            continue
+        values = [m[key] for m in measured]
+        combined[key] = sum(values) if key in summed else statistics.median(values)
+    return combined
+
+
+def report(results: dict[str, Any]) -> None:
+    print(
+        f"ingest: {results['connections']} connections, {results['visitors']} visitors, "
+        f"{results['duration_s']:g} s each"
+    )
+    for name in ("baseline", "sqlite", "postgresql"):
+        if name not in results:
+            continue
+        r = results[name]
+        line = (
+            f"  {'bare endpoint' if name == 'baseline' else 'frontdesk ' + name:22}"
+            f"{r['per_second']:8.0f} req/s  p50 {r['p50_ms']:6.1f} ms  p99 {r['p99_ms']:6.1f} ms  "
+            f"cpu {r['cpu_ms_per_request']:.3f} ms/req"
+        )
+        if name != "baseline":
+            line += (
+                f"  ratio {r['ratio']:.3f}  non-2xx {r['non_2xx']}  "
+                f"socket errors {r['socket_errors']}  lost {r['lost']} of {r['acknowledged']}  "
+                f"visitors created {r['visitors_per_second']:.0f}/s"
+            )
+        print(line)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--duration", type=float, default=15)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--visitors", type=int, default=1000)
+    parser.add_argument("--databases", default="sqlite,postgresql")
+    parser.add_argument(
+        "--profile", type=Path, help="py-spy flame graph (.svg) or speedscope (.json) of the server"
+    )
+    parser.add_argument("--json", type=Path, help="write the figures here too")
+    args = parser.parse_args()
+    results = run(
+        duration=args.duration,
+        connections=args.connections,
+        visitors=args.visitors,
+        databases=args.databases.split(","),
+        rounds=args.rounds,
+        profile=args.profile,
+    )
+    report(results)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,140 @@
+"""The benchmark suite: every benchmark with its baseline measured in the same run, figures
+printed and written under docs/bench/ (JSON, and PNG plots made with matplotlib).
+
+    ./scripts/bench            # the full figures (several minutes)
+    ./scripts/bench --quick    # a few seconds each: what CI runs after the tests
+
+Nothing here asserts a speed: these machines are shared and noisy, so the ratios to the
+baseline of the same run are the figures to read (docs/performance.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from benchmarks import ingest
+from benchmarks.common import ROOT
+
+OUT = ROOT / "docs" / "bench"
+
+
+def machine() -> dict[str, Any]:
+    return {
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "python": platform.python_version(),
+        "cpus": len(Path("/proc/cpuinfo").read_text().split("processor\t")) - 1,
+        "platform": platform.platform(),
+    }
+
+
+def plot_ingest(results: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = ["baseline"] + [db for db in ("sqlite", "postgresql") if db in results]
+    labels = {
+        "baseline": "bare endpoint",
+        "sqlite": "Frontdesk\nSQLite",
+        "postgresql": "Frontdesk\nPostgreSQL",
+    }
+    rates = [results[n]["per_second"] for n in names]
+    figure, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
+    bars = left.bar(
+        [labels[n] for n in names], rates, color=["#999999", "#2a7ab9", "#36a15a"][: len(names)]
+    )
+    left.set_yscale("log")
+    left.set_ylabel("messages per second (log)")
+    left.set_title(f"POST /widget/{{key}}/messages, {results['connections']} connections")
+    for bar, name in zip(bars, names, strict=True):
+        ratio = "" if name == "baseline" else f"\n{results[name]['ratio']:.3f} of baseline"
+        left.annotate(
+            f"{results[name]['per_second']:.0f}/s{ratio}",
+            (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+            ha="center",
+            va="bottom",
+            fontsize=8,
+        )
+    width = 0.35
+    positions = range(len(names))
+    right.bar(
+        [p - width / 2 for p in positions],
+        [results[n]["p50_ms"] for n in names],
+        width,
+        label="p50",
+    )
+    right.bar(
+        [p + width / 2 for p in positions],
+        [results[n]["p99_ms"] for n in names],
+        width,
+        label="p99",
+    )
+    right.axhline(50, color="#c0392b", linestyle="--", linewidth=1, label="goal p99 50 ms")
+    right.set_xticks(list(positions), [labels[n] for n in names])
+    right.set_ylabel("latency (ms)")
+    right.set_title("latency at that load")
+    right.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
+def run_script(name: str, arguments: list[str]) -> str:
+    """A benchmark that prints its figures; its output is kept beside the JSON."""
+    done = subprocess.run(
+        [sys.executable, "-m", f"benchmarks.{name}", *arguments],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    output = done.stdout + (
+        f"\n(exit {done.returncode})\n{done.stderr[-4000:]}" if done.returncode else ""
+    )
+    print(output)
+    return output
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--quick", action="store_true", help="a few seconds per benchmark (CI)")
+    parser.add_argument("--only", help="comma-separated: ingest,sockets,email")
+    parser.add_argument("--out", type=Path, default=OUT, help="where the JSON and PNG go")
+    args = parser.parse_args()
+    wanted = set(args.only.split(",")) if args.only else {"ingest", "sockets", "email"}
+    args.out.mkdir(parents=True, exist_ok=True)
+    suffix = "-quick" if args.quick else ""
+    if "ingest" in wanted:
+        results = ingest.run(
+            duration=3 if args.quick else 15,
+            connections=64,
+            visitors=200 if args.quick else 1000,
+            databases=["sqlite", "postgresql"],
+            rounds=1 if args.quick else 3,
+        )
+        results["machine"] = machine()
+        ingest.report(results)
+        (args.out / f"ingest{suffix}.json").write_text(json.dumps(results, indent=2) + "\n")
+        plot_ingest(results, args.out / f"ingest{suffix}.png")
+    if "sockets" in wanted:
+        output = run_script("sockets", ["--sockets", "1000", "--rounds", "5"] if args.quick else [])
+        (args.out / f"sockets{suffix}.txt").write_text(output)
+    if "email" in wanted:
+        output = run_script(
+            "email_throughput", ["--mails", "300", "--naive-mails", "100"] if args.quick else []
+        )
+        (args.out / f"email{suffix}.txt").write_text(output)
+
+
+if __name__ == "__main__":
+    main()
