@@ -205,7 +205,10 @@ def note_agent_online(session: Session, rt: Runtime, *, agent: Agent, at: dateti
         query = query.where(
             or_(Conversation.group_id.is_(None), Conversation.group_id.in_(groups_of_agent))
         )
-    for notification in session.scalars(query.with_for_update(of=Notification)):
+    # FOR NO KEY UPDATE: the state changes, never the key, so a visitor message adding to
+    # the batch (its foreign key takes a KEY SHARE lock) neither waits for this nor, in a
+    # group-committed batch holding several of them, deadlocks with it.
+    for notification in session.scalars(query.with_for_update(of=Notification, key_share=True)):
         _settle(session, rt, notification, Decision(SuppressedBecause.AGENT_CAME_ONLINE), None, at)
 
 
