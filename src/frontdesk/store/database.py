@@ -16,8 +16,9 @@ other processes on the same file (the CLI beside a running server).
 ``Database.run_write(operation)`` is the hot paths' way in (a visitor message): from the
 event loop, without a thread of the pool per request. On SQLite the operations of
 concurrent requests are *group-committed*: the event loop runs every operation waiting at
-that moment in one transaction, each inside a savepoint of its own (one that fails rolls
-back alone and raises to its caller), commits once, and only then answers each caller. An
+that moment in one transaction (one that fails raises to its caller alone: the others run
+again without it, each inside a savepoint), commits once, and only then answers each
+caller. An
 operation is acknowledged only once the transaction holding it is committed, so a crash
 never loses an acknowledged write (docs/performance.md). On PostgreSQL, where writers run in
 parallel, each operation is its own transaction on a pool thread.
@@ -227,14 +228,17 @@ class _GroupCommit:
                 job.future.set_result(job.result)
 
     def _commit(self, batch: list[_Job]) -> None:
+        """Run the batch in one transaction and commit it. Operations rarely fail, so the
+        first run takes no savepoints; when one fails, its error is kept, the transaction
+        is rolled back, and the others run again, each in a savepoint of its own."""
         pending = batch
+        isolated = False
         while pending:
             try:
-                self._run_batch(pending)
-            except _SessionBroken:
-                # An operation broke the session (a failed ORM flush) and has its error;
-                # the transaction is rolled back, and the others run again without it.
+                self._run_batch(pending, isolated=isolated)
+            except _RunAgain:
                 pending = [job for job in pending if job.error is None]
+                isolated = True
                 continue
             except Exception as error:  # the commit failed: nothing of the batch is stored
                 for job in pending:
@@ -251,17 +255,17 @@ class _GroupCommit:
                         log.exception("an after-commit callback failed")
             return
 
-    def _run_batch(self, batch: list[_Job]) -> None:
-        """One transaction (the caller holds the turn to write): each operation inside a
-        savepoint of its own, issued on the driver's connection (SQLAlchemy's savepoints
-        cost more than the operation)."""
+    def _run_batch(self, batch: list[_Job], *, isolated: bool) -> None:
+        """One transaction (the caller holds the turn to write). ``isolated``: each
+        operation inside a savepoint of its own, issued on the driver's connection
+        (SQLAlchemy's savepoints cost more than the operation); otherwise the first
+        failure rolls the whole transaction back (``_RunAgain``)."""
         with self._database._writer.begin() as session:
             driver = session.connection().connection.driver_connection
             assert driver is not None
             for job in batch:
-                if job.error is not None:
-                    continue
-                driver.execute("SAVEPOINT frontdesk_operation")
+                if isolated:
+                    driver.execute("SAVEPOINT frontdesk_operation")
                 try:
                     job.result = job.operation(session)
                     session.flush()
@@ -269,8 +273,10 @@ class _GroupCommit:
                     session.info.pop(_AFTER_COMMIT, None)
                     job.error = error
                     transaction = session.get_transaction()
-                    if transaction is None or not transaction.is_active:
-                        raise _SessionBroken from error
+                    if not isolated or transaction is None or not transaction.is_active:
+                        # Not isolated, or the session broke (a failed ORM flush): the
+                        # transaction is rolled back, and the others run again.
+                        raise _RunAgain from error
                     driver.execute("ROLLBACK TO SAVEPOINT frontdesk_operation")
                 else:
                     job.callbacks = session.info.pop(_AFTER_COMMIT, [])
@@ -278,10 +284,11 @@ class _GroupCommit:
                     # Each operation starts from the database, not from rows another one
                     # loaded and may have changed with plain statements.
                     session.expunge_all()
-                driver.execute("RELEASE SAVEPOINT frontdesk_operation")
+                if isolated:
+                    driver.execute("RELEASE SAVEPOINT frontdesk_operation")
 
 
-class _SessionBroken(Exception):
+class _RunAgain(Exception):
     pass
 
 
