@@ -25,9 +25,10 @@ import re
 from typing import Any
 
 from pydantic import ValidationError
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from frontdesk.api.errors import error_response
+from frontdesk.api.limits import replaying
 from frontdesk.api.live import Live
 from frontdesk.api.routes.widget import announce_posted
 from frontdesk.api.schemas import VisitorMessageIn, VisitorMessageOut
@@ -47,6 +48,8 @@ class HotPaths:
         self.runtime = runtime
         self.live = live
         self.max_body_bytes = max_body_bytes
+        # Messages answered here (the others went through FastAPI): for tests and profiles.
+        self.served = 0
         self.message_path = re.compile(
             rf"^{re.escape(prefix)}/widget/([A-Za-z0-9_-]{{1,64}})/messages$"
         )
@@ -88,7 +91,7 @@ class HotPaths:
         visitor = widget.known_visitor(self.runtime, widget_key, token)
         fields = _fields(body) if ended and visitor is not None else None
         if visitor is None or fields is None:
-            await self.app(scope, _replay(body, receive), send)
+            await self.app(scope, replaying(body, receive), send)
             return
         cors = [(b"access-control-allow-origin", b"*")] if b"origin" in headers else []
         try:
@@ -100,6 +103,7 @@ class HotPaths:
             refusal.raw_headers.extend(cors)
             await refusal(scope, receive, send)
             return
+        self.served += 1
         announce_posted(self.live, posted)
         payload = VisitorMessageOut(
             conversation_id=posted.conversation.id, message_id=posted.message.id
@@ -153,16 +157,3 @@ def _fields(body: bytes) -> VisitorMessageIn | None:
         return VisitorMessageIn.model_validate(data)
     except (ValueError, ValidationError):
         return None
-
-
-def _replay(body: bytes, receive: Receive) -> Receive:
-    replayed = False
-
-    async def replay() -> Message:
-        nonlocal replayed
-        if not replayed:
-            replayed = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    return replay
