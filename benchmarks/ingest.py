@@ -58,16 +58,23 @@ POSTGRES_URL = os.environ.get(
 LUA = Path(__file__).with_name("ingest.lua")
 
 
-def wrk(url: str, path: str, tokens: Path, *, duration: float, connections: int) -> dict[str, Any]:
+def wrk(
+    url: str, path: str, tokens: Path, *, duration: float, connections: int, once: bool = False
+) -> dict[str, Any]:
+    """wrk against ``url``; ``once``: each token's message once, then stop."""
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is missing: apt-get install wrk (./scripts/bench installs it)")
     with tempfile.TemporaryDirectory() as scratch:
         result = Path(scratch) / "wrk.json"
-        env = os.environ | {
-            "BENCH_PATH": path,
-            "BENCH_TOKENS": str(tokens),
-            "BENCH_RESULT": str(result),
-        }
+        env = (
+            os.environ
+            | {
+                "BENCH_PATH": path,
+                "BENCH_TOKENS": str(tokens),
+                "BENCH_RESULT": str(result),
+            }
+            | ({"BENCH_ONCE": "1"} if once else {})
+        )
         command = [
             "wrk",
             "-t1",

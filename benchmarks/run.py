@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from benchmarks import ingest
+from benchmarks import engine, ingest
 from benchmarks.common import ROOT
 
 OUT = ROOT / "docs" / "bench"
@@ -87,6 +87,47 @@ def plot_ingest(results: dict[str, Any], path: Path) -> None:
     plt.close(figure)
 
 
+def plot_engine(results: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    databases = [db for db in ("sqlite", "postgresql") if db in results]
+    celery = results["celery"]
+    labels = ["Celery\napply_async"]
+    rates = [celery["schedule_per_second"]]
+    for db in databases:
+        name = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}[db]
+        labels += [f"{name}\nin-process", f"{name}\nover HTTP"]
+        rates += [
+            results[db]["in_process"]["open_per_second"],
+            results[db]["http"]["open_per_second"],
+        ]
+    figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+    left.bar(
+        labels,
+        rates,
+        color=["#999999", *["#2a7ab9", "#7fb3dc", "#36a15a", "#8fd19e"][: len(labels) - 1]],
+    )
+    left.set_ylabel("notifications opened per second")
+    left.set_title(
+        f"opening {results['notifications']:,} offline notifications (Frontdesk in colour)"
+    )
+    left.tick_params(axis="x", labelsize=7)
+    memory = [celery["worker_peak_rss_mb"]] + [
+        results[db]["http"]["serve_peak_rss_mb"] for db in databases
+    ]
+    right.bar(
+        ["Celery worker"] + [f"frontdesk serve\n{db}" for db in databases], memory, color="#555555"
+    )
+    right.set_ylabel("peak RSS (MB)")
+    right.set_title("memory with them pending")
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
 def run_script(name: str, arguments: list[str]) -> str:
     """A benchmark that prints its figures; its output is kept beside the JSON."""
     done = subprocess.run(
@@ -108,10 +149,10 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--quick", action="store_true", help="a few seconds per benchmark (CI)")
-    parser.add_argument("--only", help="comma-separated: ingest,sockets,email")
+    parser.add_argument("--only", help="comma-separated: ingest,engine,sockets,email")
     parser.add_argument("--out", type=Path, default=OUT, help="where the JSON and PNG go")
     args = parser.parse_args()
-    wanted = set(args.only.split(",")) if args.only else {"ingest", "sockets", "email"}
+    wanted = set(args.only.split(",")) if args.only else {"ingest", "engine", "sockets", "email"}
     args.out.mkdir(parents=True, exist_ok=True)
     suffix = "-quick" if args.quick else ""
     if "ingest" in wanted:
@@ -126,6 +167,12 @@ def main() -> None:
         ingest.report(results)
         (args.out / f"ingest{suffix}.json").write_text(json.dumps(results, indent=2) + "\n")
         plot_ingest(results, args.out / f"ingest{suffix}.png")
+    if "engine" in wanted:
+        figures = engine.run(n=2_000 if args.quick else 100_000, databases=["sqlite", "postgresql"])
+        figures["machine"] = machine()
+        engine.report(figures)
+        (args.out / f"engine{suffix}.json").write_text(json.dumps(figures, indent=2) + "\n")
+        plot_engine(figures, args.out / f"engine{suffix}.png")
     if "sockets" in wanted:
         output = run_script("sockets", ["--sockets", "1000", "--rounds", "5"] if args.quick else [])
         (args.out / f"sockets{suffix}.txt").write_text(output)

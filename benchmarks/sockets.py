@@ -47,7 +47,8 @@ from typing import Any
 import httpx2 as httpx
 from websockets.asyncio.client import ClientConnection, connect
 
-ROOT = Path(__file__).resolve().parent.parent
+from benchmarks.common import ROOT, free_port, percentile, rss_mb
+
 CONNECT_CONCURRENCY = 50
 FANOUT_SOCKETS = 1000
 SOCKETS_PER_ACCOUNT = 100
@@ -57,20 +58,6 @@ GREETING_TIMEOUT = 600.0
 # Linux's socket option (asm-generic/socket.h); Python's socket module does not name it.
 SO_TIMESTAMPNS = 35
 STAMP_SPACE = socket.CMSG_SPACE(16)  # one struct timespec
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmRSS")
 
 
 @asynccontextmanager
@@ -287,11 +274,6 @@ class FanOut:
 
 def met(goal: bool) -> str:
     return "met" if goal else "NOT met"
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
 async def measure_baseline(total: int, rounds: int) -> dict[str, Any]:
