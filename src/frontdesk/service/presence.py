@@ -13,7 +13,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, bindparam, func, or_, select, update
+from sqlalchemy import Connection, bindparam, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from frontdesk.core.model import ConversationStatus, DeviceKind, DeviceStatus
@@ -256,25 +256,72 @@ def visitor_active(
     connection: Connection,
     *,
     visitor_id: int,
+    account_id: int,
     present: bool,
     present_until: datetime | None,
     now: datetime,
 ) -> list[PresenceEvent]:
     """``mark_visitor_seen`` for the hot path (a visitor message), given the visitor's
-    lease as the caller read it. A visitor on the website whose lease already reaches
-    ``visitor_left_after`` past ``now`` writes nothing; one whose lease needs renewing gets
-    it renewed ``visitor_seen_coalesce`` further, so that the messages of the next moment
-    write nothing either. A lease is never shortened, and at most that much longer than
-    the rule's (docs/presence.md). Only an arrival or a return takes the full path."""
-    if not present or present_until is None or present_until <= now:
-        return mark_visitor_seen(session, rt, session.get_one(Visitor, visitor_id), now=now)
+    lease as the caller read it, in plain statements. A visitor on the website whose lease
+    already reaches ``visitor_left_after`` past ``now`` writes nothing; one whose lease
+    needs renewing gets it renewed ``visitor_seen_coalesce`` further, so that the messages
+    of the next moment write nothing either. A lease is never shortened, and at most that
+    much longer than the rule's (docs/presence.md). A visitor arriving is recorded here
+    too; only a leaving nobody has recorded yet (a lapsed lease) takes the full path,
+    which records it first and may open a missed-conversation notification."""
     grace_end = now + rt.visitor_grace
-    if present_until < grace_end:
-        renewed = grace_end + timedelta(seconds=rt.settings.visitor_seen_coalesce)
-        _RENEW_VISITOR_LEASE.run(connection, visitor_id=visitor_id, renewed=renewed)
-    return []
+    if present and present_until is not None and present_until > now:
+        if present_until < grace_end:
+            renewed = grace_end + timedelta(seconds=rt.settings.visitor_seen_coalesce)
+            _RENEW_VISITOR_LEASE.run(connection, visitor_id=visitor_id, renewed=renewed)
+        return []
+    if present:
+        return mark_visitor_seen(session, rt, session.get_one(Visitor, visitor_id), now=now)
+    until = max(present_until or grace_end, grace_end)
+    transition = visitor_transition(was_present=False, present_until=until, now=now)
+    assert transition is not None  # not present, and the lease runs: an arrival
+    _VISITOR_ARRIVED.run(connection, visitor_id=visitor_id, until=until)
+    _PRESENCE_CHANGED.run(
+        connection,
+        account_id=account_id,
+        visitor_id=visitor_id,
+        change=transition.change,
+        at=transition.at,
+    )
+    open_ids = [row[0] for row in _OPEN_CONVERSATION_IDS.rows(connection, visitor_id=visitor_id)]
+    return [
+        PresenceEvent(
+            account_id=account_id,
+            change=transition.change,
+            at=transition.at,
+            visitor_id=visitor_id,
+            conversation_ids=tuple(open_ids),
+        )
+    ]
 
 
+_VISITOR_ARRIVED = PlainStatement(
+    update(_visitors)
+    .where(_visitors.c.id == bindparam("visitor_id"))
+    .values(present=True, present_until=bindparam("until"))
+)
+_PRESENCE_CHANGED = PlainStatement(
+    insert(table_of(PresenceChangeRow)).values(
+        account_id=bindparam("account_id"),
+        agent_id=None,
+        visitor_id=bindparam("visitor_id"),
+        change=bindparam("change"),
+        at=bindparam("at"),
+    )
+)
+_OPEN_CONVERSATION_IDS = PlainStatement(
+    select(Conversation.id)
+    .where(
+        Conversation.visitor_id == bindparam("visitor_id"),
+        Conversation.status != ConversationStatus.CLOSED,
+    )
+    .order_by(Conversation.id)
+)
 _RENEW_VISITOR_LEASE = PlainStatement(
     update(_visitors)
     .where(

@@ -293,6 +293,7 @@ def record_visitor_message(
         rt,
         connection,
         visitor_id=caller.visitor_id,
+        account_id=caller.account_id,
         present=present,
         present_until=present_until,
         now=now,
