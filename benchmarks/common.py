@@ -5,16 +5,23 @@ from __future__ import annotations
 
 import os
 import socket
+import sqlite3
 import subprocess
 import time
+import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx2 as httpx
+import psycopg
 
 ROOT = Path(__file__).resolve().parent.parent
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+POSTGRES_URL = os.environ.get(
+    "FRONTDESK_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
 
 
 def free_port() -> int:
@@ -103,3 +110,29 @@ def frontdesk_env(data: Path, **settings: str) -> dict[str, str]:
     }
     env |= {f"FRONTDESK_{name.upper()}": value for name, value in settings.items()}
     return env
+
+
+@contextmanager
+def bench_database(database: str, folder: Path) -> Iterator[str]:
+    """The URL of an empty database for one measurement: an SQLite file in ``folder``, or a
+    PostgreSQL database created for it and dropped afterwards."""
+    if database == "sqlite":
+        yield f"sqlite:///{folder / 'bench.sqlite3'}"
+        return
+    name = f"frontdesk_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def query(database_url: str, sql: str) -> list[tuple[Any, ...]]:
+    """The rows of ``sql``, read straight from the database under benchmark."""
+    if database_url.startswith("sqlite:///"):
+        with sqlite3.connect(database_url.removeprefix("sqlite:///")) as db:
+            return db.execute(sql).fetchall()
+    with psycopg.connect(database_url) as db:
+        return db.execute(sql).fetchall()

@@ -37,7 +37,6 @@ import hashlib
 import json
 import os
 import secrets
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -47,19 +46,20 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import redis
 from sqlalchemy import func, insert, select
 
 from benchmarks.common import (
     ROOT,
+    bench_database,
     free_port,
     frontdesk_env,
     peak_rss_mb,
     pinned,
+    query,
     server,
 )
-from benchmarks.ingest import drop_postgres_database, fresh_postgres_database, wrk
+from benchmarks.ingest import wrk
 from frontdesk.core.model import DeviceStatus, Plan
 from frontdesk.core.notifications import NotificationState
 from frontdesk.service import accounts, presence, widget
@@ -236,15 +236,15 @@ def measure_in_process(n: int, database_url: str, data: Path) -> dict[str, Any]:
 
 def measure_http(n: int, database: str) -> dict[str, Any]:
     port = free_port()
-    pg_name = None
-    with tempfile.TemporaryDirectory() as scratch:
+    with (
+        tempfile.TemporaryDirectory() as scratch,
+        bench_database(database, Path(scratch)) as database_url,
+    ):
         data = Path(scratch)
-        env = frontdesk_env(data, offline_email_delay="3600")
-        if database == "postgresql":
-            pg_name, env["FRONTDESK_DATABASE_URL"] = fresh_postgres_database()
-        settings = Settings(
-            database_url=env["FRONTDESK_DATABASE_URL"], data_dir=data, password_hashing="fast"
-        )
+        env = frontdesk_env(data, offline_email_delay="3600") | {
+            "FRONTDESK_DATABASE_URL": database_url
+        }
+        settings = Settings(database_url=database_url, data_dir=data, password_hashing="fast")
         rt = Runtime.create(settings)
         upgrade(rt.database)
         _owners, _callers, tokens = seed(rt, n)
@@ -256,50 +256,34 @@ def measure_http(n: int, database: str) -> dict[str, Any]:
         command = [str(ROOT / ".venv" / "bin" / "frontdesk"), "serve", "--port", str(port)]
         expected = len(tokens[0::ACCOUNTS])
         log = data / "log"
-        try:
-            with server(pinned([*command, "--log-level", "warning"], 0), env, port, log) as process:
-                # wrk stops sending after the last token but only ends at its duration, so
-                # the time is taken here: until the last notification is stored.
-                with ThreadPoolExecutor(1) as pool:
-                    started = time.perf_counter()
-                    load = pool.submit(
-                        wrk,
-                        f"http://127.0.0.1:{port}",
-                        f"/api/v1/widget/{key}/messages",
-                        token_file,
-                        duration=max(10, expected / 100),
-                        connections=64,
-                        once=True,
-                    )
-                    opened, seconds = 0, 0.0
-                    while opened < expected and not load.done():
-                        time.sleep(0.05)
-                        count = stored_notifications(env["FRONTDESK_DATABASE_URL"])
-                        if count > opened:  # the time of the last one stored counts
-                            opened, seconds = count, time.perf_counter() - started
-                    result = load.result()
-                rss = peak_rss_mb(process.pid)
-        finally:
-            if pg_name is not None:
-                drop_postgres_database(pg_name)
+        with server(pinned([*command, "--log-level", "warning"], 0), env, port, log) as process:
+            # wrk stops sending after the last token but only ends at its duration, so
+            # the time is taken here: until the last notification is stored.
+            with ThreadPoolExecutor(1) as pool:
+                started = time.perf_counter()
+                load = pool.submit(
+                    wrk,
+                    f"http://127.0.0.1:{port}",
+                    f"/api/v1/widget/{key}/messages",
+                    token_file,
+                    duration=max(10, expected / 100),
+                    connections=64,
+                    once=True,
+                )
+                opened, seconds = 0, 0.0
+                while opened < expected and not load.done():
+                    time.sleep(0.05)
+                    (count,) = query(database_url, "SELECT count(*) FROM notifications")[0]
+                    if count > opened:  # the time of the last one stored counts
+                        opened, seconds = count, time.perf_counter() - started
+                result = load.result()
+            rss = peak_rss_mb(process.pid)
     return {
         "open_per_second": opened / seconds,
         "opened": opened,
         "non_2xx": result["non_2xx"],
         "serve_peak_rss_mb": rss,
     }
-
-
-def stored_notifications(database_url: str) -> int:
-    query = "SELECT count(*) FROM notifications"
-    if database_url.startswith("sqlite:///"):
-        with sqlite3.connect(database_url.removeprefix("sqlite:///")) as db:
-            count: int = db.execute(query).fetchone()[0]
-            return count
-    with psycopg.connect(database_url) as db:
-        row = db.execute(query).fetchone()
-        assert row is not None
-        return int(row[0])
 
 
 def _widget_key(rt: Runtime, account_id: int) -> str:
@@ -315,16 +299,11 @@ def _widget_key(rt: Runtime, account_id: int) -> str:
 def run(*, n: int, databases: list[str]) -> dict[str, Any]:
     results: dict[str, Any] = {"notifications": n, "celery": measure_celery(n)}
     for database in databases:
-        with tempfile.TemporaryDirectory() as scratch:
-            pg_name = None
-            url = f"sqlite:///{Path(scratch) / 'engine.sqlite3'}"
-            if database == "postgresql":
-                pg_name, url = fresh_postgres_database()
-            try:
-                in_process = measure_in_process(n, url, Path(scratch))
-            finally:
-                if pg_name is not None:
-                    drop_postgres_database(pg_name)
+        with (
+            tempfile.TemporaryDirectory() as scratch,
+            bench_database(database, Path(scratch)) as url,
+        ):
+            in_process = measure_in_process(n, url, Path(scratch))
         http = measure_http(n, database)
         celery = results["celery"]
         results[database] = {

@@ -27,34 +27,30 @@ import asyncio
 import json
 import os
 import shutil
-import sqlite3
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
 import httpx2 as httpx
-import psycopg
 
 from benchmarks.common import (
     ROOT,
+    bench_database,
     cpu_seconds,
     free_port,
     frontdesk_env,
     pinned,
+    query,
     server,
     tracebacks,
 )
 
 SERVER_CORE = 0
 LOAD_CORE = 1
-POSTGRES_URL = os.environ.get(
-    "FRONTDESK_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
-)
 LUA = Path(__file__).with_name("ingest.lua")
 
 
@@ -178,37 +174,18 @@ async def seed(base: str, visitors: int) -> tuple[str, list[str], float]:
     return key, list(tokens), rate
 
 
-def stored_message_ids(database_url: str) -> set[int]:
-    if database_url.startswith("sqlite:///"):
-        with sqlite3.connect(database_url.removeprefix("sqlite:///")) as connection:
-            return {row[0] for row in connection.execute("SELECT id FROM messages")}
-    with psycopg.connect(database_url) as connection:
-        return {row[0] for row in connection.execute("SELECT id FROM messages")}
-
-
-def fresh_postgres_database() -> tuple[str, str]:
-    name = f"frontdesk_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    return name, POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}"
-
-
-def drop_postgres_database(name: str) -> None:
-    with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 def measure_frontdesk(
     database: str, duration: float, connections: int, visitors: int, *, profile: Path | None = None
 ) -> dict[str, Any]:
     port = free_port()
-    pg_name = None
-    with tempfile.TemporaryDirectory() as scratch:
+    with (
+        tempfile.TemporaryDirectory() as scratch,
+        bench_database(database, Path(scratch)) as database_url,
+    ):
         data = Path(scratch)
-        env = frontdesk_env(data, offline_email_delay="3600")
-        if database == "postgresql":
-            pg_name, env["FRONTDESK_DATABASE_URL"] = fresh_postgres_database()
-        database_url = env["FRONTDESK_DATABASE_URL"]
+        env = frontdesk_env(data, offline_email_delay="3600") | {
+            "FRONTDESK_DATABASE_URL": database_url
+        }
         log = data / "serve.log"
         command = [
             str(ROOT / ".venv" / "bin" / "frontdesk"),
@@ -218,57 +195,51 @@ def measure_frontdesk(
             "--log-level",
             "warning",
         ]
-        try:
-            with server(pinned(command, SERVER_CORE), env, port, log) as process:
-                base = f"http://127.0.0.1:{port}"
-                key, tokens, visitor_rate = asyncio.run(seed(base, visitors))
-                token_file = data / "tokens.txt"
-                token_file.write_text("\n".join(tokens) + "\n")
-                spy = None
-                if profile is not None:
-                    spy = subprocess.Popen(
-                        [
-                            str(ROOT / ".venv" / "bin" / "py-spy"),
-                            "record",
-                            "-o",
-                            str(profile),
-                            "-f",
-                            "speedscope" if profile.suffix == ".json" else "flamegraph",
-                            "-d",
-                            str(round(duration)),
-                            "-p",
-                            str(process.pid),
-                            "-r",
-                            "100",
-                            *os.environ.get("BENCH_SPY_OPTIONS", "--gil --nonblocking").split(),
-                        ],
-                        stdout=subprocess.DEVNULL,
-                        stderr=subprocess.DEVNULL,
-                    )
-                before = cpu_seconds(process.pid)
-                result = wrk(
-                    base,
-                    f"/api/v1/widget/{key}/messages",
-                    token_file,
-                    duration=duration,
-                    connections=connections,
+        with server(pinned(command, SERVER_CORE), env, port, log) as process:
+            base = f"http://127.0.0.1:{port}"
+            key, tokens, visitor_rate = asyncio.run(seed(base, visitors))
+            token_file = data / "tokens.txt"
+            token_file.write_text("\n".join(tokens) + "\n")
+            spy = None
+            if profile is not None:
+                spy = subprocess.Popen(
+                    [
+                        str(ROOT / ".venv" / "bin" / "py-spy"),
+                        "record",
+                        "-o",
+                        str(profile),
+                        "-f",
+                        "speedscope" if profile.suffix == ".json" else "flamegraph",
+                        "-d",
+                        str(round(duration)),
+                        "-p",
+                        str(process.pid),
+                        "-r",
+                        "100",
+                        *os.environ.get("BENCH_SPY_OPTIONS", "--gil --nonblocking").split(),
+                    ],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
                 )
-                result["cpu_ms_per_request"] = (
-                    (cpu_seconds(process.pid) - before) * 1000 / max(1, result["requests"])
-                )
-                if spy is not None:
-                    spy.wait()
-            stored = stored_message_ids(database_url)
-            acknowledged = result.pop("acknowledged_ids")
-            result["lost"] = len(set(acknowledged) - stored)
-            result["acknowledged"] = len(acknowledged)
-            result["visitors_per_second"] = visitor_rate
-            result["server_tracebacks"] = tracebacks(log)
-            if os.environ.get("BENCH_SHOW_LOG"):
-                print(log.read_text()[-3000:])
-        finally:
-            if pg_name is not None:
-                drop_postgres_database(pg_name)
+            before = cpu_seconds(process.pid)
+            result = wrk(
+                base,
+                f"/api/v1/widget/{key}/messages",
+                token_file,
+                duration=duration,
+                connections=connections,
+            )
+            result["cpu_ms_per_request"] = (
+                (cpu_seconds(process.pid) - before) * 1000 / max(1, result["requests"])
+            )
+            if spy is not None:
+                spy.wait()
+        stored = {row[0] for row in query(database_url, "SELECT id FROM messages")}
+        acknowledged = result.pop("acknowledged_ids")
+        result["lost"] = len(set(acknowledged) - stored)
+        result["acknowledged"] = len(acknowledged)
+        result["visitors_per_second"] = visitor_rate
+        result["server_tracebacks"] = tracebacks(log)
     return result
 
 

@@ -47,7 +47,7 @@ from typing import Any
 import httpx2 as httpx
 from websockets.asyncio.client import ClientConnection, connect
 
-from benchmarks.common import ROOT, free_port, percentile, rss_mb
+from benchmarks.common import ROOT, free_port, percentile, rss_mb, tracebacks
 
 CONNECT_CONCURRENCY = 50
 FANOUT_SOCKETS = 1000
@@ -85,10 +85,6 @@ async def server(command: list[str], env: dict[str, str], port: int, log: Path) 
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
-
-
-def errors_logged(log: Path) -> int:
-    return sum(1 for line in log.read_text().splitlines() if line.startswith("Traceback"))
 
 
 async def open_sockets(urls: list[str]) -> list[ClientConnection]:
@@ -309,7 +305,7 @@ async def measure_baseline(total: int, rounds: int) -> dict[str, Any]:
         "loaded": loaded,
         "latencies": latencies,
         "spreads": spreads,
-        "errors": errors_logged(log),
+        "errors": tracebacks(log),
     }
 
 
@@ -433,7 +429,7 @@ async def measure_frontdesk(total: int, rounds: int) -> dict[str, Any]:
         "open_seconds": open_seconds,
         "greeted_seconds": greeted_seconds,
         "first_message": max(first),
-        "errors": errors_logged(log),
+        "errors": tracebacks(log),
     }
 
 
