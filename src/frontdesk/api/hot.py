@@ -31,7 +31,7 @@ from frontdesk.api.errors import error_response
 from frontdesk.api.limits import replaying
 from frontdesk.api.live import Live
 from frontdesk.api.routes.widget import announce_posted
-from frontdesk.api.schemas import VisitorMessageIn, VisitorMessageOut
+from frontdesk.api.schemas import WIDGET_KEY_PATTERN, VisitorMessageIn, VisitorMessageOut
 from frontdesk.errors import FrontdeskError
 from frontdesk.service import widget
 from frontdesk.service.runtime import Runtime
@@ -51,7 +51,7 @@ class HotPaths:
         # Messages answered here (the others went through FastAPI): for tests and profiles.
         self.served = 0
         self.message_path = re.compile(
-            rf"^{re.escape(prefix)}/widget/([A-Za-z0-9_-]{{1,64}})/messages$"
+            rf"^{re.escape(prefix)}/widget/({WIDGET_KEY_PATTERN.strip('^$')})/messages$"
         )
 
     def widget_key(self, scope: Scope) -> str | None:
