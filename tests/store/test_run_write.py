@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -129,3 +129,43 @@ def test_more_operations_than_one_batch_takes(database: Database, count: int) ->
     results = asyncio.run(gather(database, [add_account(database, k) for k in keys]))
     assert all(isinstance(r, int) for r in results)
     assert stored_keys(database, prefix) == set(keys)
+
+
+def test_a_thread_writes_while_the_loop_keeps_group_committing(database: Database) -> None:
+    """The engine and the sweep write on threads of the same process: a stream of
+    requests' operations on the event loop must not keep them out until it ends."""
+    prefix = f"fair-{id(object())}-"
+    stream = 3000
+    stored_before_thread: list[int] = []
+
+    def thread_write() -> None:
+        with database.write() as session:
+            stored_before_thread.append(
+                session.scalar(select(func.count()).where(Account.widget_key.startswith(prefix)))
+                or 0
+            )
+            session.connection().execute(
+                insert(_accounts).values(
+                    name="T",
+                    plan=Plan.FREE,
+                    widget_key=f"{prefix}thread",
+                    offline_message_email=True,
+                    missed_conversation_email=False,
+                    created_at=datetime.now(UTC),
+                )
+            )
+
+    async def scenario() -> None:
+        async def connection(first: int) -> None:
+            for n in range(first, stream, 512):  # 512 clients, each writing again at once
+                await database.run_write(add_account(database, f"{prefix}{n}"))
+
+        loop_writes = asyncio.gather(*(connection(first) for first in range(512)))
+        await asyncio.sleep(0.05)  # the stream is under way
+        await asyncio.to_thread(thread_write)
+        await loop_writes
+
+    asyncio.run(scenario())
+    assert len(stored_before_thread) == 1
+    assert 0 < stored_before_thread[0] < stream  # it got in while the stream ran
+    assert len(stored_keys(database, prefix)) == stream + 1

@@ -84,6 +84,12 @@ class Database:
         event.listen(self._writer, "after_commit", _run_after_commit)
         event.listen(self._writer, "after_soft_rollback", _forget_after_commit)
         self._write_turn = threading.Lock() if self.is_sqlite else None
+        # Threads waiting for the turn to write. The event loop's group commit leaves the
+        # turn to them while there are any: a lock is not fair, and the loop, which takes
+        # it again the moment it has let it go, would keep the sweep and the engine out
+        # for as long as requests keep coming.
+        self._threads_waiting = 0
+        self._waiting_count_lock = threading.Lock()
         self._group_commit = _GroupCommit(self) if self.is_sqlite else None
 
     @contextmanager
@@ -111,7 +117,7 @@ class Database:
         if self._write_turn is None:
             yield
             return
-        if not self._write_turn.acquire(timeout=SQLITE_BUSY_TIMEOUT_MS / 1000):
+        if not self._write_turn.acquire(blocking=False) and not self._wait_for_turn():
             raise TimeoutError(
                 "another write transaction of this process has held the SQLite database "
                 f"for {SQLITE_BUSY_TIMEOUT_MS / 1000:g} s"
@@ -120,6 +126,16 @@ class Database:
             yield
         finally:
             self._write_turn.release()
+
+    def _wait_for_turn(self) -> bool:
+        assert self._write_turn is not None
+        with self._waiting_count_lock:
+            self._threads_waiting += 1
+        try:
+            return self._write_turn.acquire(timeout=SQLITE_BUSY_TIMEOUT_MS / 1000)
+        finally:
+            with self._waiting_count_lock:
+                self._threads_waiting -= 1
 
     @contextmanager
     def read(self) -> Iterator[Session]:
@@ -205,9 +221,9 @@ class _GroupCommit:
         jobs = self._pending.pop(loop)
         turn = self._database._write_turn
         assert turn is not None
-        if not turn.acquire(blocking=False):
-            # A thread of this process writes (the engine, the sweep): try again in a
-            # moment rather than hold the loop until it is done.
+        if self._database._threads_waiting or not turn.acquire(blocking=False):
+            # A thread of this process writes or waits to (the engine, the sweep): its
+            # turn first; try again in a moment rather than hold the loop until it is done.
             self._pending[loop] = jobs
             loop.call_later(RETRY_TURN_AFTER, self._flush, loop)
             return
