@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Iterable
+from datetime import datetime, timedelta
 
 import anyio.to_thread
 
@@ -40,6 +41,9 @@ class PresenceKeeper:
         self._wake: asyncio.Event | None = None  # made in start(), on the serving loop
         self._loop: asyncio.AbstractEventLoop | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        # When the sweep means to look next; a visitor arriving whose lease ends sooner
+        # wakes it (arrivals are not presence changes of an agent, which always do).
+        self._sweep_at: datetime | None = None
 
     @property
     def renew_every(self) -> float:
@@ -92,6 +96,8 @@ class PresenceKeeper:
             else:
                 frame["visitor_id"] = event.visitor_id
                 frame["conversation_ids"] = list(event.conversation_ids)
+                if event.online:
+                    self._lease_ends(event.at + self.runtime.visitor_grace)
             self.hub.publish(agents_topic(event.account_id), frame)
         for account_id, agent_ids in online.items():
             self.hub.publish(
@@ -99,6 +105,11 @@ class PresenceKeeper:
                 {"type": "agents.online", "agent_ids": sorted(agent_ids)},
             )
         if online:
+            self.wake()
+
+    def _lease_ends(self, at: datetime) -> None:
+        if self._sweep_at is not None and at < self._sweep_at:
+            self._sweep_at = at  # the wake-ups of the arrivals after it are not needed
             self.wake()
 
     def online_agents(self, account_id: int) -> frozenset[int]:
@@ -139,6 +150,7 @@ class PresenceKeeper:
                 delay = min(max(delay, 0.0), MAX_SWEEP_SLEEP)
             if len(events) >= presence.SWEEP_BATCH:
                 delay = 0.0
+            self._sweep_at = self.runtime.clock.now() + timedelta(seconds=delay)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=delay + 0.001)
 

@@ -212,80 +212,169 @@ def note_agent_online(session: Session, rt: Runtime, *, agent: Agent, at: dateti
         _settle(session, rt, notification, Decision(SuppressedBecause.AGENT_CAME_ONLINE), None, at)
 
 
+@dataclass(frozen=True, slots=True)
+class Departure:
+    """A visitor's leaving, as the sweep records it."""
+
+    visitor_id: int
+    account_id: int
+    left_at: datetime
+
+
 def note_visitor_left(
     session: Session, rt: Runtime, *, visitor: Visitor, left_at: datetime
 ) -> None:
-    """The missed-conversation rule, when the leaving is recorded. At most one notification
-    per visit: the visit is named by its first unanswered visitor message, and a unique key
-    on it makes a second one impossible."""
-    account = session.get_one(Account, visitor.account_id)
-    arrived_at = session.scalar(
-        select(func.max(PresenceChangeRow.at)).where(
-            PresenceChangeRow.visitor_id == visitor.id,
-            PresenceChangeRow.change == PresenceChange.VISITOR_ARRIVED,
-            PresenceChangeRow.at <= left_at,
+    """The missed-conversation rule, when one visitor's leaving is recorded."""
+    note_visitors_left(session, rt, [Departure(visitor.id, visitor.account_id, left_at)])
+
+
+def note_visitors_left(session: Session, rt: Runtime, departures: Sequence[Departure]) -> None:
+    """The missed-conversation rule, when the leavings are recorded: for each, a
+    notification per unserved conversation the visitor wrote in during this visit while an
+    agent of its scope was online, due at the leaving. At most one notification per visit:
+    the visit is named by its first unanswered visitor message, and a unique key on it makes
+    a second one impossible.
+
+    Set-based, so that a sweep of a few hundred leavings makes a handful of statements:
+    the sweep has to keep up with the visitors arriving."""
+    if not departures:
+        return
+    left_at = {d.visitor_id: d.left_at for d in departures}
+    visitor_ids = list(left_at)
+    arrived_at = _arrivals(session, left_at)
+    conversations = session.execute(
+        select(
+            Conversation.id, Conversation.visitor_id, Conversation.account_id, Conversation.group_id
         )
-    )
-    conversations = session.scalars(
-        select(Conversation).where(
-            Conversation.visitor_id == visitor.id,
+        .where(
+            Conversation.visitor_id.in_(visitor_ids),
             Conversation.status == ConversationStatus.UNSERVED,
         )
+        .order_by(Conversation.id)
     ).all()
-    for conversation in conversations:
-        visit = select(Message).where(
-            Message.conversation_id == conversation.id,
-            Message.author == MessageAuthor.VISITOR,
-            Message.created_at <= left_at,
-        )
-        if arrived_at is not None:
-            visit = visit.where(Message.created_at >= arrived_at)
-        unanswered = session.scalars(visit.order_by(Message.id)).all()
-        if not unanswered:
-            continue
-        first = unanswered[0]
-        already = session.scalar(
-            select(Notification.id).where(
-                Notification.conversation_id == conversation.id,
+    if not conversations:
+        return
+    by_id = {c.id: c for c in conversations}
+    visit_messages = select(Message.conversation_id, Message.id, Message.created_at).where(
+        Message.conversation_id.in_(list(by_id)),
+        Message.author == MessageAuthor.VISITOR,
+        Message.created_at <= max(left_at.values()),
+    )
+    if len(arrived_at) == len(left_at):  # every visit has its start: nothing before it counts
+        visit_messages = visit_messages.where(Message.created_at >= min(arrived_at.values()))
+    unanswered: dict[int, list[tuple[int, datetime]]] = {}
+    for conversation_id, message_id, created_at in session.execute(
+        visit_messages.order_by(Message.id)
+    ):
+        visitor_id = by_id[conversation_id].visitor_id
+        arrived = arrived_at.get(visitor_id)
+        if created_at <= left_at[visitor_id] and (arrived is None or created_at >= arrived):
+            unanswered.setdefault(conversation_id, []).append((message_id, created_at))
+    if not unanswered:
+        return
+    already = {
+        (conversation_id, message_id)
+        for conversation_id, message_id in session.execute(
+            select(Notification.conversation_id, Notification.visit_message_id).where(
+                Notification.conversation_id.in_(list(unanswered)),
                 Notification.kind == NotificationKind.MISSED_CONVERSATION,
-                Notification.visit_message_id == first.id,
             )
         )
-        if already is not None:
+    }
+    accounts = {
+        a.id: a
+        for a in session.scalars(
+            select(Account).where(Account.id.in_({by_id[c].account_id for c in unanswered}))
+        )
+    }
+    scopes: dict[tuple[int, int | None], frozenset[int]] = {}
+    starts: dict[tuple[int, int | None], datetime] = {}
+    for conversation_id, messages in unanswered.items():
+        row = by_id[conversation_id]
+        key = (row.account_id, row.group_id if has_groups(accounts[row.account_id].plan) else None)
+        starts[key] = min(starts.get(key, messages[0][1]), messages[0][1])
+    now = rt.clock.now()
+    histories = {}
+    for key, start in starts.items():
+        scopes[key] = scope_of(session, accounts[key[0]], key[1])
+        histories[key] = online_history(session, scopes[key], start=start, now=now)
+    opened: list[tuple[Notification, list[int]]] = []
+    for conversation_id, messages in unanswered.items():
+        row = by_id[conversation_id]
+        first_id, first_at = messages[0]
+        if (conversation_id, first_id) in already:
             continue
-        scope = scope_of(session, account, _group_that_applies(account, conversation))
-        history = online_history(session, scope, start=first.created_at, now=rt.clock.now())
+        key = (row.account_id, row.group_id if has_groups(accounts[row.account_id].plan) else None)
+        left = left_at[row.visitor_id]
         missed = is_missed(
-            status=conversation.status,
-            first_unanswered_at=first.created_at,
-            left_at=left_at,
-            scope_online_between=online_at_some_moment(
-                history, start=first.created_at, end=left_at
-            ),
+            status=ConversationStatus.UNSERVED,
+            first_unanswered_at=first_at,
+            left_at=left,
+            scope_online_between=online_at_some_moment(histories[key], start=first_at, end=left),
         )
         if not missed:
             continue
-        now = rt.clock.now()
         notification = Notification(
-            account_id=account.id,
-            conversation_id=conversation.id,
+            account_id=row.account_id,
+            conversation_id=conversation_id,
             kind=NotificationKind.MISSED_CONVERSATION,
             state=NotificationState.SCHEDULED,
             opened_at=now,
             # Due since the departure: the engine's lateness counts from the event that made
             # it due, so a sweep that falls behind shows there, not as 0 s.
-            due_at=left_at,
-            visit_message_id=first.id,
-            visitor_left_at=left_at,
+            due_at=left,
+            visit_message_id=first_id,
+            visitor_left_at=left,
             not_recipients=[],
         )
-        session.add(notification)
-        session.flush()
-        session.add_all(
-            NotificationMessage(notification_id=notification.id, message_id=m.id)
-            for m in unanswered
+        opened.append((notification, [m for m, _ in messages]))
+    if not opened:
+        return
+    session.add_all(n for n, _ in opened)
+    session.flush()
+    session.execute(
+        insert(NotificationMessage),
+        [
+            {"notification_id": n.id, "message_id": m, "listed": True}
+            for n, message_ids in opened
+            for m in message_ids
+        ],
+    )
+    _engine_has_work(session, rt)
+
+
+def _arrivals(session: Session, left_at: dict[int, datetime]) -> dict[int, datetime]:
+    """Each leaving visitor's last arrival at or before its leaving (none: the visitor's
+    whole history is one visit)."""
+    latest = max(left_at.values())
+    arrived: dict[int, datetime] = {}
+    later: list[int] = []
+    for visitor_id, at in session.execute(
+        select(PresenceChangeRow.visitor_id, func.max(PresenceChangeRow.at))
+        .where(
+            PresenceChangeRow.visitor_id.in_(list(left_at)),
+            PresenceChangeRow.change == PresenceChange.VISITOR_ARRIVED,
+            PresenceChangeRow.at <= latest,
         )
-        _engine_has_work(session, rt)
+        .group_by(PresenceChangeRow.visitor_id)
+    ):
+        assert visitor_id is not None
+        assert at is not None
+        if at <= left_at[visitor_id]:
+            arrived[visitor_id] = at
+        else:  # arrived again after this leaving: its own look-up
+            later.append(visitor_id)
+    for visitor_id in later:
+        again = session.scalar(
+            select(func.max(PresenceChangeRow.at)).where(
+                PresenceChangeRow.visitor_id == visitor_id,
+                PresenceChangeRow.change == PresenceChange.VISITOR_ARRIVED,
+                PresenceChangeRow.at <= left_at[visitor_id],
+            )
+        )
+        if again is not None:
+            arrived[visitor_id] = again
+    return arrived
 
 
 # --- deciding -------------------------------------------------------------------------------

@@ -360,17 +360,68 @@ def sweep(rt: Runtime) -> list[PresenceEvent]:
         for agent in lapsed_agents:
             if (event := settle_agent(session, rt, agent, now)) is not None:
                 events.append(event)
-        left = session.scalars(
-            select(Visitor)
-            .where(Visitor.present.is_(True), Visitor.present_until <= now)
-            .order_by(Visitor.id)
-            .limit(SWEEP_BATCH)
-            .with_for_update(skip_locked=True)
-        ).all()
-        for visitor in left:
-            if (event := _settle_visitor(session, rt, visitor, now)) is not None:
-                events.append(event)
-        return _described(session, rt, events)
+        described = _described(session, rt, events)
+        return described + _sweep_visitors(session, rt, now)
+
+
+def _sweep_visitors(session: Session, rt: Runtime, now: datetime) -> list[PresenceEvent]:
+    """The visitors whose lease ran out, recorded as gone at its end, in a few statements
+    for the whole batch (the sweep has to keep up with the visitors arriving)."""
+    left = session.execute(
+        select(Visitor.id, Visitor.account_id, Visitor.present_until)
+        .where(Visitor.present.is_(True), Visitor.present_until <= now)
+        .order_by(Visitor.id)
+        .limit(SWEEP_BATCH)
+        .with_for_update(skip_locked=True)
+    ).all()
+    if not left:
+        return []
+    departures: list[notifications.Departure] = []
+    for visitor_id, account_id, present_until in left:
+        transition = visitor_transition(was_present=True, present_until=present_until, now=now)
+        assert transition is not None
+        assert transition.change is PresenceChange.VISITOR_LEFT
+        departures.append(notifications.Departure(visitor_id, account_id, transition.at))
+    visitor_ids = [d.visitor_id for d in departures]
+    session.execute(
+        update(Visitor)
+        .where(Visitor.id.in_(visitor_ids))
+        .values(present=False)
+        .execution_options(synchronize_session=False)
+    )
+    session.execute(
+        insert(PresenceChangeRow),
+        [
+            {
+                "account_id": d.account_id,
+                "visitor_id": d.visitor_id,
+                "change": PresenceChange.VISITOR_LEFT,
+                "at": d.left_at,
+            }
+            for d in departures
+        ],
+    )
+    notifications.note_visitors_left(session, rt, departures)
+    open_ids: dict[int, list[int]] = {}
+    for visitor_id, conversation_id in session.execute(
+        select(Conversation.visitor_id, Conversation.id)
+        .where(
+            Conversation.visitor_id.in_(visitor_ids),
+            Conversation.status != ConversationStatus.CLOSED,
+        )
+        .order_by(Conversation.id)
+    ):
+        open_ids.setdefault(visitor_id, []).append(conversation_id)
+    return [
+        PresenceEvent(
+            account_id=d.account_id,
+            change=PresenceChange.VISITOR_LEFT,
+            at=d.left_at,
+            visitor_id=d.visitor_id,
+            conversation_ids=tuple(open_ids.get(d.visitor_id, ())),
+        )
+        for d in departures
+    ]
 
 
 def next_sweep_at(rt: Runtime) -> datetime | None:
@@ -388,10 +439,10 @@ def next_sweep_at(rt: Runtime) -> datetime | None:
                 Device.connected_until > now,
             )
         )
+        # A visitor still present is one to record as gone at its lease's end, even
+        # if that end has passed (it ran out while the last sweep was under way).
         visitor_lease = session.scalar(
-            select(func.min(Visitor.present_until)).where(
-                Visitor.present.is_(True), Visitor.present_until > now
-            )
+            select(func.min(Visitor.present_until)).where(Visitor.present.is_(True))
         )
     leases = [t for t in (agent_lease, visitor_lease) if t is not None]
     return min(leases, default=None)
