@@ -29,6 +29,7 @@ from frontdesk.service.runtime import Runtime
 log = logging.getLogger("frontdesk.engine")
 
 SEND_BATCH = 50
+DECIDE_ROUNDS = 10
 # After an unexpected error (the database away, say) the loop waits this long, not less.
 ERROR_PAUSE = 1.0
 
@@ -68,10 +69,16 @@ class NotificationWorker:
         self._tasks = []
 
     async def run_once(self) -> None:
-        """Decide and send everything that is due now."""
+        """Decide and send everything that is due now. Decisions go first (up to
+        DECIDE_ROUNDS batches before each batch of e-mails): each is due at a moment the
+        rules name, and a batch of e-mails takes longer than a batch of decisions."""
         rt = self.runtime
         while not self._stopping.is_set():
-            decided = await anyio.to_thread.run_sync(notifications.decide_due, rt)
+            decided = 0
+            for _ in range(DECIDE_ROUNDS):
+                decided = await anyio.to_thread.run_sync(notifications.decide_due, rt)
+                if decided < notifications.DECIDE_BATCH or self._stopping.is_set():
+                    break
             sent = await self._send_due()
             if decided < notifications.DECIDE_BATCH and sent == 0:
                 return

@@ -19,7 +19,7 @@ e-mail it sends. ``list_notifications`` reads it all back to explain it.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -52,7 +52,7 @@ from frontdesk.core.notifications import (
     online_at_some_moment,
 )
 from frontdesk.core.plans import has_groups
-from frontdesk.core.presence import PresenceChange
+from frontdesk.core.presence import PresenceChange, scope_agent_ids
 from frontdesk.errors import NotFound
 from frontdesk.mail.compose import message_id_domain
 from frontdesk.mail.content import ListedMessage, NotificationEmail
@@ -397,49 +397,151 @@ def decide_due(rt: Runtime, *, limit: int = DECIDE_BATCH) -> int:
             .limit(limit)
             .with_for_update(skip_locked=True)
         ).all()
+        if not due:
+            return 0
+        facts = _DueFacts(session, due, now)
         for notification in due:
-            decision, reached = _decide(session, notification, now)
+            decision, reached = facts.decide(notification)
             lateness = (now - notification.due_at).total_seconds()
-            _settle(session, rt, notification, decision, reached, now, lateness=lateness)
+            _settle(
+                session,
+                rt,
+                notification,
+                decision,
+                reached,
+                now,
+                lateness=lateness,
+                agents=facts.agents,
+                batch=facts.batches.get(notification.id, []),
+            )
         return len(due)
 
 
-def _decide(
-    session: Session, notification: Notification, now: datetime
-) -> tuple[Decision, Audience]:
-    conversation = session.get_one(Conversation, notification.conversation_id)
-    account = session.get_one(Account, notification.account_id)
-    batch = session.scalars(
-        select(NotificationMessage.message_id)
-        .where(NotificationMessage.notification_id == notification.id)
-        .order_by(NotificationMessage.message_id)
-    ).all()
-    group_id = _group_that_applies(account, conversation)
-    reached = audience(_agent_facts(session, account, group_id, notification.kind))
-    if notification.kind is NotificationKind.MISSED_CONVERSATION:
-        facts = MissedFacts(
+class _DueFacts:
+    """What a batch of due notifications is decided from, read in a few statements for the
+    whole batch (a statement or ten per notification made the engine fall behind at the
+    rate visitors write): their conversations, accounts, batches of messages, the agents
+    of their accounts and groups, read marks, and each scope's online history."""
+
+    def __init__(self, session: Session, due: Sequence[Notification], now: datetime) -> None:
+        self.now = now
+        self.conversations = {
+            c.id: c
+            for c in session.scalars(
+                select(Conversation).where(Conversation.id.in_({n.conversation_id for n in due}))
+            )
+        }
+        account_ids = {n.account_id for n in due}
+        self.accounts = {
+            a.id: a for a in session.scalars(select(Account).where(Account.id.in_(account_ids)))
+        }
+        self.batches: dict[int, list[int]] = {}
+        for notification_id, message_id in session.execute(
+            select(NotificationMessage.notification_id, NotificationMessage.message_id)
+            .where(NotificationMessage.notification_id.in_([n.id for n in due]))
+            .order_by(NotificationMessage.notification_id, NotificationMessage.message_id)
+        ):
+            self.batches.setdefault(notification_id, []).append(message_id)
+        self.agents = {
+            a.id: a
+            for a in session.scalars(
+                select(Agent).where(Agent.account_id.in_(account_ids)).order_by(Agent.id)
+            )
+        }
+        groups = {group_id for n in due if (group_id := self._group(n)) is not None}
+        self.members: dict[int, set[int]] = {group_id: set() for group_id in groups}
+        if groups:
+            for group_id, agent_id in session.execute(
+                select(GroupMember.group_id, GroupMember.agent_id).where(
+                    GroupMember.group_id.in_(groups)
+                )
+            ):
+                self.members[group_id].add(agent_id)
+        offline = [n for n in due if n.kind is NotificationKind.OFFLINE_MESSAGE]
+        self.read_up_to: dict[int, int | None] = {}
+        if offline:
+            for conversation_id, read_up_to in session.execute(
+                select(
+                    ConversationRead.conversation_id,
+                    func.max(ConversationRead.last_read_message_id),
+                )
+                .where(ConversationRead.conversation_id.in_({n.conversation_id for n in offline}))
+                .group_by(ConversationRead.conversation_id)
+            ):
+                self.read_up_to[conversation_id] = read_up_to
+        # One history per scope, from the earliest opening that asks about it: a longer
+        # history answers a later start the same (online_at_some_moment).
+        starts: dict[tuple[int, int | None], datetime] = {}
+        for n in offline:
+            key = (n.account_id, self._group(n))
+            starts[key] = min(starts.get(key, n.opened_at), n.opened_at)
+        self.histories = {
+            key: online_history(session, self._scope(*key), start=start, now=now)
+            for key, start in starts.items()
+        }
+
+    def _group(self, notification: Notification) -> int | None:
+        return _group_that_applies(
+            self.accounts[notification.account_id],
+            self.conversations[notification.conversation_id],
+        )
+
+    def _scope(self, account_id: int, group_id: int | None) -> frozenset[int]:
+        account = self.accounts[account_id]
+        return scope_agent_ids(
             plan=account.plan,
-            setting_on=account.missed_conversation_email,
-            unanswered=batch,
+            group_member_ids=None if group_id is None else self.members[group_id],
+            active_agent_ids=[
+                a.id for a in self.agents.values() if a.account_id == account_id and a.active
+            ],
+        )
+
+    def _audience(self, account_id: int, group_id: int | None, kind: NotificationKind) -> Audience:
+        members = None if group_id is None else self.members[group_id]
+        return audience(
+            [
+                AgentFacts(
+                    agent_id=agent.id,
+                    active=agent.active,
+                    in_scope=members is None or agent.id in members,
+                    wants_kind=(
+                        agent.notify_offline_message
+                        if kind is NotificationKind.OFFLINE_MESSAGE
+                        else agent.notify_missed_conversation
+                    ),
+                )
+                for agent in self.agents.values()
+                if agent.account_id == account_id
+            ]
+        )
+
+    def decide(self, notification: Notification) -> tuple[Decision, Audience]:
+        account = self.accounts[notification.account_id]
+        conversation = self.conversations[notification.conversation_id]
+        batch = self.batches.get(notification.id, [])
+        group_id = self._group(notification)
+        reached = self._audience(account.id, group_id, notification.kind)
+        if notification.kind is NotificationKind.MISSED_CONVERSATION:
+            facts = MissedFacts(
+                plan=account.plan,
+                setting_on=account.missed_conversation_email,
+                unanswered=batch,
+                audience=reached,
+            )
+            return decide_missed(facts), reached
+        history = self.histories[(account.id, group_id)]
+        read_up_to = self.read_up_to.get(conversation.id)
+        offline = OfflineFacts(
+            setting_on=account.offline_message_email,
+            scope_came_online=online_at_some_moment(
+                history, start=notification.opened_at, end=self.now
+            ),
+            status=conversation.status,
+            batch=batch,
+            opened_in_dashboard=frozenset(m for m in batch if read_up_to and m <= read_up_to),
             audience=reached,
         )
-        return decide_missed(facts), reached
-    scope = scope_of(session, account, group_id)
-    history = online_history(session, scope, start=notification.opened_at, now=now)
-    read_up_to = session.scalar(
-        select(func.max(ConversationRead.last_read_message_id)).where(
-            ConversationRead.conversation_id == conversation.id
-        )
-    )
-    offline = OfflineFacts(
-        setting_on=account.offline_message_email,
-        scope_came_online=online_at_some_moment(history, start=notification.opened_at, end=now),
-        status=conversation.status,
-        batch=batch,
-        opened_in_dashboard=frozenset(m for m in batch if read_up_to and m <= read_up_to),
-        audience=reached,
-    )
-    return decide_offline(offline), reached
+        return decide_offline(offline), reached
 
 
 def _settle(
@@ -451,9 +553,13 @@ def _settle(
     now: datetime,
     *,
     lateness: float | None = None,
+    agents: Mapping[int, Agent] | None = None,
+    batch: Sequence[int] | None = None,
 ) -> None:
     """Record a decision; for one to send, the deliveries that will carry it. ``lateness``
-    (seconds past the due time) is given for the decisions the worker makes at due time."""
+    (seconds past the due time) is given for the decisions the worker makes at due time;
+    ``agents`` (the recipients' rows) and ``batch`` (the notification's message ids) when
+    the caller has them already."""
     notification.state = decision.state
     notification.reason = decision.reason
     notification.decided_at = now
@@ -464,16 +570,25 @@ def _settle(
     if reached is not None and audience_decided:
         notification.not_recipients = [[a, r.value] for a, r in reached.not_recipients]
     if decision.send:
-        session.execute(
-            update(NotificationMessage)
-            .where(
-                NotificationMessage.notification_id == notification.id,
-                NotificationMessage.message_id.not_in(decision.message_ids),
+        if batch is None or not set(batch).issubset(decision.message_ids):
+            session.execute(
+                update(NotificationMessage)
+                .where(
+                    NotificationMessage.notification_id == notification.id,
+                    NotificationMessage.message_id.not_in(decision.message_ids),
+                )
+                .values(listed=False)
+                .execution_options(synchronize_session=False)
             )
-            .values(listed=False)
-        )
         domain = message_id_domain(rt.settings.mail_from)
-        for agent in session.scalars(select(Agent).where(Agent.id.in_(decision.recipients))):
+        recipients = (
+            [agents[agent_id] for agent_id in sorted(decision.recipients)]
+            if agents is not None
+            else session.scalars(
+                select(Agent).where(Agent.id.in_(decision.recipients)).order_by(Agent.id)
+            ).all()
+        )
+        for agent in recipients:
             session.add(
                 Delivery(
                     notification_id=notification.id,
@@ -489,29 +604,6 @@ def _settle(
         _engine_has_work(session, rt)
     kind, state, reason = notification.kind.value, decision.state.value, decision.reason
     rt.database.after_commit(session, lambda: metrics.decided(kind, state, reason, lateness))
-
-
-def _agent_facts(
-    session: Session, account: Account, group_id: int | None, kind: NotificationKind
-) -> list[AgentFacts]:
-    members: set[int] | None = None
-    if group_id is not None:
-        members = set(
-            session.scalars(select(GroupMember.agent_id).where(GroupMember.group_id == group_id))
-        )
-    return [
-        AgentFacts(
-            agent_id=agent.id,
-            active=agent.active,
-            in_scope=members is None or agent.id in members,
-            wants_kind=(
-                agent.notify_offline_message
-                if kind is NotificationKind.OFFLINE_MESSAGE
-                else agent.notify_missed_conversation
-            ),
-        )
-        for agent in session.scalars(select(Agent).where(Agent.account_id == account.id))
-    ]
 
 
 def _group_that_applies(account: Account, conversation: Conversation) -> int | None:
