@@ -1,20 +1,21 @@
 """The visitor message, answered in front of FastAPI's routing, dependencies and layers.
 
 ``POST /api/v1/widget/{widget_key}/messages`` is what every visitor of every site calls;
-behind FastAPI it cost about 0.7 ms of CPU in routing, dependency solving and a dozen
-layers of middleware, twice what storing the message costs (docs/performance.md). This
-layer, in front of the whole FastAPI application (``FrontdeskApp``), serves the plain case
-itself: a JSON body within the size limit, a bearer token this process has proven before,
-fields that validate. It stores the message through the same service call, announces it
-through the same ``announce_posted``, and answers 201 with the same body, and the CORS
-header the widget's browser needs.
+behind FastAPI it cost about 0.7 ms of CPU in routing, dependency solving and a dozen layers
+of middleware, twice what storing the message costs (docs/performance.md). This layer, in
+front of the whole FastAPI application (``FrontdeskApp``), serves the plain case itself: a
+JSON body within the size limit, fields that validate, and a bearer token of one of the
+widget's visitors (proven in the message's own transaction, and remembered). It stores the
+message through the same service call, announces it through the same ``announce_posted``,
+and answers 201 with the same body, and the CORS header the widget's browser needs.
 
 Anything else goes on, untouched but for its body being replayed, through the whole
-application, which answers it as it always did: an unknown token, invalid JSON or fields,
-an oversized or chunked body, another content type. So every refusal keeps exactly one
-home (``frontdesk.api.errors``), and the route stays declared in FastAPI, documented in
-``/openapi.json`` as before. An error of the operation itself (a group of another account)
-is answered here through that same error mapping; nothing was stored for it.
+application, which answers it as it always did: an unknown token (nothing was written for
+it), invalid JSON or fields, an oversized or chunked body, another content type. So every
+refusal keeps exactly one home (``frontdesk.api.errors``), and the route stays declared in
+FastAPI, documented in ``/openapi.json`` as before. An error of the operation itself (a
+group of another account) is answered here through that same error mapping; nothing was
+stored for it.
 """
 
 from __future__ import annotations
@@ -88,20 +89,22 @@ class HotPaths:
             await self.app(scope, receive, send)
             return
         body, ended = await _read(receive, int(length))
-        visitor = widget.known_visitor(self.runtime, widget_key, token)
-        fields = _fields(body) if ended and visitor is not None else None
-        if visitor is None or fields is None:
+        fields = _fields(body) if ended else None
+        if fields is None:
             await self.app(scope, replaying(body, receive), send)
             return
         cors = [(b"access-control-allow-origin", b"*")] if b"origin" in headers else []
         try:
-            posted = await widget.post_visitor_message_soon(
-                self.runtime, visitor, text=fields.text, group_id=fields.group_id
+            posted = await widget.post_message_of_token_soon(
+                self.runtime, widget_key, token, text=fields.text, group_id=fields.group_id
             )
         except FrontdeskError as error:
             refusal = error_response(error.http_status, error.code, error.message)
             refusal.raw_headers.extend(cors)
             await refusal(scope, receive, send)
+            return
+        if posted is None:  # not a visitor of this widget: FastAPI says so, as ever
+            await self.app(scope, replaying(body, receive), send)
             return
         self.served += 1
         announce_posted(self.live, posted)

@@ -194,7 +194,50 @@ async def post_visitor_message_soon(
     )
 
 
+async def post_message_of_token_soon(
+    rt: Runtime, widget_key: str, token: str, *, text: str, group_id: int | None
+) -> Posted | None:
+    """``post_visitor_message_soon`` for a visitor token this process may not have proven
+    yet: proven in the same transaction as the message (one transaction, not two). None,
+    with nothing written, when the token is not one of this widget's visitors."""
+    return await rt.database.run_write(
+        partial(
+            _record_message_of_token,
+            rt=rt,
+            widget_key=widget_key,
+            digest=token_digest(token),
+            text=text,
+            group_id=group_id,
+        )
+    )
+
+
+def _record_message_of_token(
+    session: Session,
+    *,
+    rt: Runtime,
+    widget_key: str,
+    digest: str,
+    text: str,
+    group_id: int | None,
+) -> Posted | None:
+    caller = rt.visitor_callers.get(widget_key, digest)
+    if caller is None:
+        row = _VISITOR_OF_TOKEN.first(session.connection(), digest=digest, widget_key=widget_key)
+        if row is None:
+            return None
+        caller = VisitorCaller(visitor_id=row[0], account_id=row[1])
+        # A visitor is never deleted nor its token changed: true even if this rolls back.
+        rt.visitor_callers.remember(widget_key, digest, caller)
+    return record_visitor_message(session, rt, caller, text=text, group_id=group_id)
+
+
 # The statements of a visitor message, compiled once (frontdesk.store.plain).
+_VISITOR_OF_TOKEN = PlainStatement(
+    select(Visitor.id, Visitor.account_id)
+    .join(Account, Account.id == Visitor.account_id)
+    .where(Visitor.token_hash == bindparam("digest"), Account.widget_key == bindparam("widget_key"))
+)
 _OPEN_CONVERSATION = PlainStatement(
     # Locked: two messages of one conversation must not both open an offline notification,
     # and a join must see the message or come after it.
