@@ -9,7 +9,9 @@ the local Redis broker, Celery's defaults otherwise. Installed only for the benc
 from __future__ import annotations
 
 import os
+import time
 
+import redis
 from celery import Celery
 
 BROKER = os.environ.get("BENCH_CELERY_BROKER", "redis://127.0.0.1:6379/15")
@@ -20,3 +22,23 @@ app = Celery("frontdesk_bench", broker=BROKER)
 def notify(conversation: int) -> int:
     """What a scheduled notification does at its due time (here: nothing to send)."""
     return conversation
+
+
+@app.task(name="bench.decide")
+def decide(due: float) -> None:
+    """A task due at ``due`` (epoch seconds): records how late the worker ran it."""
+    lateness = time.time() - due
+    _results().rpush(LATENESS_KEY, f"{lateness:.6f}")
+
+
+LATENESS_KEY = "bench:lateness"
+
+
+def _results() -> redis.Redis:
+    global _client
+    if _client is None:
+        _client = redis.Redis.from_url(BROKER)
+    return _client
+
+
+_client: redis.Redis | None = None

@@ -3,10 +3,13 @@ memory a process used, percentiles. Benchmarks print figures; nothing here asser
 
 from __future__ import annotations
 
+import json
 import os
+import signal
 import socket
 import sqlite3
 import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator, Sequence
@@ -136,3 +139,25 @@ def query(database_url: str, sql: str) -> list[tuple[Any, ...]]:
             return db.execute(sql).fetchall()
     with psycopg.connect(database_url) as db:
         return db.execute(sql).fetchall()
+
+
+@contextmanager
+def smtp_sink(*, ids: bool = False) -> Iterator[tuple[int, dict[str, Any]]]:
+    """benchmarks/smtp_sink.py in a process of its own: yields its port and a dict that
+    holds its counts (and, with ``ids``, how often each Message-ID came) once it stopped."""
+    port = free_port()
+    command = [sys.executable, str(ROOT / "benchmarks" / "smtp_sink.py"), str(port)]
+    process = subprocess.Popen(
+        [*command, *(["--ids"] if ids else [])], stdout=subprocess.PIPE, text=True
+    )
+    assert process.stdout is not None
+    if process.stdout.readline().strip() != "ready":
+        process.kill()
+        raise RuntimeError("the SMTP sink did not start")
+    stats: dict[str, Any] = {}
+    try:
+        yield port, stats
+    finally:
+        process.send_signal(signal.SIGTERM)
+        out, _ = process.communicate(timeout=60)
+        stats.update(json.loads(out.strip().splitlines()[-1]))

@@ -2,7 +2,9 @@
 -- turn (their tokens in the file BENCH_TOKENS, one a line), count the answers by status and
 -- keep the message ids of the 201s, so the benchmark can check each one was stored.
 -- With BENCH_ONCE set, each token is used once, in order, and the run stops after the last.
+-- A line "PATH TOKEN" posts to its own path instead of BENCH_PATH.
 local tokens = {}
+local paths = {}
 local path = os.getenv("BENCH_PATH")
 local body = '{"text":"Do you ship to Brno? I would like two kilos of sencha."}'
 
@@ -13,7 +15,9 @@ end
 
 function init(args)
   for line in io.lines(os.getenv("BENCH_TOKENS")) do
-    tokens[#tokens + 1] = line
+    local own_path, token = line:match("^(%S+) (%S+)$")
+    tokens[#tokens + 1] = token or line
+    paths[#paths + 1] = own_path or path
   end
   math.randomseed(os.time() + tonumber(tostring({}):sub(8), 16))
   once = os.getenv("BENCH_ONCE") ~= nil
@@ -24,12 +28,18 @@ function init(args)
 end
 
 function request()
+  if not verified then
+    -- wrk builds one request to check the script before the run and never sends it: it
+    -- must not use up a token (so BENCH_ONCE runs use one thread, -t1).
+    verified = true
+    return wrk.format("POST", paths[1], {["Content-Type"] = "application/json"}, body)
+  end
   if once and position >= #tokens then
     -- every token sent: cheap fillers until the last answers are in (not counted)
     return wrk.format("GET", "/healthz")
   end
   position = position % #tokens + 1
-  return wrk.format("POST", path, {
+  return wrk.format("POST", paths[position], {
     ["Authorization"] = "Bearer " .. tokens[position],
     ["Content-Type"] = "application/json",
   }, body)

@@ -27,11 +27,13 @@ import asyncio
 import json
 import os
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -55,9 +57,18 @@ LUA = Path(__file__).with_name("ingest.lua")
 
 
 def wrk(
-    url: str, path: str, tokens: Path, *, duration: float, connections: int, once: bool = False
+    url: str,
+    path: str,
+    tokens: Path,
+    *,
+    duration: float,
+    connections: int,
+    once: bool = False,
+    until: Callable[[], bool] | None = None,
 ) -> dict[str, Any]:
-    """wrk against ``url``; ``once``: each token's message once, then stop."""
+    """wrk against ``url``; ``once``: each token's message once, then stop. A line of the
+    token file may be ``PATH TOKEN`` to post to its own path. ``until`` is asked every
+    50 ms while wrk runs; when it answers true, wrk is stopped (SIGINT: it still reports)."""
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is missing: apt-get install wrk (./scripts/bench installs it)")
     with tempfile.TemporaryDirectory() as scratch:
@@ -82,7 +93,20 @@ def wrk(
             str(LUA),
             url,
         ]
-        subprocess.run(pinned(command, LOAD_CORE), env=env, check=True, capture_output=True)
+        process = subprocess.Popen(
+            pinned(command, LOAD_CORE),
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        while process.poll() is None:
+            if until is not None and until():
+                process.send_signal(signal.SIGINT)
+                break
+            time.sleep(0.05)
+        _, stderr = process.communicate()
+        if process.returncode not in (0, -signal.SIGINT):
+            raise RuntimeError(f"wrk failed ({process.returncode}): {stderr.decode()[-2000:]}")
         measured: dict[str, Any] = json.loads(result.read_text())
     seconds = measured["duration_us"] / 1e6
     statuses = {int(k): v for k, v in measured["statuses"].items()}

@@ -104,7 +104,7 @@ def plot_engine(results: dict[str, Any], path: Path) -> None:
             results[db]["in_process"]["open_per_second"],
             results[db]["http"]["open_per_second"],
         ]
-    figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+    figure, (left, middle, right) = plt.subplots(1, 3, figsize=(16, 4.5))
     left.bar(
         labels,
         rates,
@@ -115,14 +115,45 @@ def plot_engine(results: dict[str, Any], path: Path) -> None:
         f"opening {results['notifications']:,} offline notifications (Frontdesk in colour)"
     )
     left.tick_params(axis="x", labelsize=7)
-    memory = [celery["worker_peak_rss_mb"]] + [
-        results[db]["http"]["serve_peak_rss_mb"] for db in databases
-    ]
-    right.bar(
-        ["Celery worker"] + [f"frontdesk serve\n{db}" for db in databases], memory, color="#555555"
+    middle.plot(
+        [pending for pending, _ in celery["rss_by_pending"]],
+        [rss for _, rss in celery["rss_by_pending"]],
+        color="#999999",
+        label="Celery worker",
     )
-    right.set_ylabel("peak RSS (MB)")
-    right.set_title("memory with them pending")
+    for db, colour in zip(databases, ["#2a7ab9", "#36a15a"], strict=False):
+        samples = results[db]["http"]["rss_by_pending"]
+        middle.plot(
+            [pending for pending, _ in samples],
+            [rss for _, rss in samples],
+            color=colour,
+            label=f"frontdesk serve, {db}",
+        )
+    middle.set_xlabel("notifications pending")
+    middle.set_ylabel("RSS (MB)")
+    middle.set_title("memory as they pile up")
+    middle.legend(fontsize=7)
+    names = ["Celery"] + [{"sqlite": "SQLite", "postgresql": "PostgreSQL"}[db] for db in databases]
+    sources = [celery] + [results[db]["http"] for db in databases]
+    width = 0.35
+    positions = range(len(names))
+    right.bar(
+        [p - width / 2 for p in positions],
+        [s["lateness_p50_s"] for s in sources],
+        width,
+        label="p50",
+    )
+    right.bar(
+        [p + width / 2 for p in positions],
+        [s["lateness_p99_s"] for s in sources],
+        width,
+        label="p99",
+    )
+    right.axhline(0.5, color="#c0392b", linestyle="--", linewidth=1, label="goal p99 0.5 s")
+    right.set_xticks(list(positions), names)
+    right.set_ylabel("seconds after the due time")
+    right.set_title("decided how late (from the due event)")
+    right.legend(fontsize=7)
     figure.tight_layout()
     figure.savefig(path, dpi=100)
     plt.close(figure)
