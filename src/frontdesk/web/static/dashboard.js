@@ -925,8 +925,9 @@
   function scheduleReconnect() {
     const base = RECONNECT_DELAYS_S[Math.min(live.attempt, RECONNECT_DELAYS_S.length - 1)];
     live.attempt += 1;
-    // Jitter, so that a restarted server is not hit by every dashboard at the same moment.
-    const delay = base * (0.8 + Math.random() * 0.4);
+    // Full jitter: anywhere up to twice the step. When a proxy restart closes every
+    // dashboard at once, they come back spread over two seconds, not all in the same one.
+    const delay = Math.max(0.25, Math.random() * base * 2);
     setConnection("reconnecting", delay);
     live.reconnectTimer = setTimeout(connectSocket, delay * 1000);
   }

@@ -292,8 +292,10 @@ input,textarea{display:block;width:100%;margin-top:2px;padding:7px 9px;border:1p
       socketSpoke = false;
       if (event.code === 4401) forgetVisitor(); // refused: the server does not know the token
       else if (event.code !== 4400 && token) {
-        const delay = Math.min(30000, 1000 * 2 ** reconnects++);
-        setTimeout(connect, delay * (0.5 + Math.random() / 2));
+        // Exponential, with full jitter: the widgets of a site whose server restarted
+        // come back spread over two seconds, then four, not all in the same one.
+        const step = Math.min(30000, 1000 * 2 ** reconnects++);
+        setTimeout(connect, Math.max(250, Math.random() * step * 2));
       }
     };
   }
