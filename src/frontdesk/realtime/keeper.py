@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 
 import anyio.to_thread
 
+from frontdesk.realtime.heap import HeapKeeper, collector_actions
 from frontdesk.realtime.hub import Hub, agents_topic, visitors_topic
 from frontdesk.service import presence, scope
 from frontdesk.service.presence import PresenceEvent
@@ -30,6 +31,8 @@ log = logging.getLogger("frontdesk.presence")
 # processes are noticed within a bounded time: only presence changes recorded in this
 # process wake it, with or without Redis.
 MAX_SWEEP_SLEEP = 5.0
+# How often the heap keeper (frontdesk.realtime.heap) looks at the sockets opened and closed.
+HEAP_TICK = 1.0
 
 
 class PresenceKeeper:
@@ -44,6 +47,7 @@ class PresenceKeeper:
         # When the sweep means to look next; a visitor arriving whose lease ends sooner
         # wakes it (arrivals are not presence changes of an agent, which always do).
         self._sweep_at: datetime | None = None
+        self.heap = HeapKeeper(*collector_actions())
 
     @property
     def renew_every(self) -> float:
@@ -56,6 +60,7 @@ class PresenceKeeper:
         self._tasks = [
             asyncio.create_task(self._renew_forever(), name="presence-renew"),
             asyncio.create_task(self._sweep_forever(), name="presence-sweep"),
+            asyncio.create_task(self._heap_forever(), name="heap-keeper"),
         ]
 
     async def stop(self) -> None:
@@ -71,10 +76,20 @@ class PresenceKeeper:
         if self._wake is not None and self._loop is not None and not self._loop.is_closed():
             self._loop.call_soon_threadsafe(self._wake.set)
 
+    def device_socket_opened(self, socket_id: str) -> None:
+        self.device_sockets.add(socket_id)
+        self.heap.opened()
+
+    def device_socket_closed(self, socket_id: str) -> None:
+        self.device_sockets.discard(socket_id)
+        self.heap.closed()
+
     def visitor_socket_opened(self, visitor_id: int) -> None:
         self.visitor_sockets[visitor_id] = self.visitor_sockets.get(visitor_id, 0) + 1
+        self.heap.opened()
 
     def visitor_socket_closed(self, visitor_id: int) -> None:
+        self.heap.closed()
         left = self.visitor_sockets.get(visitor_id, 1) - 1
         if left:
             self.visitor_sockets[visitor_id] = left
@@ -132,6 +147,15 @@ class PresenceKeeper:
             device_sockets=set(self.device_sockets),
             visitor_ids=set(self.visitor_sockets),
         )
+
+    async def _heap_forever(self) -> None:
+        while True:
+            await asyncio.sleep(HEAP_TICK)
+            open_sockets = len(self.device_sockets) + sum(self.visitor_sockets.values())
+            try:
+                self.heap.tick(open_sockets)
+            except Exception:
+                log.exception("managing the collector failed")
 
     async def _sweep_forever(self) -> None:
         assert self._wake is not None

@@ -124,7 +124,7 @@ async def agent_socket(websocket: WebSocket) -> None:
 
     socket_id = secrets.token_hex(16)
     session = Session(websocket, hub, [agents_topic(caller.account_id)], forward=forward)
-    keeper.device_sockets.add(socket_id)
+    keeper.device_socket_opened(socket_id)
     try:
         # Only the events leave the thread: the device rows read with them would otherwise
         # stay in memory, held by this coroutine, for as long as the socket is open.
@@ -165,7 +165,7 @@ async def agent_socket(websocket: WebSocket) -> None:
         await session.run(hello, on_frame)
     finally:
         hub.unsubscribe(session.subscription)
-        keeper.device_sockets.discard(socket_id)
+        keeper.device_socket_closed(socket_id)
         closed = await anyio.to_thread.run_sync(
             lambda: presence.socket_closed(rt, caller, device_key=device_id, socket_id=socket_id)
         )
