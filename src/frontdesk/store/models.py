@@ -220,7 +220,7 @@ class Conversation(Base):
 
     __table_args__ = (
         Index("ix_conversations_account_id_status", "account_id", "status"),
-        Index("ix_conversations_visitor_id", "visitor_id"),
+        Index("ix_conversations_visitor_id_id", "visitor_id", "id"),
     )
 
 
