@@ -100,6 +100,43 @@ def test_an_old_socket_closing_after_a_reconnect_does_not_end_the_new_one(
     assert presence.list_devices(runtime, me)[0].socket_id == "new"
 
 
+def test_a_storm_of_sockets_is_recorded_in_one_batch_each_agent_settled_once(
+    runtime: Runtime, account: SignedUp, clock: ManualClock
+) -> None:
+    """What a proxy restart does: every socket back at once, then every socket gone at
+    once. One transaction each way; one transition per agent, not one per socket."""
+    agents = [account, account.invite(), account.invite()]
+    callers = [caller(runtime, agent) for agent in agents]
+    opened = [
+        presence.SocketOpened(me, f"tab{n}", DeviceKind.WEB, ONLINE, f"s{i}-{n}")
+        for i, me in enumerate(callers)
+        for n in range(4)
+    ]
+    # A device whose socket was replaced in the same moment: the newer socket holds it.
+    opened.append(presence.SocketOpened(callers[0], "tab0", DeviceKind.WEB, ONLINE, "s0-new"))
+    events = presence.sockets_changed(runtime, opened)
+    assert sorted((e.agent_id, e.change) for e in events) == sorted(
+        (agent.agent_id, PresenceChange.AGENT_ONLINE) for agent in agents
+    )
+    assert {e.account_id: e.online_agent_ids for e in events}[account.account_id] == {
+        agent.agent_id for agent in agents
+    }
+    assert presence.sockets_changed(runtime, opened[1:3]) == []  # again: no new transition
+    clock.advance(5)
+    closed = [presence.SocketClosed(o.caller, o.device_key, o.socket_id) for o in opened]
+    events = presence.sockets_changed(runtime, closed[1:])  # all but s0-0, replaced anyway
+    assert sorted((e.agent_id, e.change) for e in events) == sorted(
+        (agent.agent_id, PresenceChange.AGENT_OFFLINE) for agent in agents
+    )
+    assert all(e.at == clock.now() for e in events)
+    assert presence.sockets_changed(runtime, closed[:1]) == []  # the replaced one: nothing
+    for agent in agents:
+        assert [c for c, _ in history(runtime, agent)] == [
+            PresenceChange.AGENT_ONLINE,
+            PresenceChange.AGENT_OFFLINE,
+        ]
+
+
 def test_a_closed_socket_leaves_a_recent_rest_heartbeat_in_force(
     runtime: Runtime, account: SignedUp, clock: ManualClock
 ) -> None:

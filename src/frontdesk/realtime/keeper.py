@@ -22,10 +22,11 @@ import anyio.to_thread
 from frontdesk.realtime.heap import HeapKeeper, collector_actions
 from frontdesk.realtime.hub import Hub, agents_topic, visitors_topic
 from frontdesk.service import presence, scope
-from frontdesk.service.presence import PresenceEvent
+from frontdesk.service.presence import PresenceEvent, SocketClosed, SocketOpened, VisitorSocket
 from frontdesk.service.runtime import Runtime
 
 log = logging.getLogger("frontdesk.presence")
+SocketChange = SocketOpened | SocketClosed | VisitorSocket
 
 # The sweep sleeps at most this long even with nothing due, so that leases written by other
 # processes are noticed within a bounded time: only presence changes recorded in this
@@ -33,6 +34,8 @@ log = logging.getLogger("frontdesk.presence")
 MAX_SWEEP_SLEEP = 5.0
 # How often the heap keeper (frontdesk.realtime.heap) looks at the sockets opened and closed.
 HEAP_TICK = 1.0
+# Agent socket openings and closings recorded in one transaction at most.
+SOCKET_BATCH = 500
 
 
 class PresenceKeeper:
@@ -48,6 +51,9 @@ class PresenceKeeper:
         # wakes it (arrivals are not presence changes of an agent, which always do).
         self._sweep_at: datetime | None = None
         self.heap = HeapKeeper(*collector_actions())
+        # Socket openings and closings waiting to be recorded, in batches (socket_changed).
+        self._socket_changes: list[tuple[SocketChange, asyncio.Future[None]]] = []
+        self._recording_changes = False
 
     @property
     def renew_every(self) -> float:
@@ -83,6 +89,47 @@ class PresenceKeeper:
     def device_socket_closed(self, socket_id: str) -> None:
         self.device_sockets.discard(socket_id)
         self.heap.closed()
+
+    async def socket_changed(self, change: SocketChange) -> None:
+        """Record a socket opening or closing, with the others of the moment in one
+        transaction (``presence.sockets_changed``), and announce what it changed; returns
+        once recorded. A proxy restart opens or closes thousands at once: one transaction
+        each kept the server busy for a minute while its requests waited."""
+        recorded: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._socket_changes.append((change, recorded))
+        if not self._recording_changes:
+            self._recording_changes = True
+            asyncio.get_running_loop().create_task(self._record_socket_changes())
+        await recorded
+
+    async def _record_socket_changes(self) -> None:
+        try:
+            while self._socket_changes:
+                batch = self._socket_changes[:SOCKET_BATCH]
+                self._socket_changes = self._socket_changes[SOCKET_BATCH:]
+                changes = [change for change, _ in batch]
+                try:
+                    events = await anyio.to_thread.run_sync(
+                        presence.sockets_changed, self.runtime, changes
+                    )
+                except Exception:
+                    # One of them cannot be recorded (a device another process made at
+                    # the same moment): each alone, so the others are not held back.
+                    events = []
+                    for change, recorded in batch:
+                        try:
+                            events += await anyio.to_thread.run_sync(
+                                presence.sockets_changed, self.runtime, [change]
+                            )
+                        except Exception as error:
+                            if not recorded.done():
+                                recorded.set_exception(error)
+                self.announce(events)
+                for _, recorded in batch:
+                    if not recorded.done():
+                        recorded.set_result(None)
+        finally:
+            self._recording_changes = False
 
     def visitor_socket_opened(self, visitor_id: int) -> None:
         self.visitor_sockets[visitor_id] = self.visitor_sockets.get(visitor_id, 0) + 1

@@ -111,18 +111,82 @@ def socket_opened(
     status: DeviceStatus,
     socket_id: str,
 ) -> DeviceChange:
+    """One socket opened (``sockets_changed`` records them in batches)."""
+    events = sockets_changed(rt, [SocketOpened(caller, device_key, kind, status, socket_id)])
+    return DeviceChange(devices=list_devices(rt, caller), events=events)
+
+
+@dataclass(frozen=True, slots=True)
+class SocketOpened:
+    caller: AgentCaller
+    device_key: str
+    kind: DeviceKind
+    status: DeviceStatus
+    socket_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class SocketClosed:
+    caller: AgentCaller
+    device_key: str
+    socket_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class VisitorSocket:
+    """A visitor's socket opened or closed: a sign of life (``visitor_seen``)."""
+
+    caller: VisitorCaller
+
+
+def sockets_changed(
+    rt: Runtime, changes: Sequence[SocketOpened | SocketClosed | VisitorSocket]
+) -> list[PresenceEvent]:
+    """``socket_opened``, ``socket_closed`` and ``visitor_seen`` for many sockets in one
+    transaction, each agent settled once for all of them: what a storm of sockets opening
+    or closing at once (a proxy restart) is recorded with (frontdesk.realtime.keeper
+    batches them)."""
     now = rt.clock.now()
+    visitors = [change.caller for change in changes if isinstance(change, VisitorSocket)]
+    agent_changes = [c for c in changes if not isinstance(c, VisitorSocket)]
+    callers = {change.caller.agent_id: change.caller for change in agent_changes}
     with rt.database.write() as session:
-        lapsed = _record_lapse(session, rt, caller, now)
-        device = _device(session, caller.agent_id, device_key) or _new_device(
-            session, caller.agent_id, device_key, kind, now
-        )
-        device.kind = kind
-        device.status = status
-        device.socket_id = socket_id
-        device.last_seen_at = now
-        device.connected_until = max(device.connected_until, now + rt.device_lease)
-        return _settle_devices(session, rt, caller, now, lapsed)
+        seen: list[PresenceEvent] = []
+        for visitor in visitors:
+            seen += mark_visitor_seen(
+                session, rt, session.get_one(Visitor, visitor.visitor_id), now=now
+            )
+        if not callers:
+            return seen
+        lapsed: list[PresenceEvent] = []
+        for caller in callers.values():
+            lapsed += _record_lapse(session, rt, caller, now)
+        devices = {
+            (d.agent_id, d.device_key): d
+            for d in session.scalars(select(Device).where(Device.agent_id.in_(list(callers))))
+        }
+        for change in agent_changes:
+            key = (change.caller.agent_id, change.device_key)
+            device = devices.get(key)
+            if isinstance(change, SocketOpened):
+                if device is None:
+                    device = devices[key] = _new_device(
+                        session, change.caller.agent_id, change.device_key, change.kind, now
+                    )
+                device.kind = change.kind
+                device.status = change.status
+                device.socket_id = change.socket_id
+                device.last_seen_at = now
+                device.connected_until = max(device.connected_until, now + rt.device_lease)
+            elif device is not None and device.socket_id == change.socket_id:
+                _socket_gone(device, now, rt.device_lease)
+        session.flush()
+        settled = [
+            event
+            for agent_id in callers
+            if (event := settle_agent(session, rt, session.get_one(Agent, agent_id), now))
+        ]
+        return seen + _described(session, rt, lapsed + settled)
 
 
 def socket_status(
@@ -144,18 +208,17 @@ def socket_closed(
 ) -> DeviceChange:
     """The socket is gone: the device stays connected only as long as its REST heartbeat
     says. A socket that a reconnect has replaced changes nothing."""
-    now = rt.clock.now()
-    with rt.database.write() as session:
-        lapsed = _record_lapse(session, rt, caller, now)
-        device = _device(session, caller.agent_id, device_key)
-        if device is not None and device.socket_id == socket_id:
-            device.socket_id = None
-            device.last_seen_at = now
-            heartbeat_lease = (
-                device.last_heartbeat_at + rt.device_lease if device.last_heartbeat_at else now
-            )
-            device.connected_until = max(now, heartbeat_lease)
-        return _settle_devices(session, rt, caller, now, lapsed)
+    events = sockets_changed(rt, [SocketClosed(caller, device_key, socket_id)])
+    return DeviceChange(devices=list_devices(rt, caller), events=events)
+
+
+def _socket_gone(device: Device, now: datetime, lease: timedelta) -> None:
+    """The device's socket closed: it stays connected only as long as its REST heartbeat
+    says."""
+    device.socket_id = None
+    device.last_seen_at = now
+    heartbeat_lease = device.last_heartbeat_at + lease if device.last_heartbeat_at else now
+    device.connected_until = max(now, heartbeat_lease)
 
 
 def renew_sockets(

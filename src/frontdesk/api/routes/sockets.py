@@ -126,21 +126,16 @@ async def agent_socket(websocket: WebSocket) -> None:
     session = Session(websocket, hub, [agents_topic(caller.account_id)], forward=forward)
     keeper.device_socket_opened(socket_id)
     try:
-        # Only the events leave the thread: the device rows read with them would otherwise
-        # stay in memory, held by this coroutine, for as long as the socket is open.
-        opened = await anyio.to_thread.run_sync(
-            lambda: (
-                presence.socket_opened(
-                    rt,
-                    caller,
-                    device_key=device_id,
-                    kind=device_kind,
-                    status=device_status,
-                    socket_id=socket_id,
-                ).events
+        # Recorded and announced with the other openings of the moment (a reconnect storm).
+        await keeper.socket_changed(
+            presence.SocketOpened(
+                caller,
+                device_key=device_id,
+                kind=device_kind,
+                status=device_status,
+                socket_id=socket_id,
             )
         )
-        keeper.announce(opened)
 
         async def on_frame(frame: dict[str, Any]) -> dict[str, Any] | None:
             if frame.get("type") != "status":
@@ -166,10 +161,9 @@ async def agent_socket(websocket: WebSocket) -> None:
     finally:
         hub.unsubscribe(session.subscription)
         keeper.device_socket_closed(socket_id)
-        closed = await anyio.to_thread.run_sync(
-            lambda: presence.socket_closed(rt, caller, device_key=device_id, socket_id=socket_id)
+        await keeper.socket_changed(
+            presence.SocketClosed(caller, device_key=device_id, socket_id=socket_id)
         )
-        keeper.announce(closed.events)
 
 
 async def visitor_socket(websocket: WebSocket) -> None:
@@ -212,7 +206,7 @@ async def visitor_socket(websocket: WebSocket) -> None:
     )
     keeper.visitor_socket_opened(caller.visitor_id)
     try:
-        keeper.announce(await anyio.to_thread.run_sync(presence.visitor_seen, rt, caller))
+        await keeper.socket_changed(presence.VisitorSocket(caller))
         last_online = scope_members_online(
             await anyio.to_thread.run_sync(keeper.online_agents, caller.account_id), scope
         )
@@ -224,8 +218,7 @@ async def visitor_socket(websocket: WebSocket) -> None:
     finally:
         hub.unsubscribe(session.subscription)
         keeper.visitor_socket_closed(caller.visitor_id)
-        seen = await anyio.to_thread.run_sync(presence.visitor_seen, rt, caller)
-        keeper.announce(seen)
+        await keeper.socket_changed(presence.VisitorSocket(caller))
 
 
 class Session:
