@@ -287,24 +287,30 @@ def note_visitors_left(session: Session, rt: Runtime, departures: Sequence[Depar
             select(Account).where(Account.id.in_({by_id[c].account_id for c in unanswered}))
         )
     }
-    scopes: dict[tuple[int, int | None], frozenset[int]] = {}
+    # Each conversation's scope: its account, and its group where the plan has groups.
+    scope_key: dict[int, tuple[int, int | None]] = {}
+    for conversation_id in unanswered:
+        row = by_id[conversation_id]
+        plan = accounts[row.account_id].plan
+        scope_key[conversation_id] = (row.account_id, row.group_id if has_groups(plan) else None)
     starts: dict[tuple[int, int | None], datetime] = {}
     for conversation_id, messages in unanswered.items():
-        row = by_id[conversation_id]
-        key = (row.account_id, row.group_id if has_groups(accounts[row.account_id].plan) else None)
+        key = scope_key[conversation_id]
         starts[key] = min(starts.get(key, messages[0][1]), messages[0][1])
     now = rt.clock.now()
-    histories = {}
-    for key, start in starts.items():
-        scopes[key] = scope_of(session, accounts[key[0]], key[1])
-        histories[key] = online_history(session, scopes[key], start=start, now=now)
+    histories = {
+        key: online_history(
+            session, scope_of(session, accounts[key[0]], key[1]), start=start, now=now
+        )
+        for key, start in starts.items()
+    }
     opened: list[tuple[Notification, list[int]]] = []
     for conversation_id, messages in unanswered.items():
         row = by_id[conversation_id]
         first_id, first_at = messages[0]
         if (conversation_id, first_id) in already:
             continue
-        key = (row.account_id, row.group_id if has_groups(accounts[row.account_id].plan) else None)
+        key = scope_key[conversation_id]
         left = left_at[row.visitor_id]
         missed = is_missed(
             status=ConversationStatus.UNSERVED,
