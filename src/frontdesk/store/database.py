@@ -49,6 +49,9 @@ SQLITE_BUSY_TIMEOUT_MS = 10_000
 # The most operations one group commit takes: enough to absorb the requests a server has in
 # flight, few enough that one batch holds the event loop for a few milliseconds only.
 GROUP_COMMIT_MAX = 128
+# Connections to SQLite kept open: the threads of anyio's pool (40) and the event loop.
+SQLITE_POOL_SIZE = 48
+SQLITE_POOL_OVERFLOW = 16
 # How soon a group commit tries again when another writer of the process holds SQLite.
 RETRY_TURN_AFTER = 0.001
 T = TypeVar("T")
@@ -63,7 +66,12 @@ class Database:
         if self.is_sqlite:
             if parsed.database and parsed.database != ":memory:":
                 Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-            self.engine = create_engine(url, echo=echo)
+            # A connection for every thread of the pool and the event loop's own: with
+            # SQLAlchemy's default of 5 (+10 overflow), a burst of sockets opened and closed
+            # a connection (and its PRAGMAs) per query, or waited for one.
+            self.engine = create_engine(
+                url, echo=echo, pool_size=SQLITE_POOL_SIZE, max_overflow=SQLITE_POOL_OVERFLOW
+            )
             _configure_sqlite(self.engine)
         else:
             self.engine = create_engine(url, echo=echo, pool_pre_ping=True)
