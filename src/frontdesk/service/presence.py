@@ -9,7 +9,7 @@ the moment the lease ended, not when the sweep happened to notice.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -145,34 +145,44 @@ def sockets_changed(
     """``socket_opened``, ``socket_closed`` and ``visitor_seen`` for many sockets in one
     transaction, each agent settled once for all of them: what a storm of sockets opening
     or closing at once (a proxy restart) is recorded with (frontdesk.realtime.keeper
-    batches them)."""
+    batches them). What it needs is read in a few queries for the whole batch."""
     now = rt.clock.now()
-    visitors = [change.caller for change in changes if isinstance(change, VisitorSocket)]
+    visitor_ids = list(
+        dict.fromkeys(c.caller.visitor_id for c in changes if isinstance(c, VisitorSocket))
+    )
     agent_changes = [c for c in changes if not isinstance(c, VisitorSocket)]
     callers = {change.caller.agent_id: change.caller for change in agent_changes}
     with rt.database.write() as session:
         seen: list[PresenceEvent] = []
+        # Loaded in one query; each is then settled from the session's identity map.
+        visitors = session.scalars(select(Visitor).where(Visitor.id.in_(visitor_ids))).all()
         for visitor in visitors:
-            seen += mark_visitor_seen(
-                session, rt, session.get_one(Visitor, visitor.visitor_id), now=now
-            )
+            seen += _visitor_seen(session, rt, visitor, now)
         if not callers:
-            return seen
-        lapsed: list[PresenceEvent] = []
-        for caller in callers.values():
-            lapsed += _record_lapse(session, rt, caller, now)
-        devices = {
-            (d.agent_id, d.device_key): d
-            for d in session.scalars(select(Device).where(Device.agent_id.in_(list(callers))))
+            return _described(session, rt, seen)
+        agents = {
+            agent.id: agent
+            for agent in session.scalars(select(Agent).where(Agent.id.in_(list(callers))))
         }
+        devices: dict[int, dict[str, Device]] = {agent_id: {} for agent_id in agents}
+        for loaded in session.scalars(select(Device).where(Device.agent_id.in_(list(agents)))):
+            devices[loaded.agent_id][loaded.device_key] = loaded
+        lapsed = [
+            event
+            for agent in agents.values()
+            if (event := settle_agent(session, rt, agent, now, devices[agent.id].values()))
+        ]
         for change in agent_changes:
-            key = (change.caller.agent_id, change.device_key)
-            device = devices.get(key)
+            own = devices.get(change.caller.agent_id)
+            if own is None:  # the agent is gone (its account was deleted)
+                continue
+            device = own.get(change.device_key)
             if isinstance(change, SocketOpened):
                 if device is None:
-                    device = devices[key] = _new_device(
+                    device = _new_device(
                         session, change.caller.agent_id, change.device_key, change.kind, now
                     )
+                    own[change.device_key] = device
                 device.kind = change.kind
                 device.status = change.status
                 device.socket_id = change.socket_id
@@ -180,13 +190,12 @@ def sockets_changed(
                 device.connected_until = max(device.connected_until, now + rt.device_lease)
             elif device is not None and device.socket_id == change.socket_id:
                 _socket_gone(device, now, rt.device_lease)
-        session.flush()
         settled = [
             event
-            for agent_id in callers
-            if (event := settle_agent(session, rt, session.get_one(Agent, agent_id), now))
+            for agent in agents.values()
+            if (event := settle_agent(session, rt, agent, now, devices[agent.id].values()))
         ]
-        return seen + _described(session, rt, lapsed + settled)
+        return _described(session, rt, seen + lapsed + settled)
 
 
 def socket_status(
@@ -262,12 +271,21 @@ def device_is_online(device: Device, *, now: datetime) -> bool:
 
 
 def settle_agent(
-    session: Session, rt: Runtime, agent: Agent, now: datetime
+    session: Session,
+    rt: Runtime,
+    agent: Agent,
+    now: datetime,
+    devices: Iterable[Device] | None = None,
 ) -> PresenceEvent | None:
-    """Record the agent's transition, if the facts show one (also after a deactivation)."""
-    devices = [_facts(d) for d in _devices_of(session, agent.id)]
+    """Record the agent's transition, if the facts show one (also after a deactivation).
+    ``devices``: all of the agent's devices, if the caller has them loaded already."""
+    if devices is None:
+        devices = _devices_of(session, agent.id)
     transition = agent_transition(
-        was_online=agent.online, active=agent.active, devices=devices, now=now
+        was_online=agent.online,
+        active=agent.active,
+        devices=[_facts(d) for d in devices],
+        now=now,
     )
     if transition is None:
         return None
@@ -303,14 +321,20 @@ def mark_visitor_seen(
 ) -> list[PresenceEvent]:
     """In the caller's transaction: the visitor showed a sign of life (a connection, a
     heartbeat, a message) at ``now``."""
-    now = now or rt.clock.now()
+    return _described(session, rt, _visitor_seen(session, rt, visitor, now or rt.clock.now()))
+
+
+def _visitor_seen(
+    session: Session, rt: Runtime, visitor: Visitor, now: datetime
+) -> list[PresenceEvent]:
+    """``mark_visitor_seen``, its events not described yet."""
     # Gone unnoticed before this sign of life (the sweep has not come by): that was a
     # leaving, recorded at its moment, and this is a return.
     left = _settle_visitor(session, rt, visitor, now)
     grace_end = now + rt.visitor_grace
     visitor.present_until = max(visitor.present_until or grace_end, grace_end)
     arrived = _settle_visitor(session, rt, visitor, now)
-    return _described(session, rt, [e for e in (left, arrived) if e is not None])
+    return [e for e in (left, arrived) if e is not None]
 
 
 def visitor_active(
@@ -529,8 +553,24 @@ def changes_since(
 
 
 def _described(session: Session, rt: Runtime, events: list[PresenceEvent]) -> list[PresenceEvent]:
+    """The events with what their announcements need, read in one query per account (who
+    is online) and one for all the visitors' open conversations."""
+    if not events:
+        return []
     session.flush()
     online: dict[int, frozenset[int]] = {}
+    visitor_ids = {event.visitor_id for event in events if event.visitor_id is not None}
+    conversations: dict[int, list[int]] = {visitor_id: [] for visitor_id in visitor_ids}
+    if visitor_ids:
+        for conversation_id, visitor_id in session.execute(
+            select(Conversation.id, Conversation.visitor_id)
+            .where(
+                Conversation.visitor_id.in_(list(visitor_ids)),
+                Conversation.status != ConversationStatus.CLOSED,
+            )
+            .order_by(Conversation.id)
+        ):
+            conversations[visitor_id].append(conversation_id)
     described = []
     for event in events:
         if event.agent_id is not None:
@@ -540,15 +580,10 @@ def _described(session: Session, rt: Runtime, events: list[PresenceEvent]) -> li
                 )
             described.append(replace(event, online_agent_ids=online[event.account_id]))
         else:
-            conversation_ids = session.scalars(
-                select(Conversation.id)
-                .where(
-                    Conversation.visitor_id == event.visitor_id,
-                    Conversation.status != ConversationStatus.CLOSED,
-                )
-                .order_by(Conversation.id)
-            ).all()
-            described.append(replace(event, conversation_ids=tuple(conversation_ids)))
+            assert event.visitor_id is not None
+            described.append(
+                replace(event, conversation_ids=tuple(conversations[event.visitor_id]))
+            )
     return described
 
 
