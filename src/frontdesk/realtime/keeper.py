@@ -21,7 +21,7 @@ import anyio.to_thread
 
 from frontdesk.realtime.heap import HeapKeeper, collector_actions
 from frontdesk.realtime.hub import Hub, agents_topic, visitors_topic
-from frontdesk.service import presence, scope
+from frontdesk.service import presence
 from frontdesk.service.presence import PresenceEvent, SocketClosed, SocketOpened, VisitorSocket
 from frontdesk.service.runtime import Runtime
 
@@ -173,12 +173,6 @@ class PresenceKeeper:
         if self._sweep_at is not None and at < self._sweep_at:
             self._sweep_at = at  # the wake-ups of the arrivals after it are not needed
             self.wake()
-
-    def online_agents(self, account_id: int) -> frozenset[int]:
-        with self.runtime.database.read() as session:
-            return scope.online_agent_ids(
-                session, account_id=account_id, now=self.runtime.clock.now()
-            )
 
     async def _renew_forever(self) -> None:
         while True:

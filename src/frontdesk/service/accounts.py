@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from frontdesk.core.model import Locale, Plan, Role
@@ -18,6 +18,7 @@ from frontdesk.security import (
 )
 from frontdesk.service.runtime import AgentCaller, Runtime
 from frontdesk.store.models import Account, Agent, AgentToken
+from frontdesk.store.plain import PlainStatement
 
 # Marks a PATCH field that was not sent, where ``None`` is a value of its own.
 UNSET: object = object()
@@ -131,19 +132,28 @@ def log_out(rt: Runtime, caller: AgentCaller) -> None:
 
 
 def authenticate_agent(rt: Runtime, token: str) -> AgentCaller:
+    """The agent of a bearer token (every request of the dashboard, every agent socket)."""
     with rt.database.read() as session:
-        row = session.execute(
-            select(AgentToken.id, Agent.id, Agent.account_id, Agent.role, Agent.active)
-            .join(Agent, Agent.id == AgentToken.agent_id)
-            .where(AgentToken.token_hash == token_digest(token), AgentToken.revoked_at.is_(None))
-        ).one_or_none()
-    if row is None or not row.active:
+        row = _AGENT_OF_TOKEN.first(session.connection(), token_hash=token_digest(token))
+    if row is None:
         raise NotAuthenticated(
             "The bearer token is unknown, revoked or belongs to a deactivated agent; "
             "log in again with POST /api/v1/auth/login.",
             code="invalid_token",
         )
-    return AgentCaller(agent_id=row[1], account_id=row.account_id, role=row.role, token_id=row[0])
+    token_id, agent_id, account_id, role = row
+    return AgentCaller(agent_id=agent_id, account_id=account_id, role=role, token_id=token_id)
+
+
+_AGENT_OF_TOKEN = PlainStatement(
+    select(AgentToken.id, Agent.id, Agent.account_id, Agent.role)
+    .join(Agent, Agent.id == AgentToken.agent_id)
+    .where(
+        AgentToken.token_hash == bindparam("token_hash"),
+        AgentToken.revoked_at.is_(None),
+        Agent.active.is_(True),
+    )
+)
 
 
 def require_manager(caller: AgentCaller) -> None:

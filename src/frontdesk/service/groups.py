@@ -31,8 +31,12 @@ def load_groups_of_account(
     )
     missing = wanted - {g.id for g in groups}
     if missing:
-        raise NotFound(f"There is no group {min(missing)} in this account.", code="group_not_found")
+        raise group_not_found(min(missing))
     return sorted(groups, key=lambda g: g.id)
+
+
+def group_not_found(group_id: int) -> NotFound:
+    return NotFound(f"There is no group {group_id} in this account.", code="group_not_found")
 
 
 def load_group(session: Session, caller: AgentCaller, group_id: int) -> Group:

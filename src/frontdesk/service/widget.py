@@ -13,15 +13,26 @@ from functools import partial
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
-from frontdesk.core.model import ConversationStatus, MessageAuthor
+from frontdesk.core.model import ConversationStatus, DeviceStatus, MessageAuthor
+from frontdesk.core.presence import scope_agent_ids
 from frontdesk.errors import NotAuthenticated, NotFound
 from frontdesk.security import VISITOR_TOKEN_PREFIX, new_token, token_digest
 from frontdesk.service import notifications
-from frontdesk.service.groups import load_groups_of_account
+from frontdesk.service.groups import group_not_found, load_groups_of_account
 from frontdesk.service.presence import PresenceEvent, visitor_active
 from frontdesk.service.runtime import Runtime, VisitorCaller
 from frontdesk.service.scope import online_agent_ids, scope_of
-from frontdesk.store.models import Account, Conversation, Message, Visitor, table_of
+from frontdesk.store.models import (
+    Account,
+    Agent,
+    Conversation,
+    Device,
+    Group,
+    GroupMember,
+    Message,
+    Visitor,
+    table_of,
+)
 from frontdesk.store.plain import PlainStatement
 
 _accounts = table_of(Account)
@@ -61,19 +72,85 @@ def visitor_scope(rt: Runtime, caller: VisitorCaller, *, group_id: int | None) -
     """The agents a visitor's widget depends on: the group asked for, else the group of the
     visitor's open conversation, else the whole account."""
     with rt.database.read() as session:
-        account = session.get_one(Account, caller.account_id)
-        _check_group(session, account, group_id)
-        if group_id is None:
-            group_id = session.scalar(
-                select(Conversation.group_id)
-                .where(
-                    Conversation.visitor_id == caller.visitor_id,
-                    Conversation.status != ConversationStatus.CLOSED,
-                )
-                .order_by(Conversation.id.desc())
-                .limit(1)
+        return _visitor_scope(session, caller, group_id)
+
+
+def visitor_widget(
+    rt: Runtime, caller: VisitorCaller, *, group_id: int | None
+) -> tuple[frozenset[int], bool]:
+    """What a visitor's socket greets with: the scope (``visitor_scope``) and whether an
+    agent of it is online now. In plain statements, as every socket of a reconnect storm
+    asks it."""
+    with rt.database.read() as session:
+        connection = session.connection()
+        plan = _ACCOUNT_PLAN.scalar(connection, account_id=caller.account_id)
+        if plan is None:
+            raise NotFound("The widget's account does not exist any more.", code="widget_not_found")
+        if group_id is not None:
+            if (
+                _GROUP_OF_ACCOUNT.first(connection, group_id=group_id, account_id=caller.account_id)
+                is None
+            ):
+                raise group_not_found(group_id)
+        else:
+            group_id = _OPEN_CONVERSATION_GROUP.scalar(connection, visitor_id=caller.visitor_id)
+        active = [row[0] for row in _ACTIVE_AGENTS.rows(connection, account_id=caller.account_id)]
+        members = None
+        if group_id is not None:
+            members = [row[0] for row in _GROUP_MEMBERS.rows(connection, group_id=group_id)]
+        scope = scope_agent_ids(plan=plan, group_member_ids=members, active_agent_ids=active)
+        online = _ONLINE_AGENTS.rows(connection, account_id=caller.account_id, now=rt.clock.now())
+        return scope, not scope.isdisjoint(row[0] for row in online)
+
+
+_ACCOUNT_PLAN = PlainStatement(select(Account.plan).where(Account.id == bindparam("account_id")))
+_GROUP_OF_ACCOUNT = PlainStatement(
+    select(Group.id).where(
+        Group.id == bindparam("group_id"), Group.account_id == bindparam("account_id")
+    )
+)
+_OPEN_CONVERSATION_GROUP = PlainStatement(
+    select(Conversation.group_id)
+    .where(
+        Conversation.visitor_id == bindparam("visitor_id"),
+        Conversation.status != ConversationStatus.CLOSED,
+    )
+    .order_by(Conversation.id.desc())
+    .limit(1)
+)
+_ACTIVE_AGENTS = PlainStatement(
+    select(Agent.id).where(Agent.account_id == bindparam("account_id"), Agent.active.is_(True))
+)
+_GROUP_MEMBERS = PlainStatement(
+    select(GroupMember.agent_id).where(GroupMember.group_id == bindparam("group_id"))
+)
+_ONLINE_AGENTS = PlainStatement(
+    select(Device.agent_id)
+    .join(Agent, Agent.id == Device.agent_id)
+    .where(
+        Agent.account_id == bindparam("account_id"),
+        Agent.active.is_(True),
+        Device.status == DeviceStatus.ONLINE,
+        Device.connected_until > bindparam("now"),
+    )
+    .distinct()
+)
+
+
+def _visitor_scope(session: Session, caller: VisitorCaller, group_id: int | None) -> frozenset[int]:
+    account = session.get_one(Account, caller.account_id)
+    _check_group(session, account, group_id)
+    if group_id is None:
+        group_id = session.scalar(
+            select(Conversation.group_id)
+            .where(
+                Conversation.visitor_id == caller.visitor_id,
+                Conversation.status != ConversationStatus.CLOSED,
             )
-        return scope_of(session, account, group_id)
+            .order_by(Conversation.id.desc())
+            .limit(1)
+        )
+    return scope_of(session, account, group_id)
 
 
 def widget_is_online(rt: Runtime, widget_key: str, *, group_id: int | None) -> bool:

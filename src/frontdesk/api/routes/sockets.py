@@ -103,7 +103,7 @@ async def agent_socket(websocket: WebSocket) -> None:
     device_id = query.get("device_id", "")
     await websocket.accept()
     try:
-        caller = await _call(authenticate_agent, rt, query.get("token", ""))
+        caller = await _read(rt, authenticate_agent, rt, query.get("token", ""))
         if not DEVICE_KEY.match(device_id):
             raise Refused(
                 CLOSE_BAD_REQUEST, "invalid_device_id", "device_id: 1-100 of A-Z a-z 0-9 . _ : -"
@@ -178,14 +178,16 @@ async def visitor_socket(websocket: WebSocket) -> None:
                 CLOSE_BAD_REQUEST, "widget_not_found", "There is no widget with this key."
             )
         group_id = _group_id(query.get("group_id"))
-        caller = await _call(
-            widget.authenticate_visitor, rt, widget_key, query.get("visitor_token", "")
+        token = query.get("visitor_token", "")
+        # A visitor proven before (the widget's messages, an earlier socket) needs no query.
+        caller = widget.known_visitor(rt, widget_key, token) or await _read(
+            rt, widget.authenticate_visitor, rt, widget_key, token
         )
-        scope = await _call(lambda: widget.visitor_scope(rt, caller, group_id=group_id))
     except Refused as refused:
         await _refuse(websocket, refused)
         return
 
+    scope: frozenset[int] = frozenset()
     last_online = False
 
     def forward(envelope: Envelope) -> str | None:
@@ -198,18 +200,25 @@ async def visitor_socket(websocket: WebSocket) -> None:
         last_online = now_online
         return json.dumps({"type": "widget.status", "online": now_online})
 
+    # Subscribed before the widget's status is read, so no change after the read is missed;
+    # hub frames wait in the subscription until the greeting has gone.
     session = Session(
         websocket,
         hub,
         [visitor_topic(caller.visitor_id), visitors_topic(caller.account_id)],
         forward=forward,
     )
+    try:
+        scope, last_online = await _read(
+            rt, lambda: widget.visitor_widget(rt, caller, group_id=group_id)
+        )
+    except Refused as refused:
+        hub.unsubscribe(session.subscription)
+        await _refuse(websocket, refused)
+        return
     keeper.visitor_socket_opened(caller.visitor_id)
     try:
         await keeper.socket_changed(presence.VisitorSocket(caller))
-        last_online = scope_members_online(
-            await anyio.to_thread.run_sync(keeper.online_agents, caller.account_id), scope
-        )
 
         async def on_frame(_frame: dict[str, Any]) -> dict[str, Any] | None:
             return _error("unknown_frame", "frames: ping")
@@ -326,8 +335,13 @@ def _parts(websocket: WebSocket) -> tuple[Runtime, Hub, PresenceKeeper]:
     return state.runtime, state.hub, state.keeper
 
 
-async def _call(function: Callable[..., Any], *args: Any) -> Any:
+async def _read(rt: Runtime, function: Callable[..., Any], *args: Any) -> Any:
+    """A read of a socket's opening: on SQLite right on the event loop (a few plain
+    statements take less than handing them to a thread and back, which a reconnect storm
+    pays ten thousand times; WAL readers never wait for a writer), else on a thread."""
     try:
+        if rt.database.is_sqlite:
+            return function(*args)
         return await anyio.to_thread.run_sync(function, *args)
     except FrontdeskError as error:
         close = CLOSE_UNAUTHORIZED if error.http_status == 401 else CLOSE_BAD_REQUEST
