@@ -8,14 +8,14 @@ from typing import Literal, TypedDict
 
 
 class UvicornWebSocketOptions(TypedDict):
-    ws: Literal["wsproto"]
+    ws: Literal["wsproto", "websockets-sansio"]
     ws_max_size: int
     ws_per_message_deflate: bool
 
 
 UVICORN_WEBSOCKET_OPTIONS: UvicornWebSocketOptions = {
     # wsproto holds an idle socket in less memory than uvicorn's other implementations.
-    "ws": "wsproto",
+    "ws": "websockets-sansio",
     # No client frame of Frontdesk comes near this; the sessions refuse frames over 16 KiB.
     "ws_max_size": 64 * 1024,
     # Per-message compression keeps a zlib compressor per socket from its first frame on,
