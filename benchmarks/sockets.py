@@ -286,6 +286,14 @@ async def measure_baseline(total: int, rounds: int) -> dict[str, Any]:
         sockets = await open_sockets([f"ws://127.0.0.1:{port}/ws"] * total)
         await asyncio.sleep(2)
         loaded = rss_mb(process.pid)
+        # The storm's reconnect on the bare stack: every socket dropped, then all back at
+        # once; the baseline greets nobody, so its sockets count once their handshake is done.
+        for ws in sockets:
+            ws.transport.abort()
+        await asyncio.sleep(2)
+        started = time.perf_counter()
+        sockets = await reconnect_all([f"ws://127.0.0.1:{port}/ws"] * total)
+        reconnected_after = time.perf_counter() - started
         for ws in sockets[FANOUT_SOCKETS:]:
             await ws.close()
         await asyncio.sleep(1)
@@ -307,6 +315,7 @@ async def measure_baseline(total: int, rounds: int) -> dict[str, Any]:
     return {
         "idle": idle,
         "loaded": loaded,
+        "reconnected_after_s": reconnected_after,
         "latencies": latencies,
         "spreads": spreads,
         "errors": tracebacks(log),
@@ -444,6 +453,17 @@ async def measure_frontdesk(total: int, rounds: int) -> dict[str, Any]:
 STORM_CONCURRENCY = 1000
 
 
+async def reconnect_all(urls: list[str]) -> list[ClientConnection]:
+    """Every socket of ``urls`` at once, STORM_CONCURRENCY connecting at a time."""
+    semaphore = asyncio.Semaphore(STORM_CONCURRENCY)
+
+    async def one(url: str) -> ClientConnection:
+        async with semaphore:
+            return await connect(url, max_queue=None, ping_interval=None, open_timeout=120)
+
+    return list(await asyncio.gather(*(one(url) for url in urls)))
+
+
 async def storm(
     sockets: list[ClientConnection],
     urls: list[str],
@@ -493,14 +513,8 @@ async def storm(
     close_latencies = list(post_latencies)
     post_latencies.clear()
 
-    semaphore = asyncio.Semaphore(STORM_CONCURRENCY)
-
-    async def one(url: str) -> ClientConnection:
-        async with semaphore:
-            return await connect(url, max_queue=None, ping_interval=None, open_timeout=120)
-
     started = time.perf_counter()
-    back = list(await asyncio.gather(*(one(url) for url in urls)))
+    back = await reconnect_all(urls)
     await greeted(back)
     greeted_after = time.perf_counter() - started
     await asyncio.sleep(1)
@@ -604,15 +618,18 @@ def main() -> None:
         f"once ({STORM_CONCURRENCY} connecting at a time): all greeted after "
         f"{st['all_greeted_after_s']:.1f} s; POST p50 {st['reconnect_http_p50_ms']:.0f} ms, "
         f"p99 {st['reconnect_http_p99_ms']:.0f} ms, max {st['reconnect_http_max_ms']:.0f} ms "
-        f"({st['reconnect_http_requests']} requests); online afterwards: "
+        f"({st['reconnect_http_requests']} requests); the baseline, which greets nobody, had "
+        f"all its {args.sockets} sockets back after {baseline['reconnected_after_s']:.1f} s "
+        f"(ratio {st['all_greeted_after_s'] / baseline['reconnected_after_s']:.2f}); online "
+        "afterwards: "
         f"{st['agents_online_after']} of {st['agents_expected']} agents, "
         f"{st['devices_online_after']} of {st['devices_expected']} devices"
     )
     print(
         f"goals: {args.sockets} sockets <= 500 MB: {met(frontdesk['loaded'] <= 500)}; "
-        f"fan-out p99 <= 50 ms: {met(percentile(f_spread, 0.99) * ms <= 50)} "
-        f"(spread); end to end, including the triggering request's commit: "
-        f"{percentile(f_lat, 0.99) * ms:.0f} ms; storm HTTP p99 <= 1 s: "
+        f"fan-out p99 <= 50 ms from just before the POST: "
+        f"{met(percentile(f_lat, 0.99) * ms <= 50)} (the spread alone: "
+        f"{percentile(f_spread, 0.99) * ms:.0f} ms); storm HTTP p99 <= 1 s: "
         f"{met(max(st['close_http_p99_ms'], st['reconnect_http_p99_ms']) <= 1000)}; "
         f"all greeted within 15 s: {met(st['all_greeted_after_s'] <= 15)}; presence correct: "
         f"{met(presence_correct)}"
