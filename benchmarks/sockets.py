@@ -91,13 +91,15 @@ async def server(command: list[str], env: dict[str, str], port: int, log: Path) 
                 process.wait()
 
 
-async def open_sockets(urls: list[str]) -> list[ClientConnection]:
-    semaphore = asyncio.Semaphore(CONNECT_CONCURRENCY)
+async def open_sockets(
+    urls: list[str], *, concurrency: int = CONNECT_CONCURRENCY, open_timeout: float = 60
+) -> list[ClientConnection]:
+    semaphore = asyncio.Semaphore(concurrency)
 
     async def one(url: str) -> ClientConnection:
         async with semaphore:
             # Offers per-message compression, as browsers do; both servers decline it.
-            return await connect(url, max_queue=None, ping_interval=None, open_timeout=60)
+            return await connect(url, max_queue=None, ping_interval=None, open_timeout=open_timeout)
 
     return list(await asyncio.gather(*(one(url) for url in urls)))
 
@@ -455,13 +457,7 @@ STORM_CONCURRENCY = 1000
 
 async def reconnect_all(urls: list[str]) -> list[ClientConnection]:
     """Every socket of ``urls`` at once, STORM_CONCURRENCY connecting at a time."""
-    semaphore = asyncio.Semaphore(STORM_CONCURRENCY)
-
-    async def one(url: str) -> ClientConnection:
-        async with semaphore:
-            return await connect(url, max_queue=None, ping_interval=None, open_timeout=120)
-
-    return list(await asyncio.gather(*(one(url) for url in urls)))
+    return await open_sockets(urls, concurrency=STORM_CONCURRENCY, open_timeout=120)
 
 
 async def storm(

@@ -29,15 +29,28 @@ from frontdesk.store.plain import PlainStatement
 
 def scope_of(session: Session, account: Account, group_id: int | None) -> frozenset[int]:
     """The agents a conversation of this account (and group, if any) belongs to."""
-    active = session.scalars(
-        select(Agent.id).where(Agent.account_id == account.id, Agent.active.is_(True))
-    ).all()
+    return scope_of_plan(
+        session.connection(), account_id=account.id, plan=account.plan, group_id=group_id
+    )
+
+
+def scope_of_plan(
+    connection: Connection, *, account_id: int, plan: Plan, group_id: int | None
+) -> frozenset[int]:
+    """``scope_of`` in plain statements, given the account's plan."""
+    active = [row[0] for row in _ACTIVE_AGENTS.rows(connection, account_id=account_id)]
     members = None
     if group_id is not None:
-        members = session.scalars(
-            select(GroupMember.agent_id).where(GroupMember.group_id == group_id)
-        ).all()
-    return scope_agent_ids(plan=account.plan, group_member_ids=members, active_agent_ids=active)
+        members = [row[0] for row in _GROUP_MEMBERS.rows(connection, group_id=group_id)]
+    return scope_agent_ids(plan=plan, group_member_ids=members, active_agent_ids=active)
+
+
+_ACTIVE_AGENTS = PlainStatement(
+    select(Agent.id).where(Agent.account_id == bindparam("account_id"), Agent.active.is_(True))
+)
+_GROUP_MEMBERS = PlainStatement(
+    select(GroupMember.agent_id).where(GroupMember.group_id == bindparam("group_id"))
+)
 
 
 def scope_is_online(

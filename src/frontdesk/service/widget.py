@@ -10,25 +10,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import partial
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
-from frontdesk.core.model import ConversationStatus, DeviceStatus, MessageAuthor
-from frontdesk.core.presence import scope_agent_ids
+from frontdesk.core.model import ConversationStatus, MessageAuthor, Plan
 from frontdesk.errors import NotAuthenticated, NotFound
 from frontdesk.security import VISITOR_TOKEN_PREFIX, new_token, token_digest
 from frontdesk.service import notifications
 from frontdesk.service.groups import group_not_found, load_groups_of_account
 from frontdesk.service.presence import PresenceEvent, visitor_active
 from frontdesk.service.runtime import Runtime, VisitorCaller
-from frontdesk.service.scope import online_agent_ids, scope_of
+from frontdesk.service.scope import online_agent_ids, scope_is_online, scope_of, scope_of_plan
 from frontdesk.store.models import (
     Account,
-    Agent,
     Conversation,
-    Device,
     Group,
-    GroupMember,
     Message,
     Visitor,
     table_of,
@@ -72,7 +68,8 @@ def visitor_scope(rt: Runtime, caller: VisitorCaller, *, group_id: int | None) -
     """The agents a visitor's widget depends on: the group asked for, else the group of the
     visitor's open conversation, else the whole account."""
     with rt.database.read() as session:
-        return _visitor_scope(session, caller, group_id)
+        _plan, _group_id, scope = _visitor_scope(session.connection(), caller, group_id)
+        return scope
 
 
 def visitor_widget(
@@ -83,24 +80,34 @@ def visitor_widget(
     asks it."""
     with rt.database.read() as session:
         connection = session.connection()
-        plan = _ACCOUNT_PLAN.scalar(connection, account_id=caller.account_id)
-        if plan is None:
-            raise NotFound("The widget's account does not exist any more.", code="widget_not_found")
-        if group_id is not None:
-            if (
-                _GROUP_OF_ACCOUNT.first(connection, group_id=group_id, account_id=caller.account_id)
-                is None
-            ):
-                raise group_not_found(group_id)
-        else:
-            group_id = _OPEN_CONVERSATION_GROUP.scalar(connection, visitor_id=caller.visitor_id)
-        active = [row[0] for row in _ACTIVE_AGENTS.rows(connection, account_id=caller.account_id)]
-        members = None
-        if group_id is not None:
-            members = [row[0] for row in _GROUP_MEMBERS.rows(connection, group_id=group_id)]
-        scope = scope_agent_ids(plan=plan, group_member_ids=members, active_agent_ids=active)
-        online = _ONLINE_AGENTS.rows(connection, account_id=caller.account_id, now=rt.clock.now())
-        return scope, not scope.isdisjoint(row[0] for row in online)
+        plan, group_id, scope = _visitor_scope(connection, caller, group_id)
+        online = scope_is_online(
+            connection,
+            account_id=caller.account_id,
+            plan=plan,
+            group_id=group_id,
+            now=rt.clock.now(),
+        )
+        return scope, online
+
+
+def _visitor_scope(
+    connection: Connection, caller: VisitorCaller, group_id: int | None
+) -> tuple[Plan, int | None, frozenset[int]]:
+    """The account's plan, the group the visitor's widget is about, and its scope."""
+    plan = _ACCOUNT_PLAN.scalar(connection, account_id=caller.account_id)
+    if plan is None:
+        raise NotFound("The widget's account does not exist any more.", code="widget_not_found")
+    if group_id is not None:
+        if (
+            _GROUP_OF_ACCOUNT.first(connection, group_id=group_id, account_id=caller.account_id)
+            is None
+        ):
+            raise group_not_found(group_id)
+    else:
+        group_id = _OPEN_CONVERSATION_GROUP.scalar(connection, visitor_id=caller.visitor_id)
+    scope = scope_of_plan(connection, account_id=caller.account_id, plan=plan, group_id=group_id)
+    return plan, group_id, scope
 
 
 _ACCOUNT_PLAN = PlainStatement(select(Account.plan).where(Account.id == bindparam("account_id")))
@@ -118,39 +125,6 @@ _OPEN_CONVERSATION_GROUP = PlainStatement(
     .order_by(Conversation.id.desc())
     .limit(1)
 )
-_ACTIVE_AGENTS = PlainStatement(
-    select(Agent.id).where(Agent.account_id == bindparam("account_id"), Agent.active.is_(True))
-)
-_GROUP_MEMBERS = PlainStatement(
-    select(GroupMember.agent_id).where(GroupMember.group_id == bindparam("group_id"))
-)
-_ONLINE_AGENTS = PlainStatement(
-    select(Device.agent_id)
-    .join(Agent, Agent.id == Device.agent_id)
-    .where(
-        Agent.account_id == bindparam("account_id"),
-        Agent.active.is_(True),
-        Device.status == DeviceStatus.ONLINE,
-        Device.connected_until > bindparam("now"),
-    )
-    .distinct()
-)
-
-
-def _visitor_scope(session: Session, caller: VisitorCaller, group_id: int | None) -> frozenset[int]:
-    account = session.get_one(Account, caller.account_id)
-    _check_group(session, account, group_id)
-    if group_id is None:
-        group_id = session.scalar(
-            select(Conversation.group_id)
-            .where(
-                Conversation.visitor_id == caller.visitor_id,
-                Conversation.status != ConversationStatus.CLOSED,
-            )
-            .order_by(Conversation.id.desc())
-            .limit(1)
-        )
-    return scope_of(session, account, group_id)
 
 
 def widget_is_online(rt: Runtime, widget_key: str, *, group_id: int | None) -> bool:
