@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from frontdesk.core.model import Locale
 from frontdesk.core.notifications import NotificationKind
-from frontdesk.mail.compose import compose
+from frontdesk.mail.compose import write
 from frontdesk.mail.content import ListedMessage, NotificationEmail
 
 AT = datetime(2026, 11, 25, 19, 40, tzinfo=UTC)
@@ -49,7 +49,7 @@ def notification(**changes: object) -> NotificationEmail:
 
 
 def received(email: NotificationEmail) -> EmailMessage:
-    raw = compose(email).as_bytes()
+    raw = write(email)
     assert all(len(line) <= 998 for line in raw.split(b"\r\n")), "RFC 5322 line limit"
     parsed = message_from_bytes(raw, policy=policy.default)
     assert isinstance(parsed, EmailMessage)
@@ -252,9 +252,7 @@ def test_hostile_names_never_make_a_header(name: str) -> None:
     agent=st.text(max_size=300),
 )
 def test_no_text_at_all_reaches_the_headers_unencoded(name: str, shop: str, agent: str) -> None:
-    raw = compose(
-        notification(visitor_name=name, account_name=shop or "Shop", recipient_name=agent)
-    ).as_bytes()
+    raw = write(notification(visitor_name=name, account_name=shop or "Shop", recipient_name=agent))
     head = raw.split(b"\r\n\r\n", 1)[0]
     assert head.isascii()
     assert all(len(line) <= 998 for line in head.split(b"\r\n"))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 
 from frontdesk.mail.catcher import MailCatcher
-from frontdesk.mail.compose import compose
+from frontdesk.mail.compose import write
 from frontdesk.mail.content import NotificationEmail
 from frontdesk.mail.dkim import DkimSigner
 from frontdesk.mail.transport import SmtpTarget, SmtpTransport
@@ -34,7 +34,7 @@ class Mailer:
 
     def write(self, email: NotificationEmail) -> bytes:
         """The bytes sent: the e-mail as written, DKIM-signed when a key is configured."""
-        message = compose(email).as_bytes()
+        message = write(email)
         return self.signer.sign(message) if self.signer is not None else message
 
     async def start(self) -> SmtpTransport:
