@@ -82,6 +82,7 @@ ENGINE_CHANNEL = "frontdesk_engine"
 DECIDE_BATCH = 100
 _notifications = table_of(Notification)
 _notification_messages = table_of(NotificationMessage)
+_deliveries = table_of(Delivery)
 
 
 # --- the events -----------------------------------------------------------------------------
@@ -658,7 +659,8 @@ def claim_deliveries(rt: Runtime, *, limit: int) -> list[ClaimedDelivery]:
             .limit(limit)
             .with_for_update(skip_locked=True)
         ).all()
-        listed = _load_what_e_mails_are_written_from(session, deliveries)
+        loaded: list[object] = []
+        listed = _load_what_e_mails_are_written_from(session, deliveries, loaded)
         for delivery in deliveries:
             delivery.lease_until = lease_until
             delivery.lease_token = token
@@ -677,25 +679,31 @@ def claim_deliveries(rt: Runtime, *, limit: int) -> list[ClaimedDelivery]:
 
 
 def _load_what_e_mails_are_written_from(
-    session: Session, deliveries: Sequence[Delivery]
+    session: Session, deliveries: Sequence[Delivery], loaded: list[object]
 ) -> dict[int, list[Message]]:
     """Load, a few queries for the whole batch, the rows the deliveries' e-mails are written
     from (so ``_email_of`` finds them in the session), and return each notification's
-    listed messages."""
+    listed messages. The session's identity map holds rows weakly: the caller keeps
+    ``loaded`` until the e-mails are written, or each ``get`` would load its row again."""
     notification_ids = {d.notification_id for d in deliveries}
     notifications = session.scalars(
         select(Notification).where(Notification.id.in_(notification_ids))
     ).all()
-    session.scalars(
-        select(Conversation)
-        .where(Conversation.id.in_({n.conversation_id for n in notifications}))
-        .options(selectinload(Conversation.visitor))
-    ).all()
-    session.scalars(
-        select(Account).where(Account.id.in_({n.account_id for n in notifications}))
-    ).all()
+    loaded.extend(notifications)
+    loaded.extend(
+        session.scalars(
+            select(Conversation)
+            .where(Conversation.id.in_({n.conversation_id for n in notifications}))
+            .options(selectinload(Conversation.visitor))
+        ).all()
+    )
+    loaded.extend(
+        session.scalars(
+            select(Account).where(Account.id.in_({n.account_id for n in notifications}))
+        ).all()
+    )
     agent_ids = {d.agent_id for d in deliveries if d.agent_id is not None}
-    session.scalars(select(Agent).where(Agent.id.in_(agent_ids))).all()
+    loaded.extend(session.scalars(select(Agent).where(Agent.id.in_(agent_ids))).all())
     listed: dict[int, list[Message]] = {n: [] for n in notification_ids}
     for notification_id, message in session.execute(
         select(NotificationMessage.notification_id, Message)
@@ -768,6 +776,21 @@ def record_deliveries(
 def _record(
     session: Session, rt: Runtime, claimed: ClaimedDelivery, outcome: SendOutcome, now: datetime
 ) -> bool:
+    if outcome.accepted:
+        # Most outcomes: one plain statement. A sent delivery needs no look at its
+        # notification's other deliveries (it cannot have failed now).
+        recorded = _RECORD_SENT.first(
+            session.connection(),
+            delivery=claimed.delivery_id,
+            token=claimed.lease_token,
+            now=now,
+            claimed_at=claimed.claimed_at,
+            code=outcome.code,
+            text=outcome.text[:1000],
+        )
+        if recorded is not None:
+            rt.database.after_commit(session, _sent_metric)
+        return recorded is not None
     settings = rt.settings
     delivery = session.scalar(
         select(Delivery)
@@ -818,6 +841,32 @@ def _record(
     fail_if_nobody_got_it(session, delivery.notification_id)
     rt.database.after_commit(session, lambda: metrics.delivery_attempted(result))
     return True
+
+
+_RECORD_SENT = PlainStatement(
+    update(_deliveries)
+    .where(
+        _deliveries.c.id == bindparam("delivery"),
+        _deliveries.c.lease_token == bindparam("token"),
+    )
+    .values(
+        state=DeliveryState.SENT,
+        sent_at=bindparam("now"),
+        next_attempt_at=None,
+        lease_until=None,
+        lease_token=None,
+        attempts=_deliveries.c.attempts + 1,
+        first_attempt_at=func.coalesce(_deliveries.c.first_attempt_at, bindparam("claimed_at")),
+        last_attempt_at=bindparam("now"),
+        smtp_code=bindparam("code"),
+        smtp_text=bindparam("text"),
+    )
+    .returning(_deliveries.c.id)
+)
+
+
+def _sent_metric() -> None:
+    metrics.delivery_attempted("sent")
 
 
 def release_deliveries(rt: Runtime, claimed: Sequence[ClaimedDelivery]) -> None:
