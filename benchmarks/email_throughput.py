@@ -4,10 +4,11 @@ that server's raw capacity measured in the same run. Run:
     .venv/bin/python benchmarks/email_throughput.py                  # 3,000 e-mails a phase
     .venv/bin/python benchmarks/email_throughput.py --mails 1000 --database-url postgresql://…
 
-Goal (issue "E-mails people trust"): at least 80 % of the sink's capacity. The benchmark
-says for both the sending path (Frontdesk's transport with the e-mails Frontdesk writes) and
-the whole engine (which also claims, writes and records each e-mail); docs/email.md says
-which is met and why.
+Goals: the sending path (Frontdesk's transport with the e-mails Frontdesk writes) at 80 % of
+the sink's capacity; the whole engine (which also claims, writes and records each e-mail) at
+least 50 % (issue "Fast hot paths"), 80 % the aim. The engine runs twice: each notification
+to 50 agents (the e-mails of one notification share their rendered parts) and to 1 agent
+(every e-mail rendered on its own). docs/email.md and docs/performance.md say what is met.
 
 The sink is an aiosmtpd server in another process (benchmarks/smtp_sink.py) that counts and
 discards; a fresh one serves each phase and reports how many e-mails and connections it saw.
@@ -73,6 +74,7 @@ SENDER = "frontdesk@bench.example.com"
 RAW_CONNECTIONS = (1, 2, 4, 8)
 MAX_CONNECTIONS = 4  # smtp_max_connections' default
 GOAL = 0.8
+FLOOR = 0.5  # issue 11: the whole engine at least half the sink's capacity
 WARM_UP = 300  # e-mails a new sink takes before any phase is timed
 T = TypeVar("T")
 
@@ -320,7 +322,7 @@ def seed(rt: Runtime, mails: int, per_notification: int, tag: str) -> None:
 
 
 async def measure_engine(
-    mails: int, database_url: str | None, tag: str
+    mails: int, database_url: str | None, tag: str, per_notification: int
 ) -> tuple[Result, dict[str, float]]:
     data = Path(tempfile.mkdtemp(prefix="frontdesk-bench-"))
     async with sink() as running:
@@ -340,7 +342,6 @@ async def measure_engine(
             clock=SystemClock(),
             passwords=PasswordHasher("fast"),
         )
-        per_notification = 50
         await asyncio.to_thread(seed, rt, mails, per_notification, tag)
         await asyncio.sleep(0.01)  # the notifications fall due
         decide_started = time.perf_counter()
@@ -357,7 +358,7 @@ async def measure_engine(
             # Each step's time is summed as the worker calls it.
             for owner, name, step in (
                 (notifications, "claim_deliveries", "claim"),
-                (notifications, "record_deliveries", "record"),
+                (notifications, "record_outcomes", "record"),
                 (Mailer, "write", "write"),
             ):
                 timing.enter_context(
@@ -380,7 +381,8 @@ async def measure_engine(
     backend = "PostgreSQL" if database_url else "SQLite"
     return (
         Result(
-            f"Frontdesk engine end to end, {backend}",
+            f"Frontdesk engine end to end, {backend}"
+            + (", 1 agent" if per_notification == 1 else f", {per_notification} agents"),
             sent,
             seconds,
             running.stats["connections"],
@@ -426,6 +428,11 @@ async def main() -> None:
     parser.add_argument(
         "--database-url", help="also run the engine on this (empty or Frontdesk) database"
     )
+    parser.add_argument(
+        "--agents",
+        default="50,1",
+        help="the engine's runs: each notification goes to this many agents (comma-separated)",
+    )
     args = parser.parse_args()
     message = Mailer(Settings(smtp_url="smtp://127.0.0.1:1")).write(sample_email(0))
     print(
@@ -449,9 +456,12 @@ async def main() -> None:
             await measure_transport(args.mails, 8),
         ]
         for url in [None, args.database_url] if args.database_url else [None]:
-            engine, breakdown = await measure_engine(args.mails, url, f"r{number}")
-            measured.append(engine)
-            steps[engine.name].append(breakdown)
+            for recipients in (int(a) for a in args.agents.split(",")):
+                engine, breakdown = await measure_engine(
+                    args.mails, url, f"r{number}a{recipients}", recipients
+                )
+                measured.append(engine)
+                steps[engine.name].append(breakdown)
         for result in measured:
             rounds[result.name].append(result)
         print(f"round {number + 1}: " + ", ".join(f"{r.rate:.0f}" for r in measured), flush=True)
@@ -468,13 +478,19 @@ async def main() -> None:
             f"{name}, milliseconds per e-mail summed over its steps (median): "
             + ", ".join(f"{step} {ms:.2f}" for step, ms in per_mail.items())
         )
-    for label, prefix in (
-        ("the sending path (transport, 4 connections)", "Frontdesk transport alone, 4"),
-        ("the engine end to end", "Frontdesk engine"),
-    ):
-        rate = max(r.rate for r in results if r.name.startswith(prefix))
-        verdict = "met" if rate >= GOAL * capacity else "NOT met"
-        print(f"goal ({label} ≥ {GOAL:.0%} of raw capacity): {rate / capacity:.0%}, {verdict}")
+    sending = next(r for r in results if r.name.startswith("Frontdesk transport alone, 4"))
+    verdict = "met" if sending.rate >= GOAL * capacity else "NOT met"
+    print(
+        f"goal (the sending path, transport on 4 connections, ≥ {GOAL:.0%} of raw capacity): "
+        f"{sending.rate / capacity:.0%}, {verdict}"
+    )
+    for engine in (r for r in results if r.name.startswith("Frontdesk engine")):
+        ratio = engine.rate / capacity
+        print(
+            f"goal ({engine.name} ≥ {FLOOR:.0%} of raw capacity, {GOAL:.0%} the aim): "
+            f"{ratio:.0%}, {'met' if ratio >= FLOOR else 'NOT met'}"
+            + (f", the aim {'met' if ratio >= GOAL else 'not yet'}" if ratio >= FLOOR else "")
+        )
 
 
 if __name__ == "__main__":

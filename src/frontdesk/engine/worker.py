@@ -201,9 +201,12 @@ class _GroupRecorder:
         self, batch: list[tuple[ClaimedDelivery, SendOutcome, asyncio.Future[bool]]]
     ) -> None:
         outcomes = [(item, outcome) for item, outcome, _ in batch]
+        rt = self.runtime
         try:
-            results = await anyio.to_thread.run_sync(
-                notifications.record_deliveries, self.runtime, outcomes
+            # On SQLite in the event loop's group commit, beside the requests' writes, with
+            # no hop to a thread and back for each outcome.
+            results = await rt.database.run_write(
+                lambda session: notifications.record_outcomes(session, rt, outcomes)
             )
         except Exception as exc:
             for _, _, recorded in batch:

@@ -768,9 +768,16 @@ def record_deliveries(
     """``record_delivery`` for several outcomes in one transaction: a worker sending over
     several connections records together the outcomes that arrive while a record
     transaction runs, instead of making each wait its turn for a transaction of its own."""
-    now = rt.clock.now()
     with rt.database.write() as session:
-        return [_record(session, rt, claimed, outcome, now) for claimed, outcome in outcomes]
+        return record_outcomes(session, rt, outcomes)
+
+
+def record_outcomes(
+    session: Session, rt: Runtime, outcomes: Sequence[tuple[ClaimedDelivery, SendOutcome]]
+) -> list[bool]:
+    """``record_deliveries`` in the caller's transaction (``Database.run_write``)."""
+    now = rt.clock.now()
+    return [_record(session, rt, claimed, outcome, now) for claimed, outcome in outcomes]
 
 
 def _record(
