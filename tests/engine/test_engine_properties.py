@@ -195,11 +195,11 @@ def apply(real: Real, model: m.Model, action: tuple[Any, ...]) -> None:
             rt, caller, text="Hello?", group_id=real.group_id if grouped else None
         )
         written = model.visitor_writes(visitor, grouped=grouped)
-        real.message_seqs[posted.message.id] = written.seq
+        real.message_seqs[posted.message_id] = written.seq
         key = model.open_conversation(visitor)
         assert key is not None
-        real.conversation_ids.setdefault(key.key, posted.conversation.id)
-        assert real.conversation_ids[key.key] == posted.conversation.id
+        real.conversation_ids.setdefault(key.key, posted.conversation_id)
+        assert real.conversation_ids[key.key] == posted.conversation_id
         return
 
     agent = model.agents[action[1]]

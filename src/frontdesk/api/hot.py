@@ -109,7 +109,7 @@ class HotPaths:
         self.served += 1
         announce_posted(self.live, posted)
         payload = VisitorMessageOut(
-            conversation_id=posted.conversation.id, message_id=posted.message.id
+            conversation_id=posted.conversation_id, message_id=posted.message_id
         ).model_dump_json()
         await send(
             {

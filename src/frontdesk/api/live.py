@@ -22,6 +22,11 @@ class Live:
         self.hub = hub
         self.keeper = keeper
 
+    def agents_listen(self, account_id: int) -> bool:
+        """Whether a frame to the account's agents may reach anybody (always, when other
+        processes may have dashboards open): frames are not built for nobody."""
+        return self.hub.listened(agents_topic(account_id))
+
     def conversation_created(self, conversation: Conversation) -> None:
         self._to_agents(conversation, "conversation.created")
 

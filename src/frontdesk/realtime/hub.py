@@ -109,6 +109,10 @@ class Hub(Protocol):
 
     def publish(self, topic: str, frame: Frame) -> None: ...
 
+    def listened(self, topic: str) -> bool:
+        """False only when no subscriber anywhere can receive a frame on ``topic``."""
+        ...
+
 
 class LocalHub:
     """The in-process hub: enough for one ``frontdesk serve`` process."""
@@ -151,6 +155,9 @@ class LocalHub:
             self.deliver(topic, envelope)
         else:
             self._loop.call_soon_threadsafe(self.deliver, topic, envelope)
+
+    def listened(self, topic: str) -> bool:
+        return topic in self._subscriptions
 
     def deliver(self, topic: str, envelope: Envelope) -> None:
         for subscription in tuple(self._subscriptions.get(topic, ())):

@@ -83,6 +83,9 @@ class RedisHub:
         else:
             self._loop.call_soon_threadsafe(self._outbox.put_nowait, (channel, text))
 
+    def listened(self, topic: str) -> bool:
+        return True  # other processes' subscribers are not known here
+
     @property
     def subscription_count(self) -> int:
         return self._local.subscription_count

@@ -8,6 +8,7 @@ conversation, or opens a new one (SPEC section 2).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from functools import partial
 
 from sqlalchemy import Connection, bindparam, insert, select, update
@@ -51,10 +52,57 @@ class VisitorConversation:
 
 @dataclass(frozen=True, slots=True)
 class Posted:
-    conversation: Conversation
-    message: Message
+    """A stored visitor message. ``copies`` makes unsaved copies of the conversation and
+    the message for live frames, only when somebody listens (``announce_posted``)."""
+
+    account_id: int
+    conversation_id: int
+    message_id: int
     opened_conversation: bool
     presence_events: list[PresenceEvent]
+    _written: _Written
+
+    def copies(self) -> tuple[Conversation, Message]:
+        w = self._written
+        conversation = Conversation(
+            id=self.conversation_id,
+            account_id=self.account_id,
+            visitor_id=w.visitor_id,
+            group_id=w.group_id,
+            status=w.status,
+            created_at=w.at,
+            last_message_at=w.at,
+        )
+        if self.opened_conversation:
+            conversation.visitor = Visitor(
+                id=w.visitor_id,
+                account_id=self.account_id,
+                name=w.name,
+                email=w.email,
+                page_url=w.page_url,
+                present=True,
+            )
+        message = Message(
+            id=self.message_id,
+            conversation_id=self.conversation_id,
+            author=MessageAuthor.VISITOR,
+            agent_id=None,
+            text=w.text,
+            created_at=w.at,
+        )
+        return conversation, message
+
+
+@dataclass(frozen=True, slots=True)
+class _Written:
+    visitor_id: int
+    group_id: int | None
+    status: ConversationStatus
+    at: datetime
+    text: str
+    name: str | None
+    email: str | None
+    page_url: str | None
 
 
 def load_widget_account(session: Session, widget_key: str) -> Account:
@@ -408,38 +456,22 @@ def record_visitor_message(
         at=now,
         new_conversation=found is None,
     )
-    # Unsaved copies of what was written, for the live announcements.
-    conversation = Conversation(
-        id=conversation_id,
+    return Posted(
         account_id=caller.account_id,
-        visitor_id=caller.visitor_id,
-        group_id=group_id,
-        status=status,
-        created_at=now,
-        last_message_at=now,
-    )
-    if found is None:
-        conversation.visitor = Visitor(
-            id=caller.visitor_id,
-            account_id=caller.account_id,
+        conversation_id=conversation_id,
+        message_id=message_id,
+        opened_conversation=found is None,
+        presence_events=arrived,
+        _written=_Written(
+            visitor_id=caller.visitor_id,
+            group_id=group_id,
+            status=status,
+            at=now,
+            text=text,
             name=name,
             email=email,
             page_url=page_url,
-            present=True,
-        )
-    message = Message(
-        id=message_id,
-        conversation_id=conversation_id,
-        author=MessageAuthor.VISITOR,
-        agent_id=None,
-        text=text,
-        created_at=now,
-    )
-    return Posted(
-        conversation=conversation,
-        message=message,
-        opened_conversation=found is None,
-        presence_events=arrived,
+        ),
     )
 
 

@@ -98,15 +98,19 @@ async def post_message(
         rt, visitor, text=body.text, group_id=body.group_id
     )
     announce_posted(live, posted)
-    return VisitorMessageOut(conversation_id=posted.conversation.id, message_id=posted.message.id)
+    return VisitorMessageOut(conversation_id=posted.conversation_id, message_id=posted.message_id)
 
 
 def announce_posted(live: Live, posted: widget.Posted) -> None:
-    """What a stored visitor message shows live (also from frontdesk.api.hot)."""
+    """What a stored visitor message shows live (also from frontdesk.api.hot): to the
+    account's dashboards, so nothing is built while none listens."""
     live.keeper.announce(posted.presence_events)
+    if not live.agents_listen(posted.account_id):
+        return
+    conversation, message = posted.copies()
     if posted.opened_conversation:
-        live.conversation_created(posted.conversation)
-    live.message_created(posted.conversation, posted.message)
+        live.conversation_created(conversation)
+    live.message_created(conversation, message)
 
 
 @router.post("/heartbeat")
