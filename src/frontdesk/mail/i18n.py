@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import io
 from datetime import datetime
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -58,12 +58,20 @@ def is_time_zone(name: str) -> bool:
 
 
 def local_time(moment: datetime, *, time_zone: str, locale: Locale) -> str:
-    """``Nov 25, 2026 8:40 PM`` / ``25.11.2026 20:40`` / ``25. 11. 2026 20:40``."""
+    """``Nov 25, 2026 8:40 PM`` / ``25.11.2026 20:40`` / ``25. 11. 2026 20:40``: to the
+    minute, so a minute once written is kept for the messages of the same minute (Babel
+    takes ~50 µs to write one)."""
+    return _local_minute(moment.replace(second=0, microsecond=0), time_zone, locale)
+
+
+@lru_cache(maxsize=4096)
+def _local_minute(moment: datetime, time_zone: str, locale: Locale) -> str:
     local = moment.astimezone(zone(time_zone))
     day = format_date(local, "medium", locale=locale.value)
     return f"{day} {format_time(local, 'short', locale=locale.value)}"
 
 
+@lru_cache(maxsize=256)
 def zone_name(time_zone: str, *, locale: Locale) -> str:
     """The zone as people say it (``Central European Time``), with its IANA name."""
     if time_zone.upper() in ("UTC", "ETC/UTC", "GMT", "ETC/GMT", "UNIVERSAL", "ZULU"):
