@@ -197,6 +197,7 @@ def write(email: NotificationEmail) -> bytes:
     return b"".join(lines)
 
 
+_FOLD_AT = 78  # SMTP.max_line_length
 _LINE_LIMIT = 998
 _FIXED_HEADERS = b"Auto-Submitted: auto-generated\r\nX-Auto-Response-Suppress: All\r\n"
 _UNSUBSCRIBE_POST = b"List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"
@@ -218,12 +219,11 @@ def _header(name: str, value: str) -> bytes:
         raise ValueError("Header values may not contain linefeed or carriage return characters")
     if value.isascii():
         length = len(name) + 2 + len(value)
-        if length <= SMTP.max_line_length or (
-            length <= _LINE_LIMIT and " " not in value and "\t" not in value
-        ):
+        if length <= _FOLD_AT or (length <= _LINE_LIMIT and " " not in value and "\t" not in value):
             return f"{name}: {value}\r\n".encode("ascii")
     _name, parsed = SMTP.header_store_parse(name, value)
-    return parsed.fold(policy=SMTP).encode("ascii")
+    folded: str = parsed.fold(policy=SMTP)
+    return folded.encode("ascii")
 
 
 @lru_cache(maxsize=8)
