@@ -6,16 +6,19 @@ from __future__ import annotations
 from datetime import timedelta
 
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from frontdesk.clock import ManualClock
 from frontdesk.core.model import DeviceKind, DeviceStatus
+from frontdesk.core.notifications import NotificationKind, NotificationState, SuppressedBecause
 from frontdesk.core.presence import PresenceChange
-from frontdesk.service import presence
+from frontdesk.service import notifications, presence
 from frontdesk.service.accounts import authenticate_agent
 from frontdesk.service.runtime import AgentCaller, Runtime
 from frontdesk.service.widget import authenticate_visitor
 from frontdesk.store.database import Database
-from tests.support import SignedUp, new_visitor
+from frontdesk.store.models import Notification
+from tests.support import SignedUp, new_visitor, sign_up
 
 ONLINE, OFFLINE = DeviceStatus.ONLINE, DeviceStatus.OFFLINE
 
@@ -237,3 +240,45 @@ def test_the_history_survives_a_restart(runtime: Runtime, account: SignedUp) -> 
         assert [r.change for r in rows] == [PresenceChange.AGENT_ONLINE]
     finally:
         restarted.database.dispose()
+
+
+def test_a_missed_conversation_the_account_has_off_is_decided_when_the_visitor_leaves(
+    runtime: Runtime, client: TestClient, clock: ManualClock
+) -> None:
+    """Its decision needs nothing but the account (its plan, its setting), so the sweep that
+    records the leaving records it too, and the engine has nothing due; switched on, the
+    missed conversation waits for the engine as before."""
+    for plan, setting, expected in (
+        ("free", False, (NotificationState.SUPPRESSED, SuppressedBecause.PLAN_LACKS_FEATURE)),
+        ("standard", False, (NotificationState.SUPPRESSED, SuppressedBecause.SETTING_OFF)),
+        ("standard", True, (NotificationState.SCHEDULED, None)),
+    ):
+        account = sign_up(client, plan=plan)
+        if setting:
+            account.patch(
+                "/settings/notifications", {"missed_conversation_email": True}
+            ).raise_for_status()
+        presence.set_status(runtime, caller(runtime, account), status=ONLINE, device_key="tab")
+        visitor = new_visitor(client, account.widget_key)
+        conversation_id = visitor.say("Anyone?").json()["conversation_id"]
+        clock.advance(runtime.settings.visitor_left_after + 1)
+        (left,) = [
+            e
+            for e in presence.sweep(runtime)
+            if e.change is PresenceChange.VISITOR_LEFT and e.visitor_id == visitor.visitor_id
+        ]
+        with runtime.database.read() as session:
+            (missed,) = session.scalars(
+                select(Notification).where(
+                    Notification.conversation_id == conversation_id,
+                    Notification.kind == NotificationKind.MISSED_CONVERSATION,
+                )
+            ).all()
+        assert (missed.state, missed.reason) == expected, plan
+        assert missed.due_at == left.at
+        if missed.state is NotificationState.SCHEDULED:
+            assert missed.decided_at is None
+            assert notifications.decide_due(runtime) == 1
+        else:
+            assert missed.decided_at == clock.now()
+            assert notifications.decide_due(runtime) == 0

@@ -219,11 +219,21 @@ class MissedFacts:
     audience: Audience
 
 
-def decide_missed(facts: MissedFacts) -> Decision:
-    if not has_missed_conversation_emails(facts.plan):
+def missed_decided_by_the_account(plan: Plan, *, setting_on: bool) -> Decision | None:
+    """What ``decide_missed`` decides from the account alone (its plan, its setting), so
+    known already when the visitor leaves; ``None`` when the audience decides."""
+    if not has_missed_conversation_emails(plan):
         return suppressed(SuppressedBecause.PLAN_LACKS_FEATURE)
-    if not facts.setting_on:
+    if not setting_on:
         return suppressed(SuppressedBecause.SETTING_OFF)
+    return None
+
+
+def decide_missed(facts: MissedFacts) -> Decision:
+    if (
+        decided := missed_decided_by_the_account(facts.plan, setting_on=facts.setting_on)
+    ) is not None:
+        return decided
     if (nobody := facts.audience.suppressed_because) is not None:
         return suppressed(nobody)
     return Decision(

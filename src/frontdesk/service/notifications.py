@@ -46,6 +46,7 @@ from frontdesk.core.notifications import (
     decide_offline,
     is_missed,
     is_temporary_smtp_code,
+    missed_decided_by_the_account,
     next_attempt_at,
     offline_due_at,
     on_visitor_message,
@@ -334,6 +335,16 @@ def note_visitors_left(session: Session, rt: Runtime, departures: Sequence[Depar
             visitor_left_at=left,
             not_recipients=[],
         )
+        account = accounts[row.account_id]
+        decided = missed_decided_by_the_account(
+            account.plan, setting_on=account.missed_conversation_email
+        )
+        if decided is not None:
+            # Due at the departure and decided by the account alone: decided now, as the
+            # engine would at the due time, so the engine does not have to come back to it
+            # (most accounts of a busy installation may have these e-mails off).
+            lateness = (now - left).total_seconds()
+            _settle(session, rt, notification, decided, None, now, lateness=lateness)
         opened.append((notification, [m for m, _ in messages]))
     if not opened:
         return
@@ -347,7 +358,8 @@ def note_visitors_left(session: Session, rt: Runtime, departures: Sequence[Depar
             for m in message_ids
         ],
     )
-    _engine_has_work(session, rt)
+    if any(n.state is NotificationState.SCHEDULED for n, _ in opened):
+        _engine_has_work(session, rt)
 
 
 def _arrivals(session: Session, left_at: dict[int, datetime]) -> dict[int, datetime]:
