@@ -673,9 +673,15 @@ def claim_deliveries(rt: Runtime, *, limit: int) -> list[ClaimedDelivery]:
         ).all()
         loaded: list[object] = []
         listed = _load_what_e_mails_are_written_from(session, deliveries, loaded)
+        if deliveries:
+            # One statement, not the unit of work's tracking of each row.
+            session.execute(
+                update(Delivery)
+                .where(Delivery.id.in_([d.id for d in deliveries]))
+                .values(lease_until=lease_until, lease_token=token)
+                .execution_options(synchronize_session=False)
+            )
         for delivery in deliveries:
-            delivery.lease_until = lease_until
-            delivery.lease_token = token
             claimed.append(
                 ClaimedDelivery(
                     delivery_id=delivery.id,

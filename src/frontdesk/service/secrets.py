@@ -14,6 +14,7 @@ import hashlib
 import secrets
 import threading
 from dataclasses import dataclass
+from functools import lru_cache
 
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import select
@@ -87,7 +88,17 @@ def _unsubscribe_serializer(rt: Runtime) -> URLSafeSerializer:
 
 
 def unsubscribe_token(rt: Runtime, agent_id: int, kind: NotificationKind) -> str:
-    return str(_unsubscribe_serializer(rt).dumps([agent_id, kind.value]))
+    return _signed_unsubscribe(installation_secret(rt), agent_id, kind)
+
+
+@lru_cache(maxsize=4096)
+def _signed_unsubscribe(secret: bytes, agent_id: int, kind: NotificationKind) -> str:
+    """The same for the same agent and kind (the signature has no time in it), so an
+    agent's link is made once, not for each e-mail."""
+    serializer = URLSafeSerializer(
+        secret, salt=_UNSUBSCRIBE_SALT, signer_kwargs={"digest_method": hashlib.sha256}
+    )
+    return str(serializer.dumps([agent_id, kind.value]))
 
 
 def read_unsubscribe_token(rt: Runtime, token: str) -> Unsubscribe | None:
