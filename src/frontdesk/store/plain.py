@@ -19,6 +19,8 @@ from sqlalchemy import Connection, Dialect
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import ClauseElement, ReturnsRows
 
+from frontdesk.store.types import StrEnumType, UTCDateTime
+
 Converter = Callable[[Any], Any] | None
 
 
@@ -95,8 +97,7 @@ class PlainStatement:
             missing = ", ".join(c.name for c in prefetched)
             raise ValueError(f"a plain statement must give these columns a value: {missing}")
         binds: dict[str, Converter] = {
-            name: cast(Converter, bind.type.dialect_impl(dialect).bind_processor(dialect))
-            for name, bind in compiled.binds.items()
+            name: _converter(bind.type, dialect) for name, bind in compiled.binds.items()
         }
         columns: tuple[Any, ...] = ()
         if isinstance(self._statement, ReturnsRows):
@@ -114,6 +115,64 @@ class PlainStatement:
         )
         self._compiled[dialect.name] = plain
         return plain
+
+
+def _converter(type_: Any, dialect: Dialect) -> Converter:
+    convert = cast(Converter, type_.dialect_impl(dialect).bind_processor(dialect))
+    if convert is None:
+        return None
+    if isinstance(type_, StrEnumType):
+        return _EnumValues(convert)
+    if not isinstance(type_, UTCDateTime):
+        return convert
+    shared = _TIMES.get(dialect.name)
+    if shared is None:
+        shared = _TIMES[dialect.name] = _LastTime(convert)
+    return shared
+
+
+class _LastTime:
+    """The converter of every ``UTCDateTime`` parameter of a dialect, remembering the last
+    moment it converted: an operation passes its one ``now`` to most of its statements,
+    and converting it (to UTC, then to SQLite's text) cost more than running some of them.
+    A moment is immutable, so the same object converts to the same value."""
+
+    __slots__ = ("_convert", "_last")
+
+    def __init__(self, convert: Callable[[Any], Any]) -> None:
+        self._convert = convert
+        self._last: tuple[Any, Any] = (None, None)
+
+    def __call__(self, value: Any) -> Any:
+        last, converted = self._last  # one tuple: a consistent pair from any thread
+        if value is last:
+            return converted
+        converted = self._convert(value)
+        self._last = (value, converted)
+        return converted
+
+
+_TIMES: dict[str, _LastTime] = {}
+
+
+class _EnumValues:
+    """The converter of a ``StrEnumType`` parameter, remembering what each member (or its
+    value) converts to: a handful of them, where the type made a member of it each time."""
+
+    __slots__ = ("_convert", "_known")
+
+    def __init__(self, convert: Callable[[Any], Any]) -> None:
+        self._convert = convert
+        self._known: dict[Any, Any] = {}
+
+    def __call__(self, value: Any) -> Any:
+        converted = self._known.get(value, _UNKNOWN)
+        if converted is _UNKNOWN:
+            converted = self._known[value] = self._convert(value)  # raises for a non-member
+        return converted
+
+
+_UNKNOWN = object()
 
 
 def _bound(compiled: _Compiled, name: str, value: Any) -> Any:
