@@ -44,7 +44,8 @@ def test_a_heartbeat_lease_lapses_at_its_end_not_when_the_sweep_notices(
     )
     assert [e.change for e in change.events] == [PresenceChange.AGENT_ONLINE]
     clock.advance(59)
-    assert presence.sweep(runtime) == []
+    # Only this agent: visitors of earlier tests on the same database may lapse meanwhile.
+    assert [e for e in presence.sweep(runtime) if e.agent_id == account.agent_id] == []
     clock.advance(30)  # the lease (60 s) ended 29 s ago
     (event,) = [e for e in presence.sweep(runtime) if e.agent_id == account.agent_id]
     assert event.change is PresenceChange.AGENT_OFFLINE
