@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from frontdesk.core.model import Locale
 from frontdesk.core.notifications import NotificationKind
-from frontdesk.mail.compose import header_safe, render, write
+from frontdesk.mail.compose import _shared_parts, header_safe, render, write
 from frontdesk.mail.content import ListedMessage, NotificationEmail
 from tests.mail.test_compose import AT, notification
 
@@ -177,6 +177,4 @@ def test_parts_kept_for_the_next_recipient_are_the_ones_rendered_for_each(tail: 
 
 
 def render_alone(email: NotificationEmail) -> object:
-    from frontdesk.mail import compose
-
-    return compose._shared_parts.__wrapped__(email)
+    return _shared_parts.__wrapped__(email)

@@ -23,8 +23,6 @@ import re
 import secrets
 from dataclasses import dataclass, replace
 from email.headerregistry import Address
-from email.message import EmailMessage
-from email.parser import BytesParser
 from email.policy import SMTP
 from email.utils import format_datetime
 from functools import cache, lru_cache
@@ -144,13 +142,6 @@ def _shared_parts(email: NotificationEmail) -> RenderedParts:
     text = environment.get_template("notification.txt").render(context)
     html = environment.get_template("notification.html").render(context)
     return RenderedParts(subject=context["subject"], text=text, html=_inliner().inline(html))
-
-
-def compose(email: NotificationEmail) -> EmailMessage:
-    """The e-mail ``write`` writes, read back as an ``EmailMessage``."""
-    message = BytesParser(policy=SMTP).parsebytes(write(email))
-    assert isinstance(message, EmailMessage)
-    return message
 
 
 def write(email: NotificationEmail) -> bytes:
