@@ -79,11 +79,10 @@ class Unsubscribe:
 _UNSUBSCRIBE_SALT = "frontdesk.unsubscribe"
 
 
-def _unsubscribe_serializer(rt: Runtime) -> URLSafeSerializer:
+@lru_cache(maxsize=8)
+def _unsubscribe_serializer(secret: bytes) -> URLSafeSerializer:
     return URLSafeSerializer(
-        installation_secret(rt),
-        salt=_UNSUBSCRIBE_SALT,
-        signer_kwargs={"digest_method": hashlib.sha256},
+        secret, salt=_UNSUBSCRIBE_SALT, signer_kwargs={"digest_method": hashlib.sha256}
     )
 
 
@@ -95,16 +94,13 @@ def unsubscribe_token(rt: Runtime, agent_id: int, kind: NotificationKind) -> str
 def _signed_unsubscribe(secret: bytes, agent_id: int, kind: NotificationKind) -> str:
     """The same for the same agent and kind (the signature has no time in it), so an
     agent's link is made once, not for each e-mail."""
-    serializer = URLSafeSerializer(
-        secret, salt=_UNSUBSCRIBE_SALT, signer_kwargs={"digest_method": hashlib.sha256}
-    )
-    return str(serializer.dumps([agent_id, kind.value]))
+    return str(_unsubscribe_serializer(secret).dumps([agent_id, kind.value]))
 
 
 def read_unsubscribe_token(rt: Runtime, token: str) -> Unsubscribe | None:
     """What a token switches off, or ``None`` when it was not signed by this installation."""
     try:
-        payload = _unsubscribe_serializer(rt).loads(token)
+        payload = _unsubscribe_serializer(installation_secret(rt)).loads(token)
     except BadSignature:
         return None
     match payload:
