@@ -671,8 +671,7 @@ def claim_deliveries(rt: Runtime, *, limit: int) -> list[ClaimedDelivery]:
             .limit(limit)
             .with_for_update(skip_locked=True)
         ).all()
-        loaded: list[object] = []
-        listed = _load_what_e_mails_are_written_from(session, deliveries, loaded)
+        sources = _load_what_e_mails_are_written_from(session, deliveries)
         if deliveries:
             # One statement, not the unit of work's tracking of each row.
             session.execute(
@@ -690,38 +689,49 @@ def claim_deliveries(rt: Runtime, *, limit: int) -> list[ClaimedDelivery]:
                     claimed_at=now,
                     # VERP: a bounce that comes back names this delivery (service.bounces).
                     envelope_from=return_path(bounces_to, verp_token(verp_key, delivery.id)),
-                    email=_email_of(session, rt, delivery, listed[delivery.notification_id]),
+                    email=_email_of(rt, delivery, sources),
                 )
             )
     return claimed
 
 
+@dataclass(frozen=True, slots=True)
+class _Sources:
+    """The rows a batch's e-mails are written from, by id."""
+
+    notifications: dict[int, Notification]
+    conversations: dict[int, Conversation]
+    accounts: dict[int, Account]
+    agents: dict[int, Agent]
+    listed: dict[int, list[Message]]  # each notification's listed messages
+
+
 def _load_what_e_mails_are_written_from(
-    session: Session, deliveries: Sequence[Delivery], loaded: list[object]
-) -> dict[int, list[Message]]:
-    """Load, a few queries for the whole batch, the rows the deliveries' e-mails are written
-    from (so ``_email_of`` finds them in the session), and return each notification's
-    listed messages. The session's identity map holds rows weakly: the caller keeps
-    ``loaded`` until the e-mails are written, or each ``get`` would load its row again."""
+    session: Session, deliveries: Sequence[Delivery]
+) -> _Sources:
+    """The rows the deliveries' e-mails are written from, a few queries for the whole
+    batch."""
     notification_ids = {d.notification_id for d in deliveries}
-    notifications = session.scalars(
-        select(Notification).where(Notification.id.in_(notification_ids))
-    ).all()
-    loaded.extend(notifications)
-    loaded.extend(
-        session.scalars(
+    notifications = {
+        n.id: n
+        for n in session.scalars(select(Notification).where(Notification.id.in_(notification_ids)))
+    }
+    conversations = {
+        c.id: c
+        for c in session.scalars(
             select(Conversation)
-            .where(Conversation.id.in_({n.conversation_id for n in notifications}))
+            .where(Conversation.id.in_({n.conversation_id for n in notifications.values()}))
             .options(selectinload(Conversation.visitor))
-        ).all()
-    )
-    loaded.extend(
-        session.scalars(
-            select(Account).where(Account.id.in_({n.account_id for n in notifications}))
-        ).all()
-    )
+        )
+    }
+    accounts = {
+        a.id: a
+        for a in session.scalars(
+            select(Account).where(Account.id.in_({n.account_id for n in notifications.values()}))
+        )
+    }
     agent_ids = {d.agent_id for d in deliveries if d.agent_id is not None}
-    loaded.extend(session.scalars(select(Agent).where(Agent.id.in_(agent_ids))).all())
+    agents = {a.id: a for a in session.scalars(select(Agent).where(Agent.id.in_(agent_ids)))}
     listed: dict[int, list[Message]] = {n: [] for n in notification_ids}
     for notification_id, message in session.execute(
         select(NotificationMessage.notification_id, Message)
@@ -733,16 +743,15 @@ def _load_what_e_mails_are_written_from(
         .order_by(Message.id)
     ):
         listed[notification_id].append(message)
-    return listed
+    return _Sources(notifications, conversations, accounts, agents, listed)
 
 
-def _email_of(
-    session: Session, rt: Runtime, delivery: Delivery, messages: Sequence[Message]
-) -> NotificationEmail:
-    notification = session.get_one(Notification, delivery.notification_id)
-    conversation = session.get_one(Conversation, notification.conversation_id)
-    account = session.get_one(Account, notification.account_id)
-    agent = session.get(Agent, delivery.agent_id) if delivery.agent_id else None
+def _email_of(rt: Runtime, delivery: Delivery, sources: _Sources) -> NotificationEmail:
+    notification = sources.notifications[delivery.notification_id]
+    conversation = sources.conversations[notification.conversation_id]
+    account = sources.accounts[notification.account_id]
+    agent = sources.agents.get(delivery.agent_id) if delivery.agent_id else None
+    messages = sources.listed[notification.id]
     visitor = conversation.visitor
     assert notification.decided_at is not None
     domain = message_id_domain(rt.settings.mail_from)
