@@ -1,0 +1,83 @@
+"""Plain statements (frontdesk.store.plain) on both backends: many rows through one call
+store and return what the same rows one by one would."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import bindparam, insert, select, update
+
+from frontdesk.core.model import Plan
+from frontdesk.store import plain
+from frontdesk.store.database import Database
+from frontdesk.store.models import Account, table_of
+from frontdesk.store.plain import PlainStatement
+
+_accounts = table_of(Account)
+_NEW = PlainStatement(
+    insert(_accounts)
+    .values(
+        name=bindparam("name"),
+        plan=bindparam("plan"),
+        widget_key=bindparam("key"),
+        offline_message_email=True,
+        missed_conversation_email=False,
+        created_at=bindparam("at"),
+    )
+    .returning(_accounts.c.id, _accounts.c.widget_key, _accounts.c.plan, _accounts.c.created_at)
+)
+_RENAME = PlainStatement(
+    update(_accounts)
+    .where(_accounts.c.id == bindparam("account_id"))
+    .values(name=bindparam("name"))
+)
+
+
+@pytest.mark.parametrize("most_variables", [plain._SQLITE_VARIABLES, 60])
+def test_many_rows_inserted_at_once_come_back_converted(
+    database: Database, most_variables: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Also with SQLite's limit on a statement's parameters met every ten rows."""
+    monkeypatch.setattr(plain, "_SQLITE_VARIABLES", most_variables)
+    prefix = f"plain-{uuid.uuid4().hex}-"
+    start = datetime(2026, 12, 4, 3, 0, tzinfo=UTC)
+    rows = [
+        {
+            "name": f"Shop {n}",
+            "plan": Plan.PRO if n % 2 else Plan.FREE,
+            "key": f"{prefix}{n}",
+            "at": start + timedelta(seconds=n % 3),  # moments repeat and alternate
+        }
+        for n in range(700)
+    ]
+    with database.write() as session:
+        returned = _NEW.inserted(session.connection(), rows)
+    assert sorted((key, plan, at) for _, key, plan, at in returned) == sorted(
+        (r["key"], r["plan"], r["at"]) for r in rows
+    )
+    with database.read() as session:
+        stored = session.execute(
+            select(Account.id, Account.widget_key, Account.plan, Account.created_at).where(
+                Account.widget_key.startswith(prefix)
+            )
+        ).all()
+    assert sorted(tuple(row) for row in stored) == sorted(returned)
+
+    with database.write() as session:
+        _RENAME.run_many(
+            session.connection(),
+            [{"account_id": row[0], "name": f"Renamed {row[1]}"} for row in returned],
+        )
+    with database.read() as session:
+        names = set(
+            session.scalars(select(Account.name).where(Account.widget_key.startswith(prefix)))
+        )
+    assert names == {f"Renamed {r['key']}" for r in rows}
+
+
+def test_nothing_to_insert_runs_nothing(database: Database) -> None:
+    with database.write() as session:
+        assert _NEW.inserted(session.connection(), []) == []
+        _RENAME.run_many(session.connection(), [])
