@@ -8,16 +8,18 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import pytest
-from sqlalchemy import func, insert, select
+from sqlalchemy import bindparam, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from frontdesk.core.model import Plan
-from frontdesk.store.database import Database
+from frontdesk.store.database import Batched, Database
 from frontdesk.store.models import Account, table_of
+from frontdesk.store.plain import PlainStatement
 
 _accounts = table_of(Account)
 
@@ -169,3 +171,90 @@ def test_a_thread_writes_while_the_loop_keeps_group_committing(database: Databas
     assert len(stored_before_thread) == 1
     assert 0 < stored_before_thread[0] < stream  # it got in while the stream ran
     assert len(stored_keys(database, prefix)) == stream + 1
+
+
+class Accounts(Batched[tuple[str, bool], int]):
+    """Accounts added by key, many at once with one multi-row plain INSERT; an item with
+    True fails (after the insert, in ``many`` as in ``one``)."""
+
+    def __init__(self, database: Database) -> None:
+        self.database = database
+        self.together: list[int] = []  # the size of each ``many`` call
+        self.alone: list[str] = []
+
+    def one(self, session: Session, item: tuple[str, bool]) -> int:
+        self.alone.append(item[0])
+        account_id: int = add_account(self.database, item[0], then=fail if item[1] else None)(
+            session
+        )
+        return account_id
+
+    def many(self, session: Session, items: list[tuple[str, bool]]) -> list[int]:
+        self.together.append(len(items))
+        rows = _NEW_ACCOUNT.inserted(
+            session.connection(),
+            [{"key": key, "at": datetime.now(UTC)} for key, _ in items],
+        )
+        ids = {key: account_id for account_id, key in rows}
+        for key, _ in items:
+            self.database.after_commit(session, partial(committed.append, key))
+        if any(failing for _, failing in items):
+            fail()
+        return [ids[key] for key, _ in items]
+
+
+_NEW_ACCOUNT = PlainStatement(
+    insert(_accounts)
+    .values(
+        name="B",
+        plan=Plan.FREE,
+        widget_key=bindparam("key"),
+        offline_message_email=True,
+        missed_conversation_email=False,
+        created_at=bindparam("at"),
+    )
+    .returning(_accounts.c.id, _accounts.c.widget_key)
+)
+
+
+@pytest.mark.parametrize("failing", [(), (4,)])
+def test_batched_operations_run_together_and_fail_alone(
+    database: Database, failing: tuple[int, ...]
+) -> None:
+    """On SQLite the items of one group commit go to ``many`` in one call; when it fails,
+    each runs again alone and only the failing one fails. On PostgreSQL each runs alone."""
+    prefix = f"batched-{len(failing)}-{id(object())}-"
+    batched = Accounts(database)
+    keys = [f"{prefix}{n}" for n in range(10)]
+
+    async def scenario() -> list[Any]:
+        return await asyncio.gather(
+            *(
+                database.run_write_batched(batched, (key, n in failing))
+                for n, key in enumerate(keys)
+            ),
+            return_exceptions=True,
+        )
+
+    results = asyncio.run(scenario())
+    stored = {keys[n] for n in range(10) if n not in failing}
+    assert stored_keys(database, prefix) == stored
+    assert [n for n, r in enumerate(results) if isinstance(r, LookupError)] == list(failing)
+    assert all(isinstance(r, int) for n, r in enumerate(results) if n not in failing)
+    with database.read() as session:
+        by_key = dict(
+            session.execute(
+                select(Account.widget_key, Account.id).where(Account.widget_key.startswith(prefix))
+            ).all()
+        )
+    assert [by_key[keys[n]] for n in range(10) if n not in failing] == [
+        r for n, r in enumerate(results) if n not in failing
+    ]
+    # Every stored item's callback ran once; the failed one's never.
+    assert sorted(k for k in committed if k.startswith(prefix)) == sorted(stored)
+    if database.is_sqlite:
+        assert batched.together == [10]
+        assert sorted(batched.alone) == (sorted(keys) if failing else [])
+    else:
+        assert batched.together == []
+        assert sorted(batched.alone) == sorted(keys)

@@ -18,10 +18,14 @@ event loop, without a thread of the pool per request. On SQLite the operations o
 concurrent requests are *group-committed*: the event loop runs every operation waiting at
 that moment in one transaction (one that fails raises to its caller alone: the others run
 again without it, each inside a savepoint), commits once, and only then answers each
-caller. An
-operation is acknowledged only once the transaction holding it is committed, so a crash
-never loses an acknowledged write (docs/performance.md). On PostgreSQL, where writers run in
-parallel, each operation is its own transaction on a pool thread.
+caller. An operation is acknowledged only once the transaction holding it is committed, so
+a crash never loses an acknowledged write (docs/performance.md). On PostgreSQL, where
+writers run in parallel, each operation is its own transaction on a pool thread.
+
+``Database.run_write_batched(batched, item)`` is ``run_write`` for an operation that knows
+how to run for many items at once (``Batched``): the items of one group commit go to its
+``many``, which writes them with a statement per table, not per item. Should ``many``
+fail, each item runs again alone, through ``one``, in a savepoint of its own.
 """
 
 from __future__ import annotations
@@ -32,8 +36,9 @@ import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 import anyio.to_thread
 import psycopg
@@ -55,6 +60,20 @@ SQLITE_POOL_OVERFLOW = 16
 # How soon a group commit tries again when another writer of the process holds SQLite.
 RETRY_TURN_AFTER = 0.001
 T = TypeVar("T")
+Item = TypeVar("Item")
+
+
+class Batched(Generic[Item, T]):
+    """An operation that can run for many items in one transaction at a lower cost than
+    once per item (a visitor message). ``many`` must give each item the outcome ``one``
+    would have given it had the items run one after another in some order: the items of a
+    group commit come from concurrent requests, none of them answered yet."""
+
+    def one(self, session: Session, item: Item) -> T:
+        raise NotImplementedError
+
+    def many(self, session: Session, items: list[Item]) -> list[T]:
+        return [self.one(session, item) for item in items]
 
 
 class Database:
@@ -119,6 +138,14 @@ class Database:
                 return operation(session)
 
         return await anyio.to_thread.run_sync(alone)
+
+    async def run_write_batched(self, batched: Batched[Item, T], item: Item) -> T:
+        """``run_write(partial(batched.one, item=item))``, but on SQLite the items of one
+        group commit run together through ``batched.many``."""
+        operation = partial(batched.one, item=item)
+        if self._group_commit is not None:
+            return await self._group_commit.submit(operation, batched=batched, item=item)
+        return await self.run_write(operation)
 
     @contextmanager
     def _turn_to_write(self) -> Iterator[None]:
@@ -195,6 +222,8 @@ class _Job:
     result: Any = None
     error: BaseException | None = None
     callbacks: list[Callable[[], None]] = field(default_factory=list)
+    batched: Batched[Any, Any] | None = None
+    item: Any = None
 
 
 class _GroupCommit:
@@ -212,9 +241,15 @@ class _GroupCommit:
         # Operations waiting, per loop; a loop has a list here iff a flush is scheduled.
         self._pending: dict[asyncio.AbstractEventLoop, list[_Job]] = {}
 
-    def submit(self, operation: Callable[[Session], T]) -> asyncio.Future[T]:
+    def submit(
+        self,
+        operation: Callable[[Session], T],
+        *,
+        batched: Batched[Any, T] | None = None,
+        item: Any = None,
+    ) -> asyncio.Future[T]:
         loop = asyncio.get_running_loop()
-        job = _Job(operation, loop.create_future())
+        job = _Job(operation, loop.create_future(), batched=batched, item=item)
         pending = self._pending.get(loop)
         if pending is None:
             pending = self._pending[loop] = []
@@ -283,33 +318,65 @@ class _GroupCommit:
         """One transaction (the caller holds the turn to write). ``isolated``: each
         operation inside a savepoint of its own, issued on the driver's connection
         (SQLAlchemy's savepoints cost more than the operation); otherwise the first
-        failure rolls the whole transaction back (``_RunAgain``)."""
+        failure rolls the whole transaction back (``_RunAgain``), and the batched
+        operations run together, a ``Batched.many`` call for each kind."""
         with self._database._writer.begin() as session:
             driver = session.connection().connection.driver_connection
             assert driver is not None
-            for job in batch:
-                if isolated:
+            if isolated:
+                for job in batch:
                     driver.execute("SAVEPOINT frontdesk_operation")
-                try:
-                    job.result = job.operation(session)
-                    session.flush()
-                except Exception as error:
-                    session.info.pop(_AFTER_COMMIT, None)
-                    job.error = error
-                    transaction = session.get_transaction()
-                    if not isolated or transaction is None or not transaction.is_active:
-                        # Not isolated, or the session broke (a failed ORM flush): the
-                        # transaction is rolled back, and the others run again.
-                        raise _RunAgain from error
-                    driver.execute("ROLLBACK TO SAVEPOINT frontdesk_operation")
-                else:
-                    job.callbacks = session.info.pop(_AFTER_COMMIT, [])
-                finally:
-                    # Each operation starts from the database, not from rows another one
-                    # loaded and may have changed with plain statements.
-                    session.expunge_all()
-                if isolated:
+                    self._run_job(session, job, savepoint_of=driver)
                     driver.execute("RELEASE SAVEPOINT frontdesk_operation")
+                return
+            kinds: dict[int, list[_Job]] = {}
+            for job in batch:
+                if job.batched is None:
+                    self._run_job(session, job, savepoint_of=None)
+                else:
+                    kinds.setdefault(id(job.batched), []).append(job)
+            for jobs in kinds.values():
+                self._run_together(session, jobs)
+
+    def _run_job(self, session: Session, job: _Job, *, savepoint_of: Any) -> None:
+        """One operation; ``savepoint_of``: the driver's connection, when the operation
+        runs inside a savepoint of its own, which its failure is rolled back to."""
+        try:
+            job.result = job.operation(session)
+            session.flush()
+        except Exception as error:
+            session.info.pop(_AFTER_COMMIT, None)
+            job.error = error
+            transaction = session.get_transaction()
+            if savepoint_of is None or transaction is None or not transaction.is_active:
+                # Not isolated, or the session broke (a failed ORM flush): the
+                # transaction is rolled back, and the others run again.
+                raise _RunAgain from error
+            savepoint_of.execute("ROLLBACK TO SAVEPOINT frontdesk_operation")
+        else:
+            job.callbacks = session.info.pop(_AFTER_COMMIT, [])
+        finally:
+            # Each operation starts from the database, not from rows another one
+            # loaded and may have changed with plain statements.
+            session.expunge_all()
+
+    def _run_together(self, session: Session, jobs: list[_Job]) -> None:
+        batched = jobs[0].batched
+        assert batched is not None
+        try:
+            results = batched.many(session, [job.item for job in jobs])
+            session.flush()
+        except Exception as error:
+            # Which item failed is not known: all of them run again, each alone.
+            session.info.pop(_AFTER_COMMIT, None)
+            raise _RunAgain from error
+        finally:
+            session.expunge_all()
+        assert len(results) == len(jobs)
+        for job, result in zip(jobs, results, strict=True):
+            job.result = result
+        # They commit together or not at all: the first one carries the callbacks.
+        jobs[0].callbacks = session.info.pop(_AFTER_COMMIT, [])
 
 
 class _RunAgain(Exception):
