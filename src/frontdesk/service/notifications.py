@@ -178,7 +178,7 @@ _NEW_OFFLINE_NOTIFICATION = PlainStatement(
         due_at=bindparam("due_at"),
         not_recipients=[],
     )
-    .returning(_notifications.c.id)
+    .returning(_notifications.c.id, _notifications.c.conversation_id)
 )
 _IN_NOTIFICATION = PlainStatement(
     insert(_notification_messages).values(
@@ -186,6 +186,74 @@ _IN_NOTIFICATION = PlainStatement(
         message_id=bindparam("message_id"),
         listed=True,
     )
+)
+
+
+@dataclass(frozen=True, slots=True)
+class OfflineOpening:
+    """A message that opens an offline notification (``OnVisitorMessage.OPEN_NEW``)."""
+
+    account: AccountRules
+    conversation_id: int
+    message_id: int
+    at: datetime
+
+
+def open_offline_notifications_of(
+    connection: Connection, conversation_ids: Sequence[int]
+) -> dict[int, int]:
+    """The open offline notification of each of these conversations that has one."""
+    if not conversation_ids:
+        return {}
+    return {
+        conversation_id: notification_id
+        for notification_id, conversation_id in connection.execute(
+            _OPEN_OFFLINE_NOTIFICATIONS, {"conversation_ids": list(conversation_ids)}
+        )
+    }
+
+
+def note_visitor_messages(
+    session: Session,
+    rt: Runtime,
+    connection: Connection,
+    *,
+    opening: Sequence[OfflineOpening],
+    joining: Sequence[tuple[int, int]],
+) -> None:
+    """Rule 1's writes for many visitor messages at once, whose outcomes the caller
+    decided (``on_visitor_message``, from ``open_offline_notifications_of`` and
+    ``frontdesk.service.scope.accounts_online``, as ``note_visitor_message`` would): the
+    notifications ``opening`` opens, and each message listed in its notification
+    (``joining``: notification, message)."""
+    listed = [{"notification_id": n, "message_id": m} for n, m in joining]
+    if opening:
+        opened = _NEW_OFFLINE_NOTIFICATION.inserted(
+            connection,
+            [
+                {
+                    "account_id": o.account.id,
+                    "conversation_id": o.conversation_id,
+                    "at": o.at,
+                    "due_at": offline_due_at(
+                        o.at, o.account.offline_email_delay or rt.settings.offline_email_delay
+                    ),
+                }
+                for o in opening
+            ],
+        )
+        ids = {conversation_id: notification_id for notification_id, conversation_id in opened}
+        listed.extend(
+            {"notification_id": ids[o.conversation_id], "message_id": o.message_id} for o in opening
+        )
+        _engine_has_work(session, rt)
+    _IN_NOTIFICATION.run_many(connection, listed)
+
+
+_OPEN_OFFLINE_NOTIFICATIONS = select(_notifications.c.id, _notifications.c.conversation_id).where(
+    _notifications.c.conversation_id.in_(bindparam("conversation_ids", expanding=True)),
+    _notifications.c.kind == NotificationKind.OFFLINE_MESSAGE,
+    _notifications.c.state == NotificationState.SCHEDULED,
 )
 
 

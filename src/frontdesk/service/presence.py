@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from enum import Enum
 
 from sqlalchemy import Connection, bindparam, func, insert, or_, select, update
 from sqlalchemy.orm import Session
@@ -337,6 +338,32 @@ def _visitor_seen(
     return [e for e in (left, arrived) if e is not None]
 
 
+class VisitorLease(Enum):
+    """What a visitor message does to its visitor's lease (``visitor_lease``)."""
+
+    KEEP = "keep"  # on the website, the lease reaches far enough: nothing written
+    RENEW = "renew"  # on the website: the lease renewed
+    ARRIVE = "arrive"  # not on the website: an arrival recorded
+    RECORD_LEAVING_FIRST = "record_leaving_first"  # lapsed, unrecorded: the full path
+
+
+def visitor_lease(
+    rt: Runtime, *, present: bool, present_until: datetime | None, now: datetime
+) -> tuple[VisitorLease, datetime | None]:
+    """What a visitor message does to the lease, as ``visitor_active`` explains, and the
+    lease's new end (renewed, or arrived)."""
+    grace_end = now + rt.visitor_grace
+    if present and present_until is not None and present_until > now:
+        if present_until < grace_end:
+            return VisitorLease.RENEW, grace_end + timedelta(
+                seconds=rt.settings.visitor_seen_coalesce
+            )
+        return VisitorLease.KEEP, None
+    if present:
+        return VisitorLease.RECORD_LEAVING_FIRST, None
+    return VisitorLease.ARRIVE, max(present_until or grace_end, grace_end)
+
+
 def visitor_active(
     session: Session,
     rt: Runtime,
@@ -356,35 +383,64 @@ def visitor_active(
     much longer than the rule's (docs/presence.md). A visitor arriving is recorded here
     too; only a leaving nobody has recorded yet (a lapsed lease) takes the full path,
     which records it first and may open a missed-conversation notification."""
-    grace_end = now + rt.visitor_grace
-    if present and present_until is not None and present_until > now:
-        if present_until < grace_end:
-            renewed = grace_end + timedelta(seconds=rt.settings.visitor_seen_coalesce)
-            _RENEW_VISITOR_LEASE.run(connection, visitor_id=visitor_id, renewed=renewed)
+    lease, until = visitor_lease(rt, present=present, present_until=present_until, now=now)
+    if lease is VisitorLease.KEEP:
         return []
-    if present:
+    if lease is VisitorLease.RENEW:
+        _RENEW_VISITOR_LEASE.run(connection, visitor_id=visitor_id, renewed=until)
+        return []
+    if lease is VisitorLease.RECORD_LEAVING_FIRST:
         return mark_visitor_seen(session, rt, session.get_one(Visitor, visitor_id), now=now)
-    until = max(present_until or grace_end, grace_end)
-    transition = visitor_transition(was_present=False, present_until=until, now=now)
-    assert transition is not None  # not present, and the lease runs: an arrival
-    _VISITOR_ARRIVED.run(connection, visitor_id=visitor_id, until=until)
-    _PRESENCE_CHANGED.run(
-        connection,
-        account_id=account_id,
-        visitor_id=visitor_id,
-        change=transition.change,
-        at=transition.at,
-    )
+    assert until is not None
     open_ids = [row[0] for row in _OPEN_CONVERSATION_IDS.rows(connection, visitor_id=visitor_id)]
-    return [
-        PresenceEvent(
-            account_id=account_id,
-            change=transition.change,
-            at=transition.at,
-            visitor_id=visitor_id,
-            conversation_ids=tuple(open_ids),
+    return visitors_arrived(connection, [(account_id, visitor_id, until, open_ids)], now=now)
+
+
+def visitors_arrived(
+    connection: Connection,
+    arrivals: Sequence[tuple[int, int, datetime, Sequence[int]]],
+    *,
+    now: datetime,
+) -> list[PresenceEvent]:
+    """Visitors arriving (``VisitorLease.ARRIVE``) by their messages, in one statement per
+    table: (account, visitor, the lease's end, the visitor's open conversations) each."""
+    events: list[PresenceEvent] = []
+    for account_id, visitor_id, until, open_ids in arrivals:
+        transition = visitor_transition(was_present=False, present_until=until, now=now)
+        assert transition is not None  # not present, and the lease runs: an arrival
+        events.append(
+            PresenceEvent(
+                account_id=account_id,
+                change=transition.change,
+                at=transition.at,
+                visitor_id=visitor_id,
+                conversation_ids=tuple(open_ids),
+            )
         )
-    ]
+    _VISITOR_ARRIVED.run_many(
+        connection,
+        [{"visitor_id": visitor_id, "until": until} for _, visitor_id, until, _ in arrivals],
+    )
+    _PRESENCE_CHANGED.run_many(
+        connection,
+        [
+            {
+                "account_id": event.account_id,
+                "visitor_id": event.visitor_id,
+                "change": event.change,
+                "at": event.at,
+            }
+            for event in events
+        ],
+    )
+    return events
+
+
+def renew_visitor_leases(connection: Connection, renewals: Sequence[tuple[int, datetime]]) -> None:
+    """``VisitorLease.RENEW`` for many visitors: (visitor, the lease's new end) each."""
+    _RENEW_VISITOR_LEASE.run_many(
+        connection, [{"visitor_id": visitor_id, "renewed": until} for visitor_id, until in renewals]
+    )
 
 
 _VISITOR_ARRIVED = PlainStatement(

@@ -7,21 +7,38 @@ conversation, or opens a new one (SPEC section 2).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from functools import partial
+from typing import Any
 
 from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
+from frontdesk.core import notifications as notifications_core
 from frontdesk.core.model import ConversationStatus, MessageAuthor, Plan
+from frontdesk.core.plans import has_groups
 from frontdesk.errors import NotAuthenticated, NotFound
 from frontdesk.security import VISITOR_TOKEN_PREFIX, new_token, token_digest
 from frontdesk.service import notifications
 from frontdesk.service.groups import group_not_found, load_groups_of_account
-from frontdesk.service.presence import PresenceEvent, visitor_active
+from frontdesk.service.presence import (
+    PresenceEvent,
+    VisitorLease,
+    renew_visitor_leases,
+    visitor_active,
+    visitor_lease,
+    visitors_arrived,
+)
 from frontdesk.service.runtime import Runtime, VisitorCaller
-from frontdesk.service.scope import online_agent_ids, scope_is_online, scope_of, scope_of_plan
+from frontdesk.service.scope import (
+    accounts_online,
+    online_agent_ids,
+    scope_is_online,
+    scope_of,
+    scope_of_plan,
+)
+from frontdesk.store.database import Batched
 from frontdesk.store.models import (
     Account,
     Conversation,
@@ -287,10 +304,13 @@ async def post_visitor_message_soon(
     rt: Runtime, caller: VisitorCaller, *, text: str, group_id: int | None
 ) -> Posted:
     """``record_visitor_message`` from the event loop; on SQLite group-committed with the
-    other requests' writes of the moment (``Database.run_write``). Returns once stored."""
-    return await rt.database.run_write(
-        partial(record_visitor_message, rt=rt, caller=caller, text=text, group_id=group_id)
+    other requests' writes of the moment, and written together with the other visitor
+    messages among them (``record_visitor_messages``). Returns once stored."""
+    posted = await rt.database.run_write_batched(
+        VISITOR_MESSAGES, _ToPost(rt=rt, text=text, group_id=group_id, caller=caller)
     )
+    assert posted is not None  # a proven caller
+    return posted
 
 
 async def post_message_of_token_soon(
@@ -299,16 +319,51 @@ async def post_message_of_token_soon(
     """``post_visitor_message_soon`` for a visitor token this process may not have proven
     yet: proven in the same transaction as the message (one transaction, not two). None,
     with nothing written, when the token is not one of this widget's visitors."""
-    return await rt.database.run_write(
-        partial(
-            _record_message_of_token,
+    return await rt.database.run_write_batched(
+        VISITOR_MESSAGES,
+        _ToPost(
             rt=rt,
-            widget_key=widget_key,
-            digest=token_digest(token),
             text=text,
             group_id=group_id,
-        )
+            widget_key=widget_key,
+            digest=token_digest(token),
+        ),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class _ToPost:
+    """A visitor message to store: from a proven ``caller``, or from the visitor whose
+    token has this ``digest``, if it is one of this widget's."""
+
+    rt: Runtime
+    text: str
+    group_id: int | None
+    caller: VisitorCaller | None = None
+    widget_key: str = ""
+    digest: str = ""
+
+
+class _VisitorMessages(Batched[_ToPost, "Posted | None"]):
+    def one(self, session: Session, item: _ToPost) -> Posted | None:
+        if item.caller is not None:
+            return record_visitor_message(
+                session, item.rt, item.caller, text=item.text, group_id=item.group_id
+            )
+        return _record_message_of_token(
+            session,
+            rt=item.rt,
+            widget_key=item.widget_key,
+            digest=item.digest,
+            text=item.text,
+            group_id=item.group_id,
+        )
+
+    def many(self, session: Session, items: list[_ToPost]) -> list[Posted | None]:
+        return record_visitor_messages(session, items)
+
+
+VISITOR_MESSAGES = _VisitorMessages()
 
 
 def _record_message_of_token(
@@ -349,17 +404,19 @@ _OPEN_CONVERSATION = PlainStatement(
     .limit(1)
     .with_for_update()
 )
+# What a visitor message reads of its visitor and the visitor's account.
+_FACTS = (
+    _accounts.c.plan,
+    _accounts.c.offline_message_email,
+    _accounts.c.offline_email_delay,
+    _visitors.c.name,
+    _visitors.c.email,
+    _visitors.c.page_url,
+    _visitors.c.present,
+    _visitors.c.present_until,
+)
 _ACCOUNT_AND_VISITOR = PlainStatement(
-    select(
-        _accounts.c.plan,
-        _accounts.c.offline_message_email,
-        _accounts.c.offline_email_delay,
-        _visitors.c.name,
-        _visitors.c.email,
-        _visitors.c.page_url,
-        _visitors.c.present,
-        _visitors.c.present_until,
-    )
+    select(*_FACTS)
     .join(_accounts, _accounts.c.id == _visitors.c.account_id)
     .where(_visitors.c.id == bindparam("visitor_id"))
 )
@@ -373,7 +430,7 @@ _NEW_CONVERSATION = PlainStatement(
         created_at=bindparam("at"),
         last_message_at=bindparam("at"),
     )
-    .returning(_conversations.c.id)
+    .returning(_conversations.c.id, _conversations.c.visitor_id)
 )
 _CONVERSATION_WRITTEN_IN = PlainStatement(
     update(_conversations)
@@ -388,7 +445,7 @@ _NEW_MESSAGE = PlainStatement(
         text=bindparam("text"),
         created_at=bindparam("at"),
     )
-    .returning(_messages.c.id)
+    .returning(_messages.c.id, _messages.c.conversation_id)
 )
 
 
@@ -473,6 +530,224 @@ def record_visitor_message(
             page_url=page_url,
         ),
     )
+
+
+def record_visitor_messages(session: Session, items: Sequence[_ToPost]) -> list[Posted | None]:
+    """``record_visitor_message`` for the messages of one group commit (SQLite), with a
+    statement per table for all of them where it makes one per message. What each message
+    writes and answers is what it would alone, in some order of the concurrent requests
+    (``Batched``). The plain case goes together: a proven visitor, no group asked for, no
+    group conversation on a plan with groups, no lapsed lease to record first, no
+    notification suppressed at once; the rest (and a visitor's second message of the
+    moment) each run alone afterwards, with the same outcome they would have had."""
+    rt = items[0].rt
+    now = rt.clock.now()
+    connection = session.connection()
+    results: list[Posted | None] = [None] * len(items)
+    together: dict[int, tuple[int, VisitorCaller]] = {}  # visitor -> (item, caller)
+    alone: list[int] = []
+    for index, item in enumerate(items):
+        assert item.rt is rt  # one group commit, one database, one runtime
+        caller = item.caller or rt.visitor_callers.get(item.widget_key, item.digest)
+        if caller is None or item.group_id is not None or caller.visitor_id in together:
+            alone.append(index)
+        else:
+            together[caller.visitor_id] = (index, caller)
+    visitor_ids = list(together)
+    facts = (
+        {
+            row[0]: row[1:]
+            for row in connection.execute(_FACTS_OF_VISITORS, {"visitor_ids": visitor_ids})
+        }
+        if visitor_ids
+        else {}
+    )
+    open_conversations: dict[int, list[tuple[int, int | None, ConversationStatus]]] = {}
+    if visitor_ids:
+        for conversation_id, visitor_id, group_id, status in connection.execute(
+            _OPEN_CONVERSATIONS_OF_VISITORS, {"visitor_ids": visitor_ids}
+        ):
+            open_conversations.setdefault(visitor_id, []).append(
+                (conversation_id, group_id, status)
+            )
+    online = accounts_online(
+        connection, {caller.account_id for _, caller in together.values()}, now=now
+    )
+    notified = notifications.open_offline_notifications_of(
+        connection,
+        [conversations[-1][0] for conversations in open_conversations.values() if conversations],
+    )
+
+    plain: list[_Together] = []
+    for visitor_id, (index, caller) in together.items():
+        plan, offline_on, _delay, _name, _email, _page, present, present_until = facts[visitor_id]
+        found = open_conversations[visitor_id][-1] if open_conversations.get(visitor_id) else None
+        lease, until = visitor_lease(rt, present=present, present_until=present_until, now=now)
+        scope_online = caller.account_id in online
+        outcome = notifications_core.on_visitor_message(
+            scope_online=scope_online,
+            has_open_notification=not scope_online and found is not None and found[0] in notified,
+            setting_on=offline_on,
+        )
+        if (
+            (found is not None and found[1] is not None and has_groups(plan))
+            or lease is VisitorLease.RECORD_LEAVING_FIRST
+            or outcome is notifications_core.OnVisitorMessage.SUPPRESS_AT_ONCE
+        ):
+            alone.append(index)
+            continue
+        plain.append(_Together(index, caller, facts[visitor_id], found, lease, until, outcome))
+
+    # The writes, a statement per table.
+    started = [p for p in plain if p.found is None]
+    new_ids = {
+        visitor_id: conversation_id
+        for conversation_id, visitor_id in _NEW_CONVERSATION.inserted(
+            connection,
+            [
+                {
+                    "account_id": p.caller.account_id,
+                    "visitor_id": p.caller.visitor_id,
+                    "group_id": None,
+                    "status": ConversationStatus.UNSERVED,
+                    "at": now,
+                }
+                for p in started
+            ],
+        )
+    }
+    for p in plain:
+        p.conversation_id = p.found[0] if p.found is not None else new_ids[p.caller.visitor_id]
+    _CONVERSATION_WRITTEN_IN.run_many(
+        connection,
+        [{"conversation_id": p.conversation_id, "at": now} for p in plain if p.found is not None],
+    )
+    message_ids = {
+        conversation_id: message_id
+        for message_id, conversation_id in _NEW_MESSAGE.inserted(
+            connection,
+            [
+                {
+                    "conversation_id": p.conversation_id,
+                    "author": MessageAuthor.VISITOR,
+                    "text": items[p.index].text,
+                    "at": now,
+                }
+                for p in plain
+            ],
+        )
+    }
+    for p in plain:
+        p.message_id = message_ids[p.conversation_id]
+    renew_visitor_leases(
+        connection,
+        [
+            (p.caller.visitor_id, p.until)
+            for p in plain
+            if p.lease is VisitorLease.RENEW and p.until
+        ],
+    )
+    arrived = visitors_arrived(
+        connection,
+        [
+            (
+                p.caller.account_id,
+                p.caller.visitor_id,
+                p.until,
+                [c[0] for c in open_conversations.get(p.caller.visitor_id, [])]
+                + ([p.conversation_id] if p.found is None else []),
+            )
+            for p in plain
+            if p.lease is VisitorLease.ARRIVE and p.until is not None
+        ],
+        now=now,
+    )
+    arrivals = {event.visitor_id: event for event in arrived}
+    notifications.note_visitor_messages(
+        session,
+        rt,
+        connection,
+        opening=[
+            notifications.OfflineOpening(
+                account=_rules(p.caller, p.facts),
+                conversation_id=p.conversation_id,
+                message_id=p.message_id,
+                at=now,
+            )
+            for p in plain
+            if p.outcome is notifications_core.OnVisitorMessage.OPEN_NEW
+        ],
+        joining=[
+            (notified[p.conversation_id], p.message_id)
+            for p in plain
+            if p.outcome is notifications_core.OnVisitorMessage.JOIN_OPEN
+        ],
+    )
+    for p in plain:
+        _plan, _on, _delay, name, email, page_url, _present, _until = p.facts
+        arrival = arrivals.get(p.caller.visitor_id)
+        results[p.index] = Posted(
+            account_id=p.caller.account_id,
+            conversation_id=p.conversation_id,
+            message_id=p.message_id,
+            opened_conversation=p.found is None,
+            presence_events=[arrival] if arrival is not None else [],
+            _written=_Written(
+                visitor_id=p.caller.visitor_id,
+                group_id=p.found[1] if p.found is not None else None,
+                status=p.found[2] if p.found is not None else ConversationStatus.UNSERVED,
+                at=now,
+                text=items[p.index].text,
+                name=name,
+                email=email,
+                page_url=page_url,
+            ),
+        )
+    for index in sorted(alone):
+        results[index] = VISITOR_MESSAGES.one(session, items[index])
+    return results
+
+
+@dataclass(slots=True)
+class _Together:
+    """A message of ``record_visitor_messages`` written with the others."""
+
+    index: int
+    caller: VisitorCaller
+    facts: tuple[Any, ...]
+    found: tuple[int, int | None, ConversationStatus] | None
+    lease: VisitorLease
+    until: datetime | None
+    outcome: notifications_core.OnVisitorMessage
+    conversation_id: int = 0
+    message_id: int = 0
+
+
+def _rules(caller: VisitorCaller, facts: tuple[Any, ...]) -> notifications.AccountRules:
+    plan, offline_on, delay, *_ = facts
+    return notifications.AccountRules(
+        id=caller.account_id, plan=plan, offline_message_email=offline_on, offline_email_delay=delay
+    )
+
+
+_FACTS_OF_VISITORS = (
+    select(_visitors.c.id, *_FACTS)
+    .join(_accounts, _accounts.c.id == _visitors.c.account_id)
+    .where(_visitors.c.id.in_(bindparam("visitor_ids", expanding=True)))
+)
+_OPEN_CONVERSATIONS_OF_VISITORS = (
+    select(
+        _conversations.c.id,
+        _conversations.c.visitor_id,
+        _conversations.c.group_id,
+        _conversations.c.status,
+    )
+    .where(
+        _conversations.c.visitor_id.in_(bindparam("visitor_ids", expanding=True)),
+        _conversations.c.status != ConversationStatus.CLOSED,
+    )
+    .order_by(_conversations.c.id)
+)
 
 
 def _check_group(session: Session, account: Account, group_id: int | None) -> None:
