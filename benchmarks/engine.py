@@ -17,7 +17,7 @@ Celery (the ``bench`` extra; local Redis as broker, its defaults otherwise):
 Frontdesk, on a fresh database (SQLite in a temporary folder, or PostgreSQL):
 
 - **open, in-process**: N visitors, each writing its first message through the service
-  call (``post_visitor_message_soon``, 256 awaited at a time: group-committed on SQLite),
+  call (``post_visitor_message_soon``, 256 clients at a time: group-committed on SQLite),
   each opening an offline notification: the like-for-like comparison with ``apply_async``;
 - **the whole engine over HTTP** (``measure_http``): a real ``frontdesk serve`` (core 0)
   with its engine and presence sweep, e-mail to an SMTP sink in another process, wrk on
@@ -247,13 +247,15 @@ def seed(rt: Runtime, n: int, *, staffed: int = 0) -> Seeded:
 
 
 async def open_all(rt: Runtime, callers: list[VisitorCaller]) -> None:
-    semaphore = asyncio.Semaphore(CONCURRENT)
+    """CONCURRENT callers at a time, each posting the next visitor's message once its own
+    is stored (as many clients as a server has requests in flight)."""
+    waiting = iter(callers)
 
-    async def one(caller: VisitorCaller) -> None:
-        async with semaphore:
+    async def client() -> None:
+        for caller in waiting:
             await widget.post_visitor_message_soon(rt, caller, text="Anyone there?", group_id=None)
 
-    await asyncio.gather(*(one(c) for c in callers))
+    await asyncio.gather(*(client() for _ in range(CONCURRENT)))
 
 
 def count_by_state(rt: Runtime) -> dict[str, int]:
