@@ -221,8 +221,9 @@ _NEW_ACCOUNT = PlainStatement(
 def test_batched_operations_run_together_and_fail_alone(
     database: Database, failing: tuple[int, ...]
 ) -> None:
-    """On SQLite the items of one group commit go to ``many`` in one call; when it fails,
-    each runs again alone and only the failing one fails. On PostgreSQL each runs alone."""
+    """The items of one group commit go to ``many`` in one call (on PostgreSQL too, in a
+    group commit of batched operations); when it fails, each runs again alone and only
+    the failing one fails."""
     prefix = f"batched-{len(failing)}-{id(object())}-"
     batched = Accounts(database)
     keys = [f"{prefix}{n}" for n in range(10)]
@@ -252,9 +253,5 @@ def test_batched_operations_run_together_and_fail_alone(
     ]
     # Every stored item's callback ran once; the failed one's never.
     assert sorted(k for k in committed if k.startswith(prefix)) == sorted(stored)
-    if database.is_sqlite:
-        assert batched.together == [10]
-        assert sorted(batched.alone) == (sorted(keys) if failing else [])
-    else:
-        assert batched.together == []
-        assert sorted(batched.alone) == sorted(keys)
+    assert batched.together == [10]
+    assert sorted(batched.alone) == (sorted(keys) if failing else [])

@@ -747,6 +747,8 @@ _OPEN_CONVERSATIONS_OF_VISITORS = (
         _conversations.c.status != ConversationStatus.CLOSED,
     )
     .order_by(_conversations.c.id)
+    # Locked, in one order for every batch, as record_visitor_message locks its one.
+    .with_for_update()
 )
 
 

@@ -25,7 +25,9 @@ writers run in parallel, each operation is its own transaction on a pool thread.
 ``Database.run_write_batched(batched, item)`` is ``run_write`` for an operation that knows
 how to run for many items at once (``Batched``): the items of one group commit go to its
 ``many``, which writes them with a statement per table, not per item. Should ``many``
-fail, each item runs again alone, through ``one``, in a savepoint of its own.
+fail, each item runs again alone, through ``one``, in a savepoint of its own. On
+PostgreSQL these operations are group-committed too, on a pool thread, one batch at a time
+(``_ThreadedGroupCommit``): their cost there is round trips, a dozen per batch.
 """
 
 from __future__ import annotations
@@ -118,6 +120,7 @@ class Database:
         self._threads_waiting = 0
         self._waiting_count_lock = threading.Lock()
         self._group_commit = _GroupCommit(self) if self.is_sqlite else None
+        self._batched_commit = self._group_commit or _ThreadedGroupCommit(self)
 
     @contextmanager
     def write(self) -> Iterator[Session]:
@@ -140,12 +143,12 @@ class Database:
         return await anyio.to_thread.run_sync(alone)
 
     async def run_write_batched(self, batched: Batched[Item, T], item: Item) -> T:
-        """``run_write(partial(batched.one, item=item))``, but on SQLite the items of one
-        group commit run together through ``batched.many``."""
-        operation = partial(batched.one, item=item)
-        if self._group_commit is not None:
-            return await self._group_commit.submit(operation, batched=batched, item=item)
-        return await self.run_write(operation)
+        """``run_write(partial(batched.one, item=item))``, but the items of one group
+        commit run together through ``batched.many``: on SQLite in the group commit of
+        all operations, on PostgreSQL in one of batched operations on a pool thread."""
+        return await self._batched_commit.submit(
+            partial(batched.one, item=item), batched=batched, item=item
+        )
 
     @contextmanager
     def _turn_to_write(self) -> Iterator[None]:
@@ -210,8 +213,7 @@ class Database:
         return self.engine.execution_options(**{_WRITE: True})
 
     def dispose(self) -> None:
-        if self._group_commit is not None:
-            self._group_commit.stop()
+        self._batched_commit.stop()
         self.engine.dispose()
 
 
@@ -278,13 +280,7 @@ class _GroupCommit:
         if rest:
             self._pending[loop] = rest
             loop.call_soon(self._flush, loop)
-        for job in batch:
-            if job.future.cancelled():
-                continue
-            if job.error is not None:
-                job.future.set_exception(job.error)
-            else:
-                job.future.set_result(job.result)
+        _answer(batch)
 
     def _commit(self, batch: list[_Job]) -> None:
         """Run the batch in one transaction and commit it. Operations rarely fail, so the
@@ -377,6 +373,53 @@ class _GroupCommit:
             job.result = result
         # They commit together or not at all: the first one carries the callbacks.
         jobs[0].callbacks = session.info.pop(_AFTER_COMMIT, [])
+
+
+class _ThreadedGroupCommit(_GroupCommit):
+    """PostgreSQL's group commit, for batched operations (``run_write_batched``) only: the
+    items waiting at a moment run in one transaction on a pool thread (the database's
+    round trips are the cost there, and a batch makes a dozen of them however many items
+    it holds, where each item alone made nine), while the next moment's items gather; one
+    batch at a time per event loop. Other operations keep a transaction each."""
+
+    def __init__(self, database: Database) -> None:
+        super().__init__(database)
+        self._draining: dict[asyncio.AbstractEventLoop, asyncio.Task[None]] = {}
+
+    def submit(
+        self,
+        operation: Callable[[Session], T],
+        *,
+        batched: Batched[Any, T] | None = None,
+        item: Any = None,
+    ) -> asyncio.Future[T]:
+        loop = asyncio.get_running_loop()
+        job = _Job(operation, loop.create_future(), batched=batched, item=item)
+        self._pending.setdefault(loop, []).append(job)
+        if loop not in self._draining:
+            self._draining[loop] = loop.create_task(self._drain(loop))
+        return job.future
+
+    async def _drain(self, loop: asyncio.AbstractEventLoop) -> None:
+        try:
+            while jobs := self._pending.pop(loop, None):
+                batch, rest = jobs[:GROUP_COMMIT_MAX], jobs[GROUP_COMMIT_MAX:]
+                if rest:
+                    self._pending[loop] = rest
+                await anyio.to_thread.run_sync(self._commit, batch)
+                _answer(batch)
+        finally:
+            del self._draining[loop]
+
+
+def _answer(batch: list[_Job]) -> None:
+    for job in batch:
+        if job.future.cancelled():
+            continue
+        if job.error is not None:
+            job.future.set_exception(job.error)
+        else:
+            job.future.set_result(job.result)
 
 
 class _RunAgain(Exception):
