@@ -233,7 +233,7 @@ def measure_frontdesk(
                         "-o",
                         str(profile),
                         "-f",
-                        "speedscope" if profile.suffix == ".json" else "flamegraph",
+                        {".json": "speedscope", ".txt": "raw"}.get(profile.suffix, "flamegraph"),
                         "-d",
                         str(round(duration)),
                         "-p",
@@ -344,7 +344,9 @@ def main() -> None:
     parser.add_argument("--visitors", type=int, default=1000)
     parser.add_argument("--databases", default="sqlite,postgresql")
     parser.add_argument(
-        "--profile", type=Path, help="py-spy flame graph (.svg) or speedscope (.json) of the server"
+        "--profile",
+        type=Path,
+        help="py-spy of the server: flame graph (.svg), speedscope (.json), stacks (.txt)",
     )
     parser.add_argument("--json", type=Path, help="write the figures here too")
     args = parser.parse_args()
