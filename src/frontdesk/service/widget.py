@@ -536,7 +536,8 @@ def record_visitor_messages(session: Session, items: Sequence[_ToPost]) -> list[
     """``record_visitor_message`` for the messages of one group commit (SQLite), with a
     statement per table for all of them where it makes one per message. What each message
     writes and answers is what it would alone, in some order of the concurrent requests
-    (``Batched``). The plain case goes together: a proven visitor, no group asked for, no
+    (``Batched``). Tokens not proven yet are proven together first (an unknown one gets
+    None, with nothing written). The plain case goes together: no group asked for, no
     group conversation on a plan with groups, no lapsed lease to record first, no
     notification suppressed at once; the rest (and a visitor's second message of the
     moment) each run alone afterwards, with the same outcome they would have had."""
@@ -546,10 +547,13 @@ def record_visitor_messages(session: Session, items: Sequence[_ToPost]) -> list[
     results: list[Posted | None] = [None] * len(items)
     together: dict[int, tuple[int, VisitorCaller]] = {}  # visitor -> (item, caller)
     alone: list[int] = []
+    callers = _callers_of(connection, items)
     for index, item in enumerate(items):
         assert item.rt is rt  # one group commit, one database, one runtime
-        caller = item.caller or rt.visitor_callers.get(item.widget_key, item.digest)
-        if caller is None or item.group_id is not None or caller.visitor_id in together:
+        caller = callers[index]
+        if caller is None:
+            continue  # not a visitor of this widget: nothing written, None answered
+        if item.group_id is not None or caller.visitor_id in together:
             alone.append(index)
         else:
             together[caller.visitor_id] = (index, caller)
@@ -721,6 +725,40 @@ class _Together:
     outcome: notifications_core.OnVisitorMessage
     conversation_id: int = 0
     message_id: int = 0
+
+
+def _callers_of(connection: Connection, items: Sequence[_ToPost]) -> list[VisitorCaller | None]:
+    """Each item's visitor: proven already, remembered, or proven here by its token, all of
+    them in one look-up (``_record_message_of_token``, for many); None for a token that is
+    not one of its widget's visitors."""
+    rt = items[0].rt
+    callers = [
+        item.caller or rt.visitor_callers.get(item.widget_key, item.digest) for item in items
+    ]
+    unproven = [index for index, caller in enumerate(callers) if caller is None]
+    if not unproven:
+        return callers
+    found = {
+        (widget_key, digest): VisitorCaller(visitor_id=visitor_id, account_id=account_id)
+        for visitor_id, account_id, widget_key, digest in connection.execute(
+            _VISITORS_OF_TOKENS, {"digests": list({items[i].digest for i in unproven})}
+        )
+    }
+    for index in unproven:
+        item = items[index]
+        caller = found.get((item.widget_key, item.digest))
+        if caller is not None:
+            # A visitor is never deleted nor its token changed: true even if this rolls back.
+            rt.visitor_callers.remember(item.widget_key, item.digest, caller)
+            callers[index] = caller
+    return callers
+
+
+_VISITORS_OF_TOKENS = (
+    select(_visitors.c.id, _visitors.c.account_id, _accounts.c.widget_key, _visitors.c.token_hash)
+    .join(_accounts, _accounts.c.id == _visitors.c.account_id)
+    .where(_visitors.c.token_hash.in_(bindparam("digests", expanding=True)))
+)
 
 
 def _rules(caller: VisitorCaller, facts: tuple[Any, ...]) -> notifications.AccountRules:
