@@ -35,12 +35,14 @@ _RENAME = PlainStatement(
 )
 
 
-@pytest.mark.parametrize("most_variables", [plain._SQLITE_VARIABLES, 60])
+@pytest.mark.parametrize("most_variables", [None, 60])
 def test_many_rows_inserted_at_once_come_back_converted(
-    database: Database, most_variables: int, monkeypatch: pytest.MonkeyPatch
+    database: Database, most_variables: int | None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Also with SQLite's limit on a statement's parameters met every ten rows."""
-    monkeypatch.setattr(plain, "_SQLITE_VARIABLES", most_variables)
+    """Also with the limit on a statement's parameters met every ten rows."""
+    if most_variables is not None:
+        dialect = "sqlite" if database.is_sqlite else "postgresql"
+        monkeypatch.setitem(plain._MOST_PARAMETERS, dialect, most_variables)
     prefix = f"plain-{uuid.uuid4().hex}-"
     start = datetime(2026, 12, 4, 3, 0, tzinfo=UTC)
     rows = [

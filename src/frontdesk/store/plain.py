@@ -11,6 +11,7 @@ by the type checker and follows the schema; only its execution is plain.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from operator import itemgetter
@@ -39,8 +40,11 @@ class _Compiled:
     getter: Callable[[dict[str, Any]], tuple[Any, ...]] | None = None
     to_convert: tuple[tuple[int, Callable[[Any], Any]], ...] = ()
     fixed_converted: dict[str, Any] = field(default_factory=dict)
-    # An INSERT of one VALUES row, cut around that row: (head, row, tail).
+    # An INSERT of one VALUES row, cut around that row: (head, row, tail); the row's
+    # parameters; the statement for n rows, once made.
     values_row: tuple[str, str, str] | None = None
+    per_row: int = 1
+    many_sql: dict[int, str] = field(default_factory=dict)
     # The columns' converters, known from the first result's description (a driver's type
     # codes pick them on some dialects).
     results: tuple[Converter, ...] | None = None
@@ -67,12 +71,16 @@ class PlainStatement:
             cursor.close()
 
     def run_many(self, connection: Connection, params: Sequence[dict[str, Any]]) -> None:
-        """Run a statement without rows once per set of parameters, in one call to the
-        driver (``executemany``)."""
+        """Run a statement without rows once per set of parameters: an ``INSERT`` as one
+        statement of many rows (``inserted``), anything else in one call to the driver
+        (``executemany``; psycopg sends it in one pipeline)."""
         if not params:
             return
         compiled = self._compiled.get(connection.dialect.name) or self._compile(connection.dialect)
         assert not compiled.columns, "run_many is for statements without rows"
+        if compiled.values_row is not None:
+            self.inserted(connection, params)
+            return
         driver = connection.connection.driver_connection
         assert driver is not None
         cursor = driver.cursor()
@@ -84,43 +92,27 @@ class PlainStatement:
     def inserted(
         self, connection: Connection, params: Sequence[dict[str, Any]]
     ) -> list[tuple[Any, ...]]:
-        """An ``INSERT … VALUES … RETURNING`` of one row, run for many rows: on SQLite as
-        one statement of many ``VALUES`` rows (a row costs a microsecond or two there,
-        against ten as a statement of its own), on PostgreSQL in one pipeline of the
-        driver (one round trip). The returned rows come in no promised order (SQLite's
-        RETURNING promises none): return a column that tells which row each is."""
+        """An ``INSERT … VALUES … RETURNING`` of one row, run for many rows as one
+        statement of many ``VALUES`` rows: a row costs a microsecond or two there, against
+        ten as a statement of its own on SQLite, and a statement's round trip and planning
+        on PostgreSQL. The returned rows come in no promised order (SQLite's RETURNING
+        promises none): return a column that tells which row each is."""
         if not params:
             return []
         compiled = self._compiled.get(connection.dialect.name) or self._compile(connection.dialect)
+        if compiled.values_row is None:
+            return [row for p in params for row in self.rows(connection, **p)]
         driver = connection.connection.driver_connection
         assert driver is not None
-        if compiled.values_row is None:
-            if connection.dialect.name != "postgresql":
-                return [row for p in params for row in self.rows(connection, **p)]
-            # psycopg sends the rows in one pipeline: one round trip, not one a row.
-            returned: list[tuple[Any, ...]] = []
-            cursor = driver.cursor()
-            try:
-                cursor.executemany(
-                    compiled.sql, [_arguments(compiled, p) for p in params], returning=True
-                )
-                while True:
-                    returned.extend(_converted(compiled, connection.dialect, cursor))
-                    if not cursor.nextset():
-                        return returned
-            finally:
-                cursor.close()
-        head, values_row, tail = compiled.values_row
-        assert compiled.positions is not None  # a repeatable row is one of placeholders
         found: list[tuple[Any, ...]] = []
-        step = max(1, _SQLITE_VARIABLES // max(1, len(compiled.positions)))
+        step = max(1, _MOST_PARAMETERS.get(connection.dialect.name, 999) // compiled.per_row)
         for start in range(0, len(params), step):
             chunk = params[start : start + step]
-            flat = [value for p in chunk for value in _arguments(compiled, p)]
             cursor = driver.cursor()
             try:
-                cursor.execute(head + ", ".join([values_row] * len(chunk)) + tail, flat)
-                found.extend(_converted(compiled, connection.dialect, cursor))
+                cursor.execute(_many_rows_sql(compiled, len(chunk)), _many_rows(compiled, chunk))
+                if compiled.columns:
+                    found.extend(_converted(compiled, connection.dialect, cursor))
             finally:
                 cursor.close()
         return found
@@ -170,7 +162,10 @@ class PlainStatement:
                 for position, name in enumerate(plain.positions)
                 if (convert := binds.get(name)) is not None and name not in plain.fixed
             )
-            plain.values_row = _values_row(plain.sql)
+        plain.values_row = _values_row(plain.sql)
+        if plain.values_row is not None:
+            row = plain.values_row[1]
+            plain.per_row = max(1, row.count("?") if plain.positions else len(_NAMED.findall(row)))
         self._compiled[dialect.name] = plain
         return plain
 
@@ -286,19 +281,50 @@ def _converted(compiled: _Compiled, dialect: Dialect, cursor: Any) -> list[tuple
     ]
 
 
-# SQLite's most parameters in one statement (SQLITE_MAX_VARIABLE_NUMBER since 3.32).
-_SQLITE_VARIABLES = 32766
+# The most parameters of one statement: SQLite's SQLITE_MAX_VARIABLE_NUMBER (since 3.32),
+# PostgreSQL's protocol limit.
+_MOST_PARAMETERS = {"sqlite": 32766, "postgresql": 65535}
+_NAMED = re.compile(r"%\((\w+)\)s")
 
 
 def _values_row(sql: str) -> tuple[str, str, str] | None:
     """``INSERT INTO t (a, b) VALUES (?, ?) RETURNING …`` cut into its head (up to and
-    with ``VALUES``), its one row of placeholders, and the rest; None for anything else."""
+    with ``VALUES``), its one row of placeholders (``?`` or psycopg's ``%(name)s``, with
+    or without a cast), and the rest; None for anything else."""
     if not sql.startswith("INSERT INTO "):
         return None
     head, marker, rest = sql.partition(" VALUES (")
     if not marker:
         return None
-    placeholders, closing, tail = rest.partition(")")
-    if not closing or placeholders.replace("?", "").replace(", ", ""):
-        return None  # a row of anything but plain placeholders is not repeated here
-    return head + " VALUES ", "(" + placeholders + ")", tail
+    row, returning, columns = rest.rpartition(" RETURNING ")
+    if not returning:
+        row, columns = rest, ""
+    row = "(" + row
+    if not row.endswith(")") or any(word in row for word in (" SELECT ", " ON ", "VALUES")):
+        return None
+    return head + " VALUES ", row, returning + columns
+
+
+def _many_rows_sql(compiled: _Compiled, count: int) -> str:
+    sql = compiled.many_sql.get(count)
+    if sql is None:
+        assert compiled.values_row is not None
+        head, row, tail = compiled.values_row
+        if compiled.positions is not None:
+            rows = [row] * count
+        else:
+            rows = [_NAMED.sub(f"%(\\1__{n})s", row) for n in range(count)]
+        sql = compiled.many_sql[count] = head + ", ".join(rows) + tail
+    return sql
+
+
+def _many_rows(compiled: _Compiled, chunk: Sequence[dict[str, Any]]) -> list[Any] | dict[str, Any]:
+    """The parameters of ``_many_rows_sql`` for these rows."""
+    if compiled.positions is not None:
+        return [value for p in chunk for value in _arguments(compiled, p)]
+    named: dict[str, Any] = {}
+    for n, p in enumerate(chunk):
+        arguments = _arguments(compiled, p)
+        assert isinstance(arguments, dict)
+        named.update({f"{name}__{n}": value for name, value in arguments.items()})
+    return named
