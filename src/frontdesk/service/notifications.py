@@ -133,16 +133,15 @@ def note_visitor_message(
     if outcome is OnVisitorMessage.NOT_OFFLINE:
         return
     if outcome is OnVisitorMessage.OPEN_NEW:
-        delay = account.offline_email_delay or rt.settings.offline_email_delay
-        open_id = _NEW_OFFLINE_NOTIFICATION.scalar(
+        note_visitor_messages(
+            session,
+            rt,
             connection,
-            account_id=account.id,
-            conversation_id=conversation_id,
-            at=at,
-            due_at=offline_due_at(at, delay),
+            opening=[OfflineOpening(account, conversation_id, message_id, at)],
+            joining=[],
         )
-        _engine_has_work(session, rt)
-    elif outcome is OnVisitorMessage.SUPPRESS_AT_ONCE:
+        return
+    if outcome is OnVisitorMessage.SUPPRESS_AT_ONCE:
         # Recorded all the same, so that "why no e-mail?" has its answer.
         notification = Notification(
             account_id=account.id,

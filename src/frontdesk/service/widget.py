@@ -346,17 +346,11 @@ class _ToPost:
 
 class _VisitorMessages(Batched[_ToPost, "Posted | None"]):
     def one(self, session: Session, item: _ToPost) -> Posted | None:
-        if item.caller is not None:
-            return record_visitor_message(
-                session, item.rt, item.caller, text=item.text, group_id=item.group_id
-            )
-        return _record_message_of_token(
-            session,
-            rt=item.rt,
-            widget_key=item.widget_key,
-            digest=item.digest,
-            text=item.text,
-            group_id=item.group_id,
+        (caller,) = _callers_of(session.connection(), [item])
+        if caller is None:
+            return None  # not a visitor of this widget: nothing written
+        return record_visitor_message(
+            session, item.rt, caller, text=item.text, group_id=item.group_id
         )
 
     def many(self, session: Session, items: list[_ToPost]) -> list[Posted | None]:
@@ -366,32 +360,7 @@ class _VisitorMessages(Batched[_ToPost, "Posted | None"]):
 VISITOR_MESSAGES = _VisitorMessages()
 
 
-def _record_message_of_token(
-    session: Session,
-    *,
-    rt: Runtime,
-    widget_key: str,
-    digest: str,
-    text: str,
-    group_id: int | None,
-) -> Posted | None:
-    caller = rt.visitor_callers.get(widget_key, digest)
-    if caller is None:
-        row = _VISITOR_OF_TOKEN.first(session.connection(), digest=digest, widget_key=widget_key)
-        if row is None:
-            return None
-        caller = VisitorCaller(visitor_id=row[0], account_id=row[1])
-        # A visitor is never deleted nor its token changed: true even if this rolls back.
-        rt.visitor_callers.remember(widget_key, digest, caller)
-    return record_visitor_message(session, rt, caller, text=text, group_id=group_id)
-
-
 # The statements of a visitor message, compiled once (frontdesk.store.plain).
-_VISITOR_OF_TOKEN = PlainStatement(
-    select(Visitor.id, Visitor.account_id)
-    .join(Account, Account.id == Visitor.account_id)
-    .where(Visitor.token_hash == bindparam("digest"), Account.widget_key == bindparam("widget_key"))
-)
 _OPEN_CONVERSATION = PlainStatement(
     # Locked: two messages of one conversation must not both open an offline notification,
     # and a join must see the message or come after it.
@@ -533,7 +502,7 @@ def record_visitor_message(
 
 
 def record_visitor_messages(session: Session, items: Sequence[_ToPost]) -> list[Posted | None]:
-    """``record_visitor_message`` for the messages of one group commit (SQLite), with a
+    """``record_visitor_message`` for the messages of one group commit, with a
     statement per table for all of them where it makes one per message. What each message
     writes and answers is what it would alone, in some order of the concurrent requests
     (``Batched``). Tokens not proven yet are proven together first (an unknown one gets
@@ -728,9 +697,9 @@ class _Together:
 
 
 def _callers_of(connection: Connection, items: Sequence[_ToPost]) -> list[VisitorCaller | None]:
-    """Each item's visitor: proven already, remembered, or proven here by its token, all of
-    them in one look-up (``_record_message_of_token``, for many); None for a token that is
-    not one of its widget's visitors."""
+    """Each item's visitor: proven already, remembered, or proven here by its token (in the
+    message's own transaction), all of them in one look-up; None for a token that is not
+    one of its widget's visitors."""
     rt = items[0].rt
     callers = [
         item.caller or rt.visitor_callers.get(item.widget_key, item.digest) for item in items

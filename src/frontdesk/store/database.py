@@ -252,12 +252,15 @@ class _GroupCommit:
     ) -> asyncio.Future[T]:
         loop = asyncio.get_running_loop()
         job = _Job(operation, loop.create_future(), batched=batched, item=item)
+        self._enqueue(loop, job)
+        return job.future
+
+    def _enqueue(self, loop: asyncio.AbstractEventLoop, job: _Job) -> None:
         pending = self._pending.get(loop)
         if pending is None:
             pending = self._pending[loop] = []
             loop.call_soon(self._flush, loop)
         pending.append(job)
-        return job.future
 
     def stop(self) -> None:
         self._pending.clear()
@@ -386,19 +389,10 @@ class _ThreadedGroupCommit(_GroupCommit):
         super().__init__(database)
         self._draining: dict[asyncio.AbstractEventLoop, asyncio.Task[None]] = {}
 
-    def submit(
-        self,
-        operation: Callable[[Session], T],
-        *,
-        batched: Batched[Any, T] | None = None,
-        item: Any = None,
-    ) -> asyncio.Future[T]:
-        loop = asyncio.get_running_loop()
-        job = _Job(operation, loop.create_future(), batched=batched, item=item)
+    def _enqueue(self, loop: asyncio.AbstractEventLoop, job: _Job) -> None:
         self._pending.setdefault(loop, []).append(job)
         if loop not in self._draining:
             self._draining[loop] = loop.create_task(self._drain(loop))
-        return job.future
 
     async def _drain(self, loop: asyncio.AbstractEventLoop) -> None:
         try:

@@ -58,7 +58,7 @@ class PlainStatement:
     def rows(self, connection: Connection, **params: Any) -> list[tuple[Any, ...]]:
         """Run the statement in ``connection``'s transaction; its rows, converted to the
         columns' Python types (none for a statement without rows)."""
-        compiled = self._compiled.get(connection.dialect.name) or self._compile(connection.dialect)
+        compiled = self._for(connection.dialect)
         driver = connection.connection.driver_connection
         assert driver is not None
         cursor = driver.cursor()
@@ -76,7 +76,7 @@ class PlainStatement:
         (``executemany``; psycopg sends it in one pipeline)."""
         if not params:
             return
-        compiled = self._compiled.get(connection.dialect.name) or self._compile(connection.dialect)
+        compiled = self._for(connection.dialect)
         assert not compiled.columns, "run_many is for statements without rows"
         if compiled.values_row is not None:
             self.inserted(connection, params)
@@ -99,7 +99,7 @@ class PlainStatement:
         promises none): return a column that tells which row each is."""
         if not params:
             return []
-        compiled = self._compiled.get(connection.dialect.name) or self._compile(connection.dialect)
+        compiled = self._for(connection.dialect)
         if compiled.values_row is None:
             return [row for p in params for row in self.rows(connection, **p)]
         driver = connection.connection.driver_connection
@@ -127,6 +127,9 @@ class PlainStatement:
 
     def run(self, connection: Connection, **params: Any) -> None:
         self.rows(connection, **params)
+
+    def _for(self, dialect: Dialect) -> _Compiled:
+        return self._compiled.get(dialect.name) or self._compile(dialect)
 
     def _compile(self, dialect: Dialect) -> _Compiled:
         compiled = cast(SQLCompiler, self._statement.compile(dialect=dialect))
