@@ -39,8 +39,10 @@ DECISION_LATENESS = Histogram(
 )
 
 
-def decided(kind: str, state: str, reason: str | None, lateness: float | None = None) -> None:
-    NOTIFICATIONS.labels(kind=kind, state=state, reason=reason or "").inc()
+def decided(
+    kind: str, state: str, reason: str | None, lateness: float | None = None, *, count: int = 1
+) -> None:
+    NOTIFICATIONS.labels(kind=kind, state=state, reason=reason or "").inc(count)
     if lateness is not None:
         DECISION_LATENESS.observe(max(lateness, 0.0))
 

@@ -8,6 +8,7 @@ from datetime import timedelta
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from frontdesk import metrics
 from frontdesk.clock import ManualClock
 from frontdesk.core.model import DeviceKind, DeviceStatus
 from frontdesk.core.notifications import NotificationKind, NotificationState, SuppressedBecause
@@ -283,3 +284,58 @@ def test_a_missed_conversation_the_account_has_off_is_decided_when_the_visitor_l
         else:
             assert missed.decided_at == clock.now()
             assert notifications.decide_due(runtime) == 0
+
+
+def test_an_agent_coming_online_calls_off_the_offline_notifications_of_its_scopes_only(
+    runtime: Runtime, client: TestClient, clock: ManualClock
+) -> None:
+    """Called off in one statement: the agent's groups and the conversations of no group,
+    not another group's, not another account's; each counted in the metrics."""
+    owner = sign_up(client, plan="pro")
+    colleague = owner.invite(name="Cyril")
+    sales = owner.post("/groups", {"name": "Sales", "agent_ids": [owner.agent_id]}).json()["id"]
+    support = owner.post("/groups", {"name": "Support", "agent_ids": [colleague.agent_id]}).json()[
+        "id"
+    ]
+    elsewhere = sign_up(client, plan="pro")
+    written = {
+        "sales": new_visitor(client, owner.widget_key).say("Price?", group_id=sales),
+        "support": new_visitor(client, owner.widget_key).say("Broken", group_id=support),
+        "none": new_visitor(client, owner.widget_key).say("Hello"),
+        "elsewhere": new_visitor(client, elsewhere.widget_key).say("Hello"),
+    }
+    conversation_ids = {label: r.json()["conversation_id"] for label, r in written.items()}
+    counted = notification_count(NotificationState.SUPPRESSED, SuppressedBecause.AGENT_CAME_ONLINE)
+    clock.advance(1)
+    presence.set_status(runtime, caller(runtime, owner), status=ONLINE, device_key="tab")
+
+    with runtime.database.read() as session:
+        found = {
+            n.conversation_id: (n.state, n.reason, n.decided_at)
+            for n in session.scalars(
+                select(Notification).where(
+                    Notification.conversation_id.in_(conversation_ids.values()),
+                    Notification.kind == NotificationKind.OFFLINE_MESSAGE,
+                )
+            )
+        }
+    called_off = (NotificationState.SUPPRESSED, SuppressedBecause.AGENT_CAME_ONLINE, clock.now())
+    still_open = (NotificationState.SCHEDULED, None, None)
+    assert {label: found[c] for label, c in conversation_ids.items()} == {
+        "sales": called_off,
+        "none": called_off,
+        "support": still_open,
+        "elsewhere": still_open,
+    }
+    assert (
+        notification_count(NotificationState.SUPPRESSED, SuppressedBecause.AGENT_CAME_ONLINE)
+        == counted + 2
+    )
+
+
+def notification_count(state: NotificationState, reason: SuppressedBecause) -> float:
+    value = metrics.REGISTRY.get_sample_value(
+        "frontdesk_notifications_total",
+        {"kind": NotificationKind.OFFLINE_MESSAGE.value, "state": state.value, "reason": reason},
+    )
+    return value or 0.0

@@ -22,8 +22,9 @@ import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, cast
 
-from sqlalchemy import Connection, bindparam, func, insert, or_, select, update
+from sqlalchemy import Connection, CursorResult, bindparam, func, insert, or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from frontdesk import metrics
@@ -258,27 +259,48 @@ _OPEN_OFFLINE_NOTIFICATIONS = select(_notifications.c.id, _notifications.c.conve
 
 def note_agent_online(session: Session, rt: Runtime, *, agent: Agent, at: datetime) -> None:
     """Rule 2: every open offline notification of a scope the agent belongs to is called off
-    the moment the agent comes online."""
+    the moment the agent comes online.
+
+    One ``UPDATE`` for all of them: an owner coming online may call off tens of thousands,
+    and the transaction holds the turn to write meanwhile (the sweep and the engine wait
+    for it). Notification rows this session holds are not refreshed; none of its callers
+    has loaded any."""
     account = session.get_one(Account, agent.account_id)
-    query = (
-        select(Notification)
-        .join(Conversation, Conversation.id == Notification.conversation_id)
-        .where(
-            Notification.account_id == account.id,
-            Notification.kind == NotificationKind.OFFLINE_MESSAGE,
-            Notification.state == NotificationState.SCHEDULED,
-        )
+    called_off = Decision(SuppressedBecause.AGENT_CAME_ONLINE)
+    query = update(Notification).where(
+        Notification.account_id == account.id,
+        Notification.kind == NotificationKind.OFFLINE_MESSAGE,
+        Notification.state == NotificationState.SCHEDULED,
     )
     if has_groups(account.plan):
         groups_of_agent = select(GroupMember.group_id).where(GroupMember.agent_id == agent.id)
         query = query.where(
-            or_(Conversation.group_id.is_(None), Conversation.group_id.in_(groups_of_agent))
+            Notification.conversation_id.in_(
+                select(Conversation.id).where(
+                    Conversation.account_id == account.id,
+                    or_(
+                        Conversation.group_id.is_(None),
+                        Conversation.group_id.in_(groups_of_agent),
+                    ),
+                )
+            )
         )
-    # FOR NO KEY UPDATE: the state changes, never the key, so a visitor message adding to
-    # the batch (its foreign key takes a KEY SHARE lock) neither waits for this nor, in a
-    # group-committed batch holding several of them, deadlocks with it.
-    for notification in session.scalars(query.with_for_update(of=Notification, key_share=True)):
-        _settle(session, rt, notification, Decision(SuppressedBecause.AGENT_CAME_ONLINE), None, at)
+    # The state changes, never the key: on PostgreSQL the rows are locked FOR NO KEY
+    # UPDATE, so a visitor message adding to a batch (its foreign key takes a KEY SHARE
+    # lock) neither waits for this nor, in a group-committed batch, deadlocks with it.
+    done = session.execute(
+        query.values(state=called_off.state, reason=called_off.reason, decided_at=at),
+        execution_options={"synchronize_session": False},
+    )
+    count = cast("CursorResult[Any]", done).rowcount
+    if count:
+        state, reason = called_off.state.value, called_off.reason
+        rt.database.after_commit(
+            session,
+            lambda: metrics.decided(
+                NotificationKind.OFFLINE_MESSAGE.value, state, reason, count=count
+            ),
+        )
 
 
 @dataclass(frozen=True, slots=True)
