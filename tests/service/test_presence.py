@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
@@ -182,6 +183,33 @@ def test_a_visitor_leaves_a_grace_period_after_its_last_connection(
     (left,) = [e for e in presence.sweep(runtime) if e.visitor_id == who.visitor_id]
     assert left.change is PresenceChange.VISITOR_LEFT
     assert left.at == clock.now() - timedelta(seconds=1)
+
+
+def test_a_sweep_behind_its_backlog_records_the_longest_gone_first(
+    runtime: Runtime,
+    client: TestClient,
+    account: SignedUp,
+    clock: ManualClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Not in the order the visitors came: the one whose lease ended first is recorded
+    first, so no departure waits behind a backlog of later ones."""
+    presence.sweep(runtime)  # settle what earlier tests left behind
+    first, second = (
+        authenticate_visitor(
+            runtime, account.widget_key, new_visitor(client, account.widget_key).token
+        )
+        for _ in range(2)
+    )
+    presence.visitor_seen(runtime, first)
+    clock.advance(5)
+    presence.visitor_seen(runtime, second)
+    clock.advance(5)
+    presence.visitor_seen(runtime, first)  # the first one's lease now ends last
+    clock.advance(60)
+    monkeypatch.setattr(presence, "SWEEP_BATCH", 1)
+    assert [e.visitor_id for e in presence.sweep(runtime)] == [second.visitor_id]
+    assert [e.visitor_id for e in presence.sweep(runtime)] == [first.visitor_id]
 
 
 def test_a_visitor_back_after_an_unnoticed_leaving_left_and_returned(
