@@ -1,44 +1,61 @@
 """A doorbell: any thread rings it, one asyncio task waits for it.
 
-The notification worker sleeps until its next due time; a transaction that makes something
-due sooner rings the bell after it commits, from whichever thread ran it. Ringing before a
-task waits is remembered, so a ring is never lost between a check and a wait.
+A loop of the notification worker sleeps until its next due time; a transaction that makes
+something due rings the bell after it commits, from whichever thread ran it, saying when
+the new work falls due. A ring for work due no sooner than the task means to wake anyway is
+let pass (a visitor message opening a notification due in ten minutes wakes nobody); any
+other ring wakes it, and a ring while the task is not waiting is remembered, so a ring is
+never lost between a check and a wait.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from datetime import datetime
 
 
 class Doorbell:
     def __init__(self) -> None:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._event: asyncio.Event | None = None
+        # When the waiting task wakes by itself; None while it is not waiting.
+        self._wakes_at: datetime | None = None
 
     def attach(self) -> None:
         """Called by the waiting task, on its loop."""
         self._loop = asyncio.get_running_loop()
         self._event = asyncio.Event()
+        self._wakes_at = None
 
     def detach(self) -> None:
-        self._loop = self._event = None
+        self._loop = self._event = self._wakes_at = None
 
-    def ring(self) -> None:
-        """Safe from any thread; a no-op while nobody is attached."""
+    def ring(self, due: datetime | None = None) -> None:
+        """Safe from any thread; a no-op while nobody is attached. ``due``: when the new
+        work falls due (``None``: now, or not known)."""
         loop, event = self._loop, self._event
         if loop is None or event is None or loop.is_closed():
             return
         with contextlib.suppress(RuntimeError):  # the loop closed between check and call
-            loop.call_soon_threadsafe(event.set)
+            loop.call_soon_threadsafe(self._rung, event, due)
 
-    async def wait(self, timeout: float) -> bool:
-        """Wait until rung or ``timeout`` seconds passed; True if rung. Clears the bell."""
+    def _rung(self, event: asyncio.Event, due: datetime | None) -> None:
+        # On the loop: ``_wakes_at`` is the waiting task's, read where it is written.
+        if due is None or self._wakes_at is None or due < self._wakes_at:
+            event.set()
+
+    async def wait(self, timeout: float, *, wakes_at: datetime | None = None) -> bool:
+        """Wait until rung or ``timeout`` seconds passed; True if rung. Clears the bell.
+        ``wakes_at``: the moment the timeout ends, on the clock the rings' due times are
+        on; rings for work due at or after it are let pass."""
         assert self._event is not None, "attach() first"
+        self._wakes_at = wakes_at
         try:
             await asyncio.wait_for(self._event.wait(), timeout=max(timeout, 0.0))
             return True
         except TimeoutError:
             return False
         finally:
+            self._wakes_at = None
             self._event.clear()

@@ -15,7 +15,7 @@ from frontdesk.store.models import Delivery
 from tests.engine.conftest import RETRY_BASE, decisions, engine_settings, settled
 from tests.integration.conftest import free_port
 from tests.live.conftest import LiveServer, new_visitor, serving, sign_up
-from tests.mailsink import MailSink
+from tests.mailsink import MailSink, mail_sink
 from tests.support import eventually
 
 
@@ -171,3 +171,31 @@ def test_metrics_count_decisions_and_deliveries(engine_server: LiveServer, sink:
     assert 'frontdesk_notifications_total{kind="offline_message",reason="",state="sent"}' in text
     assert 'frontdesk_delivery_attempts_total{result="sent"}' in text
     assert "frontdesk_decision_lateness_seconds_count" in text
+
+
+def test_a_decision_falls_due_while_an_e_mail_is_still_being_sent_and_is_made_on_time(
+    database: Database, database_url: str, passwords: PasswordHasher, tmp_path: Path
+) -> None:
+    """Deciding and sending are two loops: the mail server holds the first e-mail for
+    seconds, and the second notification is decided meanwhile, not after it."""
+    with mail_sink(data_delay=5.0) as slow:
+        settings = engine_settings(
+            database_url, tmp_path, slow.url, smtp_timeout=20, delivery_lease=60
+        )
+        with serving(settings, database, passwords) as server:
+            owner = sign_up(server)
+            first = new_visitor(server, owner.widget_key).say("Hello?")["conversation_id"]
+            assert slow.handler.in_data.wait(10), "the first e-mail never reached the sink"
+            second = new_visitor(server, owner.widget_key).say("Anyone?")["conversation_id"]
+
+            def decided() -> dict[str, Any] | None:
+                (notification,) = decisions(owner, second)
+                return notification if notification["state"] != "scheduled" else None
+
+            notification = eventually(decided, timeout=4)
+            # Decided while the sink still holds the first e-mail's data.
+            assert slow.handler.in_data.is_set()
+            assert slow.caught == []
+            assert notification["state"] == "sent"
+            (first_notification,) = decisions(owner, first)
+            assert first_notification["recipients"][0]["state"] == "pending"

@@ -16,10 +16,12 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from datetime import timedelta
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
 
 import anyio.to_thread
 
+from frontdesk.doorbell import Doorbell
 from frontdesk.engine.mailer import Mailer
 from frontdesk.mail.transport import SendOutcome, SmtpTransport
 from frontdesk.service import notifications
@@ -29,76 +31,103 @@ from frontdesk.service.runtime import Runtime
 log = logging.getLogger("frontdesk.engine")
 
 SEND_BATCH = 50
-DECIDE_ROUNDS = 10
 # After an unexpected error (the database away, say) the loop waits this long, not less.
 ERROR_PAUSE = 1.0
 
 
 class NotificationWorker:
+    """Two loops: one decides notifications at their due times, the other sends the
+    e-mails decided. Apart, so that a decision due while a batch of e-mails is on its way
+    (a minute, with a slow mail server) is made on time all the same."""
+
     def __init__(self, runtime: Runtime, mailer: Mailer) -> None:
         self.runtime = runtime
         self.mailer = mailer
-        self._tasks: list[asyncio.Task[None]] = []
+        self._loops: list[asyncio.Task[None]] = []
+        self._listener: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
 
     async def start(self) -> None:
-        self.runtime.engine_bell.attach()
+        rt = self.runtime
+        rt.decisions_bell.attach()
+        rt.deliveries_bell.attach()
         self._stopping = asyncio.Event()
-        self._tasks = [asyncio.create_task(self._run_forever(), name="engine-worker")]
-        if self.runtime.database.is_postgresql:
-            self._tasks.append(asyncio.create_task(self._listen_forever(), name="engine-listen"))
+        self._loops = [
+            asyncio.create_task(
+                self._forever(
+                    self._decide,
+                    notifications.DECIDE_BATCH,
+                    notifications.next_decision_at,
+                    rt.decisions_bell,
+                ),
+                name="engine-decide",
+            ),
+            asyncio.create_task(
+                self._forever(
+                    self._send_due, SEND_BATCH, notifications.next_delivery_at, rt.deliveries_bell
+                ),
+                name="engine-send",
+            ),
+        ]
+        if rt.database.is_postgresql:
+            self._listener = asyncio.create_task(self._listen_forever(), name="engine-listen")
 
     async def stop(self) -> None:
-        """Finish the e-mail being sent (so its outcome is recorded), then stop."""
+        """Finish the e-mails being sent (so their outcomes are recorded), then stop."""
+        rt = self.runtime
         self._stopping.set()
-        self.runtime.engine_bell.ring()
-        for task in self._tasks[1:]:
-            task.cancel()
-        if self._tasks:
-            worker = self._tasks[0]
-            try:
-                await asyncio.wait_for(
-                    asyncio.shield(worker), timeout=self.runtime.settings.smtp_timeout + 1
-                )
-            except TimeoutError:
-                worker.cancel()
-        for task in self._tasks:
+        rt.decisions_bell.ring()
+        rt.deliveries_bell.ring()
+        if self._listener is not None:
+            self._listener.cancel()
+        if self._loops:
+            _, pending = await asyncio.wait(self._loops, timeout=rt.settings.smtp_timeout + 1)
+            for task in pending:
+                task.cancel()
+        for task in [*self._loops, *([self._listener] if self._listener else [])]:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        self.runtime.engine_bell.detach()
-        self._tasks = []
+        rt.decisions_bell.detach()
+        rt.deliveries_bell.detach()
+        self._loops, self._listener = [], None
 
     async def run_once(self) -> None:
-        """Decide and send everything that is due now. Decisions go first (up to
-        DECIDE_ROUNDS batches before each batch of e-mails): each is due at a moment the
-        rules name, and a batch of e-mails takes longer than a batch of decisions."""
-        rt = self.runtime
+        """Decide and send everything that is due now (the loops' work, in turn)."""
         while not self._stopping.is_set():
-            decided = 0
-            for _ in range(DECIDE_ROUNDS):
-                decided = await anyio.to_thread.run_sync(notifications.decide_due, rt)
-                if decided < notifications.DECIDE_BATCH or self._stopping.is_set():
-                    break
+            decided = await self._decide()
             sent = await self._send_due()
-            if decided < notifications.DECIDE_BATCH and sent == 0:
+            if not decided and not sent:
                 return
 
-    async def _run_forever(self) -> None:
+    async def _decide(self) -> int:
+        """Decide a batch of what is due."""
+        return await anyio.to_thread.run_sync(notifications.decide_due, self.runtime)
+
+    async def _forever(
+        self,
+        work: Callable[[], Awaitable[int]],
+        batch: int,
+        next_due: Callable[[Runtime], datetime | None],
+        bell: Doorbell,
+    ) -> None:
+        """Do ``work`` until a batch of it is not full, then sleep until ``next_due`` or a
+        ring."""
         rt = self.runtime
         max_sleep = rt.settings.worker_max_sleep
         while not self._stopping.is_set():
             delay = max_sleep
             try:
-                await self.run_once()
-                wake_at = await anyio.to_thread.run_sync(notifications.next_wake_at, rt)
-                if wake_at is not None:
-                    delay = (wake_at - rt.clock.now()).total_seconds()
+                while await work() >= batch and not self._stopping.is_set():
+                    pass
+                due = await anyio.to_thread.run_sync(next_due, rt)
+                if due is not None:
+                    delay = min(max((due - rt.clock.now()).total_seconds(), 0.0), max_sleep)
             except Exception:
                 log.exception("the notification worker failed; trying again")
                 delay = ERROR_PAUSE
             if self._stopping.is_set():
                 return
-            await rt.engine_bell.wait(min(max(delay, 0.0), max_sleep))
+            await bell.wait(delay, wakes_at=rt.clock.now() + timedelta(seconds=delay))
 
     async def _send_due(self) -> int:
         """Claim a batch of due deliveries and send them over up to ``smtp_max_connections``
@@ -159,16 +188,20 @@ class NotificationWorker:
             return SendOutcome(accepted=False, code=None, text=f"could not write it: {exc}")
         return await transport.send(item.envelope_from, item.email.recipient_email, message)
 
+    def _ring_both(self) -> None:
+        self.runtime.decisions_bell.ring()
+        self.runtime.deliveries_bell.ring()
+
     async def _listen_forever(self) -> None:
         """Other processes' commits ring this process's doorbell (PostgreSQL NOTIFY)."""
         while True:
             try:
                 async for _notice in self.runtime.database.listen(notifications.ENGINE_CHANNEL):
-                    self.runtime.engine_bell.ring()
+                    self._ring_both()
             except Exception:
                 log.warning("lost the database notification channel; listening again")
                 # Work committed meanwhile is found by the next look at the schedule.
-                self.runtime.engine_bell.ring()
+                self._ring_both()
                 await asyncio.sleep(ERROR_PAUSE)
 
 

@@ -228,6 +228,10 @@ def note_visitor_messages(
     (``joining``: notification, message)."""
     listed = [{"notification_id": n, "message_id": m} for n, m in joining]
     if opening:
+        due = [
+            offline_due_at(o.at, o.account.offline_email_delay or rt.settings.offline_email_delay)
+            for o in opening
+        ]
         opened = _NEW_OFFLINE_NOTIFICATION.inserted(
             connection,
             [
@@ -235,18 +239,16 @@ def note_visitor_messages(
                     "account_id": o.account.id,
                     "conversation_id": o.conversation_id,
                     "at": o.at,
-                    "due_at": offline_due_at(
-                        o.at, o.account.offline_email_delay or rt.settings.offline_email_delay
-                    ),
+                    "due_at": due_at,
                 }
-                for o in opening
+                for o, due_at in zip(opening, due, strict=True)
             ],
         )
         ids = {conversation_id: notification_id for notification_id, conversation_id in opened}
         listed.extend(
             {"notification_id": ids[o.conversation_id], "message_id": o.message_id} for o in opening
         )
-        _engine_has_work(session, rt)
+        _decisions_due(session, rt, min(due))
     _IN_NOTIFICATION.run_many(connection, listed)
 
 
@@ -447,8 +449,9 @@ def note_visitors_left(session: Session, rt: Runtime, departures: Sequence[Depar
             for m in message_ids
         ],
     )
-    if any(n.state is NotificationState.SCHEDULED for n, _ in opened):
-        _engine_has_work(session, rt)
+    scheduled = [n.due_at for n, _ in opened if n.state is NotificationState.SCHEDULED]
+    if scheduled:
+        _decisions_due(session, rt, min(scheduled))
 
 
 def _arrivals(session: Session, left_at: dict[int, datetime]) -> dict[int, datetime]:
@@ -709,7 +712,7 @@ def _settle(
                     next_attempt_at=now,
                 )
             )
-        _engine_has_work(session, rt)
+        _deliveries_due(session, rt)
     kind, state, reason = notification.kind.value, decision.state.value, decision.reason
     rt.database.after_commit(session, lambda: metrics.decided(kind, state, reason, lateness))
 
@@ -718,8 +721,16 @@ def _group_that_applies(account: Account, conversation: Conversation) -> int | N
     return conversation.group_id if has_groups(account.plan) else None
 
 
-def _engine_has_work(session: Session, rt: Runtime) -> None:
-    rt.database.after_commit(session, rt.engine_bell.ring)
+def _decisions_due(session: Session, rt: Runtime, due: datetime | None = None) -> None:
+    """The transaction makes notifications due (``due``: the earliest, ``None`` for now)."""
+    rt.database.after_commit(session, lambda: rt.decisions_bell.ring(due))
+    rt.database.notify(session, ENGINE_CHANNEL)
+
+
+def _deliveries_due(session: Session, rt: Runtime, due: datetime | None = None) -> None:
+    """The transaction makes e-mails to send (``due``: the earliest attempt, ``None`` for
+    now)."""
+    rt.database.after_commit(session, lambda: rt.deliveries_bell.ring(due))
     rt.database.notify(session, ENGINE_CHANNEL)
 
 
@@ -955,7 +966,7 @@ def _record(
             delivery.state = DeliveryState.DEFERRED
             delivery.next_attempt_at = retry_at
             result = "deferred"
-            _engine_has_work(session, rt)
+            _deliveries_due(session, rt, retry_at)
     else:
         delivery.state = DeliveryState.REJECTED
         delivery.next_attempt_at = None
@@ -1004,7 +1015,7 @@ def release_deliveries(rt: Runtime, claimed: Sequence[ClaimedDelivery]) -> None:
                 .where(Delivery.id == item.delivery_id, Delivery.lease_token == item.lease_token)
                 .values(lease_until=None, lease_token=None)
             )
-        _engine_has_work(session, rt)
+        _deliveries_due(session, rt)
 
 
 def fail_if_nobody_got_it(session: Session, notification_id: int) -> None:
@@ -1022,16 +1033,21 @@ def fail_if_nobody_got_it(session: Session, notification_id: int) -> None:
         )
 
 
-def next_wake_at(rt: Runtime) -> datetime | None:
-    """The earliest moment something becomes due: a notification, a delivery's next attempt,
-    or the end of a lease that a dead worker may have left behind."""
+def next_decision_at(rt: Runtime) -> datetime | None:
+    """The earliest moment a scheduled notification falls due."""
+    with rt.database.read() as session:
+        return session.scalar(
+            select(func.min(Notification.due_at)).where(
+                Notification.state == NotificationState.SCHEDULED
+            )
+        )
+
+
+def next_delivery_at(rt: Runtime) -> datetime | None:
+    """The earliest moment an e-mail is to be sent: a delivery's next attempt, or the end
+    of a lease that a dead worker may have left behind."""
     with rt.database.read() as session:
         candidates = [
-            session.scalar(
-                select(func.min(Notification.due_at)).where(
-                    Notification.state == NotificationState.SCHEDULED
-                )
-            ),
             session.scalar(
                 select(func.min(Delivery.next_attempt_at)).where(
                     Delivery.state.in_([DeliveryState.PENDING, DeliveryState.DEFERRED]),

@@ -20,9 +20,11 @@ class Runtime:
     database: Database
     clock: Clock
     passwords: PasswordHasher
-    # Rung after a transaction that makes a notification or a delivery due, so the engine
-    # worker of this process looks at its schedule again.
-    engine_bell: Doorbell = field(default_factory=Doorbell)
+    # Rung after a transaction that makes a notification due (``decisions_bell``) or an
+    # e-mail to send (``deliveries_bell``), so the engine worker of this process looks at
+    # that schedule again. Apart, so that deciding never waits for a batch of e-mails.
+    decisions_bell: Doorbell = field(default_factory=Doorbell)
+    deliveries_bell: Doorbell = field(default_factory=Doorbell)
     visitor_callers: VisitorCallers = field(default_factory=lambda: VisitorCallers())
 
     @classmethod
