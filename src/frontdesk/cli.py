@@ -27,7 +27,6 @@ from frontdesk.engine.inbound import BounceReceiver
 from frontdesk.engine.mailer import Mailer
 from frontdesk.engine.worker import NotificationWorker
 from frontdesk.errors import FrontdeskError
-from frontdesk.mail import check as mail_check
 from frontdesk.mail.transport import SmtpTarget, SmtpTransport
 from frontdesk.realtime.transport import UVICORN_WEBSOCKET_OPTIONS
 from frontdesk.service import accounts, agents, notifications
@@ -369,6 +368,8 @@ def mail_check_command(
     """Look up the sender domain's SPF, DKIM, DMARC and MX records, send a test e-mail
     (with --to), and say what is missing and what to publish. Exits with 1 when something
     must be fixed."""
+    from frontdesk.mail import check as mail_check  # dnspython and dkimpy: only here
+
     settings = _load_settings()
     try:
         target = SmtpTarget.parse(settings.smtp_url) if settings.smtp_url else None
@@ -421,6 +422,8 @@ def mail_check_command(
 def mail_dkim_key(selector: str, domain: str, out: Path) -> None:
     """Make a 2048-bit RSA key for DKIM signing (readable only by its owner) and print the
     DNS record that publishes its public half."""
+    from frontdesk.mail import check as mail_check
+
     pem = mail_check.new_dkim_private_key()
     try:
         record = mail_check.dkim_record(selector, domain, mail_check.dkim_public_key(pem))

@@ -14,7 +14,13 @@ from sqlalchemy import func, select, text
 
 from frontdesk.core.model import Plan
 from frontdesk.store.database import Database
-from frontdesk.store.migrate import current_revision, head_revision, upgrade
+from frontdesk.store.migrate import (
+    SCHEMA_HEAD,
+    current_revision,
+    head_revision,
+    schema_revision,
+    upgrade,
+)
 from frontdesk.store.models import Account, Base
 
 
@@ -28,6 +34,22 @@ def test_upgrading_again_changes_nothing(database: Database) -> None:
     assert current_revision(database) == head_revision()
     upgrade(database)
     assert current_revision(database) == head_revision()
+
+
+def test_the_schema_head_is_alembic_s_and_is_read_without_it(
+    database: Database, tmp_path: Path
+) -> None:
+    """A start at ``SCHEMA_HEAD`` skips Alembic, so the constant must be the newest
+    migration; a database without the version table is at no revision."""
+    assert head_revision() == SCHEMA_HEAD
+    assert schema_revision(database) == current_revision(database) == SCHEMA_HEAD
+    empty = Database(f"sqlite:///{tmp_path / 'empty.db'}")
+    try:
+        assert schema_revision(empty) is None
+        upgrade(empty)
+        assert schema_revision(empty) == SCHEMA_HEAD
+    finally:
+        empty.dispose()
 
 
 def test_datetimes_come_back_aware_and_naive_ones_are_refused(database: Database) -> None:

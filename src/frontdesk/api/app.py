@@ -38,7 +38,6 @@ from frontdesk.engine.mailer import Mailer
 from frontdesk.engine.worker import NotificationWorker
 from frontdesk.realtime.hub import Hub, LocalHub
 from frontdesk.realtime.keeper import PresenceKeeper
-from frontdesk.realtime.redis_hub import RedisHub
 from frontdesk.service.runtime import Runtime
 from frontdesk.web import routes as web
 
@@ -64,11 +63,13 @@ def create_app(runtime: Runtime, *, hub: Hub | None = None) -> FastAPI:
     nothing runs in the background."""
     if hub is None:
         settings = runtime.settings
-        hub = (
-            RedisHub(settings.redis_url, prefix=settings.redis_prefix)
-            if settings.redis_url
-            else LocalHub()
-        )
+        if settings.redis_url:
+            # Imported only when used: redis-py is ~7 MB of a process that does not need it.
+            from frontdesk.realtime.redis_hub import RedisHub
+
+            hub = RedisHub(settings.redis_url, prefix=settings.redis_prefix)
+        else:
+            hub = LocalHub()
     keeper = PresenceKeeper(runtime, hub)
     mailer = Mailer(runtime.settings)
 

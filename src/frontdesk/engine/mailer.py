@@ -4,13 +4,16 @@ embedded default, the built-in catcher this process starts on loopback."""
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 from frontdesk.mail.catcher import MailCatcher
 from frontdesk.mail.compose import write
 from frontdesk.mail.content import NotificationEmail
-from frontdesk.mail.dkim import DkimSigner
 from frontdesk.mail.transport import SmtpTarget, SmtpTransport
 from frontdesk.settings import Settings
+
+if TYPE_CHECKING:
+    from frontdesk.mail.dkim import DkimSigner
 
 log = logging.getLogger("frontdesk.mail")
 
@@ -26,6 +29,9 @@ class Mailer:
         self.signer: DkimSigner | None = None
         if settings.dkim_domain and settings.dkim_selector and settings.dkim_private_key_file:
             # Read here, so a key that cannot sign stops the start, not every e-mail.
+            # (dkimpy and dnspython are loaded only by an installation that signs.)
+            from frontdesk.mail.dkim import DkimSigner
+
             self.signer = DkimSigner.from_file(
                 domain=settings.dkim_domain,
                 selector=settings.dkim_selector,

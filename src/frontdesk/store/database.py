@@ -43,7 +43,6 @@ from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 import anyio.to_thread
-import psycopg
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.orm import Session, sessionmaker
@@ -201,6 +200,8 @@ class Database:
     async def listen(self, channel: str) -> AsyncIterator[None]:
         """Yield once per notification on ``channel`` (PostgreSQL only)."""
         assert self.is_postgresql
+        import psycopg  # only here: a SQLite installation never loads the driver
+
         url = make_url(self.url).set(drivername="postgresql")
         dsn = url.render_as_string(hide_password=False)
         async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as connection:
