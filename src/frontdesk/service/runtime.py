@@ -67,16 +67,32 @@ class VisitorCallers:
     """Visitor tokens already proven, by widget key and token digest, so that a widget's
     calls skip the look-up. A visitor token is never revoked (visitors are only ever
     created, and a widget key never changes), so an entry stays true for the life of the
-    process; the count is bounded, and a full cache starts over."""
+    process.
 
-    def __init__(self, max_entries: int = 100_000) -> None:
-        self._callers: dict[tuple[str, str], VisitorCaller] = {}
-        self._max_entries = max_entries
+    Bounded by two generations: when the young one is full it becomes the old one and the
+    one before is dropped, and a token found in the old one moves back to the young one.
+    Visitors who write now stay; the many who wrote once long ago go, and the memory with
+    them (at most ``2 * generation`` entries, ~300 bytes each)."""
+
+    def __init__(self, generation: int = 10_000) -> None:
+        self._young: dict[tuple[str, str], VisitorCaller] = {}
+        self._old: dict[tuple[str, str], VisitorCaller] = {}
+        self._generation = generation
 
     def get(self, widget_key: str, token_digest: str) -> VisitorCaller | None:
-        return self._callers.get((widget_key, token_digest))
+        key = (widget_key, token_digest)
+        caller = self._young.get(key)
+        if caller is None and (caller := self._old.pop(key, None)) is not None:
+            self._keep(key, caller)
+        return caller
 
     def remember(self, widget_key: str, token_digest: str, caller: VisitorCaller) -> None:
-        if len(self._callers) >= self._max_entries:
-            self._callers.clear()
-        self._callers[(widget_key, token_digest)] = caller
+        self._keep((widget_key, token_digest), caller)
+
+    def __len__(self) -> int:
+        return len(self._young) + len(self._old)
+
+    def _keep(self, key: tuple[str, str], caller: VisitorCaller) -> None:
+        if len(self._young) >= self._generation:
+            self._old, self._young = self._young, {}
+        self._young[key] = caller
