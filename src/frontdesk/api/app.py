@@ -132,6 +132,8 @@ def create_app(runtime: Runtime, *, hub: Hub | None = None) -> FastAPI:
     app.state.hub = hub
     app.state.keeper = keeper
     app.state.live = Live(hub, keeper)
+    # What the runtime's operations commit is announced through this app's hub.
+    app.state.live.listen(runtime.events)
     install_error_handlers(app)
     api = APIRouter(prefix=API_PREFIX)
     # Routing tries the routes in this order, one after the other: the widget's, which
@@ -174,7 +176,6 @@ def create_app(runtime: Runtime, *, hub: Hub | None = None) -> FastAPI:
     app.hot_paths = HotPaths(
         partial(FastAPI.__call__, app),
         runtime=runtime,
-        live=app.state.live,
         prefix=API_PREFIX,
         max_body_bytes=runtime.settings.max_request_body_bytes,
     )

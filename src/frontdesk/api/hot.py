@@ -6,7 +6,7 @@ of middleware, twice what storing the message costs (docs/performance.md). This 
 front of the whole FastAPI application (``FrontdeskApp``), serves the plain case itself: a
 JSON body within the size limit, fields that validate, and a bearer token of one of the
 widget's visitors (proven in the message's own transaction, and remembered). It stores the
-message through the same service call, announces it through the same ``announce_posted``,
+message through the same service call (which records what frontdesk.api.live announces),
 and answers 201 with the same body, and the CORS header the widget's browser needs.
 
 Anything else goes on, untouched but for its body being replayed, through the whole
@@ -30,8 +30,6 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from frontdesk.api.errors import error_response
 from frontdesk.api.limits import replaying
-from frontdesk.api.live import Live
-from frontdesk.api.routes.widget import announce_posted
 from frontdesk.api.schemas import WIDGET_KEY_PATTERN, VisitorMessageIn, VisitorMessageOut
 from frontdesk.errors import FrontdeskError
 from frontdesk.service import widget
@@ -43,11 +41,10 @@ MAX_TOKEN = 200
 
 class HotPaths:
     def __init__(
-        self, fallback: ASGIApp, *, runtime: Runtime, live: Live, prefix: str, max_body_bytes: int
+        self, fallback: ASGIApp, *, runtime: Runtime, prefix: str, max_body_bytes: int
     ) -> None:
         self.app = fallback
         self.runtime = runtime
-        self.live = live
         self.max_body_bytes = max_body_bytes
         # Messages answered here (the others went through FastAPI): for tests and profiles.
         self.served = 0
@@ -107,7 +104,6 @@ class HotPaths:
             await self.app(scope, replaying(body, receive), send)
             return
         self.served += 1
-        announce_posted(self.live, posted)
         payload = VisitorMessageOut(
             conversation_id=posted.conversation_id, message_id=posted.message_id
         ).model_dump_json()

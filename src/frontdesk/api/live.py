@@ -1,12 +1,16 @@
-"""What the HTTP routes announce live, after their transaction has committed.
+"""What the live side announces: the committed domain events (frontdesk.service.events) as
+frames to the hub.
 
 Frames go to the agents of the account (``agents:<account>``) and, for agent replies, to the
 visitor (``visitor:<id>``). Conversation payloads are the API's own schemas, so a dashboard
-handles a frame exactly like the answer of ``GET /conversations``.
+handles a frame exactly like the answer of ``GET /conversations``. Routes announce nothing
+themselves: each service operation records what it changed, and ``Live.listen`` turns it
+into frames once the transaction has committed.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -14,6 +18,8 @@ from fastapi import Depends, Request
 from frontdesk.api.schemas import MessageOut, VisitorOut
 from frontdesk.realtime.hub import Hub, agents_topic, visitor_topic
 from frontdesk.realtime.keeper import PresenceKeeper
+from frontdesk.service import events
+from frontdesk.service.widget import Posted
 from frontdesk.store.models import Conversation, Message
 
 
@@ -22,20 +28,41 @@ class Live:
         self.hub = hub
         self.keeper = keeper
 
+    def listen(self, dispatcher: events.Dispatcher) -> Callable[[], None]:
+        """Announce every committed event from now on; returns the function that stops."""
+        stops = [
+            dispatcher.subscribe(events.PresenceChanged, lambda e: self.keeper.announce(e.events)),
+            dispatcher.subscribe(events.VisitorMessagePosted, lambda e: self.posted(e.posted)),
+            dispatcher.subscribe(events.ConversationChanged, self.conversation_changed),
+            dispatcher.subscribe(events.ConversationRead, self.conversation_read),
+            dispatcher.subscribe(events.AgentDeactivated, self.agent_deactivated),
+        ]
+
+        def stop() -> None:
+            for unsubscribe in stops:
+                unsubscribe()
+
+        return stop
+
     def agents_listen(self, account_id: int) -> bool:
         """Whether a frame to the account's agents may reach anybody (always, when other
         processes may have dashboards open): frames are not built for nobody."""
         return self.hub.listened(agents_topic(account_id))
 
-    def conversation_created(self, conversation: Conversation) -> None:
-        self._to_agents(conversation, "conversation.created")
+    def posted(self, posted: Posted) -> None:
+        """A stored visitor message, to the account's dashboards: nothing is built while
+        none listens. (Its visitor's arrival is a ``PresenceChanged`` of its own.)"""
+        if not self.agents_listen(posted.account_id):
+            return
+        conversation, message = posted.copies()
+        if posted.opened_conversation:
+            self._to_agents(conversation, "conversation.created")
+        self.message_created(conversation, message)
 
-    def conversation_updated(self, conversation: Conversation) -> None:
-        self._to_agents(conversation, "conversation.updated")
-
-    def messages_created(self, conversation: Conversation, messages: list[Message]) -> None:
-        for message in messages:
-            self.message_created(conversation, message)
+    def conversation_changed(self, changed: events.ConversationChanged) -> None:
+        for message in changed.messages:
+            self.message_created(changed.conversation, message)
+        self._to_agents(changed.conversation, "conversation.updated")
 
     def message_created(self, conversation: Conversation, message: Message) -> None:
         frame = {
@@ -46,23 +73,22 @@ class Live:
         if message.author != "visitor":
             self.hub.publish(visitor_topic(conversation.visitor_id), frame)
 
-    def conversation_read(
-        self, conversation_id: int, account_id: int, agent_id: int, up_to: int | None
-    ) -> None:
+    def conversation_read(self, read: events.ConversationRead) -> None:
         self.hub.publish(
-            agents_topic(account_id),
+            agents_topic(read.account_id),
             {
                 "type": "conversation.read",
-                "conversation_id": conversation_id,
-                "agent_id": agent_id,
-                "last_read_message_id": up_to,
+                "conversation_id": read.conversation_id,
+                "agent_id": read.agent_id,
+                "last_read_message_id": read.up_to,
             },
         )
 
-    def agent_deactivated(self, account_id: int, agent_id: int) -> None:
+    def agent_deactivated(self, deactivated: events.AgentDeactivated) -> None:
         """Dashboards drop the agent; the agent's own sockets close (sockets.py)."""
         self.hub.publish(
-            agents_topic(account_id), {"type": "agent.deactivated", "agent_id": agent_id}
+            agents_topic(deactivated.account_id),
+            {"type": "agent.deactivated", "agent_id": deactivated.agent_id},
         )
 
     def _to_agents(self, conversation: Conversation, kind: str) -> None:

@@ -108,23 +108,20 @@ class PresenceKeeper:
                 batch = self._socket_changes[:SOCKET_BATCH]
                 self._socket_changes = self._socket_changes[SOCKET_BATCH:]
                 changes = [change for change, _ in batch]
+                # What they change is announced when it commits (``announce``).
                 try:
-                    events = await anyio.to_thread.run_sync(
-                        presence.sockets_changed, self.runtime, changes
-                    )
+                    await anyio.to_thread.run_sync(presence.sockets_changed, self.runtime, changes)
                 except Exception:
                     # One of them cannot be recorded (a device another process made at
                     # the same moment): each alone, so the others are not held back.
-                    events = []
                     for change, recorded in batch:
                         try:
-                            events += await anyio.to_thread.run_sync(
+                            await anyio.to_thread.run_sync(
                                 presence.sockets_changed, self.runtime, [change]
                             )
                         except Exception as error:
                             if not recorded.done():
                                 recorded.set_exception(error)
-                self.announce(events)
                 for _, recorded in batch:
                     if not recorded.done():
                         recorded.set_result(None)
@@ -203,8 +200,9 @@ class PresenceKeeper:
         while True:
             self._wake.clear()
             try:
+                # What it records is announced when it commits (``announce``, subscribed
+                # to the runtime's events by frontdesk.api.live).
                 events = await anyio.to_thread.run_sync(presence.sweep, self.runtime)
-                self.announce(events)
                 due = await anyio.to_thread.run_sync(presence.next_sweep_at, self.runtime)
             except Exception:
                 log.exception("the presence sweep failed; retrying")

@@ -25,6 +25,7 @@ from frontdesk.service.accounts import (
     load_account,
     require_manager,
 )
+from frontdesk.service.events import AgentDeactivated
 from frontdesk.service.groups import load_groups_of_account, require_groups
 from frontdesk.service.presence import PresenceEvent, settle_and_describe
 from frontdesk.service.runtime import AgentCaller, Runtime
@@ -155,6 +156,8 @@ def update_agent(
                 _revoke_tokens(session, rt, agent.id)
             # A deactivated agent is offline at once, whatever its devices say.
             events = settle_and_describe(session, rt, agent, rt.clock.now())
+            if deactivated:  # dashboards drop it; its own sockets close (sockets.py)
+                rt.record(session, AgentDeactivated(caller.account_id, agent.id))
         return AgentUpdated(agent=agent, presence_events=events, deactivated=deactivated)
 
 

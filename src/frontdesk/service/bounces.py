@@ -23,6 +23,7 @@ from sqlalchemy import func, select
 from frontdesk import metrics
 from frontdesk.core.notifications import DeliveryState
 from frontdesk.mail.verp import delivery_of_token, return_path_base
+from frontdesk.service.events import BounceReceived
 from frontdesk.service.notifications import fail_if_nobody_got_it
 from frontdesk.service.runtime import Runtime
 from frontdesk.service.secrets import VERP_KEY, installation_secret
@@ -91,7 +92,7 @@ def record_bounce(
             fail_if_nobody_got_it(session, delivery.notification_id)
             result = BounceResult.BOUNCED
         state = delivery.state.value if delivery is not None else None
-        rt.database.after_commit(session, lambda: metrics.bounce_received(result.value))
+        rt.record(session, BounceReceived(result.value))
     log.log(
         logging.INFO if result is BounceResult.BOUNCED else logging.WARNING,
         "bounce for delivery %s (%s, final recipient %r): %s (the delivery was %s)",

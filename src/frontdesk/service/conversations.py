@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from frontdesk.core.folders import folder_of
 from frontdesk.core.model import ConversationStatus, Folder, MessageAuthor
 from frontdesk.errors import Conflict, NotFound
+from frontdesk.service import events
 from frontdesk.service.runtime import AgentCaller, Runtime
 from frontdesk.store.models import Agent, Conversation, ConversationRead, Message
 
@@ -78,6 +79,10 @@ def mark_read(
             select(func.max(Message.id)).where(Message.conversation_id == conversation.id)
         )
         if newest is None:
+            rt.record(
+                session,
+                events.ConversationRead(conversation.id, caller.account_id, caller.agent_id, None),
+            )
             return None
         target = newest
         if up_to_message_id is not None:
@@ -91,7 +96,12 @@ def mark_read(
                     code="message_not_found",
                 )
             target = up_to_message_id
-        return _advance_read(session, rt, conversation.id, caller.agent_id, target)
+        position = _advance_read(session, rt, conversation.id, caller.agent_id, target)
+        rt.record(
+            session,
+            events.ConversationRead(conversation.id, caller.account_id, caller.agent_id, position),
+        )
+        return position
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +118,9 @@ def join(rt: Runtime, caller: AgentCaller, conversation_id: int) -> Changed:
         conversation = _load(session, caller, conversation_id, for_update=True)
         joined = _join(session, caller, conversation, now=rt.clock.now())
         (view,) = _views(session, caller, [conversation])
-        return Changed(view=view, new_messages=[joined] if joined else [])
+        changed = Changed(view=view, new_messages=[joined] if joined else [])
+        rt.record(session, events.ConversationChanged(conversation, tuple(changed.new_messages)))
+        return changed
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +152,8 @@ def reply(rt: Runtime, caller: AgentCaller, conversation_id: int, *, text: str) 
         session.flush()
         # Whoever writes a reply has read everything before it.
         _advance_read(session, rt, conversation.id, caller.agent_id, message.id)
+        messages = (joined, message) if joined else (message,)
+        rt.record(session, events.ConversationChanged(conversation, messages))
         return Replied(conversation=conversation, message=message, joined=joined)
 
 
@@ -160,6 +174,7 @@ def close(rt: Runtime, caller: AgentCaller, conversation_id: int) -> Changed:
                 )
             )
         (view,) = _views(session, caller, [conversation])
+        rt.record(session, events.ConversationChanged(conversation, tuple(new_messages)))
         return Changed(view=view, new_messages=new_messages)
 
 

@@ -27,7 +27,6 @@ from typing import Any, cast
 from sqlalchemy import Connection, CursorResult, bindparam, func, insert, or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
-from frontdesk import metrics
 from frontdesk.core.model import ConversationStatus, Locale, MessageAuthor, Plan
 from frontdesk.core.notifications import (
     FINAL_DELIVERY_STATES,
@@ -60,6 +59,7 @@ from frontdesk.mail.compose import message_id_domain
 from frontdesk.mail.content import ListedMessage, NotificationEmail
 from frontdesk.mail.transport import SendOutcome
 from frontdesk.mail.verp import return_path, return_path_base, verp_token
+from frontdesk.service.events import Decided, DeliveriesDue, DeliveryAttempted, NotificationsDue
 from frontdesk.service.runtime import AgentCaller, Runtime
 from frontdesk.service.scope import online_history, scope_is_online, scope_of
 from frontdesk.service.secrets import VERP_KEY, installation_secret, unsubscribe_token
@@ -296,11 +296,13 @@ def note_agent_online(session: Session, rt: Runtime, *, agent: Agent, at: dateti
     )
     count = cast("CursorResult[Any]", done).rowcount
     if count:
-        state, reason = called_off.state.value, called_off.reason
-        rt.database.after_commit(
+        rt.record(
             session,
-            lambda: metrics.decided(
-                NotificationKind.OFFLINE_MESSAGE.value, state, reason, count=count
+            Decided(
+                NotificationKind.OFFLINE_MESSAGE.value,
+                called_off.state.value,
+                called_off.reason,
+                count=count,
             ),
         )
 
@@ -713,8 +715,9 @@ def _settle(
                 )
             )
         _deliveries_due(session, rt)
-    kind, state, reason = notification.kind.value, decision.state.value, decision.reason
-    rt.database.after_commit(session, lambda: metrics.decided(kind, state, reason, lateness))
+    rt.record(
+        session, Decided(notification.kind.value, decision.state.value, decision.reason, lateness)
+    )
 
 
 def _group_that_applies(account: Account, conversation: Conversation) -> int | None:
@@ -723,14 +726,14 @@ def _group_that_applies(account: Account, conversation: Conversation) -> int | N
 
 def _decisions_due(session: Session, rt: Runtime, due: datetime | None = None) -> None:
     """The transaction makes notifications due (``due``: the earliest, ``None`` for now)."""
-    rt.database.after_commit(session, lambda: rt.decisions_bell.ring(due))
+    rt.record(session, NotificationsDue(due))
     rt.database.notify(session, ENGINE_CHANNEL)
 
 
 def _deliveries_due(session: Session, rt: Runtime, due: datetime | None = None) -> None:
     """The transaction makes e-mails to send (``due``: the earliest attempt, ``None`` for
     now)."""
-    rt.database.after_commit(session, lambda: rt.deliveries_bell.ring(due))
+    rt.record(session, DeliveriesDue(due))
     rt.database.notify(session, ENGINE_CHANNEL)
 
 
@@ -923,7 +926,7 @@ def _record(
             text=outcome.text[:1000],
         )
         if recorded is not None:
-            rt.database.after_commit(session, _sent_metric)
+            rt.record(session, DeliveryAttempted("sent"))
         return recorded is not None
     settings = rt.settings
     delivery = session.scalar(
@@ -973,7 +976,7 @@ def _record(
         result = "rejected"
     session.flush()
     fail_if_nobody_got_it(session, delivery.notification_id)
-    rt.database.after_commit(session, lambda: metrics.delivery_attempted(result))
+    rt.record(session, DeliveryAttempted(result))
     return True
 
 
@@ -997,10 +1000,6 @@ _RECORD_SENT = PlainStatement(
     )
     .returning(_deliveries.c.id)
 )
-
-
-def _sent_metric() -> None:
-    metrics.delivery_attempted("sent")
 
 
 def release_deliveries(rt: Runtime, claimed: Sequence[ClaimedDelivery]) -> None:

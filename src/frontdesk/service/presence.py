@@ -27,6 +27,7 @@ from frontdesk.core.presence import (
     visitor_transition,
 )
 from frontdesk.service import notifications
+from frontdesk.service.events import PresenceChanged
 from frontdesk.service.runtime import AgentCaller, Runtime, VisitorCaller
 from frontdesk.service.scope import online_agent_ids
 from frontdesk.store.models import Agent, Conversation, Device, PresenceChangeRow, Visitor, table_of
@@ -160,7 +161,7 @@ def sockets_changed(
         for visitor in visitors:
             seen += _visitor_seen(session, rt, visitor, now)
         if not callers:
-            return _described(session, rt, seen)
+            return _announced(session, rt, seen)
         agents = {
             agent.id: agent
             for agent in session.scalars(select(Agent).where(Agent.id.in_(list(callers))))
@@ -196,7 +197,7 @@ def sockets_changed(
             for agent in agents.values()
             if (event := settle_agent(session, rt, agent, now, devices[agent.id].values()))
         ]
-        return _described(session, rt, seen + lapsed + settled)
+        return _announced(session, rt, seen + lapsed + settled)
 
 
 def socket_status(
@@ -300,10 +301,10 @@ def settle_agent(
 def settle_and_describe(
     session: Session, rt: Runtime, agent: Agent, now: datetime
 ) -> list[PresenceEvent]:
-    """``settle_agent`` for callers outside this module that announce what it recorded
-    (an agent deactivated or reactivated)."""
+    """``settle_agent`` for callers outside this module (an agent deactivated or
+    reactivated), with what it recorded described and announced after the commit."""
     event = settle_agent(session, rt, agent, now)
-    return _described(session, rt, [event] if event else [])
+    return _announced(session, rt, [event] if event else [])
 
 
 # --- visitors ---------------------------------------------------------------------------
@@ -322,13 +323,13 @@ def mark_visitor_seen(
 ) -> list[PresenceEvent]:
     """In the caller's transaction: the visitor showed a sign of life (a connection, a
     heartbeat, a message) at ``now``."""
-    return _described(session, rt, _visitor_seen(session, rt, visitor, now or rt.clock.now()))
+    return _announced(session, rt, _visitor_seen(session, rt, visitor, now or rt.clock.now()))
 
 
 def _visitor_seen(
     session: Session, rt: Runtime, visitor: Visitor, now: datetime
 ) -> list[PresenceEvent]:
-    """``mark_visitor_seen``, its events not described yet."""
+    """``mark_visitor_seen``, its events not described (nor recorded) yet."""
     # Gone unnoticed before this sign of life (the sweep has not come by): that was a
     # leaving, recorded at its moment, and this is a return.
     left = _settle_visitor(session, rt, visitor, now)
@@ -393,17 +394,24 @@ def visitor_active(
         return mark_visitor_seen(session, rt, session.get_one(Visitor, visitor_id), now=now)
     assert until is not None
     open_ids = [row[0] for row in _OPEN_CONVERSATION_IDS.rows(connection, visitor_id=visitor_id)]
-    return visitors_arrived(connection, [(account_id, visitor_id, until, open_ids)], now=now)
+    return visitors_arrived(
+        session, rt, connection, [(account_id, visitor_id, until, open_ids)], now=now
+    )
 
 
 def visitors_arrived(
+    session: Session,
+    rt: Runtime,
     connection: Connection,
     arrivals: Sequence[tuple[int, int, datetime, Sequence[int]]],
     *,
     now: datetime,
 ) -> list[PresenceEvent]:
     """Visitors arriving (``VisitorLease.ARRIVE``) by their messages, in one statement per
-    table: (account, visitor, the lease's end, the visitor's open conversations) each."""
+    table: (account, visitor, the lease's end, the visitor's open conversations) each,
+    announced once the transaction commits."""
+    if not arrivals:
+        return []
     events: list[PresenceEvent] = []
     for account_id, visitor_id, until, open_ids in arrivals:
         transition = visitor_transition(was_present=False, present_until=until, now=now)
@@ -433,6 +441,7 @@ def visitors_arrived(
             for event in events
         ],
     )
+    rt.record(session, PresenceChanged(tuple(events)))
     return events
 
 
@@ -503,7 +512,7 @@ def sweep(rt: Runtime) -> list[PresenceEvent]:
         for agent in lapsed_agents:
             if (event := settle_agent(session, rt, agent, now)) is not None:
                 events.append(event)
-        described = _described(session, rt, events)
+        described = _announced(session, rt, events)
         return described + _sweep_visitors(session, rt, now)
 
 
@@ -557,7 +566,7 @@ def _sweep_visitors(session: Session, rt: Runtime, now: datetime) -> list[Presen
         .order_by(Conversation.id)
     ):
         open_ids.setdefault(visitor_id, []).append(conversation_id)
-    return [
+    events = [
         PresenceEvent(
             account_id=d.account_id,
             change=PresenceChange.VISITOR_LEFT,
@@ -567,6 +576,8 @@ def _sweep_visitors(session: Session, rt: Runtime, now: datetime) -> list[Presen
         )
         for d in departures
     ]
+    rt.record(session, PresenceChanged(tuple(events)))
+    return events
 
 
 def next_sweep_at(rt: Runtime) -> datetime | None:
@@ -610,9 +621,10 @@ def changes_since(
 # --- inside ---------------------------------------------------------------------------
 
 
-def _described(session: Session, rt: Runtime, events: list[PresenceEvent]) -> list[PresenceEvent]:
+def _announced(session: Session, rt: Runtime, events: list[PresenceEvent]) -> list[PresenceEvent]:
     """The events with what their announcements need, read in one query per account (who
-    is online) and one for all the visitors' open conversations."""
+    is online) and one for all the visitors' open conversations, recorded on the
+    transaction: they are announced once it commits (``PresenceChanged``)."""
     if not events:
         return []
     session.flush()
@@ -642,6 +654,7 @@ def _described(session: Session, rt: Runtime, events: list[PresenceEvent]) -> li
             described.append(
                 replace(event, conversation_ids=tuple(conversations[event.visitor_id]))
             )
+    rt.record(session, PresenceChanged(tuple(described)))
     return described
 
 
@@ -667,7 +680,7 @@ def _settle_devices(
     event = settle_agent(session, rt, agent, now)
     return DeviceChange(
         devices=_devices_of(session, caller.agent_id),
-        events=_described(session, rt, lapsed + ([event] if event else [])),
+        events=_announced(session, rt, lapsed + ([event] if event else [])),
     )
 
 

@@ -5,11 +5,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import partial
 
+from sqlalchemy.orm import Session
+
+from frontdesk import metrics
 from frontdesk.clock import Clock, SystemClock
 from frontdesk.core.model import Role
 from frontdesk.doorbell import Doorbell
 from frontdesk.security import PasswordHasher
+from frontdesk.service.events import (
+    BounceReceived,
+    Decided,
+    DeliveriesDue,
+    DeliveryAttempted,
+    Dispatcher,
+    NotificationsDue,
+)
 from frontdesk.settings import Settings
 from frontdesk.store.database import Database
 
@@ -26,6 +38,21 @@ class Runtime:
     decisions_bell: Doorbell = field(default_factory=Doorbell)
     deliveries_bell: Doorbell = field(default_factory=Doorbell)
     visitor_callers: VisitorCallers = field(default_factory=lambda: VisitorCallers())
+    # What committed transactions changed, handed to whoever acts on it (service/events.py).
+    events: Dispatcher = field(default_factory=Dispatcher)
+
+    def __post_init__(self) -> None:
+        self.events.subscribe(NotificationsDue, lambda e: self.decisions_bell.ring(e.due))
+        self.events.subscribe(DeliveriesDue, lambda e: self.deliveries_bell.ring(e.due))
+        self.events.subscribe(
+            Decided, lambda e: metrics.decided(e.kind, e.state, e.reason, e.lateness, count=e.count)
+        )
+        self.events.subscribe(DeliveryAttempted, lambda e: metrics.delivery_attempted(e.result))
+        self.events.subscribe(BounceReceived, lambda e: metrics.bounce_received(e.result))
+
+    def record(self, session: Session, event: object) -> None:
+        """``event`` happens if the session's transaction commits: it is dispatched then."""
+        self.database.after_commit(session, partial(self.events.dispatch, event))
 
     @classmethod
     def create(cls, settings: Settings, *, clock: Clock | None = None) -> Runtime:

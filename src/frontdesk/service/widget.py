@@ -21,6 +21,7 @@ from frontdesk.core.plans import has_groups
 from frontdesk.errors import NotAuthenticated, NotFound
 from frontdesk.security import VISITOR_TOKEN_PREFIX, new_token, token_digest
 from frontdesk.service import notifications
+from frontdesk.service.events import VisitorMessagePosted
 from frontdesk.service.groups import group_not_found, load_groups_of_account
 from frontdesk.service.presence import (
     PresenceEvent,
@@ -70,7 +71,7 @@ class VisitorConversation:
 @dataclass(frozen=True, slots=True)
 class Posted:
     """A stored visitor message. ``copies`` makes unsaved copies of the conversation and
-    the message for live frames, only when somebody listens (``announce_posted``)."""
+    the message for live frames, only when somebody listens (``frontdesk.api.live``)."""
 
     account_id: int
     conversation_id: int
@@ -482,7 +483,7 @@ def record_visitor_message(
         at=now,
         new_conversation=found is None,
     )
-    return Posted(
+    posted = Posted(
         account_id=caller.account_id,
         conversation_id=conversation_id,
         message_id=message_id,
@@ -499,6 +500,8 @@ def record_visitor_message(
             page_url=page_url,
         ),
     )
+    rt.record(session, VisitorMessagePosted(posted))
+    return posted
 
 
 def record_visitor_messages(session: Session, items: Sequence[_ToPost]) -> list[Posted | None]:
@@ -621,6 +624,8 @@ def record_visitor_messages(session: Session, items: Sequence[_ToPost]) -> list[
         ],
     )
     arrived = visitors_arrived(
+        session,
+        rt,
         connection,
         [
             (
@@ -659,7 +664,7 @@ def record_visitor_messages(session: Session, items: Sequence[_ToPost]) -> list[
     for p in plain:
         _plan, _on, _delay, name, email, page_url, _present, _until = p.facts
         arrival = arrivals.get(p.caller.visitor_id)
-        results[p.index] = Posted(
+        results[p.index] = posted = Posted(
             account_id=p.caller.account_id,
             conversation_id=p.conversation_id,
             message_id=p.message_id,
@@ -676,6 +681,7 @@ def record_visitor_messages(session: Session, items: Sequence[_ToPost]) -> list[
                 page_url=page_url,
             ),
         )
+        rt.record(session, VisitorMessagePosted(posted))
     for index in sorted(alone):
         results[index] = VISITOR_MESSAGES.one(session, items[index])
     return results

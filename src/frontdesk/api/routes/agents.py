@@ -7,7 +7,6 @@ from typing import Annotated
 from fastapi import APIRouter, Path, status
 
 from frontdesk.api.deps import AgentDep, RuntimeDep
-from frontdesk.api.live import LiveDep
 from frontdesk.api.routes.presence import device_out
 from frontdesk.api.schemas import (
     MAX_ID,
@@ -83,14 +82,9 @@ def list_agents(caller: AgentDep, rt: RuntimeDep) -> list[AgentPresenceOut]:
 
 
 @router.patch("/agents/{agent_id}")
-def patch_agent(
-    agent_id: AgentId, body: AgentPatch, caller: AgentDep, rt: RuntimeDep, live: LiveDep
-) -> AgentOut:
+def patch_agent(agent_id: AgentId, body: AgentPatch, caller: AgentDep, rt: RuntimeDep) -> AgentOut:
     """Change an agent. Deactivating one takes it offline at once and closes its sockets."""
     updated = agents.update_agent(rt, caller, agent_id, **body.sent())
-    live.keeper.announce(updated.presence_events)
-    if updated.deactivated:
-        live.agent_deactivated(caller.account_id, agent_id)
     return agent_out(updated.agent)
 
 

@@ -7,7 +7,6 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Path, Query, status
 
 from frontdesk.api.deps import AgentDep, RuntimeDep
-from frontdesk.api.live import LiveDep
 from frontdesk.api.schemas import (
     MAX_ID,
     ConversationDetailOut,
@@ -74,45 +73,36 @@ def read_conversation(
     conversation_id: ConversationId,
     caller: AgentDep,
     rt: RuntimeDep,
-    live: LiveDep,
     body: Annotated[ReadIn | None, Body()] = None,
 ) -> ReadOut:
     """Opened in the dashboard: marks the messages up to ``message_id`` (default: all) read
     by you."""
     up_to = body.message_id if body else None
     position = conversations.mark_read(rt, caller, conversation_id, up_to_message_id=up_to)
-    live.conversation_read(conversation_id, caller.account_id, caller.agent_id, position)
     return ReadOut(last_read_message_id=position)
 
 
 @router.post("/conversations/{conversation_id}/join")
 def join_conversation(
-    conversation_id: ConversationId, caller: AgentDep, rt: RuntimeDep, live: LiveDep
+    conversation_id: ConversationId, caller: AgentDep, rt: RuntimeDep
 ) -> ConversationOut:
     """Unserved → served, with you as the assignee (your *Mine* folder)."""
     joined = conversations.join(rt, caller, conversation_id)
-    live.messages_created(joined.view.conversation, joined.new_messages)
-    live.conversation_updated(joined.view.conversation)
     return conversation_out(joined.view)
 
 
 @router.post("/conversations/{conversation_id}/close")
 def close_conversation(
-    conversation_id: ConversationId, caller: AgentDep, rt: RuntimeDep, live: LiveDep
+    conversation_id: ConversationId, caller: AgentDep, rt: RuntimeDep
 ) -> ConversationOut:
     closed = conversations.close(rt, caller, conversation_id)
-    live.messages_created(closed.view.conversation, closed.new_messages)
-    live.conversation_updated(closed.view.conversation)
     return conversation_out(closed.view)
 
 
 @router.post("/conversations/{conversation_id}/messages", status_code=status.HTTP_201_CREATED)
 def reply(
-    conversation_id: ConversationId, body: ReplyIn, caller: AgentDep, rt: RuntimeDep, live: LiveDep
+    conversation_id: ConversationId, body: ReplyIn, caller: AgentDep, rt: RuntimeDep
 ) -> MessageOut:
     """An agent reply; joins the conversation first if it is unserved."""
     replied = conversations.reply(rt, caller, conversation_id, text=body.text)
-    joined = [replied.joined] if replied.joined else []
-    live.messages_created(replied.conversation, [*joined, replied.message])
-    live.conversation_updated(replied.conversation)
     return MessageOut.model_validate(replied.message)

@@ -9,7 +9,6 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 
 from frontdesk.api.deps import AgentDep, RuntimeDep
-from frontdesk.api.live import LiveDep
 from frontdesk.api.schemas import DeviceKey, DeviceOut, HeartbeatIn, PresenceOut, StatusIn
 from frontdesk.service import presence
 from frontdesk.service.runtime import Runtime
@@ -19,10 +18,9 @@ router = APIRouter(tags=["presence"])
 
 
 @router.put("/me/status")
-def put_status(body: StatusIn, caller: AgentDep, rt: RuntimeDep, live: LiveDep) -> PresenceOut:
+def put_status(body: StatusIn, caller: AgentDep, rt: RuntimeDep) -> PresenceOut:
     """Set the status of one device (``device_id``), or of every device of yours."""
     change = presence.set_status(rt, caller, status=body.status, device_key=body.device_id)
-    live.keeper.announce(change.events)
     return _presence_out(rt, change.devices)
 
 
@@ -37,14 +35,12 @@ def heartbeat(
     body: HeartbeatIn,
     caller: AgentDep,
     rt: RuntimeDep,
-    live: LiveDep,
 ) -> PresenceOut:
     """REST presence for a client without a socket: call at least every
     ``agent_device_timeout`` seconds, or the device stops counting."""
     change = presence.heartbeat(
         rt, caller, device_key=device_id, kind=body.kind, status=body.status
     )
-    live.keeper.announce(change.events)
     return _presence_out(rt, change.devices)
 
 

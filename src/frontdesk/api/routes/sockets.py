@@ -143,12 +143,11 @@ async def agent_socket(websocket: WebSocket) -> None:
             new_status = frame.get("status")
             if new_status not in (DeviceStatus.ONLINE.value, DeviceStatus.OFFLINE.value):
                 return _error("invalid_status", "status is online or offline")
-            change = await anyio.to_thread.run_sync(
+            await anyio.to_thread.run_sync(
                 lambda: presence.socket_status(
                     rt, caller, device_key=device_id, status=DeviceStatus(new_status)
                 )
             )
-            keeper.announce(change.events)
             return {"type": "status", "status": new_status}
 
         hello = {

@@ -7,7 +7,6 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, status
 
 from frontdesk.api.deps import RuntimeDep, VisitorDep
-from frontdesk.api.live import Live, LiveDep
 from frontdesk.api.schemas import (
     MAX_ID,
     WIDGET_KEY_PATTERN,
@@ -90,38 +89,23 @@ async def post_message(
     body: VisitorMessageIn,
     visitor: VisitorDep,
     rt: RuntimeDep,
-    live: LiveDep,
 ) -> VisitorMessageOut:
     """A visitor message: joins the visitor's open conversation or opens one. (The plain
     case is served ahead of this route, by frontdesk.api.hot, with the same answer.)"""
     posted = await widget.post_visitor_message_soon(
         rt, visitor, text=body.text, group_id=body.group_id
     )
-    announce_posted(live, posted)
     return VisitorMessageOut(conversation_id=posted.conversation_id, message_id=posted.message_id)
-
-
-def announce_posted(live: Live, posted: widget.Posted) -> None:
-    """What a stored visitor message shows live (also from frontdesk.api.hot): to the
-    account's dashboards, so nothing is built while none listens."""
-    live.keeper.announce(posted.presence_events)
-    if not live.agents_listen(posted.account_id):
-        return
-    conversation, message = posted.copies()
-    if posted.opened_conversation:
-        live.conversation_created(conversation)
-    live.message_created(conversation, message)
 
 
 @router.post("/heartbeat")
 def visitor_heartbeat(
-    widget_key: WidgetKey, visitor: VisitorDep, rt: RuntimeDep, live: LiveDep
+    widget_key: WidgetKey, visitor: VisitorDep, rt: RuntimeDep
 ) -> WidgetStatusOut:
     """REST presence of a visitor without a socket: call at least every
     ``visitor_left_after`` seconds, or the visitor counts as having left. Answers whether
     the widget is online for this visitor."""
-    arrived = presence.visitor_seen(rt, visitor)
-    live.keeper.announce(arrived)
+    presence.visitor_seen(rt, visitor)
     scope = widget.visitor_scope(rt, visitor, group_id=None)
     with rt.database.read() as session:
         online = online_agent_ids(
