@@ -3,7 +3,10 @@ request limits around one ``Runtime``."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import gc
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import partial
@@ -38,10 +41,14 @@ from frontdesk.engine.mailer import Mailer
 from frontdesk.engine.worker import NotificationWorker
 from frontdesk.realtime.hub import Hub, LocalHub
 from frontdesk.realtime.keeper import PresenceKeeper
-from frontdesk.service.runtime import Runtime
+from frontdesk.service.runtime import ACCESS_CHANNEL, Runtime
 from frontdesk.web import routes as web
 
 API_PREFIX = "/api/v1"
+# After losing the access channel, listen again after this long (seconds).
+ACCESS_RETRY_PAUSE = 1.0
+
+log = logging.getLogger("frontdesk.api")
 
 
 class FrontdeskApp(FastAPI):
@@ -77,6 +84,11 @@ def create_app(runtime: Runtime, *, hub: Hub | None = None) -> FastAPI:
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await hub.start()
         await keeper.start()
+        access = (
+            asyncio.create_task(_hear_access_changes(runtime), name="access-changes")
+            if runtime.database.is_postgresql
+            else None
+        )
         worker = None
         if runtime.settings.run_worker:
             await mailer.start()
@@ -106,6 +118,11 @@ def create_app(runtime: Runtime, *, hub: Hub | None = None) -> FastAPI:
             await mailer.stop()
             await keeper.stop()
             await hub.stop()
+            if access is not None:
+                access.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await access
+                runtime.agent_callers.forget_all(trusted=False)
 
     app = FrontdeskApp(
         lifespan=lifespan,
@@ -180,3 +197,20 @@ def create_app(runtime: Runtime, *, hub: Hub | None = None) -> FastAPI:
         max_body_bytes=runtime.settings.max_request_body_bytes,
     )
     return app
+
+
+async def _hear_access_changes(runtime: Runtime) -> None:
+    """On PostgreSQL: every process's change of an agent's access (``ACCESS_CHANNEL``)
+    empties this process's remembered agent tokens. They are remembered only while the
+    channel is listened to, so a change is never missed for a lost connection."""
+    callers = runtime.agent_callers
+    while True:
+        try:
+            async for _notice in runtime.database.listen(
+                ACCESS_CHANNEL, listening=lambda: callers.forget_all(trusted=True)
+            ):
+                callers.forget_all()
+        except Exception:
+            log.warning("lost the access channel; agent tokens are looked up until it is back")
+        callers.forget_all(trusted=False)
+        await asyncio.sleep(ACCESS_RETRY_PAUSE)

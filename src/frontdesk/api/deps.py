@@ -9,7 +9,7 @@ from fastapi import Depends, Path, Request
 
 from frontdesk.api.schemas import WIDGET_KEY_PATTERN
 from frontdesk.errors import NotAuthenticated
-from frontdesk.service.accounts import authenticate_agent
+from frontdesk.service.accounts import authenticate_agent, known_agent
 from frontdesk.service.runtime import AgentCaller, Runtime, VisitorCaller
 from frontdesk.service.widget import authenticate_visitor, known_visitor
 
@@ -39,8 +39,11 @@ RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 TokenDep = Annotated[str, Depends(bearer_token)]
 
 
-def current_agent(rt: RuntimeDep, token: TokenDep) -> AgentCaller:
-    return authenticate_agent(rt, token)
+async def current_agent(rt: RuntimeDep, token: TokenDep) -> AgentCaller:
+    known = known_agent(rt, token)
+    if known is not None:
+        return known
+    return await anyio.to_thread.run_sync(authenticate_agent, rt, token)
 
 
 async def current_visitor(

@@ -16,7 +16,8 @@ from frontdesk.security import (
     new_widget_key,
     token_digest,
 )
-from frontdesk.service.runtime import AgentCaller, Runtime
+from frontdesk.service.events import AgentAccessChanged
+from frontdesk.service.runtime import ACCESS_CHANNEL, AgentCaller, Runtime
 from frontdesk.store.models import Account, Agent, AgentToken
 from frontdesk.store.plain import PlainStatement
 
@@ -129,12 +130,32 @@ def log_out(rt: Runtime, caller: AgentCaller) -> None:
         token = session.get(AgentToken, caller.token_id)
         if token is not None and token.revoked_at is None:
             token.revoked_at = rt.clock.now()
+            access_changed(session, rt, caller.agent_id)
+
+
+def access_changed(session: Session, rt: Runtime, agent_id: int) -> None:
+    """What the agent's tokens prove changes with this transaction: once it commits, no
+    process takes them from what it remembered (``AgentCallers``)."""
+    rt.record(session, AgentAccessChanged(agent_id))
+    rt.database.notify(session, ACCESS_CHANNEL)
+
+
+def known_agent(rt: Runtime, token: str) -> AgentCaller | None:
+    """The agent of a token this process has proven and remembers (no I/O)."""
+    return rt.agent_callers.get(token_digest(token))
 
 
 def authenticate_agent(rt: Runtime, token: str) -> AgentCaller:
-    """The agent of a bearer token (every request of the dashboard, every agent socket)."""
+    """The agent of a bearer token (every request of the dashboard, every agent socket),
+    remembered once proven until the agent's access changes."""
+    digest = token_digest(token)
+    callers = rt.agent_callers
+    known = callers.get(digest)
+    if known is not None:
+        return known
+    seen = callers.version
     with rt.database.read() as session:
-        row = _AGENT_OF_TOKEN.first(session.connection(), token_hash=token_digest(token))
+        row = _AGENT_OF_TOKEN.first(session.connection(), token_hash=digest)
     if row is None:
         raise NotAuthenticated(
             "The bearer token is unknown, revoked or belongs to a deactivated agent; "
@@ -142,7 +163,9 @@ def authenticate_agent(rt: Runtime, token: str) -> AgentCaller:
             code="invalid_token",
         )
     token_id, agent_id, account_id, role = row
-    return AgentCaller(agent_id=agent_id, account_id=account_id, role=role, token_id=token_id)
+    caller = AgentCaller(agent_id=agent_id, account_id=account_id, role=role, token_id=token_id)
+    callers.remember(digest, caller, seen=seen)
+    return caller
 
 
 _AGENT_OF_TOKEN = PlainStatement(

@@ -19,6 +19,7 @@ from frontdesk.core.permissions import AgentChange, Refusal, refuse_agent_change
 from frontdesk.errors import Conflict, NotAuthenticated, NotFound, PermissionDenied
 from frontdesk.service.accounts import (
     NewAgent,
+    access_changed,
     add_agent,
     email_key,
     ensure_email_free,
@@ -141,8 +142,9 @@ def update_agent(
             agent.groups = load_groups_of_account(session, caller.account_id, group_ids)
         if name is not None:
             agent.name = name
-        if role is not None:
+        if role is not None and role != agent.role:
             agent.role = role
+            access_changed(session, rt, agent.id)
         if locale is not None:
             agent.locale = locale
         if time_zone is not None:
@@ -151,6 +153,7 @@ def update_agent(
         deactivated = False
         if active is not None and active != agent.active:
             agent.active = active
+            access_changed(session, rt, agent.id)
             deactivated = not active
             if deactivated:
                 _revoke_tokens(session, rt, agent.id)

@@ -69,6 +69,14 @@ class AgentDeactivated:
 
 
 @dataclass(frozen=True, slots=True)
+class AgentAccessChanged:
+    """What the agent's tokens prove changed: a token revoked (a logout, a deactivation) or
+    another role. The agent's tokens are proven from the database again."""
+
+    agent_id: int
+
+
+@dataclass(frozen=True, slots=True)
 class NotificationsDue:
     """Notifications to decide; ``due``: when the earliest falls due (``None``: now)."""
 

@@ -3,6 +3,7 @@ bundled once at start-up and handed to each call."""
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import partial
@@ -15,6 +16,7 @@ from frontdesk.core.model import Role
 from frontdesk.doorbell import Doorbell
 from frontdesk.security import PasswordHasher
 from frontdesk.service.events import (
+    AgentAccessChanged,
     BounceReceived,
     Decided,
     DeliveriesDue,
@@ -38,10 +40,18 @@ class Runtime:
     decisions_bell: Doorbell = field(default_factory=Doorbell)
     deliveries_bell: Doorbell = field(default_factory=Doorbell)
     visitor_callers: VisitorCallers = field(default_factory=lambda: VisitorCallers())
+    agent_callers: AgentCallers = field(default_factory=lambda: AgentCallers())
     # What committed transactions changed, handed to whoever acts on it (service/events.py).
     events: Dispatcher = field(default_factory=Dispatcher)
 
     def __post_init__(self) -> None:
+        # One SQLite file is served by one process, which hears every change of access; on
+        # PostgreSQL other processes change it too, and their NOTIFY is heard only while a
+        # listener runs (frontdesk.api.app): until then, nothing is remembered.
+        self.agent_callers.trusted = self.database.is_sqlite
+        self.events.subscribe(
+            AgentAccessChanged, lambda e: self.agent_callers.forget_agent(e.agent_id)
+        )
         self.events.subscribe(NotificationsDue, lambda e: self.decisions_bell.ring(e.due))
         self.events.subscribe(DeliveriesDue, lambda e: self.deliveries_bell.ring(e.due))
         self.events.subscribe(
@@ -123,3 +133,62 @@ class VisitorCallers:
         if len(self._young) >= self._generation:
             self._old, self._young = self._young, {}
         self._young[key] = caller
+
+
+# The PostgreSQL channel a change of an agent's access is told on, so that every process
+# forgets the tokens it remembered (``AgentCallers``).
+ACCESS_CHANNEL = "frontdesk_access"
+
+
+class AgentCallers:
+    """Agent tokens already proven, by token digest, so that the dashboard's requests and
+    sockets skip the look-up. An agent's access changes (a logout, a deactivation, another
+    role: ``AgentAccessChanged``); once that transaction commits, the agent's entries are
+    forgotten here, and on PostgreSQL every other process is told on ``ACCESS_CHANNEL`` and
+    forgets all of its own.
+
+    A look-up that began before a change and ends after it is not remembered (``seen``:
+    the version the caller read before its look-up), so no entry outlives the change that
+    made it wrong. While ``trusted`` is off (PostgreSQL before its listener runs, or after
+    it lost the connection), nothing is remembered and nothing is found."""
+
+    def __init__(self, max_entries: int = 10_000) -> None:
+        self.trusted = False
+        self.version = 0
+        self._callers: dict[str, AgentCaller] = {}
+        self._of_agent: dict[int, set[str]] = {}
+        self._max_entries = max_entries
+        self._lock = threading.Lock()
+
+    def get(self, token_digest: str) -> AgentCaller | None:
+        return self._callers.get(token_digest) if self.trusted else None
+
+    def remember(self, token_digest: str, caller: AgentCaller, *, seen: int) -> None:
+        with self._lock:
+            if not self.trusted or self.version != seen:
+                return
+            if len(self._callers) >= self._max_entries:
+                self._forget_all()
+            self._callers[token_digest] = caller
+            self._of_agent.setdefault(caller.agent_id, set()).add(token_digest)
+
+    def forget_agent(self, agent_id: int) -> None:
+        with self._lock:
+            self.version += 1
+            for token_digest in self._of_agent.pop(agent_id, ()):
+                self._callers.pop(token_digest, None)
+
+    def forget_all(self, *, trusted: bool | None = None) -> None:
+        """Forget everything; ``trusted``: whether to remember again from now on."""
+        with self._lock:
+            self._forget_all()
+            if trusted is not None:
+                self.trusted = trusted
+
+    def __len__(self) -> int:
+        return len(self._callers)
+
+    def _forget_all(self) -> None:
+        self.version += 1
+        self._callers.clear()
+        self._of_agent.clear()

@@ -197,8 +197,11 @@ class Database:
             notified.add(channel)
             session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": channel})
 
-    async def listen(self, channel: str) -> AsyncIterator[None]:
-        """Yield once per notification on ``channel`` (PostgreSQL only)."""
+    async def listen(
+        self, channel: str, *, listening: Callable[[], None] | None = None
+    ) -> AsyncIterator[None]:
+        """Yield once per notification on ``channel`` (PostgreSQL only); ``listening`` is
+        called once the channel is listened to, before the first notification."""
         assert self.is_postgresql
         import psycopg  # only here: a SQLite installation never loads the driver
 
@@ -206,6 +209,8 @@ class Database:
         dsn = url.render_as_string(hide_password=False)
         async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as connection:
             await connection.execute(f'LISTEN "{channel}"')
+            if listening is not None:
+                listening()
             async for _notice in connection.notifies():
                 yield
 
