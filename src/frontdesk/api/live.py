@@ -10,7 +10,6 @@ into frames once the transaction has committed.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -28,21 +27,13 @@ class Live:
         self.hub = hub
         self.keeper = keeper
 
-    def listen(self, dispatcher: events.Dispatcher) -> Callable[[], None]:
-        """Announce every committed event from now on; returns the function that stops."""
-        stops = [
-            dispatcher.subscribe(events.PresenceChanged, lambda e: self.keeper.announce(e.events)),
-            dispatcher.subscribe(events.VisitorMessagePosted, lambda e: self.posted(e.posted)),
-            dispatcher.subscribe(events.ConversationChanged, self.conversation_changed),
-            dispatcher.subscribe(events.ConversationRead, self.conversation_read),
-            dispatcher.subscribe(events.AgentDeactivated, self.agent_deactivated),
-        ]
-
-        def stop() -> None:
-            for unsubscribe in stops:
-                unsubscribe()
-
-        return stop
+    def listen(self, dispatcher: events.Dispatcher) -> None:
+        """Announce every committed event from now on (for the runtime's life)."""
+        dispatcher.subscribe(events.PresenceChanged, lambda e: self.keeper.announce(e.events))
+        dispatcher.subscribe(events.VisitorMessagePosted, lambda e: self.posted(e.posted))
+        dispatcher.subscribe(events.ConversationChanged, self.conversation_changed)
+        dispatcher.subscribe(events.ConversationRead, self.conversation_read)
+        dispatcher.subscribe(events.AgentDeactivated, self.agent_deactivated)
 
     def agents_listen(self, account_id: int) -> bool:
         """Whether a frame to the account's agents may reach anybody (always, when other

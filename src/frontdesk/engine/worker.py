@@ -84,7 +84,8 @@ class NotificationWorker:
             _, pending = await asyncio.wait(self._loops, timeout=rt.settings.smtp_timeout + 1)
             for task in pending:
                 task.cancel()
-        for task in [*self._loops, *([self._listener] if self._listener else [])]:
+        tasks = [*self._loops, self._listener] if self._listener else self._loops
+        for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         rt.decisions_bell.detach()

@@ -28,18 +28,10 @@ from frontdesk.service.accounts import (
 )
 from frontdesk.service.events import AgentDeactivated
 from frontdesk.service.groups import load_groups_of_account, require_groups
-from frontdesk.service.presence import PresenceEvent, settle_and_describe
+from frontdesk.service.presence import settle_and_describe
 from frontdesk.service.runtime import AgentCaller, Runtime
 from frontdesk.service.secrets import read_unsubscribe_token
 from frontdesk.store.models import Account, Agent, AgentToken
-
-
-@dataclass(frozen=True, slots=True)
-class AgentUpdated:
-    agent: Agent
-    # The agent going offline (deactivated) or back online (reactivated with a device on).
-    presence_events: list[PresenceEvent]
-    deactivated: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,7 +114,7 @@ def update_agent(
     time_zone: str | None = None,
     active: bool | None = None,
     group_ids: Sequence[int] | None = None,
-) -> AgentUpdated:
+) -> Agent:
     with rt.database.write() as session:
         agent = load_agent(session, caller, agent_id)
         refusal = refuse_agent_change(
@@ -149,19 +141,17 @@ def update_agent(
             agent.locale = locale
         if time_zone is not None:
             agent.time_zone = time_zone
-        events: list[PresenceEvent] = []
-        deactivated = False
         if active is not None and active != agent.active:
             agent.active = active
             access_changed(session, rt, agent.id)
-            deactivated = not active
-            if deactivated:
+            if not active:
                 _revoke_tokens(session, rt, agent.id)
-            # A deactivated agent is offline at once, whatever its devices say.
-            events = settle_and_describe(session, rt, agent, rt.clock.now())
-            if deactivated:  # dashboards drop it; its own sockets close (sockets.py)
+            # A deactivated agent is offline at once, whatever its devices say (the going
+            # offline, or back online, is announced after the commit).
+            settle_and_describe(session, rt, agent, rt.clock.now())
+            if not active:  # dashboards drop it; its own sockets close (sockets.py)
                 rt.record(session, AgentDeactivated(caller.account_id, agent.id))
-        return AgentUpdated(agent=agent, presence_events=events, deactivated=deactivated)
+        return agent
 
 
 def get_me(rt: Runtime, caller: AgentCaller) -> Agent:

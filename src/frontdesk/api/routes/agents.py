@@ -84,8 +84,7 @@ def list_agents(caller: AgentDep, rt: RuntimeDep) -> list[AgentPresenceOut]:
 @router.patch("/agents/{agent_id}")
 def patch_agent(agent_id: AgentId, body: AgentPatch, caller: AgentDep, rt: RuntimeDep) -> AgentOut:
     """Change an agent. Deactivating one takes it offline at once and closes its sockets."""
-    updated = agents.update_agent(rt, caller, agent_id, **body.sent())
-    return agent_out(updated.agent)
+    return agent_out(agents.update_agent(rt, caller, agent_id, **body.sent()))
 
 
 @router.get("/me")
