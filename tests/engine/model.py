@@ -89,6 +89,8 @@ class Model:
     delay: float
     device_lease: float
     visitor_grace: float
+    # A message renews a lease that needs it this much further (docs/presence.md).
+    visitor_seen_coalesce: float = 0.0
     offline_on: bool = True
     missed_on: bool = False
     agents: list[Agent] = field(default_factory=list)
@@ -157,6 +159,18 @@ class Model:
         visitor.present_until = max(visitor.present_until or grace_end, grace_end)
         self.record_visitor(visitor)
 
+    def visitor_wrote(self, visitor: Visitor) -> None:
+        """A message is a sign of life whose lease renewal is coalesced: a lease still
+        reaching ``visitor_grace`` ahead is kept, a shorter one is renewed
+        ``visitor_seen_coalesce`` further; a visitor not on the website arrives as ever."""
+        grace_end = self.now + self.visitor_grace
+        until = visitor.present_until
+        if visitor.present and until is not None and until > self.now:
+            if until < grace_end:
+                visitor.present_until = grace_end + self.visitor_seen_coalesce
+            return
+        self.visitor_seen(visitor)
+
     def record_visitor(self, visitor: Visitor) -> None:
         is_present = visitor.present_until is not None and self.now < visitor.present_until
         if is_present == visitor.present:
@@ -190,7 +204,7 @@ class Model:
             )
             visitor.conversations.append(conversation)
         message = self.add_message(conversation, "visitor")
-        self.visitor_seen(visitor)
+        self.visitor_wrote(visitor)
         # Offline message, rule 1.
         if any(self.online(a, self.now) for a in self.scope(conversation)):
             return message

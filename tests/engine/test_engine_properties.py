@@ -152,6 +152,7 @@ def set_up(
         delay=DELAY,
         device_lease=DEVICE_LEASE,
         visitor_grace=VISITOR_GRACE,
+        visitor_seen_coalesce=rt.settings.visitor_seen_coalesce,
         offline_on=data["offline_on"],
         missed_on=data["missed_on"],
         agents=[
