@@ -156,6 +156,9 @@ input,textarea{display:block;width:100%;margin-top:2px;padding:7px 9px;border:1p
 
   function setOnline(value) {
     online = value;
+    // Opened before the server's first answer, the focus waited on the close button: now
+    // that there is a form, it goes where the visitor writes, as it would have on opening.
+    const focusWaited = form.hidden && !panel.hidden && shadow?.activeElement === closer;
     form.hidden = false;
     form.className = online ? "chat" : "away";
     title.textContent = online ? t.title : t.leave;
@@ -166,6 +169,7 @@ input,textarea{display:block;width:100%;margin-top:2px;padding:7px 9px;border:1p
     text.rows = online ? 2 : 4;
     submit.textContent = online ? t.send : t.sendMessage;
     if (online) notice.textContent = "";
+    if (focusWaited) (online || email.value ? text : email).focus();
   }
 
   function showError(message) {
