@@ -45,6 +45,9 @@ class _Compiled:
     values_row: tuple[str, str, str] | None = None
     per_row: int = 1
     many_sql: dict[int, str] = field(default_factory=dict)
+    # On PostgreSQL, the same INSERT for any number of rows: the row's parameters as
+    # arrays (``unnest``), in this order.
+    unnest: tuple[str, tuple[str, ...]] | None = None
     # The columns' converters, known from the first result's description (a driver's type
     # codes pick them on some dialects).
     results: tuple[Converter, ...] | None = None
@@ -104,6 +107,8 @@ class PlainStatement:
             return [row for p in params for row in self.rows(connection, **p)]
         driver = connection.connection.driver_connection
         assert driver is not None
+        if compiled.unnest is not None:
+            return self._unnested(compiled, connection.dialect, driver, params)
         found: list[tuple[Any, ...]] = []
         step = max(1, _MOST_PARAMETERS.get(connection.dialect.name, 999) // compiled.per_row)
         for start in range(0, len(params), step):
@@ -116,6 +121,21 @@ class PlainStatement:
             finally:
                 cursor.close()
         return found
+
+    @staticmethod
+    def _unnested(
+        compiled: _Compiled, dialect: Dialect, driver: Any, params: Sequence[dict[str, Any]]
+    ) -> list[tuple[Any, ...]]:
+        assert compiled.unnest is not None
+        sql, names = compiled.unnest
+        rows = [_arguments(compiled, p) for p in params]
+        arrays = {name: [cast(dict[str, Any], row)[name] for row in rows] for name in names}
+        cursor = driver.cursor()
+        try:
+            cursor.execute(sql, arrays)
+            return _converted(compiled, dialect, cursor) if compiled.columns else []
+        finally:
+            cursor.close()
 
     def first(self, connection: Connection, **params: Any) -> tuple[Any, ...] | None:
         found = self.rows(connection, **params)
@@ -169,6 +189,8 @@ class PlainStatement:
         if plain.values_row is not None:
             row = plain.values_row[1]
             plain.per_row = max(1, row.count("?") if plain.positions else len(_NAMED.findall(row)))
+            if dialect.name == "postgresql":
+                plain.unnest = _unnest(plain.values_row, compiled, dialect)
         self._compiled[dialect.name] = plain
         return plain
 
@@ -306,6 +328,31 @@ def _values_row(sql: str) -> tuple[str, str, str] | None:
     if not row.endswith(")") or any(word in row for word in (" SELECT ", " ON ", "VALUES")):
         return None
     return head + " VALUES ", row, returning + columns
+
+
+def _unnest(
+    values_row: tuple[str, str, str], compiled: SQLCompiler, dialect: Dialect
+) -> tuple[str, tuple[str, ...]]:
+    """``INSERT INTO t (a, b) SELECT u.a, u.b FROM unnest(%(a)s::A[], %(b)s::B[]) AS u(a, b)
+    …``: the statement of one ``VALUES`` row made one for any number of rows, each
+    parameter an array of the rows' values. Its text is the same whatever the number of
+    rows, so the driver converts it once and PostgreSQL plans it once (prepared), where a
+    statement of N ``VALUES`` rows is new text for each N and parsed anew on each call."""
+    head, row, tail = values_row
+    names = tuple(dict.fromkeys(_NAMED.findall(row)))
+    column = {name: f"p{n}" for n, name in enumerate(names)}
+    selected = _NAMED.sub(lambda m: f"u.{column[m.group(1)]}", row[1:-1])
+    arrays = ", ".join(
+        f"%({name})s::{dialect.type_compiler_instance.process(compiled.binds[name].type)}[]"
+        for name in names
+    )
+    assert head.endswith(" VALUES ")
+    # Made of the compiled statement's own text: values only ever go as parameters.
+    sql = (
+        f"{head[: -len('VALUES ')]}SELECT {selected} FROM unnest({arrays})"  # noqa: S608
+        f" AS u({', '.join(column.values())}){tail}"
+    )
+    return sql, names
 
 
 def _many_rows_sql(compiled: _Compiled, count: int) -> str:
