@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from frontdesk.core.model import Locale
 from frontdesk.core.notifications import NotificationKind
+from frontdesk.mail import compose
 from frontdesk.mail.compose import write
 from frontdesk.mail.content import ListedMessage, NotificationEmail
 
@@ -206,8 +207,11 @@ def test_hostile_visitor_text_is_only_text_in_the_html() -> None:
         "https://chat.shop.example/dashboard/conversations/7",
         "https://chat.shop.example/api/v1/unsubscribe/token",
     ]
-    assert '&lt;script&gt;alert("name")&lt;/script&gt; left 2 messages</h1>' in html
-    assert '&lt;img src=x onerror="alert(1)"&gt; &amp; &lt;a href="https://evil"&gt;' in html
+    assert "&lt;script&gt;alert(&#34;name&#34;)&lt;/script&gt; left 2 messages</h1>" in html
+    assert (
+        "&lt;img src=x onerror=&#34;alert(1)&#34;&gt; &amp; &lt;a href=&#34;https://evil&#34;&gt;"
+        in html
+    )
     assert "javascript:alert(document.cookie)" in html  # shown, not linked
     # Control characters are gone from both parts; the text part stays plain text.
     assert "\x00" not in text + html
@@ -263,3 +267,71 @@ def test_no_text_at_all_reaches_the_headers_unencoded(name: str, shop: str, agen
     assert all(re.fullmatch(rb"[A-Za-z-]+", n) for n in names)
     parsed = message_from_bytes(raw, policy=policy.default)
     assert parsed["To"].addresses[0].addr_spec == "eva@shop.example"
+
+
+class _Document(HTMLParser):
+    """What a mail client makes of an HTML part: its elements with their attributes and
+    its text, entities read and runs of white space as one."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.events: list[tuple[str, ...]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.events.append(("start", tag, *sorted(f"{n}={v}" for n, v in attrs)))
+
+    def handle_endtag(self, tag: str) -> None:
+        self.events.append(("end", tag))
+
+    def handle_data(self, data: str) -> None:
+        if text := " ".join(data.split()):
+            if self.events and self.events[-1][0] == "text":
+                text = f"{self.events.pop()[1]} {text}"
+            self.events.append(("text", text))
+
+
+def document(html: str) -> list[tuple[str, ...]]:
+    parsed = _Document()
+    parsed.feed(html)
+    parsed.close()
+    return parsed.events
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    name=st.text(max_size=30),
+    text=st.text(min_size=1, max_size=80),
+    email=st.sampled_from([None, "anna@example.com", '"><b>x</b>@example.com']),
+    page=st.sampled_from([None, "https://shop.example/?a=1&b='2'", "javascript:alert(1)"]),
+    kind=st.sampled_from(list(NotificationKind)),
+    locale=st.sampled_from(list(Locale)),
+    messages=st.integers(min_value=1, max_value=3),
+    unsubscribe=st.sampled_from([None, 'https://chat.shop.example/u/a&b="c"']),
+)
+def test_the_template_inlined_once_reads_as_each_e_mail_inlined(
+    name: str,
+    text: str,
+    email: str | None,
+    page: str | None,
+    kind: NotificationKind,
+    locale: Locale,
+    messages: int,
+    unsubscribe: str | None,
+) -> None:
+    """The HTML part's CSS is inlined into the template when it is loaded: what comes out
+    is the document that rendering the template as written and inlining each e-mail made,
+    for any visitor text (the inliner writes entities its own way, so documents are
+    compared, not bytes)."""
+    email_ = notification(
+        visitor_name=name,
+        visitor_email=email,
+        page_url=page,
+        kind=kind,
+        locale=locale,
+        messages=tuple(ListedMessage(f"{text} {n}", AT) for n in range(messages)),
+        unsubscribe_url=unsubscribe,
+    )
+    written = compose._environment(locale, inlined=False).get_template("notification.html")
+    each_inlined = compose._inliner().inline(written.render(compose._context(email_)))
+    assert document(compose.render(email_).html) == document(each_inlined)
+    assert document(compose.render(email_).html)[0] == ("start", "html", "lang=" + locale.value)

@@ -3,7 +3,8 @@
 An e-mail is ``multipart/alternative``: a plain-text part and an HTML part, both from the
 Jinja2 templates in ``mail/templates``, in the recipient's language (``mail/i18n.py``) with
 times in the recipient's zone. The HTML template is autoescaped and its CSS is inlined
-(css-inline), because many mail clients ignore ``<style>``.
+(css-inline), because many mail clients ignore ``<style>``: into the template, once, when
+it is loaded (``_inlined_source``), so that an e-mail only renders its own values.
 
 Visitor text is untrusted everywhere. In the HTML it is escaped; in both parts it loses
 control characters. Links are made only from URLs whose scheme is http or https. In a
@@ -21,6 +22,7 @@ from __future__ import annotations
 import binascii
 import re
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from email.headerregistry import Address
 from email.policy import SMTP
@@ -131,8 +133,8 @@ _LINK_STAND_IN = f"https://unsubscribe.invalid/{secrets.token_hex(16)}"
 
 
 def _as_attribute(value: str) -> str:
-    """``value`` escaped as the CSS inliner writes an attribute's value (html5ever)."""
-    return value.replace("&", "&amp;").replace("\xa0", "&nbsp;").replace('"', "&quot;")
+    """``value`` escaped as the template escapes an attribute's value."""
+    return str(escape(value))
 
 
 @lru_cache(maxsize=256)
@@ -141,7 +143,7 @@ def _shared_parts(email: NotificationEmail) -> RenderedParts:
     environment = _environment(email.locale)
     text = environment.get_template("notification.txt").render(context)
     html = environment.get_template("notification.html").render(context)
-    return RenderedParts(subject=context["subject"], text=text, html=_inliner().inline(html))
+    return RenderedParts(subject=context["subject"], text=text, html=html)
 
 
 def write(email: NotificationEmail) -> bytes:
@@ -302,9 +304,13 @@ def _nl2br(eval_context: EvalContext, text: str) -> Markup | str:
 
 
 @cache
-def _environment(locale: Locale) -> Environment:
+def _environment(locale: Locale, *, inlined: bool = True) -> Environment:
+    """The templates in ``locale``; with ``inlined``, the HTML e-mail's CSS inlined into it
+    (without, as written: ``tests/mail`` compares the two)."""
     environment = Environment(
-        loader=FileSystemLoader(TEMPLATES_DIR),
+        loader=_InliningLoader(TEMPLATES_DIR) if inlined else FileSystemLoader(TEMPLATES_DIR),
+        # The templates are part of the installed package: never looked at again.
+        auto_reload=False,
         # Everything is escaped but the plain-text part, where nothing is interpreted.
         autoescape=select_autoescape(
             enabled_extensions=("html",), disabled_extensions=("txt",), default=True
@@ -324,6 +330,53 @@ def _environment(locale: Locale) -> Environment:
 def _inliner() -> css_inline.CSSInliner:
     # Remote stylesheets are never fetched: writing an e-mail must not touch the network.
     return css_inline.CSSInliner(load_remote_stylesheets=False, keep_style_tags=False)
+
+
+class _InliningLoader(FileSystemLoader):
+    """The templates as written, but for the HTML e-mail's, whose ``<style>`` is inlined."""
+
+    def get_source(
+        self, environment: Environment, template: str
+    ) -> tuple[str, str, Callable[[], bool]]:
+        source, filename, uptodate = super().get_source(environment, template)
+        if template in _INLINED_TEMPLATES:
+            source = _inlined_source(source)
+        return source, filename, uptodate
+
+
+_INLINED_TEMPLATES = frozenset({"notification.html"})
+_JINJA_SYNTAX = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", re.DOTALL)
+_STAND_IN = re.compile("<!--\ue000(\\d+)\ue001-->|\ue000(\\d+)\ue001")
+
+
+def _inlined_source(source: str) -> str:
+    """A template's source with its CSS inlined, as if each e-mail's HTML were inlined
+    after rendering (the template's rules select by element and class, never by what a
+    value holds or by position, so every branch of the template gets its styles).
+
+    The inliner parses HTML, where the template's syntax would be text and a ``{% if %}``
+    between table rows would move out of the table: each ``{{ … }}`` stands in as a
+    token of private-use characters (valid text and attribute value alike), each
+    ``{% … %}`` and ``{# … #}`` as a comment holding one, and both are put back after."""
+    found: list[str] = []
+
+    def stand_in(match: re.Match[str]) -> str:
+        found.append(match.group())
+        token = f"\ue000{len(found) - 1}\ue001"
+        return token if match.group().startswith("{{") else f"<!--{token}-->"
+
+    inlined = _inliner().inline(_JINJA_SYNTAX.sub(stand_in, source))
+    restored: list[int] = []
+
+    def put_back(match: re.Match[str]) -> str:
+        index = int(match.group(1) or match.group(2))
+        restored.append(index)
+        return found[index]
+
+    result = _STAND_IN.sub(put_back, inlined)
+    if sorted(restored) != list(range(len(found))):
+        raise ValueError("the CSS inliner lost or moved a part of the template's syntax")
+    return result
 
 
 def unsubscribe_page(
