@@ -399,7 +399,8 @@ def note_visitors_left(session: Session, rt: Runtime, departures: Sequence[Depar
         )
         for key, start in starts.items()
     }
-    opened: list[tuple[Notification, list[int]]] = []
+    opened: list[dict[str, Any]] = []
+    listed: dict[int, list[int]] = {}
     for conversation_id, messages in unanswered.items():
         row = by_id[conversation_id]
         first_id, first_at = messages[0]
@@ -415,45 +416,78 @@ def note_visitors_left(session: Session, rt: Runtime, departures: Sequence[Depar
         )
         if not missed:
             continue
-        notification = Notification(
-            account_id=row.account_id,
-            conversation_id=conversation_id,
-            kind=NotificationKind.MISSED_CONVERSATION,
-            state=NotificationState.SCHEDULED,
-            opened_at=now,
-            # Due since the departure: the engine's lateness counts from the event that made
-            # it due, so a sweep that falls behind shows there, not as 0 s.
-            due_at=left,
-            visit_message_id=first_id,
-            visitor_left_at=left,
-            not_recipients=[],
-        )
         account = accounts[row.account_id]
         decided = missed_decided_by_the_account(
             account.plan, setting_on=account.missed_conversation_email
         )
+        opened.append(
+            {
+                "account_id": row.account_id,
+                "conversation_id": conversation_id,
+                # Due since the departure: the engine's lateness counts from the event that
+                # made it due, so a sweep that falls behind shows there, not as 0 s.
+                "due_at": left,
+                "visit_message_id": first_id,
+                "at": now,
+                # Decided by the account alone: decided now, as the engine would at the due
+                # time, so the engine does not have to come back to it (most accounts of a
+                # busy installation may have these e-mails off).
+                "state": NotificationState.SCHEDULED if decided is None else decided.state,
+                "reason": None if decided is None else decided.reason,
+                "decided_at": None if decided is None else now,
+            }
+        )
+        listed[conversation_id] = [m for m, _ in messages]
         if decided is not None:
-            # Due at the departure and decided by the account alone: decided now, as the
-            # engine would at the due time, so the engine does not have to come back to it
-            # (most accounts of a busy installation may have these e-mails off).
             lateness = (now - left).total_seconds()
-            _settle(session, rt, notification, decided, None, now, lateness=lateness)
-        opened.append((notification, [m for m, _ in messages]))
+            rt.record(
+                session,
+                Decided(
+                    NotificationKind.MISSED_CONVERSATION.value,
+                    decided.state.value,
+                    decided.reason,
+                    lateness,
+                ),
+            )
     if not opened:
         return
-    session.add_all(n for n, _ in opened)
-    session.flush()
-    session.execute(
-        insert(NotificationMessage),
+    connection = session.connection()
+    notification_of = {
+        conversation_id: notification_id
+        for notification_id, conversation_id in _NEW_MISSED_NOTIFICATION.inserted(
+            connection, opened
+        )
+    }
+    _IN_NOTIFICATION.run_many(
+        connection,
         [
-            {"notification_id": n.id, "message_id": m, "listed": True}
-            for n, message_ids in opened
-            for m in message_ids
+            {"notification_id": notification_of[conversation_id], "message_id": message_id}
+            for conversation_id, message_ids in listed.items()
+            for message_id in message_ids
         ],
     )
-    scheduled = [n.due_at for n, _ in opened if n.state is NotificationState.SCHEDULED]
+    scheduled = [o["due_at"] for o in opened if o["state"] is NotificationState.SCHEDULED]
     if scheduled:
         _decisions_due(session, rt, min(scheduled))
+
+
+_NEW_MISSED_NOTIFICATION = PlainStatement(
+    insert(_notifications)
+    .values(
+        account_id=bindparam("account_id"),
+        conversation_id=bindparam("conversation_id"),
+        kind=NotificationKind.MISSED_CONVERSATION,
+        state=bindparam("state"),
+        reason=bindparam("reason"),
+        opened_at=bindparam("at"),
+        due_at=bindparam("due_at"),
+        decided_at=bindparam("decided_at"),
+        visit_message_id=bindparam("visit_message_id"),
+        visitor_left_at=bindparam("due_at"),
+        not_recipients=[],
+    )
+    .returning(_notifications.c.id, _notifications.c.conversation_id)
+)
 
 
 def _arrivals(session: Session, left_at: dict[int, datetime]) -> dict[int, datetime]:

@@ -543,8 +543,8 @@ def _sweep_visitors(session: Session, rt: Runtime, now: datetime) -> list[Presen
         .values(present=False)
         .execution_options(synchronize_session=False)
     )
-    session.execute(
-        insert(PresenceChangeRow),
+    _PRESENCE_CHANGED.run_many(
+        session.connection(),
         [
             {
                 "account_id": d.account_id,
