@@ -34,6 +34,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import multiprocessing
 import os
 import socket
 import sqlite3
@@ -434,7 +435,10 @@ async def measure_frontdesk(total: int, rounds: int) -> dict[str, Any]:
         latencies, spreads = await fan.rounds(trigger, rounds, "frontdesk")
         fan.close()
         storm_result = await storm(
-            sockets, agent_urls + visitor_urls, data / "bench.sqlite3", trigger, post_latencies
+            sockets,
+            agent_urls + visitor_urls,
+            data / "bench.sqlite3",
+            (f"{api}/widget/{fan_key}/messages", visitor_headers),
         )
         for ws in storm_result.pop("sockets"):
             await ws.close()
@@ -455,6 +459,39 @@ async def measure_frontdesk(total: int, rounds: int) -> dict[str, Any]:
 STORM_CONCURRENCY = 1000
 
 
+class PostProber:
+    """A visitor posting a message every 20 ms from a process of its own, until ``stop``,
+    which returns each request's latency in seconds."""
+
+    def __init__(self, url: str, headers: dict[str, str]) -> None:
+        context = multiprocessing.get_context("spawn")
+        self._stop = context.Event()
+        self._receiving, sending = context.Pipe(duplex=False)
+        self._process = context.Process(
+            target=_post_every_20_ms, args=(url, headers, self._stop, sending), daemon=True
+        )
+        self._process.start()
+
+    def stop(self) -> list[float]:
+        self._stop.set()
+        latencies: list[float] = self._receiving.recv()
+        self._process.join(timeout=30)
+        return latencies
+
+
+def _post_every_20_ms(url: str, headers: dict[str, str], stop: Any, results: Any) -> None:
+    latencies: list[float] = []
+    with httpx.Client(timeout=60) as http:
+        n = 0
+        while not stop.is_set():
+            n += 1
+            started = time.perf_counter()
+            http.post(url, json={"text": f"storm {n}"}, headers=headers)
+            latencies.append(time.perf_counter() - started)
+            time.sleep(0.02)
+    results.send(latencies)
+
+
 async def reconnect_all(urls: list[str]) -> list[ClientConnection]:
     """Every socket of ``urls`` at once, STORM_CONCURRENCY connecting at a time."""
     return await open_sockets(urls, concurrency=STORM_CONCURRENCY, open_timeout=120)
@@ -464,27 +501,19 @@ async def storm(
     sockets: list[ClientConnection],
     urls: list[str],
     database: Path,
-    trigger: Callable[[str], Awaitable[None]],
-    post_latencies: list[float],
+    post: tuple[str, dict[str, str]],
 ) -> dict[str, Any]:
     """Every idle socket dropped at once (as a proxy restart drops them: no closing
     handshake), then all of them back at once; meanwhile a visitor writes every 20 ms,
-    whose requests' latency is the HTTP latency during the storm. Presence is read from
-    the database afterwards: nobody online once all dropped, and every agent and device
-    back once all are greeted again."""
+    whose requests' latency is the HTTP latency during the storm. The visitor writes from
+    a process of its own (``PostProber``): from this one, whose loop is busy with a
+    thousand handshakes at a time, its latency was mostly this loop's own delay. Presence
+    is read from the database afterwards: nobody online once all dropped, and every agent
+    and device back once all are greeted again."""
     agents_expected = len(
         {url.split("token=")[1].split("&")[0] for url in urls if "/agent/" in url}
     )
     devices_expected = sum(1 for url in urls if "/agent/" in url)
-    probing = asyncio.Event()
-    post_latencies.clear()
-
-    async def probe() -> None:
-        n = 0
-        while not probing.is_set():
-            n += 1
-            await trigger(f"storm {n}")
-            await asyncio.sleep(0.02)
 
     def online() -> tuple[int, int]:
         with sqlite3.connect(database) as db:
@@ -494,7 +523,7 @@ async def storm(
             ).fetchone()[0]
         return int(agents), int(devices)
 
-    prober = asyncio.create_task(probe())
+    prober = PostProber(*post)
     await asyncio.sleep(1)
     started = time.perf_counter()
     for ws in sockets:
@@ -506,17 +535,15 @@ async def storm(
             break
         await asyncio.sleep(0.2)
     await asyncio.sleep(1)
-    close_latencies = list(post_latencies)
-    post_latencies.clear()
+    close_latencies = await asyncio.to_thread(prober.stop)
 
+    prober = PostProber(*post)
     started = time.perf_counter()
     back = await reconnect_all(urls)
     await greeted(back)
     greeted_after = time.perf_counter() - started
     await asyncio.sleep(1)
-    probing.set()
-    await prober
-    reconnect_latencies = list(post_latencies)
+    reconnect_latencies = await asyncio.to_thread(prober.stop)
     agents_online, devices_online = online()
     return {
         "sockets": back,
