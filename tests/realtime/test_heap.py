@@ -56,6 +56,43 @@ def test_half_the_frozen_sockets_closed_are_reclaimed_at_a_quiet_moment() -> Non
     assert heap.closed_since_reclaim == 0
 
 
+def frozen_then_half_closed(heap: HeapKeeper) -> None:
+    for _ in range(10_000):
+        heap.opened()
+    heap.tick(open_sockets=10_000)
+    assert heap.tick(open_sockets=10_000) == "freeze"
+    for _ in range(5_000):
+        heap.closed()
+    assert heap.tick(open_sockets=5_000) is None  # the closing second itself is busy
+
+
+def test_the_collection_waits_for_a_second_with_few_requests() -> None:
+    heap, done = keeper()
+    frozen_then_half_closed(heap)
+    for _ in range(5):  # requests keep coming: the collection, a second long, waits
+        for _ in range(heap.quiet_requests_below):
+            heap.request()
+        assert heap.tick(open_sockets=5_000) is None
+    for _ in range(heap.quiet_requests_below - 1):
+        heap.request()
+    assert heap.tick(open_sockets=5_000) == "reclaim"
+    assert done == ["freeze", "reclaim"]
+    assert heap.reclaim_waited == 0
+
+
+def test_a_server_never_quiet_collects_after_reclaim_wait_seconds() -> None:
+    heap, done = keeper()
+    heap.reclaim_wait = 10
+    frozen_then_half_closed(heap)  # that busy second counts as waited
+    outcomes = []
+    for _ in range(12):
+        for _ in range(100):
+            heap.request()
+        outcomes.append(heap.tick(open_sockets=5_000))
+    assert outcomes == [None] * 9 + ["reclaim", None, None]
+    assert done == ["freeze", "reclaim"]
+
+
 def test_reclaiming_collects_what_died_while_frozen() -> None:
     freeze, reclaim = collector_actions()
 

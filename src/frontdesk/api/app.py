@@ -39,6 +39,7 @@ from frontdesk.api.schemas import ErrorOut
 from frontdesk.engine.inbound import BounceReceiver
 from frontdesk.engine.mailer import Mailer
 from frontdesk.engine.worker import NotificationWorker
+from frontdesk.realtime.heap import HeapKeeper
 from frontdesk.realtime.hub import Hub, LocalHub
 from frontdesk.realtime.keeper import PresenceKeeper
 from frontdesk.service.runtime import ACCESS_CHANNEL, Runtime
@@ -55,8 +56,12 @@ class FrontdeskApp(FastAPI):
     """FastAPI, with the hot paths (frontdesk.api.hot) served in front of its layers."""
 
     hot_paths: HotPaths | None = None
+    # Told of each HTTP request: its full collections wait for a second with few of them.
+    heap: HeapKeeper | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.heap is not None and scope["type"] == "http":
+            self.heap.request()
         if self.hot_paths is None:
             await super().__call__(scope, receive, send)
         else:  # it hands every other request to FastAPI.__call__
@@ -148,6 +153,7 @@ def create_app(runtime: Runtime, *, hub: Hub | None = None) -> FastAPI:
     app.state.runtime = runtime
     app.state.hub = hub
     app.state.keeper = keeper
+    app.heap = keeper.heap
     app.state.live = Live(hub, keeper)
     # What the runtime's operations commit is announced through this app's hub.
     app.state.live.listen(runtime.events)

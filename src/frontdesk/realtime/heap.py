@@ -13,6 +13,12 @@ unfrozen, so once as many sockets have closed as half of those frozen (at least
 ``reclaim_after``), it unfreezes, collects once, and freezes again: one full collection
 per wave of closings, at a quiet moment, instead of one every few seconds.
 
+That collection walks the whole heap (about a second with 10,000 sockets' garbage), and
+every request in flight waits for it. So a quiet moment is a second with few sockets
+opening or closing and few HTTP requests (``request``); on a server never that quiet the
+collection waits at most ``reclaim_wait`` seconds, then runs in the next second quiet of
+sockets.
+
 The policy is a plain object fed with counts (``tick`` once a second), so it is tested
 without a collector; ``collector_actions`` are the real ones.
 """
@@ -38,11 +44,16 @@ class HeapKeeper:
     quiet_below: int = 32
     # Unfreeze and collect once at least this many sockets (and half the frozen ones) closed.
     reclaim_after: int = 256
+    # ... in a second with fewer HTTP requests than this, or after this many seconds anyway.
+    quiet_requests_below: int = 10
+    reclaim_wait: int = 60
     opened_since_freeze: int = 0
     closed_since_reclaim: int = 0
     frozen_sockets: int = 0
+    reclaim_waited: int = 0
     _opened_this_tick: int = 0
     _closed_this_tick: int = 0
+    _requests_this_tick: int = 0
 
     def opened(self) -> None:
         self.opened_since_freeze += 1
@@ -52,17 +63,26 @@ class HeapKeeper:
         self.closed_since_reclaim += 1
         self._closed_this_tick += 1
 
+    def request(self) -> None:
+        self._requests_this_tick += 1
+
     def tick(self, open_sockets: int) -> str | None:
         """Once a second: what was done (``"freeze"``, ``"reclaim"``), if anything."""
         quiet = (
             self._opened_this_tick < self.quiet_below and self._closed_this_tick < self.quiet_below
         )
-        self._opened_this_tick = self._closed_this_tick = 0
+        requests = self._requests_this_tick
+        self._opened_this_tick = self._closed_this_tick = self._requests_this_tick = 0
+        due = self.closed_since_reclaim >= max(self.reclaim_after, self.frozen_sockets // 2)
+        if due:
+            self.reclaim_waited += 1
         if not quiet:
             return None
-        if self.closed_since_reclaim >= max(self.reclaim_after, self.frozen_sockets // 2):
+        if due:
+            if requests >= self.quiet_requests_below and self.reclaim_waited <= self.reclaim_wait:
+                return None
             self.reclaim()
-            self.closed_since_reclaim = self.opened_since_freeze = 0
+            self.closed_since_reclaim = self.opened_since_freeze = self.reclaim_waited = 0
             self.frozen_sockets = open_sockets
             return "reclaim"
         if self.opened_since_freeze >= self.freeze_after:
