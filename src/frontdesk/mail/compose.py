@@ -124,17 +124,12 @@ def render(email: NotificationEmail) -> RenderedParts:
     return RenderedParts(
         subject=shared.subject,
         text=shared.text.replace(_LINK_STAND_IN, link),
-        html=shared.html.replace(_LINK_STAND_IN, _as_attribute(link)),
+        html=shared.html.replace(_LINK_STAND_IN, str(escape(link))),  # as the template would
     )
 
 
 # Nobody can guess it, so no visitor text can contain it.
 _LINK_STAND_IN = f"https://unsubscribe.invalid/{secrets.token_hex(16)}"
-
-
-def _as_attribute(value: str) -> str:
-    """``value`` escaped as the template escapes an attribute's value."""
-    return str(escape(value))
 
 
 @lru_cache(maxsize=256)

@@ -78,25 +78,21 @@ def mark_read(
         newest = session.scalar(
             select(func.max(Message.id)).where(Message.conversation_id == conversation.id)
         )
-        if newest is None:
-            rt.record(
-                session,
-                events.ConversationRead(conversation.id, caller.account_id, caller.agent_id, None),
-            )
-            return None
-        target = newest
-        if up_to_message_id is not None:
-            if not session.scalar(
-                select(Message.id).where(
-                    Message.id == up_to_message_id, Message.conversation_id == conversation.id
-                )
-            ):
-                raise NotFound(
-                    f"There is no message {up_to_message_id} in this conversation.",
-                    code="message_not_found",
-                )
-            target = up_to_message_id
-        position = _advance_read(session, rt, conversation.id, caller.agent_id, target)
+        position: int | None = None  # an empty conversation: nothing to read
+        if newest is not None:
+            target = newest
+            if up_to_message_id is not None:
+                if not session.scalar(
+                    select(Message.id).where(
+                        Message.id == up_to_message_id, Message.conversation_id == conversation.id
+                    )
+                ):
+                    raise NotFound(
+                        f"There is no message {up_to_message_id} in this conversation.",
+                        code="message_not_found",
+                    )
+                target = up_to_message_id
+            position = _advance_read(session, rt, conversation.id, caller.agent_id, target)
         rt.record(
             session,
             events.ConversationRead(conversation.id, caller.account_id, caller.agent_id, position),

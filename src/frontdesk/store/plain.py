@@ -306,9 +306,9 @@ def _converted(compiled: _Compiled, dialect: Dialect, cursor: Any) -> list[tuple
     ]
 
 
-# The most parameters of one statement: SQLite's SQLITE_MAX_VARIABLE_NUMBER (since 3.32),
-# PostgreSQL's protocol limit.
-_MOST_PARAMETERS = {"sqlite": 32766, "postgresql": 65535}
+# The most parameters of one statement: SQLite's SQLITE_MAX_VARIABLE_NUMBER (since 3.32).
+# (PostgreSQL's inserts of many rows take one array a column: ``_unnest``.)
+_MOST_PARAMETERS = {"sqlite": 32766}
 _NAMED = re.compile(r"%\((\w+)\)s")
 
 
