@@ -318,10 +318,10 @@ def test_the_template_inlined_once_reads_as_each_e_mail_inlined(
     messages: int,
     unsubscribe: str | None,
 ) -> None:
-    """The HTML part's CSS is inlined into the template when it is loaded: what comes out
-    is the document that rendering the template as written and inlining each e-mail made,
-    for any visitor text (the inliner writes entities its own way, so documents are
-    compared, not bytes)."""
+    """The HTML part's CSS is inlined into the template when it is loaded, and its fixed
+    texts translated: what comes out is the document that rendering the template as
+    written and inlining each e-mail made, for any visitor text (the inliner writes
+    entities its own way, so documents are compared, not bytes)."""
     email_ = notification(
         visitor_name=name,
         visitor_email=email,
@@ -331,7 +331,61 @@ def test_the_template_inlined_once_reads_as_each_e_mail_inlined(
         messages=tuple(ListedMessage(f"{text} {n}", AT) for n in range(messages)),
         unsubscribe_url=unsubscribe,
     )
-    written = compose._environment(locale, inlined=False).get_template("notification.html")
+    written = compose._environment(locale, prepared=False).get_template("notification.html")
     each_inlined = compose._inliner().inline(written.render(compose._context(email_)))
     assert document(compose.render(email_).html) == document(each_inlined)
     assert document(compose.render(email_).html)[0] == ("start", "html", "lang=" + locale.value)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    name=st.text(max_size=30),
+    text=st.text(min_size=1, max_size=80),
+    email=st.sampled_from([None, "anna@example.com", '"><b>x</b>@example.com']),
+    kind=st.sampled_from(list(NotificationKind)),
+    locale=st.sampled_from(list(Locale)),
+    messages=st.integers(min_value=1, max_value=6),
+    unsubscribe=st.sampled_from([None, 'https://chat.shop.example/u/a&b="c"']),
+)
+def test_the_texts_translated_once_read_as_the_extension_translates_them(
+    name: str,
+    text: str,
+    email: str | None,
+    kind: NotificationKind,
+    locale: Locale,
+    messages: int,
+    unsubscribe: str | None,
+) -> None:
+    """The templates' fixed texts are translated when they are loaded, not looked up at
+    each render: the text part comes out byte for byte as the i18n extension renders the
+    template as written, in every language and plural form."""
+    email_ = notification(
+        visitor_name=name,
+        visitor_email=email,
+        kind=kind,
+        locale=locale,
+        messages=tuple(ListedMessage(f"{text} {n}", AT) for n in range(messages)),
+        unsubscribe_url=unsubscribe,
+    )
+    written = compose._environment(locale, prepared=False).get_template("notification.txt")
+    assert compose.render(email_).text == written.render(compose._context(email_))
+
+
+@pytest.mark.parametrize("locale", list(Locale))
+@pytest.mark.parametrize("kind", list(NotificationKind))
+@pytest.mark.parametrize("done", [False, True])
+def test_the_unsubscribe_page_translated_once_reads_as_written(
+    locale: Locale, kind: NotificationKind, done: bool
+) -> None:
+    values = {
+        "lang": locale.value,
+        "kind": kind.value,
+        "email": '"><script>x</script>@example.com',
+        "done": done,
+        "action_url": "https://chat.shop.example/u/a&b",
+        "dashboard_url": "https://chat.shop.example/dashboard",
+    }
+    page = compose._environment(locale).get_template("unsubscribe.html").render(values)
+    written = compose._environment(locale, prepared=False).get_template("unsubscribe.html")
+    assert page == written.render(values)
+    assert "<script>" not in page

@@ -4,7 +4,8 @@ An e-mail is ``multipart/alternative``: a plain-text part and an HTML part, both
 Jinja2 templates in ``mail/templates``, in the recipient's language (``mail/i18n.py``) with
 times in the recipient's zone. The HTML template is autoescaped and its CSS is inlined
 (css-inline), because many mail clients ignore ``<style>``: into the template, once, when
-it is loaded (``_inlined_source``), so that an e-mail only renders its own values.
+it is loaded (``_inlined_source``), as the templates' fixed texts are translated then
+(``_translated_source``), so that an e-mail only renders its own values.
 
 Visitor text is untrusted everywhere. In the HTML it is escaped; in both parts it loses
 control characters. Links are made only from URLs whose scheme is http or https. In a
@@ -33,6 +34,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 import css_inline
+from babel.support import NullTranslations
 from jinja2 import (
     Environment,
     FileSystemLoader,
@@ -299,11 +301,16 @@ def _nl2br(eval_context: EvalContext, text: str) -> Markup | str:
 
 
 @cache
-def _environment(locale: Locale, *, inlined: bool = True) -> Environment:
-    """The templates in ``locale``; with ``inlined``, the HTML e-mail's CSS inlined into it
-    (without, as written: ``tests/mail`` compares the two)."""
+def _environment(locale: Locale, *, prepared: bool = True) -> Environment:
+    """The templates in ``locale``; ``prepared`` as they are loaded (``_PreparingLoader``:
+    the HTML e-mail's CSS inlined, the fixed texts translated), otherwise as written
+    (``tests/mail`` compares the two)."""
     environment = Environment(
-        loader=_InliningLoader(TEMPLATES_DIR) if inlined else FileSystemLoader(TEMPLATES_DIR),
+        loader=(
+            _PreparingLoader(TEMPLATES_DIR, translations(locale))
+            if prepared
+            else FileSystemLoader(TEMPLATES_DIR)
+        ),
         # The templates are part of the installed package: never looked at again.
         auto_reload=False,
         # Everything is escaped but the plain-text part, where nothing is interpreted.
@@ -317,6 +324,8 @@ def _environment(locale: Locale, *, inlined: bool = True) -> Environment:
         lstrip_blocks=True,
     )
     environment.filters["nl2br"] = _nl2br
+    environment.filters[_FORMAT] = _format
+    environment.filters[_PLURAL] = _plural_of(translations(locale))
     environment.install_gettext_translations(translations(locale), newstyle=True)  # type: ignore[attr-defined]
     return environment
 
@@ -327,8 +336,14 @@ def _inliner() -> css_inline.CSSInliner:
     return css_inline.CSSInliner(load_remote_stylesheets=False, keep_style_tags=False)
 
 
-class _InliningLoader(FileSystemLoader):
-    """The templates as written, but for the HTML e-mail's, whose ``<style>`` is inlined."""
+class _PreparingLoader(FileSystemLoader):
+    """The templates of one language, prepared once as they are loaded, so that an e-mail
+    renders only its own values: the HTML e-mail's ``<style>`` inlined
+    (``_inlined_source``), and its fixed texts translated (``_translated_source``)."""
+
+    def __init__(self, searchpath: Path, translations: NullTranslations) -> None:
+        super().__init__(searchpath)
+        self._translations = translations
 
     def get_source(
         self, environment: Environment, template: str
@@ -336,7 +351,71 @@ class _InliningLoader(FileSystemLoader):
         source, filename, uptodate = super().get_source(environment, template)
         if template in _INLINED_TEMPLATES:
             source = _inlined_source(source)
-        return source, filename, uptodate
+        return _translated_source(source, self._translations), filename, uptodate
+
+
+# ``{{ _("…") }}`` and ``{{ _("…", name=name, …) }}``: a text of its own, without escapes,
+# and values that are plain names. Any other call is left to the i18n extension.
+_TRANSLATION_CALL = re.compile(r'\{\{\s*_\(\s*"([^"\\]*)"\s*((?:,\s*\w+\s*=\s*\w+\s*)*)\)\s*\}\}')
+_FORMAT = "frontdesk_format"
+# ``{{ ngettext("…", "…", count, name=name, …) }}``: the same, translated as it renders.
+_PLURAL_CALL = re.compile(
+    r'\{\{\s*ngettext\(\s*("[^"\\]*")\s*,\s*("[^"\\]*")\s*,\s*(\w+)\s*'
+    r"((?:,\s*\w+\s*=\s*\w+\s*)*)\)\s*\}\}"
+)
+_PLURAL = "frontdesk_plural"
+
+
+def _translated_source(source: str, translations: NullTranslations) -> str:
+    """A template's source with its fixed texts translated: each ``_("…")`` call becomes
+    its translation (as text of the template), each ``_("…", who=who)`` the translation
+    formatted by a filter. The i18n extension would look each text up at every render,
+    through two calls of the template's context; what comes out is the same
+    (``tests/mail/test_compose.py``): a translation is markup to be formatted, never
+    escaped itself, in the HTML template as in the extension (``newstyle``)."""
+
+    def translated(match: re.Match[str]) -> str:
+        text = translations.gettext(match.group(1))
+        if "\\" in text or "{" in text or "}" in text:
+            return match.group()  # not safe to put in the template as it is
+        values = match.group(2).strip().lstrip(",").strip()
+        if not values:
+            try:
+                return text % {}
+            except (KeyError, TypeError, ValueError):  # fails at render time, as it would
+                return match.group()
+        if '"' in text or "\n" in text:
+            return match.group()
+        return f'{{{{ "{text}"|{_FORMAT}({values}) }}}}'
+
+    def plural(match: re.Match[str]) -> str:
+        singular, plural, count, values = match.groups()
+        return f"{{{{ {count}|{_PLURAL}({singular}, {plural}{values.rstrip()}) }}}}"
+
+    return _PLURAL_CALL.sub(plural, _TRANSLATION_CALL.sub(translated, source))
+
+
+def _plural_of(translations: NullTranslations) -> Callable[..., str]:
+    @pass_eval_context
+    def plural(
+        eval_context: EvalContext, count: int, singular: str, plural: str, **values: Any
+    ) -> str:
+        """``ngettext`` as the i18n extension calls it (``num`` is the count), without the
+        two calls through the template's context."""
+        values.setdefault("num", count)
+        text = translations.ngettext(singular, plural, count)
+        # A translation is trusted text, as the extension trusts it; the values are escaped.
+        return (Markup(text) if eval_context.autoescape else text) % values  # noqa: S704
+
+    return plural
+
+
+@pass_eval_context
+def _format(eval_context: EvalContext, text: str, **values: Any) -> str:
+    """A translation with its values, as the i18n extension formats it: markup (each value
+    escaped) in an escaped template."""
+    # A translation is trusted text, as the extension trusts it; the values are escaped.
+    return (Markup(text) if eval_context.autoescape else text) % values  # noqa: S704
 
 
 _INLINED_TEMPLATES = frozenset({"notification.html"})
