@@ -209,7 +209,8 @@ def main() -> None:
         (args.out / f"sockets{suffix}.txt").write_text(output)
     if "email" in wanted:
         output = run_script(
-            "email_throughput", ["--mails", "300", "--naive-mails", "100"] if args.quick else []
+            "email_throughput",
+            ["--mails", "300", "--naive-mails", "100"] if args.quick else ["--dkim"],
         )
         (args.out / f"email{suffix}.txt").write_text(output)
 
