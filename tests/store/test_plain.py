@@ -97,3 +97,57 @@ def test_nothing_to_insert_runs_nothing(database: Database) -> None:
     with database.write() as session:
         assert _NEW.inserted(session.connection(), []) == []
         _RENAME.run_many(session.connection(), [])
+
+
+_NAMED_IN = PlainStatement(
+    select(_accounts.c.id, _accounts.c.plan)
+    .where(
+        _accounts.c.id.in_(bindparam("account_ids", expanding=True)),
+        _accounts.c.plan == bindparam("plan"),
+    )
+    .order_by(_accounts.c.id)
+)
+
+
+@pytest.mark.parametrize("count", [0, 1, 3, 2000])
+def test_a_list_goes_as_one_parameter_and_selects_as_in_would(
+    database: Database, count: int
+) -> None:
+    """``IN`` a list given at each call: the same rows as SQLAlchemy's own ``IN`` for any
+    length (none included), with the statement's other parameters beside it."""
+    prefix = f"plain-{uuid.uuid4().hex}-"
+    at = datetime(2026, 12, 4, 3, 0, tzinfo=UTC)
+    with database.write() as session:
+        inserted = _NEW.inserted(
+            session.connection(),
+            [
+                {
+                    "name": f"Shop {n}",
+                    "plan": Plan.PRO if n % 2 else Plan.FREE,
+                    "key": f"{prefix}{n}",
+                    "at": at,
+                    "delay": None,
+                }
+                for n in range(max(count, 1) + 2)
+            ],
+        )
+    ids = [row[0] for row in inserted][:count]
+    asked = [*ids, *ids[:1], 2**40]  # a repeated id and one that is not there
+    with database.read() as session:
+        rows = _NAMED_IN.rows(session.connection(), account_ids=asked, plan=Plan.PRO)
+        expected = session.execute(
+            select(_accounts.c.id, _accounts.c.plan)
+            .where(_accounts.c.id.in_(asked), _accounts.c.plan == Plan.PRO)
+            .order_by(_accounts.c.id)
+        ).all()
+    assert rows == [tuple(row) for row in expected]
+    assert len(rows) == sum(1 for n in range(count) if n % 2)
+    assert all(plan is Plan.PRO for _, plan in rows)
+
+
+def test_a_list_of_anything_but_integers_is_refused(database: Database) -> None:
+    statement = PlainStatement(
+        select(_accounts.c.id).where(_accounts.c.name.in_(bindparam("names", expanding=True)))
+    )
+    with database.read() as session, pytest.raises(ValueError, match="integers"):
+        statement.rows(session.connection(), names=["Shop"])

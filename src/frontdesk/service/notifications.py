@@ -207,8 +207,8 @@ def open_offline_notifications_of(
         return {}
     return {
         conversation_id: notification_id
-        for notification_id, conversation_id in connection.execute(
-            _OPEN_OFFLINE_NOTIFICATIONS, {"conversation_ids": list(conversation_ids)}
+        for notification_id, conversation_id in _OPEN_OFFLINE_NOTIFICATIONS.rows(
+            connection, conversation_ids=list(conversation_ids)
         )
     }
 
@@ -252,10 +252,12 @@ def note_visitor_messages(
     _IN_NOTIFICATION.run_many(connection, listed)
 
 
-_OPEN_OFFLINE_NOTIFICATIONS = select(_notifications.c.id, _notifications.c.conversation_id).where(
-    _notifications.c.conversation_id.in_(bindparam("conversation_ids", expanding=True)),
-    _notifications.c.kind == NotificationKind.OFFLINE_MESSAGE,
-    _notifications.c.state == NotificationState.SCHEDULED,
+_OPEN_OFFLINE_NOTIFICATIONS = PlainStatement(
+    select(_notifications.c.id, _notifications.c.conversation_id).where(
+        _notifications.c.conversation_id.in_(bindparam("conversation_ids", expanding=True)),
+        _notifications.c.kind == NotificationKind.OFFLINE_MESSAGE,
+        _notifications.c.state == NotificationState.SCHEDULED,
+    )
 )
 
 

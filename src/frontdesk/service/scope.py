@@ -100,14 +100,11 @@ def accounts_online(
     if not account_ids:
         return frozenset()
     return frozenset(
-        row[0]
-        for row in connection.execute(
-            _ACCOUNTS_ONLINE, {"account_ids": list(account_ids), "now": now}
-        )
+        row[0] for row in _ACCOUNTS_ONLINE.rows(connection, account_ids=list(account_ids), now=now)
     )
 
 
-_ACCOUNTS_ONLINE = (
+_ACCOUNTS_ONLINE = PlainStatement(
     select(Agent.account_id)
     .join(Device, Device.agent_id == Agent.id)
     .where(

@@ -531,17 +531,14 @@ def record_visitor_messages(session: Session, items: Sequence[_ToPost]) -> list[
             together[caller.visitor_id] = (index, caller)
     visitor_ids = list(together)
     facts = (
-        {
-            row[0]: row[1:]
-            for row in connection.execute(_FACTS_OF_VISITORS, {"visitor_ids": visitor_ids})
-        }
+        {row[0]: row[1:] for row in _FACTS_OF_VISITORS.rows(connection, visitor_ids=visitor_ids)}
         if visitor_ids
         else {}
     )
     open_conversations: dict[int, list[tuple[int, int | None, ConversationStatus]]] = {}
     if visitor_ids:
-        for conversation_id, visitor_id, group_id, status in connection.execute(
-            _OPEN_CONVERSATIONS_OF_VISITORS, {"visitor_ids": visitor_ids}
+        for conversation_id, visitor_id, group_id, status in _OPEN_CONVERSATIONS_OF_VISITORS.rows(
+            connection, visitor_ids=visitor_ids
         ):
             open_conversations.setdefault(visitor_id, []).append(
                 (conversation_id, group_id, status)
@@ -743,12 +740,12 @@ def _rules(caller: VisitorCaller, facts: tuple[Any, ...]) -> notifications.Accou
     )
 
 
-_FACTS_OF_VISITORS = (
+_FACTS_OF_VISITORS = PlainStatement(
     select(_visitors.c.id, *_FACTS)
     .join(_accounts, _accounts.c.id == _visitors.c.account_id)
     .where(_visitors.c.id.in_(bindparam("visitor_ids", expanding=True)))
 )
-_OPEN_CONVERSATIONS_OF_VISITORS = (
+_OPEN_CONVERSATIONS_OF_VISITORS = PlainStatement(
     select(
         _conversations.c.id,
         _conversations.c.visitor_id,

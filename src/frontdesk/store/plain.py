@@ -12,12 +12,12 @@ by the type checker and follows the schema; only its execution is plain.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Any, cast
 
-from sqlalchemy import Connection, Dialect
+from sqlalchemy import BindParameter, Connection, Dialect, Integer
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import ClauseElement, ReturnsRows
 
@@ -158,14 +158,19 @@ class PlainStatement:
             prefetched = [*compiled.insert_prefetch, *compiled.update_prefetch]
             missing = ", ".join(c.name for c in prefetched)
             raise ValueError(f"a plain statement must give these columns a value: {missing}")
-        binds: dict[str, Converter] = {
-            name: _converter(bind.type, dialect) for name, bind in compiled.binds.items()
-        }
+        sql = compiled.string
+        binds: dict[str, Converter] = {}
+        for name, bind in compiled.binds.items():
+            if bind.expanding:
+                sql = _expanded(sql, name, bind, dialect)
+                binds[name] = _json_list if dialect.name == "sqlite" else list
+            else:
+                binds[name] = _converter(bind.type, dialect)
         columns: tuple[Any, ...] = ()
         if isinstance(self._statement, ReturnsRows):
             columns = tuple(self._statement.exported_columns)
         plain = _Compiled(
-            sql=compiled.string,
+            sql=sql,
             positions=tuple(compiled.positiontup) if compiled.positiontup is not None else None,
             binds=binds,
             fixed={
@@ -193,6 +198,27 @@ class PlainStatement:
                 plain.unnest = _unnest(plain.values_row, compiled, dialect)
         self._compiled[dialect.name] = plain
         return plain
+
+
+def _expanded(sql: str, name: str, bind: BindParameter[Any], dialect: Dialect) -> str:
+    """``column IN (…)`` of a list of integers given at each call (``bindparam(name,
+    expanding=True)``), as one parameter: SQLAlchemy would write the list into the text
+    at each call, and compile it again; here the text stays the same for any list. On
+    SQLite the list goes as a JSON array read by ``json_each``, on PostgreSQL as an array."""
+    if not isinstance(bind.type, Integer):
+        raise ValueError(f"a plain statement's list must be of integers: {name}")
+    stand_in = f" IN (__[POSTCOMPILE_{name}])"
+    if sql.count(stand_in) != 1 or f"NOT{stand_in}" in sql:
+        raise ValueError(f"a plain statement takes a list only in one IN: {name}")
+    if dialect.name == "sqlite":
+        return sql.replace(stand_in, " IN (SELECT value FROM json_each(?))")
+    if dialect.name == "postgresql":
+        return sql.replace(stand_in, f" = ANY (CAST(%({name})s AS BIGINT[]))")
+    raise ValueError(f"a plain statement takes no list on {dialect.name}")
+
+
+def _json_list(values: Iterable[int]) -> str:
+    return "[" + ",".join(str(int(value)) for value in values) + "]"
 
 
 def _converter(type_: Any, dialect: Dialect) -> Converter:
