@@ -403,9 +403,7 @@ def _plural_of(translations: NullTranslations) -> Callable[..., str]:
         """``ngettext`` as the i18n extension calls it (``num`` is the count), without the
         two calls through the template's context."""
         values.setdefault("num", count)
-        text = translations.ngettext(singular, plural, count)
-        # A translation is trusted text, as the extension trusts it; the values are escaped.
-        return (Markup(text) if eval_context.autoescape else text) % values  # noqa: S704
+        return _format(eval_context, translations.ngettext(singular, plural, count), **values)
 
     return plural
 

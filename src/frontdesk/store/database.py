@@ -251,7 +251,7 @@ class _GroupCommit:
         # The session (and its connection) the batches run in, kept between them: a
         # session made and a connection taken from the pool for each batch cost 160 µs,
         # where SQLite's own BEGIN IMMEDIATE and COMMIT take 4 (docs/performance.md). One
-        # for every loop: it is used only by whoever holds the turn to write.
+        # for all the loops: it is used only by whoever holds the turn to write.
         self._session: Session | None = None
 
     def submit(
