@@ -635,8 +635,22 @@ def run(*, n: int, databases: list[str]) -> dict[str, Any]:
             / celery["schedule_per_second"],
             "open_vs_celery_http": http["open_per_second"] / celery["schedule_per_second"],
             "rss_vs_celery_worker": http["serve_peak_rss_mb"] / celery["worker_peak_rss_mb"],
+            "rss_per_pending_kb": rss_per_pending_kb(http["rss_by_pending"], n),
         }
+    celery = results["celery"]
+    celery["rss_per_pending_kb"] = rss_per_pending_kb(celery["rss_by_pending"], n)
     return results
+
+
+def rss_per_pending_kb(samples: list[list[float]] | list[tuple[int, float]], n: int) -> float:
+    """What the process's RSS grew by for each notification pending, from the first sample
+    at a tenth of ``n`` pending (after the process's start-up) to the last one: the memory
+    that grows with the schedule, apart from what any process of its kind holds anyway."""
+    counted = [(count, rss) for count, rss in samples if count >= n / 10]
+    if len(counted) < 2 or counted[-1][0] == counted[0][0]:
+        return float("nan")
+    (first_count, first_rss), (last_count, last_rss) = counted[0], counted[-1]
+    return (last_rss - first_rss) * 1024 / (last_count - first_count)
 
 
 def report(results: dict[str, Any]) -> None:
@@ -646,6 +660,7 @@ def report(results: dict[str, Any]) -> None:
         f"  celery: schedule {celery['schedule_per_second']:.0f}/s, "
         f"revoke {celery['revoke_per_second']:.0f}/s, "
         f"worker peak RSS {celery['worker_peak_rss_mb']:.0f} MB "
+        f"({celery['rss_per_pending_kb']:.2f} kB for each pending) "
         f"(took all in {celery['worker_took_all_seconds']:.1f} s, "
         f"{celery['left_in_queue']} left in the queue); "
         f"{celery['decided_at_due']} run at due times, lateness p50 "
@@ -664,7 +679,9 @@ def report(results: dict[str, Any]) -> None:
             f"call off {ip['suppress_per_second']:.0f}/s in-process, "
             f"{http['call_off']['per_second']:.0f}/s over HTTP; "
             f"serve peak RSS {http['serve_peak_rss_mb']:.0f} MB "
-            f"({r['rss_vs_celery_worker']:.2f} of celery's worker)"
+            f"({r['rss_vs_celery_worker']:.2f} of celery's worker; "
+            f"{r['rss_per_pending_kb']:.2f} kB for each pending, "
+            f"{r['rss_per_pending_kb'] / celery['rss_per_pending_kb']:.3f} of celery's)"
         )
         print(
             f"    at due times: {http['decided_at_due']} decided "
