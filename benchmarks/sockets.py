@@ -18,6 +18,10 @@ How it measures (docs/presence.md, "Benchmark"):
 - A Frontdesk socket counts as held once its greeting (``hello`` or ``widget.status``) has
   arrived, that is once its session is set up and its presence recorded; memory is read
   from ``VmRSS`` after every socket has been greeted.
+- Every client socket, on both servers, is a bare WebSocket client on a raw socket
+  (``StampedSocket``): the websockets library's client took about as much CPU for each
+  connection as the server it measured, on the same two cores. Browsers reconnect from
+  machines of their own.
 - The fan-out sockets are bare WebSocket clients whose arrival times the kernel stamps
   (``SO_TIMESTAMPNS``, the moment a segment reached the socket's receive queue). One
   Python process reading 1,000 sockets needs tens of milliseconds to get round to all of
@@ -50,7 +54,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx2 as httpx
-from websockets.asyncio.client import ClientConnection, connect
 
 from benchmarks.common import ROOT, free_port, percentile, rss_mb, tracebacks
 
@@ -93,35 +96,34 @@ async def server(command: list[str], env: dict[str, str], port: int, log: Path) 
 
 
 async def open_sockets(
-    urls: list[str], *, concurrency: int = CONNECT_CONCURRENCY, open_timeout: float = 60
-) -> list[ClientConnection]:
+    port: int,
+    paths: list[str],
+    *,
+    concurrency: int = CONNECT_CONCURRENCY,
+    open_timeout: float = 60,
+) -> list[StampedSocket]:
+    """A bare client (``StampedSocket``) for each path, ``concurrency`` connecting at a
+    time. Bare, not the websockets library's client: that one took ~1.5 ms of CPU for each
+    connection, as much as the server under test, on the same two cores, so a storm
+    measured the client as much as the server."""
     semaphore = asyncio.Semaphore(concurrency)
 
-    async def one(url: str) -> ClientConnection:
+    async def one(path: str) -> StampedSocket:
         async with semaphore:
-            # Offers per-message compression, as browsers do; both servers decline it.
-            return await connect(url, max_queue=None, ping_interval=None, open_timeout=open_timeout)
+            return await asyncio.wait_for(StampedSocket.connect(port, path, _ignored), open_timeout)
 
-    return list(await asyncio.gather(*(one(url) for url in urls)))
+    return list(await asyncio.gather(*(one(path) for path in paths)))
 
 
-async def greeted(sockets: list[ClientConnection]) -> None:
+def _ignored(_payload: bytes, _stamp: float) -> None:
+    """The idle sockets' frames (presence, status) are read and dropped."""
+
+
+async def greeted(sockets: list[StampedSocket]) -> None:
     """Wait until every socket has received its first frame (its session is set up)."""
-    await asyncio.gather(*(asyncio.wait_for(ws.recv(), GREETING_TIMEOUT) for ws in sockets))
-
-
-async def drain(sockets: list[ClientConnection], seconds: float) -> None:
-    """Read and drop whatever frames arrive for a while (presence, status)."""
-
-    async def one(ws: ClientConnection) -> None:
-        deadline = time.monotonic() + seconds
-        while (left := deadline - time.monotonic()) > 0:
-            try:
-                await asyncio.wait_for(ws.recv(), timeout=left)
-            except TimeoutError:
-                return
-
-    await asyncio.gather(*(one(ws) for ws in sockets))
+    await asyncio.wait_for(
+        asyncio.gather(*(client.greeted for client in sockets)), timeout=GREETING_TIMEOUT
+    )
 
 
 class StampedSocket:
@@ -286,24 +288,24 @@ async def measure_baseline(total: int, rounds: int) -> dict[str, Any]:
     async with server(command, dict(os.environ), port, log) as process:
         await asyncio.sleep(1)
         idle = rss_mb(process.pid)
-        sockets = await open_sockets([f"ws://127.0.0.1:{port}/ws"] * total)
+        sockets = await open_sockets(port, ["/ws"] * total)
         await asyncio.sleep(2)
         loaded = rss_mb(process.pid)
         # The storm's reconnect on the bare stack: every socket dropped, then all back at
         # once; the baseline greets nobody, so its sockets count once their handshake is done.
-        for ws in sockets:
-            ws.transport.abort()
+        for client in sockets:
+            client.close()
         await asyncio.sleep(2)
         started = time.perf_counter()
-        sockets = await reconnect_all([f"ws://127.0.0.1:{port}/ws"] * total)
+        sockets = await reconnect_all(port, ["/ws"] * total)
         reconnected_after = time.perf_counter() - started
-        for ws in sockets[FANOUT_SOCKETS:]:
-            await ws.close()
+        for client in sockets[FANOUT_SOCKETS:]:
+            client.close()
         await asyncio.sleep(1)
         # The baseline sends nothing on connect, so its fan-out sockets replace the first
         # 1,000 idle ones instead of waiting for a greeting.
-        for ws in sockets[:FANOUT_SOCKETS]:
-            await ws.close()
+        for client in sockets[:FANOUT_SOCKETS]:
+            client.close()
         fan = FanOut()
         await fan.connect(port, ["/ws"] * FANOUT_SOCKETS)
         await asyncio.sleep(1)
@@ -343,7 +345,7 @@ async def measure_frontdesk(total: int, rounds: int) -> dict[str, Any]:
         "warning",
     ]
     api = f"http://127.0.0.1:{port}/api/v1"
-    ws_base = f"ws://127.0.0.1:{port}/api/v1"
+    ws_base = "/api/v1"
     log = data / "frontdesk.log"
     async with server(command, env, port, log) as process, httpx.AsyncClient(timeout=60) as http:
         await asyncio.sleep(1)
@@ -397,11 +399,11 @@ async def measure_frontdesk(total: int, rounds: int) -> dict[str, Any]:
                 f"{ws_base}/widget/ws?widget_key={key}&visitor_token={t}" for t in visitor_tokens
             ]
         opened_at = time.perf_counter()
-        sockets = await open_sockets(agent_urls + visitor_urls)
+        sockets = await open_sockets(port, agent_urls + visitor_urls)
         open_seconds = time.perf_counter() - opened_at
         await greeted(sockets)
         greeted_seconds = time.perf_counter() - opened_at
-        await drain(sockets, 3)
+        await asyncio.sleep(3)  # the frames that follow the greetings, read as they come
         loaded = rss_mb(process.pid)
 
         # Fan-out: 1,000 agent sockets of one account (20 agents x 50 devices).
@@ -415,7 +417,7 @@ async def measure_frontdesk(total: int, rounds: int) -> dict[str, Any]:
             ],
         )
         await fan.greeted()
-        await drain(sockets, 3)
+        await asyncio.sleep(3)
         visitor = (await http.post(f"{api}/widget/{fan_key}/visitors", json={})).json()
         visitor_headers = {"Authorization": f"Bearer {visitor['visitor_token']}"}
         post_latencies: list[float] = []
@@ -436,12 +438,13 @@ async def measure_frontdesk(total: int, rounds: int) -> dict[str, Any]:
         fan.close()
         storm_result = await storm(
             sockets,
+            port,
             agent_urls + visitor_urls,
             data / "bench.sqlite3",
             (f"{api}/widget/{fan_key}/messages", visitor_headers),
         )
-        for ws in storm_result.pop("sockets"):
-            await ws.close()
+        for client in storm_result.pop("sockets"):
+            client.close()
     return {
         "storm": storm_result,
         "idle": idle,
@@ -492,13 +495,14 @@ def _post_every_20_ms(url: str, headers: dict[str, str], stop: Any, results: Any
     results.send(latencies)
 
 
-async def reconnect_all(urls: list[str]) -> list[ClientConnection]:
-    """Every socket of ``urls`` at once, STORM_CONCURRENCY connecting at a time."""
-    return await open_sockets(urls, concurrency=STORM_CONCURRENCY, open_timeout=120)
+async def reconnect_all(port: int, paths: list[str]) -> list[StampedSocket]:
+    """Every socket of ``paths`` at once, STORM_CONCURRENCY connecting at a time."""
+    return await open_sockets(port, paths, concurrency=STORM_CONCURRENCY, open_timeout=120)
 
 
 async def storm(
-    sockets: list[ClientConnection],
+    sockets: list[StampedSocket],
+    port: int,
     urls: list[str],
     database: Path,
     post: tuple[str, dict[str, str]],
@@ -526,8 +530,8 @@ async def storm(
     prober = PostProber(*post)
     await asyncio.sleep(1)
     started = time.perf_counter()
-    for ws in sockets:
-        ws.transport.abort()
+    for client in sockets:
+        client.close()
     offline_after = float("nan")
     while time.perf_counter() - started < 120:
         if online() == (0, 0):
@@ -539,7 +543,7 @@ async def storm(
 
     prober = PostProber(*post)
     started = time.perf_counter()
-    back = await reconnect_all(urls)
+    back = await reconnect_all(port, urls)
     await greeted(back)
     greeted_after = time.perf_counter() - started
     await asyncio.sleep(1)
