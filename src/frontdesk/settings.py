@@ -94,6 +94,11 @@ class Settings(BaseSettings):
     # ``frontdesk serve`` runs the notification engine in-process unless this is false (for
     # installations that run it as separate ``frontdesk worker`` processes).
     run_worker: bool = True
+    # Sockets a process takes from their handshake to their greeting at once; the others
+    # wait for a turn. When every dashboard and widget of a restarted proxy comes back at
+    # once, the event loop works through a hundred or so at a time, and requests in between
+    # wait for those only.
+    socket_openings_at_once: int = Field(default=128, ge=1, le=100_000)
     # The built-in mail catcher (used when smtp_url is not set) listens on loopback here;
     # 0 picks a free port.
     mail_catcher_port: int = Field(default=0, ge=0, le=65535)

@@ -16,6 +16,7 @@ from typing import Any
 import httpx2 as httpx
 import pytest
 import uvicorn
+from fastapi import FastAPI
 from websockets.sync.client import ClientConnection, connect
 
 from frontdesk.api.app import create_app
@@ -38,6 +39,7 @@ class LiveServer:
     ws_url: str
     runtime: Runtime
     hub: Hub
+    app: FastAPI
 
     def http(self) -> httpx.Client:
         return httpx.Client(base_url=f"{self.base_url}/api/v1", timeout=10)
@@ -71,7 +73,11 @@ def serving(
         time.sleep(0.01)
     try:
         yield LiveServer(
-            f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}/api/v1", runtime, app.state.hub
+            f"http://127.0.0.1:{port}",
+            f"ws://127.0.0.1:{port}/api/v1",
+            runtime,
+            app.state.hub,
+            app,
         )
     finally:
         server.should_exit = True

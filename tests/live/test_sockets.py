@@ -3,17 +3,23 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import update
 from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
 
 from frontdesk.realtime.hub import DEFAULT_QUEUE_FRAMES, agents_topic
+from frontdesk.security import PasswordHasher
 from frontdesk.service import widget
+from frontdesk.settings import Settings
+from frontdesk.store.database import Database
 from frontdesk.store.models import Visitor
-from tests.live.conftest import LEASE, LiveServer, Socket, new_visitor, sign_up
+from tests.live.conftest import LEASE, LiveServer, Socket, new_visitor, serving, sign_up
 
 
 def test_an_agent_socket_says_hello_and_answers_ping(live_server: LiveServer) -> None:
@@ -373,3 +379,34 @@ def test_deactivating_an_agent_closes_its_sockets_and_takes_it_offline(
         assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (4401, "agent_deactivated")
         # No frame of the account reached it after the deactivation.
         assert not [f for f in theirs.seen if f.get("type") == "agent.deactivated"]
+
+
+def test_a_socket_waits_for_its_turn_to_open(
+    database: Database, database_url: str, passwords: PasswordHasher, tmp_path: Path
+) -> None:
+    """With one opening at a time, a socket whose turn is taken gets no handshake answer
+    until the turn is free; a client that gave up waiting does not keep the turn, and each
+    greeting frees it for the next socket."""
+    settings = Settings(
+        data_dir=tmp_path,
+        database_url=database_url,
+        password_hashing="fast",
+        socket_openings_at_once=1,
+    )
+    with serving(settings, database, passwords) as server:
+        owner = sign_up(server)
+        loop = server.app.state.keeper._loop
+        openings = server.app.state.openings
+        asyncio.run_coroutine_threadsafe(openings.acquire(), loop).result(timeout=5)
+        url = owner.socket("laptop").url
+        with pytest.raises(TimeoutError):
+            connect(url, open_timeout=0.5)
+        loop.call_soon_threadsafe(openings.release)
+        with owner.socket("laptop") as first, owner.socket("phone") as second:
+            assert first.next()["type"] == "hello"
+            assert second.next()["type"] == "hello"
+        assert asyncio.run_coroutine_threadsafe(_free_turns(openings), loop).result(5) == 1
+
+
+async def _free_turns(openings: asyncio.Semaphore) -> int:
+    return 0 if openings.locked() else 1

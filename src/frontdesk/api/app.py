@@ -153,6 +153,7 @@ def create_app(runtime: Runtime, *, hub: Hub | None = None) -> FastAPI:
     app.state.runtime = runtime
     app.state.hub = hub
     app.state.keeper = keeper
+    app.state.openings = asyncio.Semaphore(runtime.settings.socket_openings_at_once)
     app.heap = keeper.heap
     app.state.live = Live(hub, keeper)
     # What the runtime's operations commit is announced through this app's hub.

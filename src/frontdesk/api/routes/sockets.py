@@ -98,6 +98,11 @@ class SocketRoutes:
 
 async def agent_socket(websocket: WebSocket) -> None:
     """``/agent/ws?token=&device_id=&kind=web&status=online``"""
+    async with _Opening(websocket) as opening:
+        await _agent_socket(websocket, opening)
+
+
+async def _agent_socket(websocket: WebSocket, opening: _Opening) -> None:
     rt, hub, keeper = _parts(websocket)
     query = websocket.query_params
     device_id = query.get("device_id", "")
@@ -156,7 +161,7 @@ async def agent_socket(websocket: WebSocket) -> None:
             "device_id": device_id,
             "status": device_status.value,
         }
-        await session.run(hello, on_frame)
+        await session.run(hello, on_frame, greeted=opening.done)
     finally:
         hub.unsubscribe(session.subscription)
         keeper.device_socket_closed(socket_id)
@@ -167,6 +172,11 @@ async def agent_socket(websocket: WebSocket) -> None:
 
 async def visitor_socket(websocket: WebSocket) -> None:
     """``/widget/ws?widget_key=&visitor_token=&group_id=``"""
+    async with _Opening(websocket) as opening:
+        await _visitor_socket(websocket, opening)
+
+
+async def _visitor_socket(websocket: WebSocket, opening: _Opening) -> None:
     rt, hub, keeper = _parts(websocket)
     query = websocket.query_params
     await websocket.accept()
@@ -222,7 +232,9 @@ async def visitor_socket(websocket: WebSocket) -> None:
         async def on_frame(_frame: dict[str, Any]) -> dict[str, Any] | None:
             return _error("unknown_frame", "frames: ping")
 
-        await session.run({"type": "widget.status", "online": last_online}, on_frame)
+        await session.run(
+            {"type": "widget.status", "online": last_online}, on_frame, greeted=opening.done
+        )
     finally:
         hub.unsubscribe(session.subscription)
         keeper.visitor_socket_closed(caller.visitor_id)
@@ -258,10 +270,14 @@ class Session:
         self._send_lock = asyncio.Lock()
         self.subscription = hub.subscribe(topics, on_ready=self._frames_waiting)
 
-    async def run(self, greeting: dict[str, Any], on_frame: FrameHandler) -> None:
-        """Greet, then serve the client until it goes away."""
+    async def run(
+        self, greeting: dict[str, Any], on_frame: FrameHandler, *, greeted: Callable[[], None]
+    ) -> None:
+        """Greet, then serve the client until it goes away; ``greeted`` is called once the
+        greeting has gone."""
         try:
             await self._send(json.dumps(greeting))
+            greeted()
             self._greeted = True
             self._frames_waiting()
             await self._read(on_frame)
@@ -327,6 +343,34 @@ class Session:
     async def _send(self, text: str) -> None:
         async with self._send_lock:
             await self.websocket.send_text(text)
+
+
+class _Opening:
+    """A socket's turn to open: at most ``socket_openings_at_once`` sockets of this process
+    are between their handshake and their greeting at a time; the others wait for a turn
+    before anything of theirs runs. When every socket of a restarted proxy comes back at
+    once, the event loop then runs a hundred or so openings at a time, not thousands,
+    and an HTTP request in between waits for those only (docs/performance.md)."""
+
+    __slots__ = ("_held", "_semaphore")
+
+    def __init__(self, websocket: WebSocket) -> None:
+        self._semaphore: asyncio.Semaphore = websocket.app.state.openings
+        self._held = False
+
+    async def __aenter__(self) -> _Opening:
+        await self._semaphore.acquire()
+        self._held = True
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        self.done()
+
+    def done(self) -> None:
+        """The greeting has gone (or the socket was refused): the next one's turn."""
+        if self._held:
+            self._held = False
+            self._semaphore.release()
 
 
 def _parts(websocket: WebSocket) -> tuple[Runtime, Hub, PresenceKeeper]:
