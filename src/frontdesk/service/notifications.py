@@ -22,9 +22,9 @@ import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Connection, CursorResult, bindparam, func, insert, or_, select, update
+from sqlalchemy import Connection, bindparam, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from frontdesk.core.model import ConversationStatus, Locale, MessageAuthor, Plan
@@ -261,7 +261,9 @@ _OPEN_OFFLINE_NOTIFICATIONS = PlainStatement(
 )
 
 
-def note_agent_online(session: Session, rt: Runtime, *, agent: Agent, at: datetime) -> None:
+def note_agent_online(
+    session: Session, rt: Runtime, *, agent_id: int, account_id: int, at: datetime
+) -> None:
     """Rule 2: every open offline notification of a scope the agent belongs to is called off
     the moment the agent comes online.
 
@@ -269,34 +271,24 @@ def note_agent_online(session: Session, rt: Runtime, *, agent: Agent, at: dateti
     and the transaction holds the turn to write meanwhile (the sweep and the engine wait
     for it). Notification rows this session holds are not refreshed; none of its callers
     has loaded any."""
-    account = session.get_one(Account, agent.account_id)
     called_off = Decision(SuppressedBecause.AGENT_CAME_ONLINE)
-    query = update(Notification).where(
-        Notification.account_id == account.id,
-        Notification.kind == NotificationKind.OFFLINE_MESSAGE,
-        Notification.state == NotificationState.SCHEDULED,
-    )
-    if has_groups(account.plan):
-        groups_of_agent = select(GroupMember.group_id).where(GroupMember.agent_id == agent.id)
-        query = query.where(
-            Notification.conversation_id.in_(
-                select(Conversation.id).where(
-                    Conversation.account_id == account.id,
-                    or_(
-                        Conversation.group_id.is_(None),
-                        Conversation.group_id.in_(groups_of_agent),
-                    ),
-                )
-            )
-        )
+    connection = session.connection()
+    plan = _PLAN_OF_ACCOUNT.scalar(connection, account_id=account_id)
+    values = {
+        "account_id": account_id,
+        "called_off": called_off.state,
+        "because": called_off.reason,
+        "at": at,
+    }
     # The state changes, never the key: on PostgreSQL the rows are locked FOR NO KEY
     # UPDATE, so a visitor message adding to a batch (its foreign key takes a KEY SHARE
     # lock) neither waits for this nor, in a group-committed batch, deadlocks with it.
-    done = session.execute(
-        query.values(state=called_off.state, reason=called_off.reason, decided_at=at),
-        execution_options={"synchronize_session": False},
-    )
-    count = cast("CursorResult[Any]", done).rowcount
+    if has_groups(plan):
+        count = _CALL_OFF_IN_SCOPE.changed(
+            connection, **values, scope_account_id=account_id, agent_id=agent_id
+        )
+    else:
+        count = _CALL_OFF.changed(connection, **values)
     if count:
         rt.record(
             session,
@@ -307,6 +299,42 @@ def note_agent_online(session: Session, rt: Runtime, *, agent: Agent, at: dateti
                 count=count,
             ),
         )
+
+
+# Rule 2's UPDATE (note_agent_online): an account without groups, and one with them, where
+# the agent's scope is the conversations without a group and those of its groups.
+_CALL_OFF = PlainStatement(
+    update(Notification)
+    .where(
+        Notification.account_id == bindparam("account_id"),
+        Notification.kind == NotificationKind.OFFLINE_MESSAGE,
+        Notification.state == NotificationState.SCHEDULED,
+    )
+    .values(state=bindparam("called_off"), reason=bindparam("because"), decided_at=bindparam("at"))
+)
+_CALL_OFF_IN_SCOPE = PlainStatement(
+    update(Notification)
+    .where(
+        Notification.account_id == bindparam("account_id"),
+        Notification.kind == NotificationKind.OFFLINE_MESSAGE,
+        Notification.state == NotificationState.SCHEDULED,
+        Notification.conversation_id.in_(
+            select(Conversation.id).where(
+                Conversation.account_id == bindparam("scope_account_id"),
+                or_(
+                    Conversation.group_id.is_(None),
+                    Conversation.group_id.in_(
+                        select(GroupMember.group_id).where(
+                            GroupMember.agent_id == bindparam("agent_id")
+                        )
+                    ),
+                ),
+            )
+        ),
+    )
+    .values(state=bindparam("called_off"), reason=bindparam("because"), decided_at=bindparam("at"))
+)
+_PLAN_OF_ACCOUNT = PlainStatement(select(Account.plan).where(Account.id == bindparam("account_id")))
 
 
 @dataclass(frozen=True, slots=True)

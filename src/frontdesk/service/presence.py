@@ -29,7 +29,7 @@ from frontdesk.core.presence import (
 from frontdesk.service import notifications
 from frontdesk.service.events import PresenceChanged
 from frontdesk.service.runtime import AgentCaller, Runtime, VisitorCaller
-from frontdesk.service.scope import online_agent_ids
+from frontdesk.service.scope import online_agents_of_accounts
 from frontdesk.store.models import Agent, Conversation, Device, PresenceChangeRow, Visitor, table_of
 from frontdesk.store.plain import PlainStatement
 
@@ -153,51 +153,243 @@ def sockets_changed(
         dict.fromkeys(c.caller.visitor_id for c in changes if isinstance(c, VisitorSocket))
     )
     agent_changes = [c for c in changes if not isinstance(c, VisitorSocket)]
-    callers = {change.caller.agent_id: change.caller for change in agent_changes}
     with rt.database.write() as session:
         seen: list[PresenceEvent] = []
         # Loaded in one query; each is then settled from the session's identity map.
         visitors = session.scalars(select(Visitor).where(Visitor.id.in_(visitor_ids))).all()
         for visitor in visitors:
             seen += _visitor_seen(session, rt, visitor, now)
-        if not callers:
-            return _announced(session, rt, seen)
-        agents = {
-            agent.id: agent
-            for agent in session.scalars(select(Agent).where(Agent.id.in_(list(callers))))
-        }
-        devices: dict[int, dict[str, Device]] = {agent_id: {} for agent_id in agents}
-        for loaded in session.scalars(select(Device).where(Device.agent_id.in_(list(agents)))):
-            devices[loaded.agent_id][loaded.device_key] = loaded
-        lapsed = [
-            event
-            for agent in agents.values()
-            if (event := settle_agent(session, rt, agent, now, devices[agent.id].values()))
-        ]
-        for change in agent_changes:
-            own = devices.get(change.caller.agent_id)
-            if own is None:  # the agent is gone (its account was deleted)
+        if agent_changes:
+            seen += _agent_sockets_changed(session, rt, agent_changes, now)
+        return _announced(session, rt, seen)
+
+
+def _agent_sockets_changed(
+    session: Session,
+    rt: Runtime,
+    agent_changes: Sequence[SocketOpened | SocketClosed],
+    now: datetime,
+) -> list[PresenceEvent]:
+    """The agents' part of ``sockets_changed``, in plain statements: each agent's devices
+    read in one query for all, changed in memory, each agent settled before (a lease that
+    ran out unnoticed) and after, and written in one statement per kind of row."""
+    callers = {change.caller.agent_id: change.caller for change in agent_changes}
+    connection = session.connection()
+    agents = {row[0]: _AgentRow(*row) for row in _AGENTS.rows(connection, agent_ids=list(callers))}
+    devices: dict[int, dict[str, _DeviceRow]] = {agent_id: {} for agent_id in agents}
+    for row in _DEVICES_OF_AGENTS.rows(connection, agent_ids=list(agents)):
+        loaded = _DeviceRow(*row)
+        devices[loaded.agent_id][loaded.device_key] = loaded
+    transitions: list[tuple[_AgentRow, Transition]] = []
+    for agent in agents.values():  # a lease that ran out unnoticed first
+        _settle_row(agent, devices[agent.id].values(), now, transitions)
+    for change in agent_changes:
+        own = devices.get(change.caller.agent_id)
+        if own is None:  # the agent is gone (its account was deleted)
+            continue
+        device = own.get(change.device_key)
+        if isinstance(change, SocketOpened):
+            if device is None:
+                device = own[change.device_key] = _DeviceRow(
+                    None,
+                    change.caller.agent_id,
+                    change.device_key,
+                    change.kind,
+                    DeviceStatus.OFFLINE,
+                    now,
+                    now,
+                    None,
+                    None,
+                )
+            device.kind = change.kind
+            device.status = change.status
+            device.socket_id = change.socket_id
+            device.last_seen_at = now
+            device.connected_until = max(device.connected_until, now + rt.device_lease)
+            device.changed = True
+        elif device is not None and device.socket_id == change.socket_id:
+            # The socket is gone: connected only as long as its REST heartbeat says.
+            device.socket_id = None
+            device.last_seen_at = now
+            heartbeat_lease = (
+                device.last_heartbeat_at + rt.device_lease if device.last_heartbeat_at else now
+            )
+            device.connected_until = max(now, heartbeat_lease)
+            device.changed = True
+    for agent in agents.values():
+        _settle_row(agent, devices[agent.id].values(), now, transitions)
+    _write_rows(connection, agents.values(), devices.values(), transitions)
+    events = []
+    for agent, transition in transitions:
+        if transition.change is PresenceChange.AGENT_ONLINE:
+            notifications.note_agent_online(
+                session, rt, agent_id=agent.id, account_id=agent.account_id, at=transition.at
+            )
+        events.append(
+            PresenceEvent(
+                account_id=agent.account_id,
+                change=transition.change,
+                at=transition.at,
+                agent_id=agent.id,
+            )
+        )
+    return events
+
+
+@dataclass(slots=True)
+class _AgentRow:
+    """What settling an agent reads of it (``sockets_changed``, in plain statements)."""
+
+    id: int
+    account_id: int
+    online: bool
+    active: bool
+    changed: bool = False
+
+
+@dataclass(slots=True)
+class _DeviceRow:
+    """A device as ``sockets_changed`` reads and changes it; ``id`` None: a new one."""
+
+    id: int | None
+    agent_id: int
+    device_key: str
+    kind: DeviceKind
+    status: DeviceStatus
+    last_seen_at: datetime
+    connected_until: datetime
+    last_heartbeat_at: datetime | None
+    socket_id: str | None
+    changed: bool = False
+
+
+def _settle_row(
+    agent: _AgentRow,
+    devices: Iterable[_DeviceRow],
+    now: datetime,
+    transitions: list[tuple[_AgentRow, Transition]],
+) -> None:
+    """``settle_agent`` for a row: its transition, if the facts show one, added to
+    ``transitions`` and to the row."""
+    transition = agent_transition(
+        was_online=agent.online,
+        active=agent.active,
+        devices=[DeviceFacts(status=d.status, connected_until=d.connected_until) for d in devices],
+        now=now,
+    )
+    if transition is not None:
+        agent.online = transition.change is PresenceChange.AGENT_ONLINE
+        agent.changed = True
+        transitions.append((agent, transition))
+
+
+def _write_rows(
+    connection: Connection,
+    agents: Iterable[_AgentRow],
+    devices: Iterable[dict[str, _DeviceRow]],
+    transitions: list[tuple[_AgentRow, Transition]],
+) -> None:
+    """What ``sockets_changed`` changed of agents and devices, and the transitions, in one
+    statement each."""
+    new_devices: list[dict[str, object]] = []
+    changed_devices: list[dict[str, object]] = []
+    for own in devices:
+        for device in own.values():
+            if not device.changed:
                 continue
-            device = own.get(change.device_key)
-            if isinstance(change, SocketOpened):
-                if device is None:
-                    device = _new_device(
-                        session, change.caller.agent_id, change.device_key, change.kind, now
-                    )
-                    own[change.device_key] = device
-                device.kind = change.kind
-                device.status = change.status
-                device.socket_id = change.socket_id
-                device.last_seen_at = now
-                device.connected_until = max(device.connected_until, now + rt.device_lease)
-            elif device is not None and device.socket_id == change.socket_id:
-                _socket_gone(device, now, rt.device_lease)
-        settled = [
-            event
-            for agent in agents.values()
-            if (event := settle_agent(session, rt, agent, now, devices[agent.id].values()))
-        ]
-        return _announced(session, rt, seen + lapsed + settled)
+            values = {
+                "new_kind": device.kind,
+                "new_status": device.status,
+                "seen": device.last_seen_at,
+                "until": device.connected_until,
+                "socket": device.socket_id,
+            }
+            if device.id is None:
+                new_devices.append(values | {"owner": device.agent_id, "key": device.device_key})
+            else:
+                changed_devices.append(values | {"device_id": device.id})
+    if changed_devices:
+        _UPDATE_DEVICE.run_many(connection, changed_devices)
+    if new_devices:
+        _INSERT_DEVICE.run_many(connection, new_devices)
+    changed_agents = [
+        {"agent_id": agent.id, "now_online": agent.online} for agent in agents if agent.changed
+    ]
+    if changed_agents:
+        _SET_AGENT_ONLINE.run_many(connection, changed_agents)
+    if transitions:
+        _AGENT_PRESENCE_CHANGED.run_many(
+            connection,
+            [
+                {
+                    "account_id": agent.account_id,
+                    "agent_id": agent.id,
+                    "change": transition.change,
+                    "at": transition.at,
+                }
+                for agent, transition in transitions
+            ],
+        )
+
+
+_agents = table_of(Agent)
+_devices = table_of(Device)
+_AGENTS = PlainStatement(
+    select(_agents.c.id, _agents.c.account_id, _agents.c.online, _agents.c.active).where(
+        _agents.c.id.in_(bindparam("agent_ids", expanding=True))
+    )
+)
+_DEVICES_OF_AGENTS = PlainStatement(
+    select(
+        _devices.c.id,
+        _devices.c.agent_id,
+        _devices.c.device_key,
+        _devices.c.kind,
+        _devices.c.status,
+        _devices.c.last_seen_at,
+        _devices.c.connected_until,
+        _devices.c.last_heartbeat_at,
+        _devices.c.socket_id,
+    )
+    .where(_devices.c.agent_id.in_(bindparam("agent_ids", expanding=True)))
+    .order_by(_devices.c.id)
+)
+_UPDATE_DEVICE = PlainStatement(
+    update(_devices)
+    .where(_devices.c.id == bindparam("device_id"))
+    .values(
+        kind=bindparam("new_kind"),
+        status=bindparam("new_status"),
+        last_seen_at=bindparam("seen"),
+        connected_until=bindparam("until"),
+        socket_id=bindparam("socket"),
+    )
+)
+_INSERT_DEVICE = PlainStatement(
+    insert(_devices).values(
+        agent_id=bindparam("owner"),
+        device_key=bindparam("key"),
+        kind=bindparam("new_kind"),
+        status=bindparam("new_status"),
+        last_seen_at=bindparam("seen"),
+        connected_until=bindparam("until"),
+        socket_id=bindparam("socket"),
+    )
+)
+_SET_AGENT_ONLINE = PlainStatement(
+    update(_agents)
+    .where(_agents.c.id == bindparam("agent_id"))
+    .values(online=bindparam("now_online"))
+)
+_AGENT_PRESENCE_CHANGED = PlainStatement(
+    insert(table_of(PresenceChangeRow)).values(
+        account_id=bindparam("account_id"),
+        agent_id=bindparam("agent_id"),
+        visitor_id=None,
+        change=bindparam("change"),
+        at=bindparam("at"),
+    )
+)
 
 
 def socket_status(
@@ -221,15 +413,6 @@ def socket_closed(
     says. A socket that a reconnect has replaced changes nothing."""
     events = sockets_changed(rt, [SocketClosed(caller, device_key, socket_id)])
     return DeviceChange(devices=list_devices(rt, caller), events=events)
-
-
-def _socket_gone(device: Device, now: datetime, lease: timedelta) -> None:
-    """The device's socket closed: it stays connected only as long as its REST heartbeat
-    says."""
-    device.socket_id = None
-    device.last_seen_at = now
-    heartbeat_lease = device.last_heartbeat_at + lease if device.last_heartbeat_at else now
-    device.connected_until = max(now, heartbeat_lease)
 
 
 def renew_sockets(
@@ -294,7 +477,9 @@ def settle_agent(
     agent.online = transition.change is PresenceChange.AGENT_ONLINE
     event = _record(session, agent.account_id, transition, agent_id=agent.id)
     if agent.online:
-        notifications.note_agent_online(session, rt, agent=agent, at=transition.at)
+        notifications.note_agent_online(
+            session, rt, agent_id=agent.id, account_id=agent.account_id, at=transition.at
+        )
     return event
 
 
@@ -628,7 +813,6 @@ def _announced(session: Session, rt: Runtime, events: list[PresenceEvent]) -> li
     if not events:
         return []
     session.flush()
-    online: dict[int, frozenset[int]] = {}
     visitor_ids = {event.visitor_id for event in events if event.visitor_id is not None}
     conversations: dict[int, list[int]] = {visitor_id: [] for visitor_id in visitor_ids}
     if visitor_ids:
@@ -641,13 +825,14 @@ def _announced(session: Session, rt: Runtime, events: list[PresenceEvent]) -> li
             .order_by(Conversation.id)
         ):
             conversations[visitor_id].append(conversation_id)
+    online = online_agents_of_accounts(
+        session.connection(),
+        {event.account_id for event in events if event.agent_id is not None},
+        now=rt.clock.now(),
+    )
     described = []
     for event in events:
         if event.agent_id is not None:
-            if event.account_id not in online:
-                online[event.account_id] = online_agent_ids(
-                    session, account_id=event.account_id, now=rt.clock.now()
-                )
             described.append(replace(event, online_agent_ids=online[event.account_id]))
         else:
             assert event.visitor_id is not None

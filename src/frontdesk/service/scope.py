@@ -117,6 +117,32 @@ _ACCOUNTS_ONLINE = PlainStatement(
 )
 
 
+def online_agents_of_accounts(
+    connection: Connection, account_ids: Collection[int], *, now: datetime
+) -> dict[int, frozenset[int]]:
+    """``online_agent_ids`` of each of these accounts, in one query."""
+    found: dict[int, set[int]] = {account_id: set() for account_id in account_ids}
+    if found:
+        for account_id, agent_id in _ONLINE_AGENTS_OF_ACCOUNTS.rows(
+            connection, account_ids=list(found), now=now
+        ):
+            found[account_id].add(agent_id)
+    return {account_id: frozenset(agents) for account_id, agents in found.items()}
+
+
+_ONLINE_AGENTS_OF_ACCOUNTS = PlainStatement(
+    select(Agent.account_id, Device.agent_id)
+    .join(Device, Device.agent_id == Agent.id)
+    .where(
+        Agent.account_id.in_(bindparam("account_ids", expanding=True)),
+        Agent.active.is_(True),
+        Device.status == DeviceStatus.ONLINE,
+        Device.connected_until > bindparam("now"),
+    )
+    .distinct()
+)
+
+
 def online_agent_ids(
     session: Session, *, account_id: int, now: datetime, among: Collection[int] | None = None
 ) -> frozenset[int]:

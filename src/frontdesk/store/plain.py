@@ -148,6 +148,19 @@ class PlainStatement:
     def run(self, connection: Connection, **params: Any) -> None:
         self.rows(connection, **params)
 
+    def changed(self, connection: Connection, **params: Any) -> int:
+        """Run an ``UPDATE`` or ``DELETE`` without rows; how many rows it changed."""
+        compiled = self._for(connection.dialect)
+        assert not compiled.columns, "changed is for statements without rows"
+        driver = connection.connection.driver_connection
+        assert driver is not None
+        cursor = driver.cursor()
+        try:
+            cursor.execute(compiled.sql, _arguments(compiled, params))
+            return int(cursor.rowcount)
+        finally:
+            cursor.close()
+
     def _for(self, dialect: Dialect) -> _Compiled:
         return self._compiled.get(dialect.name) or self._compile(dialect)
 
