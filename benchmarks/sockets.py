@@ -55,7 +55,7 @@ from typing import Any
 
 import httpx2 as httpx
 
-from benchmarks.common import ROOT, free_port, percentile, rss_mb, tracebacks
+from benchmarks.common import ROOT, cpu_seconds, free_port, percentile, rss_mb, tracebacks
 
 CONNECT_CONCURRENCY = 50
 FANOUT_SOCKETS = 1000
@@ -296,9 +296,10 @@ async def measure_baseline(total: int, rounds: int) -> dict[str, Any]:
         for client in sockets:
             client.close()
         await asyncio.sleep(2)
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), _cpu(process.pid)
         sockets = await reconnect_all(port, ["/ws"] * total)
         reconnected_after = time.perf_counter() - started
+        server_cpu, client_cpu = _cpu_since(process.pid, cpu)
         for client in sockets[FANOUT_SOCKETS:]:
             client.close()
         await asyncio.sleep(1)
@@ -321,6 +322,8 @@ async def measure_baseline(total: int, rounds: int) -> dict[str, Any]:
         "idle": idle,
         "loaded": loaded,
         "reconnected_after_s": reconnected_after,
+        "reconnect_server_cpu_s": server_cpu,
+        "reconnect_client_cpu_s": client_cpu,
         "latencies": latencies,
         "spreads": spreads,
         "errors": tracebacks(log),
@@ -438,6 +441,7 @@ async def measure_frontdesk(total: int, rounds: int) -> dict[str, Any]:
         fan.close()
         storm_result = await storm(
             sockets,
+            process.pid,
             port,
             agent_urls + visitor_urls,
             data / "bench.sqlite3",
@@ -460,6 +464,18 @@ async def measure_frontdesk(total: int, rounds: int) -> dict[str, Any]:
 
 
 STORM_CONCURRENCY = 1000
+
+
+def _cpu(server_pid: int) -> tuple[float, float]:
+    """CPU seconds used so far by the server and by this process (the clients): the load
+    generator shares the machine's cores, so a storm's time is only the server's when the
+    clients' share is small."""
+    return cpu_seconds(server_pid), time.process_time()
+
+
+def _cpu_since(server_pid: int, before: tuple[float, float]) -> tuple[float, float]:
+    server, client = _cpu(server_pid)
+    return server - before[0], client - before[1]
 
 
 class PostProber:
@@ -502,6 +518,7 @@ async def reconnect_all(port: int, paths: list[str]) -> list[StampedSocket]:
 
 async def storm(
     sockets: list[StampedSocket],
+    server_pid: int,
     port: int,
     urls: list[str],
     database: Path,
@@ -542,10 +559,11 @@ async def storm(
     close_latencies = await asyncio.to_thread(prober.stop)
 
     prober = PostProber(*post)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), _cpu(server_pid)
     back = await reconnect_all(port, urls)
     await greeted(back)
     greeted_after = time.perf_counter() - started
+    server_cpu, client_cpu = _cpu_since(server_pid, cpu)
     await asyncio.sleep(1)
     reconnect_latencies = await asyncio.to_thread(prober.stop)
     agents_online, devices_online = online()
@@ -558,6 +576,8 @@ async def storm(
         "close_http_max_ms": max(close_latencies, default=float("nan")) * 1000,
         "close_http_requests": len(close_latencies),
         "all_greeted_after_s": greeted_after,
+        "reconnect_server_cpu_s": server_cpu,
+        "reconnect_client_cpu_s": client_cpu,
         "reconnect_http_p50_ms": percentile(reconnect_latencies, 0.5) * 1000,
         "reconnect_http_p99_ms": percentile(reconnect_latencies, 0.99) * 1000,
         "reconnect_http_max_ms": max(reconnect_latencies, default=float("nan")) * 1000,
@@ -650,7 +670,11 @@ def main() -> None:
         f"(ratio {st['all_greeted_after_s'] / baseline['reconnected_after_s']:.2f}); online "
         "afterwards: "
         f"{st['agents_online_after']} of {st['agents_expected']} agents, "
-        f"{st['devices_online_after']} of {st['devices_expected']} devices"
+        f"{st['devices_online_after']} of {st['devices_expected']} devices; CPU while all "
+        f"came back: the server {st['reconnect_server_cpu_s']:.1f} s, the clients "
+        f"{st['reconnect_client_cpu_s']:.1f} s (the baseline's server "
+        f"{baseline['reconnect_server_cpu_s']:.1f} s, its clients "
+        f"{baseline['reconnect_client_cpu_s']:.1f} s)"
     )
     print(
         f"goals: {args.sockets} sockets <= 500 MB: {met(frontdesk['loaded'] <= 500)}; "
