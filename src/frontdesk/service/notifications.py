@@ -303,7 +303,7 @@ def note_agent_online(
 
 # Rule 2's UPDATE (note_agent_online): an account without groups, and one with them, where
 # the agent's scope is the conversations without a group and those of its groups.
-_CALL_OFF = PlainStatement(
+_call_off = (
     update(Notification)
     .where(
         Notification.account_id == bindparam("account_id"),
@@ -312,12 +312,9 @@ _CALL_OFF = PlainStatement(
     )
     .values(state=bindparam("called_off"), reason=bindparam("because"), decided_at=bindparam("at"))
 )
+_CALL_OFF = PlainStatement(_call_off)
 _CALL_OFF_IN_SCOPE = PlainStatement(
-    update(Notification)
-    .where(
-        Notification.account_id == bindparam("account_id"),
-        Notification.kind == NotificationKind.OFFLINE_MESSAGE,
-        Notification.state == NotificationState.SCHEDULED,
+    _call_off.where(
         Notification.conversation_id.in_(
             select(Conversation.id).where(
                 Conversation.account_id == bindparam("scope_account_id"),
@@ -330,9 +327,8 @@ _CALL_OFF_IN_SCOPE = PlainStatement(
                     ),
                 ),
             )
-        ),
+        )
     )
-    .values(state=bindparam("called_off"), reason=bindparam("because"), decided_at=bindparam("at"))
 )
 _PLAN_OF_ACCOUNT = PlainStatement(select(Account.plan).where(Account.id == bindparam("account_id")))
 

@@ -13,8 +13,9 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import Enum
+from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, insert, or_, select, update
+from sqlalchemy import BindParameter, Connection, bindparam, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from frontdesk.core.model import ConversationStatus, DeviceKind, DeviceStatus
@@ -218,7 +219,7 @@ def _agent_sockets_changed(
             device.changed = True
     for agent in agents.values():
         _settle_row(agent, devices[agent.id].values(), now, transitions)
-    _write_rows(connection, agents.values(), devices.values(), transitions)
+    _write_rows(connection, devices.values(), transitions)
     events = []
     for agent, transition in transitions:
         if transition.change is PresenceChange.AGENT_ONLINE:
@@ -244,7 +245,6 @@ class _AgentRow:
     account_id: int
     online: bool
     active: bool
-    changed: bool = False
 
 
 @dataclass(slots=True)
@@ -279,13 +279,11 @@ def _settle_row(
     )
     if transition is not None:
         agent.online = transition.change is PresenceChange.AGENT_ONLINE
-        agent.changed = True
         transitions.append((agent, transition))
 
 
 def _write_rows(
     connection: Connection,
-    agents: Iterable[_AgentRow],
     devices: Iterable[dict[str, _DeviceRow]],
     transitions: list[tuple[_AgentRow, Transition]],
 ) -> None:
@@ -312,12 +310,16 @@ def _write_rows(
         _UPDATE_DEVICE.run_many(connection, changed_devices)
     if new_devices:
         _INSERT_DEVICE.run_many(connection, new_devices)
-    changed_agents = [
-        {"agent_id": agent.id, "now_online": agent.online} for agent in agents if agent.changed
-    ]
-    if changed_agents:
-        _SET_AGENT_ONLINE.run_many(connection, changed_agents)
     if transitions:
+        # The row holds the agent's final state, however many transitions it had.
+        changed_agents = {agent.id: agent for agent, _ in transitions}
+        _SET_AGENT_ONLINE.run_many(
+            connection,
+            [
+                {"agent_id": agent.id, "now_online": agent.online}
+                for agent in changed_agents.values()
+            ],
+        )
         _AGENT_PRESENCE_CHANGED.run_many(
             connection,
             [
@@ -354,26 +356,20 @@ _DEVICES_OF_AGENTS = PlainStatement(
     .where(_devices.c.agent_id.in_(bindparam("agent_ids", expanding=True)))
     .order_by(_devices.c.id)
 )
+# What sockets_changed writes of a device, new or not.
+_DEVICE_VALUES: dict[str, BindParameter[Any]] = {
+    "kind": bindparam("new_kind"),
+    "status": bindparam("new_status"),
+    "last_seen_at": bindparam("seen"),
+    "connected_until": bindparam("until"),
+    "socket_id": bindparam("socket"),
+}
 _UPDATE_DEVICE = PlainStatement(
-    update(_devices)
-    .where(_devices.c.id == bindparam("device_id"))
-    .values(
-        kind=bindparam("new_kind"),
-        status=bindparam("new_status"),
-        last_seen_at=bindparam("seen"),
-        connected_until=bindparam("until"),
-        socket_id=bindparam("socket"),
-    )
+    update(_devices).where(_devices.c.id == bindparam("device_id")).values(**_DEVICE_VALUES)
 )
 _INSERT_DEVICE = PlainStatement(
     insert(_devices).values(
-        agent_id=bindparam("owner"),
-        device_key=bindparam("key"),
-        kind=bindparam("new_kind"),
-        status=bindparam("new_status"),
-        last_seen_at=bindparam("seen"),
-        connected_until=bindparam("until"),
-        socket_id=bindparam("socket"),
+        agent_id=bindparam("owner"), device_key=bindparam("key"), **_DEVICE_VALUES
     )
 )
 _SET_AGENT_ONLINE = PlainStatement(

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Connection, bindparam, select
+from sqlalchemy import Connection, Select, bindparam, select
 from sqlalchemy.orm import Session
 
 from frontdesk.core.model import DeviceStatus, Plan
@@ -104,17 +105,23 @@ def accounts_online(
     )
 
 
-_ACCOUNTS_ONLINE = PlainStatement(
-    select(Agent.account_id)
-    .join(Device, Device.agent_id == Agent.id)
-    .where(
-        Agent.account_id.in_(bindparam("account_ids", expanding=True)),
-        Agent.active.is_(True),
-        Device.status == DeviceStatus.ONLINE,
-        Device.connected_until > bindparam("now"),
+def _online_in_accounts(*columns: Any) -> Select[Any]:
+    """``columns`` of the active agents of the accounts ``account_ids`` with a device
+    online at ``now``, each row once."""
+    return (
+        select(*columns)
+        .join(Device, Device.agent_id == Agent.id)
+        .where(
+            Agent.account_id.in_(bindparam("account_ids", expanding=True)),
+            Agent.active.is_(True),
+            Device.status == DeviceStatus.ONLINE,
+            Device.connected_until > bindparam("now"),
+        )
+        .distinct()
     )
-    .distinct()
-)
+
+
+_ACCOUNTS_ONLINE = PlainStatement(_online_in_accounts(Agent.account_id))
 
 
 def online_agents_of_accounts(
@@ -130,17 +137,7 @@ def online_agents_of_accounts(
     return {account_id: frozenset(agents) for account_id, agents in found.items()}
 
 
-_ONLINE_AGENTS_OF_ACCOUNTS = PlainStatement(
-    select(Agent.account_id, Device.agent_id)
-    .join(Device, Device.agent_id == Agent.id)
-    .where(
-        Agent.account_id.in_(bindparam("account_ids", expanding=True)),
-        Agent.active.is_(True),
-        Device.status == DeviceStatus.ONLINE,
-        Device.connected_until > bindparam("now"),
-    )
-    .distinct()
-)
+_ONLINE_AGENTS_OF_ACCOUNTS = PlainStatement(_online_in_accounts(Agent.account_id, Device.agent_id))
 
 
 def online_agent_ids(
