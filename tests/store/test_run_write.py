@@ -6,7 +6,8 @@ once, and nobody is answered before the commit."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any
@@ -18,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from frontdesk.core.model import Plan
 from frontdesk.store.database import Batched, Database
+from frontdesk.store.migrate import upgrade
 from frontdesk.store.models import Account, table_of
 from frontdesk.store.plain import PlainStatement
 
@@ -255,3 +257,68 @@ def test_batched_operations_run_together_and_fail_alone(
     assert sorted(k for k in committed if k.startswith(prefix)) == sorted(stored)
     assert batched.together == [10]
     assert sorted(batched.alone) == (sorted(keys) if failing else [])
+
+
+class Gated(Batched[tuple[str, str], int]):
+    """Accounts added by (key, name), keyed by the first: the first batch holds its
+    transaction open until a second batch has started (or 10 s have passed)."""
+
+    def __init__(self, database: Database, prefix: str) -> None:
+        self.database = database
+        self.prefix = prefix
+        self.batches: list[list[str]] = []
+        self.first_started = threading.Event()
+        self.second_started = threading.Event()
+        self.overlapped = False
+
+    def key(self, item: tuple[str, str]) -> str:
+        return item[0]
+
+    def one(self, session: Session, item: tuple[str, str]) -> int:
+        return self.many(session, [item])[0]
+
+    def many(self, session: Session, items: list[tuple[str, str]]) -> list[int]:
+        self.batches.append([name for _, name in items])
+        rows = _NEW_ACCOUNT.inserted(
+            session.connection(),
+            [{"key": f"{self.prefix}{name}", "at": datetime.now(UTC)} for _, name in items],
+        )
+        if len(self.batches) == 1:
+            self.first_started.set()
+            self.overlapped = self.second_started.wait(timeout=10)
+        else:
+            self.second_started.set()
+        ids = {key: account_id for account_id, key in rows}
+        return [ids[f"{self.prefix}{name}"] for _, name in items]
+
+
+@pytest.fixture
+def postgresql(postgres_url: str) -> Iterator[Database]:
+    database = Database(postgres_url)
+    upgrade(database)
+    yield database
+    database.dispose()
+
+
+@pytest.mark.postgres
+def test_postgresql_runs_batches_side_by_side_but_a_key_in_one_at_a_time(
+    postgresql: Database,
+) -> None:
+    """On PostgreSQL (SQLite group-commits on the event loop, one batch at a time) a second
+    batch starts while the first is in its transaction; an item whose key the first holds
+    waits for the batch after it, and is written after it."""
+    database = postgresql
+    prefix = f"in-flight-{id(object())}-"
+    gated = Gated(database, prefix)
+
+    async def scenario() -> list[int]:
+        first = asyncio.ensure_future(database.run_write_batched(gated, ("a", "a1")))
+        assert await asyncio.to_thread(gated.first_started.wait, 10)
+        rest = [database.run_write_batched(gated, item) for item in (("a", "a2"), ("b", "b1"))]
+        return list(await asyncio.gather(first, *rest))
+
+    ids = asyncio.run(scenario())
+    assert gated.overlapped  # the second batch started while the first was open
+    assert gated.batches == [["a1"], ["b1"], ["a2"]]
+    assert stored_keys(database, prefix) == {f"{prefix}a1", f"{prefix}a2", f"{prefix}b1"}
+    assert ids[0] < ids[1]  # a's items in the order they came

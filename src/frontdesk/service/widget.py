@@ -7,7 +7,7 @@ conversation, or opens a new one (SPEC section 2).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -356,6 +356,12 @@ class _VisitorMessages(Batched[_ToPost, "Posted | None"]):
 
     def many(self, session: Session, items: list[_ToPost]) -> list[Posted | None]:
         return record_visitor_messages(session, items)
+
+    def key(self, item: _ToPost) -> Hashable:
+        # A visitor's messages one transaction after another, in the order they came.
+        if item.caller is not None:
+            return item.caller.visitor_id
+        return (item.widget_key, item.digest)
 
 
 VISITOR_MESSAGES = _VisitorMessages()

@@ -26,8 +26,11 @@ writers run in parallel, each operation is its own transaction on a pool thread.
 how to run for many items at once (``Batched``): the items of one group commit go to its
 ``many``, which writes them with a statement per table, not per item. Should ``many``
 fail, each item runs again alone, through ``one``, in a savepoint of its own. On
-PostgreSQL these operations are group-committed too, on a pool thread, one batch at a time
-(``_ThreadedGroupCommit``): their cost there is round trips, a dozen per batch.
+PostgreSQL these operations are group-committed too, on pool threads, BATCHES_IN_FLIGHT
+batches at a time (``_ThreadedGroupCommit``): their cost there is round trips, a dozen per
+batch, and while the server runs one batch's statements the next one's Python runs. Items of
+one key (a visitor's messages) are never in two batches at once, so they are written in the
+order they came.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Hashable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
@@ -60,6 +63,9 @@ SQLITE_POOL_SIZE = 48
 SQLITE_POOL_OVERFLOW = 16
 # How soon a group commit tries again when another writer of the process holds SQLite.
 RETRY_TURN_AFTER = 0.001
+# PostgreSQL's group commit: batches of one event loop in their transactions at once. With
+# one, Python and the server took turns, each idle half of the time (docs/performance.md).
+BATCHES_IN_FLIGHT = 2
 T = TypeVar("T")
 Item = TypeVar("Item")
 
@@ -75,6 +81,11 @@ class Batched(Generic[Item, T]):
 
     def many(self, session: Session, items: list[Item]) -> list[T]:
         return [self.one(session, item) for item in items]
+
+    def key(self, item: Item) -> Hashable | None:
+        """Items of one key must not be in two transactions at once (they are written in
+        the order they came); None for an item that may."""
+        return None
 
 
 class Database:
@@ -232,6 +243,7 @@ class _Job:
     callbacks: list[Callable[[], None]] = field(default_factory=list)
     batched: Batched[Any, Any] | None = None
     item: Any = None
+    key: Hashable | None = None
 
 
 class _GroupCommit:
@@ -262,7 +274,8 @@ class _GroupCommit:
         item: Any = None,
     ) -> asyncio.Future[T]:
         loop = asyncio.get_running_loop()
-        job = _Job(operation, loop.create_future(), batched=batched, item=item)
+        key = batched.key(item) if batched is not None else None
+        job = _Job(operation, loop.create_future(), batched=batched, item=item, key=key)
         self._enqueue(loop, job)
         return job.future
 
@@ -423,12 +436,16 @@ class _ThreadedGroupCommit(_GroupCommit):
     """PostgreSQL's group commit, for batched operations (``run_write_batched``) only: the
     items waiting at a moment run in one transaction on a pool thread (the database's
     round trips are the cost there, and a batch makes a dozen of them however many items
-    it holds, where each item alone made nine), while the next moment's items gather; one
-    batch at a time per event loop. Other operations keep a transaction each."""
+    it holds, where each item alone made nine), while the next moment's items gather; up to
+    BATCHES_IN_FLIGHT batches at a time per event loop, none holding an item of a key
+    another one in flight holds (that item waits for the next batch). Other operations
+    keep a transaction each."""
 
     def __init__(self, database: Database) -> None:
         super().__init__(database)
-        self._draining: dict[asyncio.AbstractEventLoop, asyncio.Task[None]] = {}
+        self._draining: dict[asyncio.AbstractEventLoop, set[asyncio.Task[None]]] = {}
+        # The keys of the items in the batches in flight, per loop.
+        self._busy: dict[asyncio.AbstractEventLoop, set[Hashable]] = {}
 
     @contextmanager
     def _transaction(self) -> Iterator[Session]:
@@ -439,19 +456,43 @@ class _ThreadedGroupCommit(_GroupCommit):
 
     def _enqueue(self, loop: asyncio.AbstractEventLoop, job: _Job) -> None:
         self._pending.setdefault(loop, []).append(job)
-        if loop not in self._draining:
-            self._draining[loop] = loop.create_task(self._drain(loop))
+        draining = self._draining.setdefault(loop, set())
+        if len(draining) < BATCHES_IN_FLIGHT:
+            task = loop.create_task(self._drain(loop))
+            draining.add(task)
+            task.add_done_callback(draining.discard)
+
+    def _take(self, loop: asyncio.AbstractEventLoop) -> tuple[list[_Job], set[Hashable]]:
+        """The next batch: the oldest items waiting, up to GROUP_COMMIT_MAX, but none of a
+        key in flight (nor any after it of that key), and the keys it holds."""
+        busy = self._busy.setdefault(loop, set())
+        batch: list[_Job] = []
+        held: list[_Job] = []
+        keys: set[Hashable] = set()
+        for job in self._pending.pop(loop, []):
+            if len(batch) >= GROUP_COMMIT_MAX or (job.key is not None and job.key in busy):
+                held.append(job)
+                continue
+            batch.append(job)
+            if job.key is not None:
+                keys.add(job.key)
+        if held:
+            self._pending[loop] = held
+        busy |= keys
+        return batch, keys
 
     async def _drain(self, loop: asyncio.AbstractEventLoop) -> None:
-        try:
-            while jobs := self._pending.pop(loop, None):
-                batch, rest = jobs[:GROUP_COMMIT_MAX], jobs[GROUP_COMMIT_MAX:]
-                if rest:
-                    self._pending[loop] = rest
+        busy = self._busy.setdefault(loop, set())
+        while True:
+            batch, keys = self._take(loop)
+            if not batch:
+                # What waits is of a key in flight: that batch's drain takes it next.
+                return
+            try:
                 await anyio.to_thread.run_sync(self._commit, batch)
-                _answer(batch)
-        finally:
-            del self._draining[loop]
+            finally:
+                busy -= keys
+            _answer(batch)
 
 
 def _answer(batch: list[_Job]) -> None:
