@@ -99,6 +99,10 @@ class Settings(BaseSettings):
     # once, the event loop works through a hundred or so at a time, and requests in between
     # wait for those only.
     socket_openings_at_once: int = Field(default=128, ge=1, le=100_000)
+    # On SQLite, a thread of each process copies the write-ahead log into the database file
+    # this often (a passive checkpoint, beside the writers), so that the request whose
+    # commit filled the log does not do it (docs/performance.md).
+    sqlite_checkpoint_every: PositiveFloat = 0.25
     # The built-in mail catcher (used when smtp_url is not set) listens on loopback here;
     # 0 picks a free port.
     mail_catcher_port: int = Field(default=0, ge=0, le=65535)

@@ -4,6 +4,7 @@ queue instead of failing."""
 from __future__ import annotations
 
 import threading
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -91,6 +92,47 @@ def test_sqlite_runs_in_wal_with_foreign_keys(tmp_path: Path) -> None:
         assert session.execute(text("PRAGMA foreign_keys")).scalar() == 1
         assert session.execute(text("PRAGMA busy_timeout")).scalar() == 10_000
     database.dispose()
+
+
+def test_a_thread_checkpoints_the_sqlite_log_and_writers_leave_it(tmp_path: Path) -> None:
+    """With a checkpointer, the log's frames are copied into the database file by its
+    thread (writers would only at 16,000 pages); without one, by SQLite's default."""
+    path = tmp_path / "checkpointed.sqlite3"
+    database = Database(f"sqlite:///{path}", checkpoint_every=0.01)
+    upgrade(database)
+    with database.write() as session:
+        assert session.execute(text("PRAGMA wal_autocheckpoint")).scalar() == 16_000
+        for n in range(200):
+            session.add(
+                Account(
+                    name="C",
+                    plan=Plan.FREE,
+                    widget_key=f"checkpointed-{n}",
+                    offline_message_email=True,
+                    missed_conversation_email=False,
+                    created_at=datetime.now(UTC),
+                )
+            )
+    checkpointer = database.checkpointer
+    assert checkpointer is not None
+    deadline = time.monotonic() + 10
+    # The last account's frames in the log, and all of them copied by the thread.
+    while time.monotonic() < deadline and not (
+        checkpointer.last is not None and 0 < checkpointer.last[1] == checkpointer.last[2]
+    ):
+        time.sleep(0.01)
+    assert checkpointer.last is not None
+    busy, frames, copied = checkpointer.last
+    assert busy == 0
+    assert frames > 0
+    assert copied == frames
+    database.dispose()
+    assert not checkpointer._thread.is_alive()  # stopped with the database
+    plain = Database(f"sqlite:///{tmp_path / 'plain.sqlite3'}")
+    assert plain.checkpointer is None
+    with plain.read() as session:
+        assert session.execute(text("PRAGMA wal_autocheckpoint")).scalar() == 1_000
+    plain.dispose()
 
 
 def test_concurrent_read_then_write_transactions_all_succeed(database: Database) -> None:

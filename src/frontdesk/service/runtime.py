@@ -68,7 +68,10 @@ class Runtime:
     def create(cls, settings: Settings, *, clock: Clock | None = None) -> Runtime:
         return cls(
             settings=settings,
-            database=Database(settings.effective_database_url),
+            database=Database(
+                settings.effective_database_url,
+                checkpoint_every=settings.sqlite_checkpoint_every,
+            ),
             clock=clock or SystemClock(),
             passwords=PasswordHasher(settings.password_hashing),
         )
