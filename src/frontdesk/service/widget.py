@@ -395,6 +395,10 @@ _ACCOUNT_AND_VISITOR = PlainStatement(
     select(*_FACTS)
     .join(_accounts, _accounts.c.id == _visitors.c.account_id)
     .where(_visitors.c.id == bindparam("visitor_id"))
+    # The visitor locked before its open conversation is looked for: two transactions of
+    # one visitor's messages (two processes on PostgreSQL) take turns, and the second
+    # writes into the conversation the first opened instead of opening another.
+    .with_for_update(of=_visitors)
 )
 _NEW_CONVERSATION = PlainStatement(
     insert(_conversations)
@@ -438,9 +442,9 @@ def record_visitor_message(
     connection = session.connection()
     if group_id is not None:
         load_groups_of_account(session, caller.account_id, [group_id])
-    found = _OPEN_CONVERSATION.first(connection, visitor_id=caller.visitor_id)
     facts = _ACCOUNT_AND_VISITOR.first(connection, visitor_id=caller.visitor_id)
     assert facts is not None  # an authenticated visitor exists
+    found = _OPEN_CONVERSATION.first(connection, visitor_id=caller.visitor_id)
     plan, offline_on, delay, name, email, page_url, present, present_until = facts
     if found is None:
         status = ConversationStatus.UNSERVED
@@ -750,6 +754,9 @@ _FACTS_OF_VISITORS = PlainStatement(
     select(_visitors.c.id, *_FACTS)
     .join(_accounts, _accounts.c.id == _visitors.c.account_id)
     .where(_visitors.c.id.in_(bindparam("visitor_ids", expanding=True)))
+    # Locked as _ACCOUNT_AND_VISITOR locks its one, in one order for every batch.
+    .order_by(_visitors.c.id)
+    .with_for_update(of=_visitors)
 )
 _OPEN_CONVERSATIONS_OF_VISITORS = PlainStatement(
     select(
