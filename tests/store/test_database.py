@@ -108,8 +108,6 @@ def test_a_thread_checkpoints_the_sqlite_log_and_writers_leave_it(tmp_path: Path
                     name="C",
                     plan=Plan.FREE,
                     widget_key=f"checkpointed-{n}",
-                    offline_message_email=True,
-                    missed_conversation_email=False,
                     created_at=datetime.now(UTC),
                 )
             )

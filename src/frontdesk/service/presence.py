@@ -377,15 +377,22 @@ _SET_AGENT_ONLINE = PlainStatement(
     .where(_agents.c.id == bindparam("agent_id"))
     .values(online=bindparam("now_online"))
 )
-_AGENT_PRESENCE_CHANGED = PlainStatement(
-    insert(table_of(PresenceChangeRow)).values(
-        account_id=bindparam("account_id"),
-        agent_id=bindparam("agent_id"),
-        visitor_id=None,
-        change=bindparam("change"),
-        at=bindparam("at"),
+
+
+def _presence_changed(who: str) -> PlainStatement:
+    """An ``INSERT`` of presence changes of agents (``who``: ``agent_id``) or of visitors
+    (``visitor_id``), that column bound and the other one empty."""
+    return PlainStatement(
+        insert(table_of(PresenceChangeRow)).values(
+            account_id=bindparam("account_id"),
+            change=bindparam("change"),
+            at=bindparam("at"),
+            **{"agent_id": None, "visitor_id": None, who: bindparam(who)},
+        )
     )
-)
+
+
+_AGENT_PRESENCE_CHANGED = _presence_changed("agent_id")
 
 
 def socket_status(
@@ -638,15 +645,7 @@ _VISITOR_ARRIVED = PlainStatement(
     .where(_visitors.c.id == bindparam("visitor_id"))
     .values(present=True, present_until=bindparam("until"))
 )
-_PRESENCE_CHANGED = PlainStatement(
-    insert(table_of(PresenceChangeRow)).values(
-        account_id=bindparam("account_id"),
-        agent_id=None,
-        visitor_id=bindparam("visitor_id"),
-        change=bindparam("change"),
-        at=bindparam("at"),
-    )
-)
+_PRESENCE_CHANGED = _presence_changed("visitor_id")
 _OPEN_CONVERSATION_IDS = PlainStatement(
     select(Conversation.id)
     .where(

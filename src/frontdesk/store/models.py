@@ -239,6 +239,19 @@ class Message(Base):
     __table_args__ = (Index("ix_messages_conversation_id_id", "conversation_id", "id"),)
 
 
+def _by_kind_and_time(column: str) -> Index:
+    """The presence changes of one kind (``agent_id`` or ``visitor_id``) by who and when;
+    a row of the other kind is not in it."""
+    where = text(f"{column} IS NOT NULL")
+    return Index(
+        f"ix_presence_changes_{column}_at",
+        column,
+        "at",
+        sqlite_where=where,
+        postgresql_where=where,
+    )
+
+
 class PresenceChangeRow(Base):
     """The durable history of presence: every time an agent went online or offline and every
     time a visitor arrived or left, with the moment it happened. The engine asks it "was any
@@ -259,22 +272,7 @@ class PresenceChangeRow(Base):
 
     # An agent's row in the agents' index only, a visitor's in the visitors' (a visitor
     # message's arrival wrote three indexes, not one). Nothing reads them by account.
-    __table_args__ = (
-        Index(
-            "ix_presence_changes_agent_id_at",
-            "agent_id",
-            "at",
-            sqlite_where=text("agent_id IS NOT NULL"),
-            postgresql_where=text("agent_id IS NOT NULL"),
-        ),
-        Index(
-            "ix_presence_changes_visitor_id_at",
-            "visitor_id",
-            "at",
-            sqlite_where=text("visitor_id IS NOT NULL"),
-            postgresql_where=text("visitor_id IS NOT NULL"),
-        ),
-    )
+    __table_args__ = (_by_kind_and_time("agent_id"), _by_kind_and_time("visitor_id"))
 
 
 class ConversationRead(Base):

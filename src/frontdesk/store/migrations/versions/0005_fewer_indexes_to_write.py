@@ -15,8 +15,8 @@ down_revision = "0004"
 branch_labels = None
 depends_on = None
 
-_AGENT = sa.text("agent_id IS NOT NULL")
-_VISITOR = sa.text("visitor_id IS NOT NULL")
+# The two kinds of presence change, each indexed apart (a row is of one kind).
+_OF_KIND = ("agent_id", "visitor_id")
 
 
 def upgrade() -> None:
@@ -30,30 +30,23 @@ def upgrade() -> None:
     # visitors).
     with op.batch_alter_table("presence_changes", schema=None) as batch_op:
         batch_op.drop_index("ix_presence_changes_account_id_at")
-        batch_op.drop_index("ix_presence_changes_agent_id_at")
-        batch_op.drop_index("ix_presence_changes_visitor_id_at")
-        batch_op.create_index(
-            "ix_presence_changes_agent_id_at",
-            ["agent_id", "at"],
-            unique=False,
-            sqlite_where=_AGENT,
-            postgresql_where=_AGENT,
-        )
-        batch_op.create_index(
-            "ix_presence_changes_visitor_id_at",
-            ["visitor_id", "at"],
-            unique=False,
-            sqlite_where=_VISITOR,
-            postgresql_where=_VISITOR,
-        )
+        for column in _OF_KIND:
+            where = sa.text(f"{column} IS NOT NULL")
+            batch_op.drop_index(f"ix_presence_changes_{column}_at")
+            batch_op.create_index(
+                f"ix_presence_changes_{column}_at",
+                [column, "at"],
+                unique=False,
+                sqlite_where=where,
+                postgresql_where=where,
+            )
 
 
 def downgrade() -> None:
     with op.batch_alter_table("presence_changes", schema=None) as batch_op:
-        batch_op.drop_index("ix_presence_changes_visitor_id_at")
-        batch_op.drop_index("ix_presence_changes_agent_id_at")
-        batch_op.create_index("ix_presence_changes_visitor_id_at", ["visitor_id", "at"])
-        batch_op.create_index("ix_presence_changes_agent_id_at", ["agent_id", "at"])
+        for column in _OF_KIND:
+            batch_op.drop_index(f"ix_presence_changes_{column}_at")
+            batch_op.create_index(f"ix_presence_changes_{column}_at", [column, "at"])
         batch_op.create_index("ix_presence_changes_account_id_at", ["account_id", "at"])
     with op.batch_alter_table("notifications", schema=None) as batch_op:
         batch_op.create_index("ix_notifications_conversation_id", ["conversation_id"])
