@@ -55,3 +55,15 @@ class Conflict(FrontdeskError):
 class PayloadTooLarge(FrontdeskError):
     http_status = 413
     default_code = "payload_too_large"
+
+
+class TooManyRequests(FrontdeskError):
+    """Answered 429 with ``Retry-After``: the caller may try again after ``retry_after``
+    seconds (rounded up to a whole second in the header)."""
+
+    http_status = 429
+    default_code = "too_many_requests"
+
+    def __init__(self, message: str, *, retry_after: float, code: str | None = None) -> None:
+        super().__init__(message, code=code)
+        self.retry_after = retry_after

@@ -131,6 +131,14 @@ class Settings(BaseSettings):
     # suite that signs up hundreds of agents does not spend minutes hashing; never use it
     # for real accounts.
     password_hashing: Literal["standard", "fast"] = "standard"  # noqa: S105
+    # Passwords hashed or checked at once (a sign-up, a login, a password change), each on
+    # a thread of its own outside any transaction; the others wait for a turn without a
+    # thread, and beyond password_checks_waiting of them a request is answered 429. Half
+    # the cores by default, so that a flood of logins leaves the rest to everybody else.
+    password_checks_at_once: int = Field(
+        default_factory=lambda: max(1, (os.cpu_count() or 2) // 2), ge=1, le=256
+    )
+    password_checks_waiting: int = Field(default=64, ge=0, le=100_000)
     max_request_body_bytes: PositiveInt = 64 * 1024
 
     @field_validator("smtp_url")

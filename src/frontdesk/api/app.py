@@ -19,6 +19,7 @@ from starlette.types import Receive, Scope, Send
 import frontdesk
 from frontdesk import metrics
 from frontdesk.api.cors import WidgetCors
+from frontdesk.api.deps import PasswordChecks
 from frontdesk.api.errors import install_error_handlers
 from frontdesk.api.hot import HotPaths
 from frontdesk.api.limits import BodyLimit
@@ -154,6 +155,10 @@ def create_app(runtime: Runtime, *, hub: Hub | None = None) -> FastAPI:
     app.state.hub = hub
     app.state.keeper = keeper
     app.state.openings = asyncio.Semaphore(runtime.settings.socket_openings_at_once)
+    app.state.password_checks = PasswordChecks(
+        at_once=runtime.settings.password_checks_at_once,
+        waiting=runtime.settings.password_checks_waiting,
+    )
     app.heap = keeper.heap
     app.state.live = Live(hub, keeper)
     # What the runtime's operations commit is announced through this app's hub.

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, TypeVar
 
+import anyio
 import anyio.to_thread
 from fastapi import Depends, Path, Request
 
 from frontdesk.api.schemas import WIDGET_KEY_PATTERN
-from frontdesk.errors import NotAuthenticated
+from frontdesk.errors import NotAuthenticated, TooManyRequests
 from frontdesk.service.accounts import authenticate_agent, known_agent
 from frontdesk.service.runtime import AgentCaller, Runtime, VisitorCaller
 from frontdesk.service.widget import authenticate_visitor, known_visitor
+
+T = TypeVar("T")
 
 # The dependencies are coroutines: FastAPI runs a plain function on a thread of the pool,
 # one hop per dependency per request (docs/performance.md).
@@ -57,3 +61,33 @@ async def current_visitor(
 
 AgentDep = Annotated[AgentCaller, Depends(current_agent)]
 VisitorDep = Annotated[VisitorCaller, Depends(current_visitor)]
+
+
+class PasswordChecks:
+    """Where the operations that hash or check a password run (a sign-up, a login, a new
+    password): at most ``at_once`` of them, each on a thread of its own, while the others
+    wait for a turn in the event loop, not on a thread of the pool that every other route
+    shares; beyond ``waiting`` of those, a request is refused at once with 429. A flood of
+    wrong passwords thus costs the server ``at_once`` cores at most, and no other request
+    waits for a thread or a transaction behind it."""
+
+    def __init__(self, *, at_once: int, waiting: int) -> None:
+        self._limiter = anyio.CapacityLimiter(at_once)
+        self._waiting = waiting
+
+    async def run(self, operation: Callable[[], T]) -> T:
+        if self._limiter.statistics().tasks_waiting >= self._waiting:
+            raise TooManyRequests(
+                "The server is checking too many passwords at once; try again in a moment.",
+                retry_after=1,
+                code="busy_checking_passwords",
+            )
+        return await anyio.to_thread.run_sync(operation, limiter=self._limiter)
+
+
+async def get_password_checks(request: Request) -> PasswordChecks:
+    checks: PasswordChecks = request.app.state.password_checks
+    return checks
+
+
+PasswordChecksDep = Annotated[PasswordChecks, Depends(get_password_checks)]

@@ -9,6 +9,7 @@ that reveals nothing.
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -16,7 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from frontdesk.errors import FrontdeskError
+from frontdesk.errors import FrontdeskError, TooManyRequests
 
 log = logging.getLogger("frontdesk.api")
 
@@ -32,19 +33,32 @@ _CODES_BY_STATUS = {
 
 
 def error_response(
-    status: int, code: str, message: str, *, details: list[dict[str, Any]] | None = None
+    status: int,
+    code: str,
+    message: str,
+    *,
+    details: list[dict[str, Any]] | None = None,
+    retry_after: float | None = None,
 ) -> JSONResponse:
     body: dict[str, Any] = {"code": code, "message": message}
     if details is not None:
         body["details"] = details
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    return JSONResponse({"error": body}, status_code=status, headers=headers)
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else {}
+    if retry_after is not None:
+        body["retry_after"] = max(1, math.ceil(retry_after))
+        headers["Retry-After"] = str(body["retry_after"])
+    return JSONResponse({"error": body}, status_code=status, headers=headers or None)
+
+
+def frontdesk_error_response(error: FrontdeskError) -> JSONResponse:
+    retry_after = error.retry_after if isinstance(error, TooManyRequests) else None
+    return error_response(error.http_status, error.code, error.message, retry_after=retry_after)
 
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(FrontdeskError)
     async def _frontdesk_error(_request: Request, exc: FrontdeskError) -> JSONResponse:
-        return error_response(exc.http_status, exc.code, exc.message)
+        return frontdesk_error_response(exc)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -28,7 +28,7 @@ from typing import Any
 from pydantic import ValidationError
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from frontdesk.api.errors import error_response
+from frontdesk.api.errors import error_response, frontdesk_error_response
 from frontdesk.api.limits import replaying
 from frontdesk.api.schemas import WIDGET_KEY_PATTERN, VisitorMessageIn, VisitorMessageOut
 from frontdesk.errors import FrontdeskError
@@ -96,7 +96,7 @@ class HotPaths:
                 self.runtime, widget_key, token, text=fields.text, group_id=fields.group_id
             )
         except FrontdeskError as error:
-            refusal = error_response(error.http_status, error.code, error.message)
+            refusal = frontdesk_error_response(error)
             refusal.raw_headers.extend(cors)
             await refusal(scope, receive, send)
             return

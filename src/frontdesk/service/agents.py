@@ -68,6 +68,7 @@ def invite_agent(
     if role is Role.OWNER and caller.role is not Role.OWNER:
         raise _refusal_error(Refusal.ONLY_OWNER_MANAGES_OWNERS)
     initial_password = None if password else secrets.token_urlsafe(12)
+    password_hash = rt.passwords.hash(password or initial_password or "")
     with rt.database.write() as session:
         groups = []
         if group_ids:
@@ -86,6 +87,7 @@ def invite_agent(
                 locale=locale,
                 time_zone=time_zone,
             ),
+            password_hash=password_hash,
         )
         agent.groups = groups
     return Invited(agent=agent, initial_password=initial_password)
@@ -170,25 +172,41 @@ def update_me(
     password: str | None = None,
     current_password: str | None = None,
 ) -> Agent:
+    """A new e-mail address or password needs the current password, checked (and the new
+    one hashed) between transactions; the change is made only if the password is still
+    the one checked."""
+    changes_login = False
+    checked_hash = new_hash = None
+    if email is not None or password is not None:
+        with rt.database.read() as session:
+            agent = load_agent(session, caller, caller.agent_id)
+            checked_hash = agent.password_hash
+            changes_login = password is not None or (
+                email is not None and email_key(email) != agent.email_key
+            )
+        if changes_login:
+            if not (current_password and rt.passwords.verify(checked_hash, current_password)):
+                raise NotAuthenticated(
+                    "Changing the e-mail address or the password needs the current password "
+                    "in current_password.",
+                    code="current_password_required",
+                )
+            if password is not None:
+                new_hash = rt.passwords.hash(password)
     with rt.database.write() as session:
         agent = load_agent(session, caller, caller.agent_id)
-        changes_login = (email is not None and email_key(email) != agent.email_key) or (
-            password is not None
-        )
-        if changes_login and not (
-            current_password and rt.passwords.verify(agent.password_hash, current_password)
-        ):
-            raise NotAuthenticated(
-                "Changing the e-mail address or the password needs the current password "
-                "in current_password.",
-                code="current_password_required",
+        if changes_login and agent.password_hash != checked_hash:
+            raise Conflict(
+                "The password changed while this request checked it; send it again with "
+                "the current password.",
+                code="password_changed",
             )
         if email is not None:
             ensure_email_free(session, email, except_agent_id=agent.id)
             agent.email = email
             agent.email_key = email_key(email)
-        if password is not None:
-            agent.password_hash = rt.passwords.hash(password)
+        if new_hash is not None:
+            agent.password_hash = new_hash
         if name is not None:
             agent.name = name
         if locale is not None:
@@ -290,9 +308,10 @@ def _refusal_error(refusal: Refusal) -> PermissionDenied | Conflict:
 
 def create_agent(rt: Runtime, account_id: int, new: NewAgent) -> Agent:
     """Add an agent to an account without an acting agent (the admin CLI)."""
+    password_hash = rt.passwords.hash(new.password)
     with rt.database.write() as session:
         if session.get(Account, account_id) is None:
             raise NotFound(f"There is no account {account_id}.", code="account_not_found")
-        agent = add_agent(session, rt, account_id, new)
+        agent = add_agent(session, rt, account_id, new, password_hash=password_hash)
         agent.groups = []
         return agent

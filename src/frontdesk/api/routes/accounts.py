@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from fastapi import APIRouter, status
 
-from frontdesk.api.deps import AgentDep, RuntimeDep
+from frontdesk.api.deps import AgentDep, PasswordChecksDep, RuntimeDep
 from frontdesk.api.schemas import (
     AccountOut,
     AccountPatch,
@@ -24,16 +26,19 @@ router = APIRouter(tags=["accounts"])
 
 
 @router.post("/accounts", status_code=status.HTTP_201_CREATED)
-def sign_up(body: SignUpIn, rt: RuntimeDep) -> SignUpOut:
+async def sign_up(body: SignUpIn, rt: RuntimeDep, checks: PasswordChecksDep) -> SignUpOut:
     """Create an account and its owner; answers with the owner's first token."""
     owner = body.owner
-    signed = accounts.sign_up(
-        rt,
-        name=body.name,
-        plan=body.plan,
-        owner=accounts.NewAgent(
-            name=owner.name, email=owner.email, password=owner.password, locale=owner.locale
-        ),
+    signed = await checks.run(
+        partial(
+            accounts.sign_up,
+            rt,
+            name=body.name,
+            plan=body.plan,
+            owner=accounts.NewAgent(
+                name=owner.name, email=owner.email, password=owner.password, locale=owner.locale
+            ),
+        )
     )
     return SignUpOut(
         account_id=signed.account.id,
@@ -44,10 +49,13 @@ def sign_up(body: SignUpIn, rt: RuntimeDep) -> SignUpOut:
 
 
 @router.post("/auth/login")
-def log_in(body: LoginIn, rt: RuntimeDep) -> TokenOut:
-    token = accounts.log_in(rt, email=body.email, password=body.password)
-    caller = accounts.authenticate_agent(rt, token)
-    return TokenOut(token=token, agent_id=caller.agent_id, account_id=caller.account_id)
+async def log_in(body: LoginIn, rt: RuntimeDep, checks: PasswordChecksDep) -> TokenOut:
+    def logging_in() -> TokenOut:
+        token = accounts.log_in(rt, email=body.email, password=body.password)
+        caller = accounts.authenticate_agent(rt, token)
+        return TokenOut(token=token, agent_id=caller.agent_id, account_id=caller.account_id)
+
+    return await checks.run(logging_in)
 
 
 @router.post("/auth/logout", status_code=status.HTTP_204_NO_CONTENT)

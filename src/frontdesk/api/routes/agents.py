@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated
 
+import anyio.to_thread
 from fastapi import APIRouter, Path, status
 
-from frontdesk.api.deps import AgentDep, RuntimeDep
+from frontdesk.api.deps import AgentDep, PasswordChecksDep, RuntimeDep
 from frontdesk.api.routes.presence import device_out
 from frontdesk.api.schemas import (
     MAX_ID,
@@ -44,18 +46,23 @@ def agent_out(agent: Agent) -> AgentOut:
 
 
 @router.post("/agents", status_code=status.HTTP_201_CREATED)
-def invite_agent(body: AgentIn, caller: AgentDep, rt: RuntimeDep) -> InvitedAgentOut:
+async def invite_agent(
+    body: AgentIn, caller: AgentDep, rt: RuntimeDep, checks: PasswordChecksDep
+) -> InvitedAgentOut:
     """Add an agent. Without a password, one is generated and returned once."""
-    invited = agents.invite_agent(
-        rt,
-        caller,
-        name=body.name,
-        email=body.email,
-        role=body.role,
-        locale=body.locale,
-        time_zone=body.time_zone,
-        password=body.password,
-        group_ids=body.group_ids,
+    invited = await checks.run(
+        partial(
+            agents.invite_agent,
+            rt,
+            caller,
+            name=body.name,
+            email=body.email,
+            role=body.role,
+            locale=body.locale,
+            time_zone=body.time_zone,
+            password=body.password,
+            group_ids=body.group_ids,
+        )
     )
     return InvitedAgentOut(
         **agent_out(invited.agent).model_dump(), initial_password=invited.initial_password
@@ -94,9 +101,18 @@ def get_me(caller: AgentDep, rt: RuntimeDep) -> MeOut:
 
 
 @router.patch("/me")
-def patch_me(body: MePatch, caller: AgentDep, rt: RuntimeDep) -> MeOut:
+async def patch_me(
+    body: MePatch, caller: AgentDep, rt: RuntimeDep, checks: PasswordChecksDep
+) -> MeOut:
     """Change the profile. A new e-mail address is the new login."""
-    return _me_out(agents.update_me(rt, caller, **body.sent()), rt)
+    fields = body.sent()
+
+    def patching() -> MeOut:
+        return _me_out(agents.update_me(rt, caller, **fields), rt)
+
+    if "email" in fields or "password" in fields:  # checks the current password
+        return await checks.run(patching)
+    return await anyio.to_thread.run_sync(patching)
 
 
 @router.get("/me/notifications")
