@@ -97,6 +97,8 @@ def serve(host: str, port: int, log_level: str) -> None:
         port=port,
         log_level=log_level,
         access_log=False,
+        # Who the client is, is frontdesk.api.clients' to say, from trusted_proxies only.
+        proxy_headers=False,
         **UVICORN_WEBSOCKET_OPTIONS,
     )
 

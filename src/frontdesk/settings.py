@@ -8,9 +8,10 @@ tests can run the real rules in well under a second.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -18,11 +19,13 @@ from pydantic import (
     NonNegativeFloat,
     PositiveFloat,
     PositiveInt,
+    SecretStr,
     field_validator,
     model_validator,
 )
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
@@ -140,6 +143,15 @@ class Settings(BaseSettings):
     )
     password_checks_waiting: int = Field(default=64, ge=0, le=100_000)
     max_request_body_bytes: PositiveInt = 64 * 1024
+    # The proxies whose Forwarded / X-Forwarded-For headers say who the client is
+    # (addresses or networks, comma-separated in the environment); a request from anywhere
+    # else is its connection's peer, whatever its headers claim (frontdesk.api.clients).
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["127.0.0.1", "::1"]
+    )
+    # /metrics answers a request with "Authorization: Bearer <metrics_token>"; without a
+    # token set, only requests from this machine (docs/security.md).
+    metrics_token: SecretStr | None = None
 
     @field_validator("smtp_url")
     @classmethod
@@ -155,6 +167,25 @@ class Settings(BaseSettings):
         except ValueError as exc:
             raise ValueError(f"smtp_url: {exc}") from None
         return url
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_proxies(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [entry.strip() for entry in value.split(",") if entry.strip()]
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _check_proxies(cls, entries: list[str]) -> list[str]:
+        for entry in entries:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"trusted_proxies: {entry!r} is not an address or a network"
+                ) from None
+        return entries
 
     @model_validator(mode="after")
     def _check_relations(self) -> Settings:

@@ -93,3 +93,50 @@ def create_app_for(settings: Settings, database: Database) -> FastAPI:
         passwords=PasswordHasher("fast"),
     )
     return create_app(runtime)
+
+
+def test_a_request_through_a_proxy_is_not_from_this_machine(
+    database: Database, database_url: str, passwords: PasswordHasher, tmp_path: Path
+) -> None:
+    """Whatever a proxy on this machine says about the client (even that it is loopback),
+    the mailbox and the metrics answer only requests made here directly."""
+    settings = caught_settings(database_url, tmp_path, run_worker=False)
+    spoofs = [
+        {"X-Real-IP": "203.0.113.9"},
+        {"Forwarded": "for=203.0.113.9"},
+        {"Forwarded": 'for="[::1]"'},
+        {"X-Forwarded-For": "127.0.0.1"},
+        {"True-Client-IP": "127.0.0.1"},
+    ]
+    with (
+        serving(settings, database, passwords) as server,
+        httpx.Client(base_url=server.base_url, timeout=10) as http,
+    ):
+        assert http.get("/dev/mail").status_code == 200
+        assert http.get("/metrics").status_code == 200
+        for headers in spoofs:
+            mailbox = http.get("/dev/mail", headers=headers)
+            assert mailbox.status_code == 404, (headers, mailbox.text)
+            assert mailbox.json()["error"]["code"] == "mailbox_unavailable"
+            metrics = http.get("/metrics", headers=headers)
+            assert metrics.status_code == 404, (headers, metrics.text)
+            assert metrics.json()["error"]["code"] == "metrics_unavailable"
+
+
+def test_the_metrics_answer_their_token_from_anywhere(
+    database: Database, database_url: str, passwords: PasswordHasher, tmp_path: Path
+) -> None:
+    settings = caught_settings(
+        database_url, tmp_path, run_worker=False, metrics_token="scrape-me-please"
+    )
+    with (
+        serving(settings, database, passwords) as server,
+        httpx.Client(base_url=server.base_url, timeout=10) as http,
+    ):
+        assert http.get("/metrics").status_code == 401
+        wrong = http.get("/metrics", headers={"Authorization": "Bearer scrape-me"})
+        assert wrong.status_code == 401
+        proxied = {"Authorization": "Bearer scrape-me-please", "X-Forwarded-For": "203.0.113.9"}
+        scraped = http.get("/metrics", headers=proxied)
+        assert scraped.status_code == 200
+        assert "frontdesk_" in scraped.text

@@ -61,6 +61,7 @@ def serving(
             host="127.0.0.1",
             port=port,
             log_level="warning",
+            proxy_headers=False,
             **UVICORN_WEBSOCKET_OPTIONS,
         )
     )

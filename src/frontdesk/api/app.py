@@ -6,18 +6,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import hmac
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import partial
 
-from fastapi import APIRouter, FastAPI, Response
+from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.middleware.gzip import GZipMiddleware
 from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.types import Receive, Scope, Send
 
 import frontdesk
 from frontdesk import metrics
+from frontdesk.api.clients import ClientAddresses, from_this_machine
 from frontdesk.api.cors import WidgetCors
 from frontdesk.api.deps import PasswordChecks
 from frontdesk.api.errors import install_error_handlers
@@ -40,6 +42,7 @@ from frontdesk.api.schemas import ErrorOut
 from frontdesk.engine.inbound import BounceReceiver
 from frontdesk.engine.mailer import Mailer
 from frontdesk.engine.worker import NotificationWorker
+from frontdesk.errors import NotAuthenticated, NotFound
 from frontdesk.realtime.heap import HeapKeeper
 from frontdesk.realtime.hub import Hub, LocalHub
 from frontdesk.realtime.keeper import PresenceKeeper
@@ -59,8 +62,12 @@ class FrontdeskApp(FastAPI):
     hot_paths: HotPaths | None = None
     # Told of each HTTP request: its full collections wait for a second with few of them.
     heap: HeapKeeper | None = None
+    # Who each request and socket comes from, for every route, socket and limit alike.
+    clients: ClientAddresses | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.clients is not None and scope["type"] != "lifespan":
+            self.clients.resolve(scope)
         if self.heap is not None and scope["type"] == "http":
             self.heap.request()
         if self.hot_paths is None:
@@ -186,9 +193,26 @@ def create_app(runtime: Runtime, *, hub: Hub | None = None) -> FastAPI:
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
+    metrics_token = runtime.settings.metrics_token
+
     @app.get("/metrics", include_in_schema=False)
-    def prometheus_metrics() -> Response:
-        """The engine's counters in Prometheus' text format (docs/notifications.md)."""
+    def prometheus_metrics(request: Request) -> Response:
+        """The engine's counters in Prometheus' text format (docs/notifications.md), for
+        the bearer of ``metrics_token``, or without one set, for this machine only."""
+        if metrics_token is None:
+            if not from_this_machine(request.scope):
+                raise NotFound(
+                    "The metrics answer only this machine unless FRONTDESK_METRICS_TOKEN is set.",
+                    code="metrics_unavailable",
+                )
+        elif not hmac.compare_digest(
+            request.headers.get("authorization", "").encode(),
+            f"Bearer {metrics_token.get_secret_value()}".encode(),
+        ):
+            raise NotAuthenticated(
+                "Send FRONTDESK_METRICS_TOKEN as 'Authorization: Bearer <token>'.",
+                code="invalid_token",
+            )
         return Response(metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
 
     app.add_middleware(BodyLimit, max_bytes=runtime.settings.max_request_body_bytes)
@@ -202,6 +226,7 @@ def create_app(runtime: Runtime, *, hub: Hub | None = None) -> FastAPI:
     app.add_middleware(sockets.SocketRoutes, prefix=API_PREFIX)
     # The visitor message, the hottest request, ahead of all of the above and of FastAPI's
     # own layers: frontdesk.api.hot.
+    app.clients = ClientAddresses(runtime.settings.trusted_proxies)
     app.hot_paths = HotPaths(
         partial(FastAPI.__call__, app),
         runtime=runtime,

@@ -2,14 +2,14 @@
 browser, so a new installation shows its notification e-mails without a mail server.
 
 It exists only on the embedded default (no ``FRONTDESK_SMTP_URL``) and answers only
-requests from this machine: the e-mails hold visitors' messages and unsubscribe links.
+requests from this machine, not through a proxy (``frontdesk.api.clients``): the e-mails
+hold visitors' messages and unsubscribe links.
 An e-mail's HTML is served from its own URL under a CSP sandbox, and shown in a sandboxed
 frame, so nothing in it runs or loads anything.
 """
 
 from __future__ import annotations
 
-import ipaddress
 from functools import cache
 from pathlib import Path as FilePath
 from typing import Annotated
@@ -18,6 +18,7 @@ from fastapi import APIRouter, Path, Request
 from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment, FileSystemLoader, Template, select_autoescape
 
+from frontdesk.api.clients import from_this_machine
 from frontdesk.api.deps import RuntimeDep
 from frontdesk.errors import NotFound
 from frontdesk.mail.catcher import CaughtMail, caught_mail, one_caught_mail
@@ -103,12 +104,7 @@ def _mailbox(request: Request, rt: Runtime) -> FilePath:
             "There is no development mailbox: e-mail goes to FRONTDESK_SMTP_URL.",
             code="mailbox_unavailable",
         )
-    client = request.client.host if request.client else ""
-    try:
-        local = ipaddress.ip_address(client).is_loopback
-    except ValueError:
-        local = False
-    if not local:
+    if not from_this_machine(request.scope):
         raise NotFound(
             "The development mailbox answers only requests from this machine.",
             code="mailbox_unavailable",
