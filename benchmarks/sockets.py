@@ -55,7 +55,15 @@ from typing import Any
 
 import httpx2 as httpx
 
-from benchmarks.common import ROOT, cpu_seconds, free_port, percentile, rss_mb, tracebacks
+from benchmarks.common import (
+    ROOT,
+    UNREACHED_LIMITS,
+    cpu_seconds,
+    free_port,
+    percentile,
+    rss_mb,
+    tracebacks,
+)
 
 CONNECT_CONCURRENCY = 50
 FANOUT_SOCKETS = 1000
@@ -336,6 +344,7 @@ async def measure_frontdesk(total: int, rounds: int) -> dict[str, Any]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("FRONTDESK_")} | {
         "FRONTDESK_DATABASE_URL": f"sqlite:///{data / 'bench.sqlite3'}",
         "FRONTDESK_PASSWORD_HASHING": "fast",
+        **UNREACHED_LIMITS,
     }
     command = [
         sys.executable,

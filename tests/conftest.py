@@ -34,6 +34,10 @@ POSTGRES_ADMIN_URL = os.environ.get(
     "FRONTDESK_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
 IN_CI = os.environ.get("CI", "").lower() == "true"
+# Tests make hundreds of visitors and logins from one address: every Settings here and every
+# server a test starts runs without rate limits, unless the test turns them on
+# (tests/api/test_rate_limits.py does, with each limit).
+os.environ["FRONTDESK_RATE_LIMITS"] = "false"
 
 
 def postgres_unreachable_reason() -> str | None:

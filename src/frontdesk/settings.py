@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
+from limits import RateLimitItem, parse
 from pydantic import (
     Field,
     NonNegativeFloat,
@@ -149,6 +150,21 @@ class Settings(BaseSettings):
     trusted_proxies: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["127.0.0.1", "::1"]
     )
+    # Rate limits (docs/security.md), in the notation of the ``limits`` library
+    # ("3000/minute", "5 per 5 minutes", or "off"); the defaults are the peers': Chatwoot's
+    # per address and for logins and sign-ups, Zulip's per user for a visitor's messages.
+    # Counted in this process, or in Redis with redis_url set. rate_limits=false turns
+    # every one off.
+    rate_limits: bool = True
+    rate_limit_per_ip: str = "3000/minute"
+    rate_limit_login_failures_per_ip: str = "5 per 5 minutes"
+    rate_limit_login_failures_per_email: str = "10 per 15 minutes"
+    rate_limit_signups_per_ip: str = "5 per 30 minutes"
+    # A visitor is made with its first message: Chatwoot's 6 widget conversations per 12 h
+    # for each address.
+    rate_limit_visitors_per_ip: str = "6 per 12 hours"
+    rate_limit_messages_per_ip: str = "300/minute"
+    rate_limit_messages_per_visitor: str = "200/minute"
     # /metrics answers a request with "Authorization: Bearer <metrics_token>"; without a
     # token set, only requests from this machine (docs/security.md).
     metrics_token: SecretStr | None = None
@@ -167,6 +183,20 @@ class Settings(BaseSettings):
         except ValueError as exc:
             raise ValueError(f"smtp_url: {exc}") from None
         return url
+
+    @field_validator(
+        "rate_limit_per_ip",
+        "rate_limit_login_failures_per_ip",
+        "rate_limit_login_failures_per_email",
+        "rate_limit_signups_per_ip",
+        "rate_limit_visitors_per_ip",
+        "rate_limit_messages_per_ip",
+        "rate_limit_messages_per_visitor",
+    )
+    @classmethod
+    def _check_limit(cls, value: str) -> str:
+        parse_limit(value)
+        return value
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod
@@ -230,6 +260,19 @@ class Settings(BaseSettings):
                 raise ValueError(f"{CONFIG_FILE_VARIABLE}={config_file}: no such file")
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=config_file))
         return tuple(sources)
+
+
+def parse_limit(value: str) -> RateLimitItem | None:
+    """A rate limit setting's limit; ``off`` (or an empty value) is none. Raises ValueError."""
+    if value.strip().lower() in ("", "off", "none"):
+        return None
+    try:
+        return parse(value)
+    except ValueError:
+        raise ValueError(
+            f"{value!r} is not a rate limit; write it like '3000/minute' or "
+            "'5 per 5 minutes', or 'off'"
+        ) from None
 
 
 def normalize_database_url(url: str) -> str:

@@ -5,6 +5,7 @@ tag. Every page records dialogs and errors; each test ends with both lists empty
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -146,6 +147,30 @@ def test_a_website_on_another_origin_embeds_the_widget_with_one_tag(
         assert [m["text"] for m in details["messages"]] == ["Hello from another origin"]
         owner.call("POST", f"/conversations/{created['id']}/messages", {"text": "Hi there"})
         expect(widget.bubbles("agent")).to_have_text(["Hi there"], timeout=WAIT_MS)
+    nothing_went_wrong(watched)
+
+
+def test_a_visitor_over_the_message_limit_is_told_to_wait_and_keeps_the_text(
+    watched: Watched, serve_site: SiteFactory
+) -> None:
+    with serve_site(
+        rate_limits=True, rate_limit_messages_per_visitor="1 per 10 minutes"
+    ) as limited:
+        owner = sign_up(limited)
+        tag = f'<script src="{limited.base_url}/widget.js" data-key="{owner.widget_key}"></script>'
+        with owner.socket() as agent_socket, customer_site(f"<!doctype html>{tag}") as shop:
+            agent_socket.wait_for("hello")
+            widget = Widget(watched.page)
+            watched.page.goto(f"{shop}/teapots")  # another origin: the body says how long
+            widget.open()
+            widget.say("The first one")
+            widget.message_box.fill("One too many")
+            widget.dialog.get_by_role("button", name="Send", exact=True).click()
+            expect(widget.alert).to_have_text(
+                re.compile(r"^You are writing faster than we can take\. Please wait \d+ s")
+            )
+            expect(widget.message_box).to_have_value("One too many")
+            expect(widget.bubbles("visitor")).to_have_text(["The first one"])
     nothing_went_wrong(watched)
 
 

@@ -15,7 +15,7 @@ from functools import partial
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.middleware.gzip import GZipMiddleware
 from prometheus_client import CONTENT_TYPE_LATEST
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 import frontdesk
 from frontdesk import metrics
@@ -26,6 +26,7 @@ from frontdesk.api.errors import install_error_handlers
 from frontdesk.api.hot import HotPaths
 from frontdesk.api.limits import BodyLimit
 from frontdesk.api.live import Live
+from frontdesk.api.ratelimits import RateLimitLayer, RateLimits
 from frontdesk.api.routes import (
     accounts,
     agents,
@@ -59,6 +60,9 @@ log = logging.getLogger("frontdesk.api")
 class FrontdeskApp(FastAPI):
     """FastAPI, with the hot paths (frontdesk.api.hot) served in front of its layers."""
 
+    # In front of everything but the client's address: the rate limits, then the hot
+    # paths, then FastAPI's own layers.
+    front: ASGIApp | None = None
     hot_paths: HotPaths | None = None
     # Told of each HTTP request: its full collections wait for a second with few of them.
     heap: HeapKeeper | None = None
@@ -70,10 +74,10 @@ class FrontdeskApp(FastAPI):
             self.clients.resolve(scope)
         if self.heap is not None and scope["type"] == "http":
             self.heap.request()
-        if self.hot_paths is None:
+        if self.front is None:
             await super().__call__(scope, receive, send)
-        else:  # it hands every other request to FastAPI.__call__
-            await self.hot_paths(scope, receive, send)
+        else:  # it hands every other request on to FastAPI.__call__
+            await self.front(scope, receive, send)
 
 
 def create_app(runtime: Runtime, *, hub: Hub | None = None) -> FastAPI:
@@ -162,6 +166,7 @@ def create_app(runtime: Runtime, *, hub: Hub | None = None) -> FastAPI:
     app.state.hub = hub
     app.state.keeper = keeper
     app.state.openings = asyncio.Semaphore(runtime.settings.socket_openings_at_once)
+    app.state.rate_limits = RateLimits(runtime.settings)
     app.state.password_checks = PasswordChecks(
         at_once=runtime.settings.password_checks_at_once,
         waiting=runtime.settings.password_checks_waiting,
@@ -233,6 +238,7 @@ def create_app(runtime: Runtime, *, hub: Hub | None = None) -> FastAPI:
         prefix=API_PREFIX,
         max_body_bytes=runtime.settings.max_request_body_bytes,
     )
+    app.front = RateLimitLayer(app.hot_paths, limits=app.state.rate_limits, prefix=API_PREFIX)
     return app
 
 

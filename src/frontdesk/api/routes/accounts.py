@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from functools import partial
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Request, status
 
 from frontdesk.api.deps import AgentDep, PasswordChecksDep, RuntimeDep
+from frontdesk.api.ratelimits import RateLimits, too_many
 from frontdesk.api.schemas import (
     AccountOut,
     AccountPatch,
@@ -18,6 +19,7 @@ from frontdesk.api.schemas import (
     TokenOut,
 )
 from frontdesk.core.plans import has_missed_conversation_emails
+from frontdesk.errors import NotAuthenticated
 from frontdesk.service import accounts
 from frontdesk.service.runtime import Runtime
 from frontdesk.store.models import Account
@@ -49,13 +51,33 @@ async def sign_up(body: SignUpIn, rt: RuntimeDep, checks: PasswordChecksDep) -> 
 
 
 @router.post("/auth/login")
-async def log_in(body: LoginIn, rt: RuntimeDep, checks: PasswordChecksDep) -> TokenOut:
+async def log_in(
+    body: LoginIn, request: Request, rt: RuntimeDep, checks: PasswordChecksDep
+) -> TokenOut:
+    """A token for the agent. Failed logins are limited per address and per e-mail address
+    (429 with ``Retry-After``, whether or not the address has an agent)."""
+    limits: RateLimits = request.app.state.rate_limits
+    address = request.client.host if request.client else ""
+    login = accounts.email_key(body.email)
+    for limit, key in (
+        (limits.login_failures_per_ip, address),
+        (limits.login_failures_per_email, login),
+    ):
+        retry_after = await limits.exhausted(limit, key)
+        if retry_after is not None:
+            raise too_many("failed logins", retry_after)
+
     def logging_in() -> TokenOut:
         token = accounts.log_in(rt, email=body.email, password=body.password)
         caller = accounts.authenticate_agent(rt, token)
         return TokenOut(token=token, agent_id=caller.agent_id, account_id=caller.account_id)
 
-    return await checks.run(logging_in)
+    try:
+        return await checks.run(logging_in)
+    except NotAuthenticated:
+        await limits.hit(limits.login_failures_per_ip, address)
+        await limits.hit(limits.login_failures_per_email, login)
+        raise
 
 
 @router.post("/auth/logout", status_code=status.HTTP_204_NO_CONTENT)

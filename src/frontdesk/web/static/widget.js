@@ -22,6 +22,7 @@
       email: "Your e-mail", name: "Your name", sendMessage: "Send message",
       thanks: "Thanks! We will reply to you by e-mail.", you: "You", agent: "Support",
       failed: "Something went wrong. Please try again.",
+      limited: (seconds) => `You are writing faster than we can take. Please wait ${seconds} s and send it again.`,
       away: "We are not online right now. Leave your e-mail and we will reply there.",
     },
     de: {
@@ -31,6 +32,7 @@
       email: "Ihre E-Mail-Adresse", name: "Ihr Name", sendMessage: "Nachricht senden",
       thanks: "Danke! Wir antworten Ihnen per E-Mail.", you: "Sie", agent: "Support",
       failed: "Etwas ist schiefgegangen. Bitte versuchen Sie es erneut.",
+      limited: (seconds) => `Sie schreiben schneller, als wir annehmen können. Bitte warten Sie ${seconds} s und senden Sie es erneut.`,
       away: "Wir sind gerade nicht online. Hinterlassen Sie Ihre E-Mail-Adresse, wir antworten dorthin.",
     },
     cs: {
@@ -39,6 +41,7 @@
       email: "Váš e-mail", name: "Vaše jméno", sendMessage: "Odeslat zprávu",
       thanks: "Děkujeme! Odpovíme vám e-mailem.", you: "Vy", agent: "Podpora",
       failed: "Něco se pokazilo. Zkuste to prosím znovu.",
+      limited: (seconds) => `Píšete rychleji, než stíháme přijímat. Počkejte prosím ${seconds} s a odešlete to znovu.`,
       away: "Právě nejsme online. Nechte nám svůj e-mail a odpovíme vám na něj.",
     },
   };
@@ -205,7 +208,12 @@ input,textarea{display:block;width:100%;margin-top:2px;padding:7px 9px;border:1p
     if (response.ok) return answer;
     // The server does not know this visitor (any more): the next message makes a new one.
     if (response.status === 401 && sentWith && sentWith === token) forgetVisitor();
-    const failure = new Error(answer.error?.message || t.failed);
+    // Over a rate limit: how long to wait, in the visitor's language (the message is kept).
+    const failure = new Error(
+      response.status === 429
+        ? t.limited(Number(response.headers.get("Retry-After")) || answer.error?.retry_after || 60)
+        : answer.error?.message || t.failed,
+    );
     throw Object.assign(failure, { status: response.status });
   }
 
