@@ -12,10 +12,12 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from limits import parse
 from pydantic import ValidationError
 from starlette.websockets import WebSocketDisconnect
 
 from frontdesk.api.app import create_app
+from frontdesk.api.ratelimits import Limit, LocalWindows
 from frontdesk.clock import ManualClock
 from frontdesk.security import PasswordHasher
 from frontdesk.service.runtime import Runtime
@@ -218,3 +220,22 @@ def test_without_redis_nothing_is_refused_and_the_log_says_so(
     with caplog.at_level(logging.WARNING, logger="frontdesk.limits"):
         assert [client.get("/healthz").status_code for _ in range(3)] == [200] * 3
     assert "rate limits are not counted" in caplog.text
+
+
+def test_a_window_in_memory_opens_at_its_first_hit_and_lasts_its_period() -> None:
+    now = [1000.0]
+    windows = LocalWindows(clock=lambda: now[0])
+    limit = Limit("test", parse("2 per 10 seconds"), amount=2, period=10.0)
+    assert windows.hit(limit, "a") is None
+    now[0] += 4
+    assert windows.hit(limit, "a") is None
+    assert windows.left(limit, "a") == 6.0
+    assert windows.hit(limit, "a") == 6.0  # over: not counted
+    assert windows.hit(limit, "b") is None  # another key, its own window
+    now[0] += 6
+    assert windows.left(limit, "a") is None
+    assert windows.hit(limit, "a") is None  # a new window from this hit
+    for i in range(5000):  # expired windows go as the table grows
+        now[0] += 11
+        windows.hit(limit, f"key-{i}")
+    assert len(windows._windows) < 1100
