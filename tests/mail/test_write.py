@@ -42,7 +42,7 @@ def by_the_email_package(email: NotificationEmail) -> bytes:
     message["Auto-Submitted"] = "auto-generated"
     message["X-Auto-Response-Suppress"] = "All"
     if email.list_id:
-        label = header_safe(email.account_name, limit=40).replace('"', "'")
+        label = header_safe(email.account_name, limit=40).replace('"', "'").replace("\\", "/")
         message["List-Id"] = f'"{label}" {email.list_id}'
     if email.unsubscribe_url:
         message["List-Unsubscribe"] = f"<{email.unsubscribe_url}>"
@@ -178,3 +178,21 @@ def test_parts_kept_for_the_next_recipient_are_the_ones_rendered_for_each(tail: 
 
 def render_alone(email: NotificationEmail) -> object:
     return _shared_parts.__wrapped__(email)
+
+
+def test_text_that_reorders_itself_never_reaches_a_header() -> None:
+    """U+202E and its kin make "moc.knab" read as "bank.com"; they go, the letters stay."""
+    email = notification(visitor_name="Support \u202emoc.knab\u202c", account_name="Shop\u2067x")
+    raw = write(email)
+    subject = message_from_bytes(raw, policy=policy.default)["Subject"]
+    assert "moc.knab" in subject
+    for control in ("\u202e", "\u202c", "\u2067", "\u200f", "\u061c"):
+        assert control not in subject
+    assert header_safe("a\u200fb\u2066c\u061cd") == "a b c d"
+
+
+def test_a_name_ending_in_a_backslash_keeps_the_list_id_whole() -> None:
+    email = notification(account_name='Shop "Best" \\')
+    head = write(email).partition(b"\r\n\r\n")[0].decode("ascii")
+    (list_id,) = [line for line in head.split("\r\n") if line.startswith("List-Id:")]
+    assert list_id == f"List-Id: \"Shop 'Best' /\" {email.list_id}"

@@ -53,7 +53,11 @@ from frontdesk.mail.verp import bare_address
 
 HEADER_TEXT_MAX = 60
 TEMPLATES_DIR = Path(__file__).with_name("templates")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+# Control characters, and the invisible ones that reorder text (bidi embeddings, overrides
+# and isolates, the marks): after U+202E, "moc.knab" reads as "bank.com" to the recipient.
+_CONTROL = re.compile(
+    r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]+"
+)
 # In a body, line breaks and tabs mean something; every other control character goes.
 _BODY_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029]")
 _SIMPLE_ADDRESS = re.compile(r"^[^\s@<>()\"',;:\\]+@[^\s@<>()\"',;:\\]+\.[^\s@<>()\"',;:\\]+$")
@@ -168,7 +172,8 @@ def write(email: NotificationEmail) -> bytes:
         lines.append(_header("References", email.thread_id))
     lines.append(_FIXED_HEADERS)
     if email.list_id:
-        label = header_safe(email.account_name, limit=40).replace('"', "'")
+        # A quoted string: a quote or a backslash of the name would end or escape it.
+        label = header_safe(email.account_name, limit=40).replace('"', "'").replace("\\", "/")
         lines.append(_header("List-Id", f'"{label}" {email.list_id}'))
     if email.unsubscribe_url:
         lines.append(_header("List-Unsubscribe", f"<{email.unsubscribe_url}>"))
