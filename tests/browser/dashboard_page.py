@@ -70,7 +70,7 @@ class Dashboard:
         expect(self.online_switch).to_be_visible()
 
     def log_out(self) -> None:
-        self.page.get_by_role("button", name="Log out").click()
+        self.page.get_by_role("button", name="Log out", exact=True).click()
         expect(self.page.get_by_role("heading", name="Log in")).to_be_visible()
 
     @property

@@ -574,13 +574,12 @@ def test_a_new_installation_signs_up_in_the_browser_and_a_dead_session_returns_t
                 == "pro"
             )
 
-            # Logged out elsewhere: the next call of the page gets a 401 and shows the login.
+            # Logged out elsewhere: the token's socket closes, and the page shows the login.
             token = page.evaluate("() => localStorage.getItem('frontdesk.token')")
             assert (
                 http.post("/auth/logout", headers={"Authorization": f"Bearer {token}"}).status_code
                 == 204
             )
-        dashboard.go("#/profile")
         expect(page.get_by_role("heading", name="Log in")).to_be_visible()
         expect(page.get_by_role("status")).to_have_text("Your session has ended. Log in again.")
         assert page.evaluate("() => localStorage.getItem('frontdesk.token')") is None
@@ -682,4 +681,20 @@ def test_an_owner_makes_an_agent_admin_renames_a_group_and_changes_the_password(
 
         dashboard.log_out()
         dashboard.log_in(owner.email, "a-new-tea-password")
+    assert_nothing_ran(watched)
+
+
+def test_logging_out_everywhere_ends_this_session_and_the_others(
+    watched: Watched, serve_site: SiteFactory
+) -> None:
+    page = watched.page
+    with serve_site() as server:
+        owner = sign_up(server)  # a session of its own, as another browser would hold
+        dashboard = Dashboard(page, server)
+        dashboard.log_in(owner.email)
+        dashboard.go("#/profile")
+        dashboard.section("Sessions").get_by_role("button", name="Log out everywhere").click()
+        expect(page.get_by_role("heading", name="Log in")).to_be_visible()
+        assert page.evaluate("() => Object.keys(localStorage).filter(k => /token/.test(k))") == []
+        assert owner.call("GET", "/me").status_code == 401
     assert_nothing_ran(watched)

@@ -21,6 +21,22 @@ from frontdesk.service import events
 from frontdesk.service.widget import Posted
 from frontdesk.store.models import Conversation, Message
 
+# The hub frame that ends sockets of revoked tokens; sockets act on it and pass it on to
+# no client.
+SESSIONS_ENDED = "sessions.ended"
+
+
+def sessions_ended_by(frame: dict[str, Any]) -> events.SessionsEnded | None:
+    if frame.get("type") != SESSIONS_ENDED:
+        return None
+    return events.SessionsEnded(
+        account_id=frame["account_id"],
+        agent_id=frame["agent_id"],
+        token_ids=tuple(frame["token_ids"]),
+        every_token=frame["every_token"],
+        all_but=frame["all_but"],
+    )
+
 
 class Live:
     def __init__(self, hub: Hub, keeper: PresenceKeeper) -> None:
@@ -34,6 +50,7 @@ class Live:
         dispatcher.subscribe(events.ConversationChanged, self.conversation_changed)
         dispatcher.subscribe(events.ConversationRead, self.conversation_read)
         dispatcher.subscribe(events.AgentDeactivated, self.agent_deactivated)
+        dispatcher.subscribe(events.SessionsEnded, self.sessions_ended)
 
     def agents_listen(self, account_id: int) -> bool:
         """Whether a frame to the account's agents may reach anybody (always, when other
@@ -80,6 +97,21 @@ class Live:
         self.hub.publish(
             agents_topic(deactivated.account_id),
             {"type": "agent.deactivated", "agent_id": deactivated.agent_id},
+        )
+
+    def sessions_ended(self, ended: events.SessionsEnded) -> None:
+        """To the account's sockets in every process; the ones of the tokens that ended
+        close, and no dashboard is sent the frame (sockets.py)."""
+        self.hub.publish(
+            agents_topic(ended.account_id),
+            {
+                "type": SESSIONS_ENDED,
+                "account_id": ended.account_id,
+                "agent_id": ended.agent_id,
+                "token_ids": list(ended.token_ids),
+                "every_token": ended.every_token,
+                "all_but": ended.all_but,
+            },
         )
 
     def _to_agents(self, conversation: Conversation, kind: str) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from frontdesk.core.model import Locale, Plan, Role
@@ -16,7 +16,7 @@ from frontdesk.security import (
     new_widget_key,
     token_digest,
 )
-from frontdesk.service.events import AgentAccessChanged
+from frontdesk.service.events import AgentAccessChanged, SessionsEnded
 from frontdesk.service.runtime import ACCESS_CHANNEL, AgentCaller, Runtime
 from frontdesk.store.models import Account, Agent, AgentToken
 from frontdesk.store.plain import PlainStatement
@@ -145,11 +145,45 @@ def _wrong_credentials() -> NotAuthenticated:
 
 
 def log_out(rt: Runtime, caller: AgentCaller) -> None:
+    """Revoke the caller's token; its open sockets close."""
     with rt.database.write() as session:
         token = session.get(AgentToken, caller.token_id)
         if token is not None and token.revoked_at is None:
             token.revoked_at = rt.clock.now()
             access_changed(session, rt, caller.agent_id)
+            rt.record(
+                session,
+                SessionsEnded(caller.account_id, caller.agent_id, token_ids=(caller.token_id,)),
+            )
+
+
+def log_out_everywhere(rt: Runtime, caller: AgentCaller) -> None:
+    """Revoke every token of the caller's agent, this one too; every socket closes."""
+    with rt.database.write() as session:
+        revoke_tokens(session, rt, caller.account_id, caller.agent_id)
+
+
+def revoke_tokens(
+    session: Session,
+    rt: Runtime,
+    account_id: int,
+    agent_id: int,
+    *,
+    but: int | None = None,
+    close_sockets: bool = True,
+) -> None:
+    """Revoke the agent's tokens (all ``but`` one) in this transaction; once it commits,
+    no process takes them, and unless ``close_sockets`` is off (the caller closes them
+    another way), their sockets close."""
+    revoking = update(AgentToken).where(
+        AgentToken.agent_id == agent_id, AgentToken.revoked_at.is_(None)
+    )
+    if but is not None:
+        revoking = revoking.where(AgentToken.id != but)
+    session.execute(revoking.values(revoked_at=rt.clock.now()))
+    access_changed(session, rt, agent_id)
+    if close_sockets:
+        rt.record(session, SessionsEnded(account_id, agent_id, every_token=True, all_but=but))
 
 
 def access_changed(session: Session, rt: Runtime, agent_id: int) -> None:

@@ -10,7 +10,7 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from frontdesk.core.model import Locale, Role
@@ -25,13 +25,14 @@ from frontdesk.service.accounts import (
     ensure_email_free,
     load_account,
     require_manager,
+    revoke_tokens,
 )
 from frontdesk.service.events import AgentDeactivated
 from frontdesk.service.groups import load_groups_of_account, require_groups
 from frontdesk.service.presence import settle_and_describe
 from frontdesk.service.runtime import AgentCaller, Runtime
 from frontdesk.service.secrets import read_unsubscribe_token
-from frontdesk.store.models import Account, Agent, AgentToken
+from frontdesk.store.models import Account, Agent
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,7 +148,8 @@ def update_agent(
             agent.active = active
             access_changed(session, rt, agent.id)
             if not active:
-                _revoke_tokens(session, rt, agent.id)
+                # AgentDeactivated below closes its sockets, telling them why.
+                revoke_tokens(session, rt, caller.account_id, agent.id, close_sockets=False)
             # A deactivated agent is offline at once, whatever its devices say (the going
             # offline, or back online, is announced after the commit).
             settle_and_describe(session, rt, agent, rt.clock.now())
@@ -207,6 +209,10 @@ def update_me(
             agent.email_key = email_key(email)
         if new_hash is not None:
             agent.password_hash = new_hash
+        if changes_login:
+            # Whoever else holds a session of this agent held it with the old login: every
+            # other token ends, and its sockets close; the one that made the change stays.
+            revoke_tokens(session, rt, caller.account_id, agent.id, but=caller.token_id)
         if name is not None:
             agent.name = name
         if locale is not None:
@@ -278,14 +284,6 @@ def _active_owner_count(session: Session, account_id: int) -> int:
         .with_for_update()
     ).all()
     return len(owners)
-
-
-def _revoke_tokens(session: Session, rt: Runtime, agent_id: int) -> None:
-    session.execute(
-        update(AgentToken)
-        .where(AgentToken.agent_id == agent_id, AgentToken.revoked_at.is_(None))
-        .values(revoked_at=rt.clock.now())
-    )
 
 
 def _refusal_error(refusal: Refusal) -> PermissionDenied | Conflict:

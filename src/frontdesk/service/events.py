@@ -69,6 +69,25 @@ class AgentDeactivated:
 
 
 @dataclass(frozen=True, slots=True)
+class SessionsEnded:
+    """Tokens of an agent revoked: ``token_ids``, or with ``all_but``, every token but that
+    one (``None``: every one). Their open sockets close."""
+
+    account_id: int
+    agent_id: int
+    token_ids: tuple[int, ...] = ()
+    every_token: bool = False
+    all_but: int | None = None
+
+    def ends(self, agent_id: int, token_id: int) -> bool:
+        if agent_id != self.agent_id:
+            return False
+        if self.every_token:
+            return token_id != self.all_but
+        return token_id in self.token_ids
+
+
+@dataclass(frozen=True, slots=True)
 class AgentAccessChanged:
     """What the agent's tokens prove changed: a token revoked (a logout, a deactivation) or
     another role. The agent's tokens are proven from the database again."""

@@ -82,8 +82,15 @@ async def log_in(
 
 @router.post("/auth/logout", status_code=status.HTTP_204_NO_CONTENT)
 def log_out(caller: AgentDep, rt: RuntimeDep) -> None:
-    """Revoke the token this request was made with."""
+    """Revoke the token this request was made with; its open sockets close (4401)."""
     accounts.log_out(rt, caller)
+
+
+@router.post("/auth/logout-everywhere", status_code=status.HTTP_204_NO_CONTENT)
+def log_out_everywhere(caller: AgentDep, rt: RuntimeDep) -> None:
+    """Revoke every token of the calling agent, this one too: every browser and app of the
+    agent is logged out, and every socket of it closes (4401 ``session_ended``)."""
+    accounts.log_out_everywhere(rt, caller)
 
 
 @router.get("/account")

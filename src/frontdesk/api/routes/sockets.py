@@ -25,6 +25,7 @@ from fastapi import WebSocket
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
+from frontdesk.api.live import sessions_ended_by
 from frontdesk.api.schemas import WIDGET_KEY_PATTERN
 from frontdesk.core.model import DeviceKind, DeviceStatus
 from frontdesk.errors import FrontdeskError
@@ -125,6 +126,11 @@ async def _agent_socket(websocket: WebSocket, opening: _Opening) -> None:
         frame = envelope.frame
         if frame.get("type") == "agent.deactivated" and frame.get("agent_id") == caller.agent_id:
             raise Ended(CLOSE_UNAUTHORIZED, "agent_deactivated")
+        ended = sessions_ended_by(frame)
+        if ended is not None:
+            if ended.ends(caller.agent_id, caller.token_id):
+                raise Ended(CLOSE_UNAUTHORIZED, "session_ended")
+            return None
         return envelope.text
 
     socket_id = secrets.token_hex(16)

@@ -1737,8 +1737,23 @@
         section(t("profile.details"), profileForm(me)),
         section(t("profile.my_notifications"), myNotificationsForm(mine)),
         section(t("profile.password"), passwordForm()),
+        section(t("profile.sessions"), sessionsForm()),
       ),
     );
+  }
+
+  function sessionsForm() {
+    const form = h(
+      "form",
+      { class: "stack", novalidate: true },
+      h("p", { class: "muted", text: t("profile.sessions_hint") }),
+      h("div", { class: "actions" }, h("button", { type: "submit", class: "danger", text: t("action.log_out_everywhere") })),
+    );
+    onSubmit(form, async () => {
+      await submitting(form, () => api("POST", "/auth/logout-everywhere"));
+      endSession(null);
+    });
+    return form;
   }
 
   function bounceWarning(bounce) {
