@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 import json
 import logging
 import os
@@ -16,6 +17,7 @@ import click
 import uvicorn
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.engine import make_url
+from uvicorn.config import LOGGING_CONFIG
 
 from frontdesk.api.app import API_PREFIX, create_app
 from frontdesk.api.routes.notifications import notification_out
@@ -29,6 +31,7 @@ from frontdesk.engine.worker import NotificationWorker
 from frontdesk.errors import FrontdeskError
 from frontdesk.mail.transport import SmtpTarget, SmtpTransport
 from frontdesk.realtime.transport import UVICORN_WEBSOCKET_OPTIONS
+from frontdesk.security import redacting_handlers
 from frontdesk.service import accounts, agents, notifications
 from frontdesk.service.runtime import Runtime
 from frontdesk.settings import CONFIG_FILE_VARIABLE, Settings
@@ -86,7 +89,7 @@ def serve(host: str, port: int, log_level: str) -> None:
         # Without FRONTDESK_PUBLIC_URL, the links in e-mails lead to where this serves.
         shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # noqa: S104 (a comparison)
         settings = settings.model_copy(update={"public_url": f"http://{shown}:{port}"})
-    logging.basicConfig(level=log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    _configure_logging(log_level)
     runtime = Runtime.create(settings)
     upgrade(runtime.database)
     click.echo(f"Frontdesk on http://{host}:{port}  (API under {API_PREFIX}, docs at /docs)")
@@ -97,6 +100,7 @@ def serve(host: str, port: int, log_level: str) -> None:
         port=port,
         log_level=log_level,
         access_log=False,
+        log_config=_uvicorn_log_config(),
         # Who the client is, is frontdesk.api.clients' to say, from trusted_proxies only.
         proxy_headers=False,
         **UVICORN_WEBSOCKET_OPTIONS,
@@ -112,11 +116,26 @@ def worker(log_level: str) -> None:
     FRONTDESK_RUN_WORKER=false on the `serve` processes to leave the e-mail to the workers.
     """
     settings = _load_settings()
-    logging.basicConfig(level=log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    _configure_logging(log_level)
     runtime = Runtime.create(settings)
     upgrade(runtime.database)
     click.echo(f"Frontdesk notification worker on {_redacted(settings.effective_database_url)}")
     asyncio.run(_run_worker(runtime))
+
+
+def _configure_logging(log_level: str) -> None:
+    logging.basicConfig(level=log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    redacting_handlers()
+
+
+def _uvicorn_log_config() -> dict[str, Any]:
+    """uvicorn's own logging, each of its handlers redacting tokens and secrets (it logs
+    the URL of every socket it accepts)."""
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["filters"] = {"redact": {"()": "frontdesk.security.RedactSecrets"}}
+    for handler in config["handlers"].values():
+        handler["filters"] = ["redact"]
+    return config
 
 
 async def _run_worker(runtime: Runtime) -> None:
@@ -162,7 +181,7 @@ def inbound(host: str | None, port: int | None, log_level: str) -> None:
             "the bounce endpoint needs a port: set FRONTDESK_INBOUND_PORT or give --port "
             "(0 picks a free one)"
         )
-    logging.basicConfig(level=log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    _configure_logging(log_level)
     runtime = Runtime.create(settings)
     upgrade(runtime.database)
     asyncio.run(_run_inbound(runtime, host, port))

@@ -8,7 +8,10 @@ nobody in. A fast hash is fine for tokens: they carry full entropy, unlike passw
 from __future__ import annotations
 
 import hashlib
+import logging
+import re
 import secrets
+from collections.abc import Mapping
 from typing import Literal
 
 import argon2
@@ -52,3 +55,43 @@ def token_digest(token: str) -> str:
 
 def new_widget_key() -> str:
     return secrets.token_urlsafe(18)
+
+
+# What a log line must never carry: a token (they all start with a prefix of ours), and any
+# value of a query or form field that holds one or a password.
+_TOKEN_IN_TEXT = re.compile(r"\b(fd[av]_)[A-Za-z0-9_-]{4,}")
+_SECRET_FIELD = re.compile(
+    r"(\b(?:token|visitor_token|password|current_password|metrics_token)=)[^&\s\"'<>]+",
+    re.IGNORECASE,
+)
+REDACTED = "…redacted"
+
+
+def redact(text: str) -> str:
+    """``text`` with every token and secret field value replaced by ``…redacted``."""
+    if "fd" not in text and "=" not in text:
+        return text
+    return _SECRET_FIELD.sub(rf"\1{REDACTED}", _TOKEN_IN_TEXT.sub(rf"\1{REDACTED}", text))
+
+
+class RedactSecrets(logging.Filter):
+    """On a log handler: every record it writes goes out with its tokens and secrets
+    redacted (``redact``), whoever logged it (uvicorn logs a socket's URL, for one)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str):
+            record.msg = redact(record.msg)
+        if isinstance(record.args, tuple):
+            record.args = tuple(redact(a) if isinstance(a, str) else a for a in record.args)
+        elif isinstance(record.args, Mapping):
+            record.args = {
+                k: redact(v) if isinstance(v, str) else v for k, v in record.args.items()
+            }
+        return True
+
+
+def redacting_handlers(logger: logging.Logger | None = None) -> None:
+    """Put ``RedactSecrets`` on every handler of ``logger`` (the root logger)."""
+    for handler in (logger or logging.getLogger()).handlers:
+        if not any(isinstance(f, RedactSecrets) for f in handler.filters):
+            handler.addFilter(RedactSecrets())

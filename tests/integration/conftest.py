@@ -79,11 +79,19 @@ def run_frontdesk(*args: str, env: dict[str, str]) -> subprocess.CompletedProces
 
 
 class Server:
-    def __init__(self, env: dict[str, str], log: Path, *, command: str = "serve") -> None:
+    def __init__(
+        self,
+        env: dict[str, str],
+        log: Path,
+        *,
+        command: str = "serve",
+        options: list[str] | None = None,
+    ) -> None:
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self._log = log.open("a")
         arguments = ["serve", "--port", str(self.port)] if command == "serve" else [command]
+        arguments += options or []
         self.process = subprocess.Popen(
             [sys.executable, "-m", "frontdesk", *arguments],
             env=env,

@@ -44,6 +44,9 @@ from frontdesk.service.runtime import Runtime
 MAX_FRAME_CHARS = 16 * 1024
 DEVICE_KEY = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
 WIDGET_KEY = re.compile(WIDGET_KEY_PATTERN)
+# The subprotocol a socket is accepted with, and the prefix of the one that carries its token.
+SUBPROTOCOL = "frontdesk"
+TOKEN_SUBPROTOCOL = "frontdesk.token."  # noqa: S105 (a prefix, not a secret)
 CLOSE_TOO_BIG = 1009
 CLOSE_TOO_SLOW = 1013
 CLOSE_UNAUTHORIZED = 4401
@@ -98,7 +101,7 @@ class SocketRoutes:
 
 
 async def agent_socket(websocket: WebSocket) -> None:
-    """``/agent/ws?token=&device_id=&kind=web&status=online``"""
+    """``/agent/ws?device_id=&kind=web&status=online``, the token as a subprotocol"""
     async with _Opening(websocket) as opening:
         await _agent_socket(websocket, opening)
 
@@ -107,9 +110,10 @@ async def _agent_socket(websocket: WebSocket, opening: _Opening) -> None:
     rt, hub, keeper = _parts(websocket)
     query = websocket.query_params
     device_id = query.get("device_id", "")
-    await websocket.accept()
+    token, subprotocol = _token(websocket, "token")
+    await websocket.accept(subprotocol=subprotocol)
     try:
-        caller = await _read(rt, authenticate_agent, rt, query.get("token", ""))
+        caller = await _read(rt, authenticate_agent, rt, token)
         if not DEVICE_KEY.match(device_id):
             raise Refused(
                 CLOSE_BAD_REQUEST, "invalid_device_id", "device_id: 1-100 of A-Z a-z 0-9 . _ : -"
@@ -177,7 +181,7 @@ async def _agent_socket(websocket: WebSocket, opening: _Opening) -> None:
 
 
 async def visitor_socket(websocket: WebSocket) -> None:
-    """``/widget/ws?widget_key=&visitor_token=&group_id=``"""
+    """``/widget/ws?widget_key=&group_id=``, the visitor token as a subprotocol"""
     async with _Opening(websocket) as opening:
         await _visitor_socket(websocket, opening)
 
@@ -185,7 +189,8 @@ async def visitor_socket(websocket: WebSocket) -> None:
 async def _visitor_socket(websocket: WebSocket, opening: _Opening) -> None:
     rt, hub, keeper = _parts(websocket)
     query = websocket.query_params
-    await websocket.accept()
+    token, subprotocol = _token(websocket, "visitor_token")
+    await websocket.accept(subprotocol=subprotocol)
     try:
         widget_key = query.get("widget_key", "")
         if not WIDGET_KEY.match(widget_key):
@@ -193,7 +198,6 @@ async def _visitor_socket(websocket: WebSocket, opening: _Opening) -> None:
                 CLOSE_BAD_REQUEST, "widget_not_found", "There is no widget with this key."
             )
         group_id = _group_id(query.get("group_id"))
-        token = query.get("visitor_token", "")
         # A visitor proven before (the widget's messages, an earlier socket) needs no query.
         caller = widget.known_visitor(rt, widget_key, token) or await _read(
             rt, widget.authenticate_visitor, rt, widget_key, token
@@ -377,6 +381,20 @@ class _Opening:
         if self._held:
             self._held = False
             self._semaphore.release()
+
+
+def _token(websocket: WebSocket, query_name: str) -> tuple[str, str | None]:
+    """The socket's bearer token, and the subprotocol to accept. A client offers the
+    subprotocols ``frontdesk`` and ``frontdesk.token.<token>`` (a browser's WebSocket can
+    send no header of its own), and ``frontdesk`` is accepted: the token travels in a
+    header, not in the URL that servers and proxies log. A token in the query
+    (``?token=`` / ``?visitor_token=``) is still taken from older clients."""
+    offered: list[str] = websocket.scope.get("subprotocols", [])
+    for protocol in offered:
+        if protocol.startswith(TOKEN_SUBPROTOCOL):
+            return protocol[len(TOKEN_SUBPROTOCOL) :], SUBPROTOCOL
+    subprotocol = SUBPROTOCOL if SUBPROTOCOL in offered else None
+    return websocket.query_params.get(query_name, ""), subprotocol
 
 
 def _parts(websocket: WebSocket) -> tuple[Runtime, Hub, PresenceKeeper]:

@@ -883,7 +883,6 @@
     live.stopped = false;
     clearTimeout(live.reconnectTimer);
     const query = new URLSearchParams({
-      token: state.token,
       device_id: state.deviceId,
       kind: "web",
       status: state.desiredStatus,
@@ -891,7 +890,11 @@
     const scheme = location.protocol === "https:" ? "wss:" : "ws:";
     let socket;
     try {
-      socket = new WebSocket(`${scheme}//${location.host}${API}/agent/ws?${query}`);
+      // The token as a subprotocol, not in the URL that servers and proxies write to logs.
+      socket = new WebSocket(`${scheme}//${location.host}${API}/agent/ws?${query}`, [
+        "frontdesk",
+        `frontdesk.token.${state.token}`,
+      ]);
     } catch {
       scheduleReconnect();
       return;

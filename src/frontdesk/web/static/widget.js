@@ -276,9 +276,13 @@ input,textarea{display:block;width:100%;margin-top:2px;padding:7px 9px;border:1p
 
   function connect() {
     if (socket || !token) return;
-    const query = new URLSearchParams({ widget_key: key, visitor_token: token });
+    const query = new URLSearchParams({ widget_key: key });
     if (group) query.set("group_id", group);
-    const ws = new WebSocket(`${base.replace(/^http/, "ws")}api/v1/widget/ws?${query}`);
+    // The token as a subprotocol, not in the URL that servers and proxies write to logs.
+    const ws = new WebSocket(`${base.replace(/^http/, "ws")}api/v1/widget/ws?${query}`, [
+      "frontdesk",
+      `frontdesk.token.${token}`,
+    ]);
     let pinger = 0;
     socket = ws;
     ws.onopen = () => {
