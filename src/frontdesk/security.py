@@ -11,7 +11,7 @@ import hashlib
 import logging
 import re
 import secrets
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Literal
 
 import argon2
@@ -43,6 +43,27 @@ class PasswordHasher:
             )
         except (VerificationError, InvalidHashError):
             return False
+
+
+def password_weakness(
+    password: str, *, user_inputs: Sequence[str] = (), min_guesses: int
+) -> str | None:
+    """Why ``password`` is too easy to guess (zxcvbn's estimate of the guesses it takes,
+    against ``min_guesses``, counting the person's own name and address as known to the
+    guesser), or None. Loaded on first use: zxcvbn's word lists are megabytes a serve that
+    checks no password need not hold."""
+    from zxcvbn import zxcvbn
+
+    known = [i for i in user_inputs if i]
+    # An address's parts are words of their own to a guesser: "jana.novak" of jana.novak@….
+    known += [part for i in known if "@" in i for part in i.partition("@")[::2]]
+    estimate = zxcvbn(password[:100], user_inputs=known)
+    if estimate["guesses"] >= min_guesses:
+        return None
+    feedback = estimate.get("feedback") or {}
+    said = feedback.get("warning") or "It is a common password or a simple pattern."
+    hints = " ".join(feedback.get("suggestions") or [])
+    return f"This password is too easy to guess. {said} {hints}".strip()
 
 
 def new_token(prefix: str) -> str:

@@ -143,6 +143,9 @@ class Settings(BaseSettings):
         default_factory=lambda: max(1, (os.cpu_count() or 2) // 2), ge=1, le=256
     )
     password_checks_waiting: int = Field(default=64, ge=0, le=100_000)
+    # A new password is refused when zxcvbn estimates fewer guesses to find it than this
+    # (Zulip's PASSWORD_MIN_GUESSES): "password", "12345678" and "aaaaaaaa" are.
+    password_min_guesses: int = Field(default=10_000, ge=1)
     max_request_body_bytes: PositiveInt = 64 * 1024
     # The proxies whose Forwarded / X-Forwarded-For headers say who the client is
     # (addresses or networks, comma-separated in the environment); a request from anywhere

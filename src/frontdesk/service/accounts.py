@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import bindparam, select, update
@@ -9,11 +10,18 @@ from sqlalchemy.orm import Session
 
 from frontdesk.core.model import Locale, Plan, Role
 from frontdesk.core.permissions import can_manage_account
-from frontdesk.errors import Conflict, NotAuthenticated, NotFound, PermissionDenied
+from frontdesk.errors import (
+    Conflict,
+    InvalidInput,
+    NotAuthenticated,
+    NotFound,
+    PermissionDenied,
+)
 from frontdesk.security import (
     AGENT_TOKEN_PREFIX,
     new_token,
     new_widget_key,
+    password_weakness,
     token_digest,
 )
 from frontdesk.service.events import AgentAccessChanged, SessionsEnded
@@ -79,6 +87,16 @@ def add_agent(
     return agent
 
 
+def require_strong_password(rt: Runtime, password: str, *, known: Sequence[str]) -> None:
+    """Refuse a new password that is easy to guess; ``known``: what a guesser would try
+    first (the person's name and address, the account's name)."""
+    weakness = password_weakness(
+        password, user_inputs=known, min_guesses=rt.settings.password_min_guesses
+    )
+    if weakness is not None:
+        raise InvalidInput(weakness, code="weak_password")
+
+
 def issue_token(session: Session, rt: Runtime, agent_id: int) -> str:
     token = new_token(AGENT_TOKEN_PREFIX)
     session.add(
@@ -88,6 +106,7 @@ def issue_token(session: Session, rt: Runtime, agent_id: int) -> str:
 
 
 def sign_up(rt: Runtime, *, name: str, plan: Plan, owner: NewAgent) -> SignedUp:
+    require_strong_password(rt, owner.password, known=(owner.name, owner.email, name))
     password_hash = rt.passwords.hash(owner.password)
     with rt.database.write() as session:
         account = Account(

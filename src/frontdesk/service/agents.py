@@ -25,6 +25,7 @@ from frontdesk.service.accounts import (
     ensure_email_free,
     load_account,
     require_manager,
+    require_strong_password,
     revoke_tokens,
 )
 from frontdesk.service.events import AgentDeactivated
@@ -69,6 +70,8 @@ def invite_agent(
     if role is Role.OWNER and caller.role is not Role.OWNER:
         raise _refusal_error(Refusal.ONLY_OWNER_MANAGES_OWNERS)
     initial_password = None if password else secrets.token_urlsafe(12)
+    if password:
+        require_strong_password(rt, password, known=(name, email))
     password_hash = rt.passwords.hash(password or initial_password or "")
     with rt.database.write() as session:
         groups = []
@@ -183,6 +186,7 @@ def update_me(
         with rt.database.read() as session:
             agent = load_agent(session, caller, caller.agent_id)
             checked_hash = agent.password_hash
+            known = (agent.name, agent.email, name or "", email or "")
             changes_login = password is not None or (
                 email is not None and email_key(email) != agent.email_key
             )
@@ -194,6 +198,7 @@ def update_me(
                     code="current_password_required",
                 )
             if password is not None:
+                require_strong_password(rt, password, known=known)
                 new_hash = rt.passwords.hash(password)
     with rt.database.write() as session:
         agent = load_agent(session, caller, caller.agent_id)
@@ -306,6 +311,7 @@ def _refusal_error(refusal: Refusal) -> PermissionDenied | Conflict:
 
 def create_agent(rt: Runtime, account_id: int, new: NewAgent) -> Agent:
     """Add an agent to an account without an acting agent (the admin CLI)."""
+    require_strong_password(rt, new.password, known=(new.name, new.email))
     password_hash = rt.passwords.hash(new.password)
     with rt.database.write() as session:
         if session.get(Account, account_id) is None:
