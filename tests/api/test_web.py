@@ -17,7 +17,7 @@ from frontdesk.service.runtime import Runtime
 from frontdesk.settings import Settings
 from frontdesk.store.database import Database
 from frontdesk.store.migrate import upgrade
-from tests.support import SignedUp, assert_error, sign_up
+from tests.support import SignedUp, assert_error, new_visitor, sign_up
 
 
 def test_the_home_page_leads_to_the_dashboard(client: TestClient) -> None:
@@ -32,6 +32,11 @@ def test_the_dashboard_runs_only_its_own_scripts(client: TestClient) -> None:
     policy = response.headers["content-security-policy"]
     assert "script-src 'self'" in policy
     assert "frame-ancestors 'none'" in policy
+    # Its socket is its own origin's: no connection to any other host, ws: or not.
+    assert "connect-src 'self';" in policy
+    assert "ws:" not in policy
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["referrer-policy"] == "no-referrer"
     config = re.search(r'<body data-config="([^"]*)"', response.text)
     assert config is not None
     settings = json.loads(html.unescape(config.group(1)))
@@ -90,3 +95,22 @@ def test_the_links_of_the_e_mails_open_that_screen_of_the_dashboard(client: Test
         response = client.get(link, follow_redirects=False)
         assert response.status_code == 307
         assert response.headers["location"] == screen
+
+
+def test_every_answer_is_nosniff_and_the_api_s_are_never_cached(
+    client: TestClient, account: SignedUp
+) -> None:
+    visitor = new_visitor(client, account.widget_key)
+    answers = {
+        "me": account.get("/me"),
+        "refused": client.get("/api/v1/me"),
+        "message (hot path)": visitor.say("hello"),
+        "invalid": client.post("/api/v1/accounts", json={}),
+    }
+    for what, answer in answers.items():
+        assert answer.headers["x-content-type-options"] == "nosniff", what
+        assert answer.headers["referrer-policy"] == "no-referrer", what
+        assert answer.headers["cache-control"] == "no-store", what
+    script = client.get("/widget.js")  # cached by browsers, as it says itself
+    assert script.headers["cache-control"] == "public, max-age=300"
+    assert script.headers["x-content-type-options"] == "nosniff"

@@ -15,7 +15,7 @@ from functools import partial
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.middleware.gzip import GZipMiddleware
 from prometheus_client import CONTENT_TYPE_LATEST
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import frontdesk
 from frontdesk import metrics
@@ -72,12 +72,36 @@ class FrontdeskApp(FastAPI):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self.clients is not None and scope["type"] != "lifespan":
             self.clients.resolve(scope)
-        if self.heap is not None and scope["type"] == "http":
-            self.heap.request()
+        if scope["type"] == "http":
+            send = with_security_headers(send, api=scope["path"].startswith(API_PREFIX))
+            if self.heap is not None:
+                self.heap.request()
         if self.front is None:
             await super().__call__(scope, receive, send)
         else:  # it hands every other request on to FastAPI.__call__
             await self.front(scope, receive, send)
+
+
+# On every answer that does not set its own: the browser takes a file for the type it is
+# said to be, and no page of Frontdesk tells another site where it came from (a
+# conversation's address in the dashboard names a visitor).
+_SECURITY_HEADERS = ((b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"no-referrer"))
+# On the API's answers besides: what they carry is one person's, never for a shared cache.
+_API_HEADERS = ((b"cache-control", b"no-store"),)
+
+
+def with_security_headers(send: Send, *, api: bool) -> Send:
+    wanted = _SECURITY_HEADERS + _API_HEADERS if api else _SECURITY_HEADERS
+
+    async def sending(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            headers = list(message.get("headers", ()))
+            present = {bytes(name).lower() for name, _ in headers}
+            headers.extend(pair for pair in wanted if pair[0] not in present)
+            message = {**message, "headers": headers}
+        await send(message)
+
+    return sending
 
 
 def create_app(runtime: Runtime, *, hub: Hub | None = None) -> FastAPI:

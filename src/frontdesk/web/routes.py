@@ -27,11 +27,11 @@ DEMO_PAGES = ("shop", "product")
 WIDGET_KEY = r"^[A-Za-z0-9_-]{1,64}$"  # as the API's widget key
 
 # The dashboard runs only its own files: hostile text that ever escaped into its HTML could
-# still not run a script. It may be framed by nobody; the caught mail it links to is a page
-# of its own.
+# still not run a script, nor send anything anywhere but here ('self' covers its own
+# WebSocket). It may be framed by nobody; the caught mail it links to is a page of its own.
 DASHBOARD_CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "connect-src 'self' ws: wss:; frame-src 'self'; frame-ancestors 'none'; "
+    "connect-src 'self'; frame-src 'self'; frame-ancestors 'none'; "
     "base-uri 'none'; form-action 'self'"
 )
 NO_STORE = {"Cache-Control": "no-store"}
