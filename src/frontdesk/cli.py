@@ -9,6 +9,7 @@ import logging
 import os
 import signal
 import socket
+from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, TypeVar
@@ -21,7 +22,7 @@ from uvicorn.config import LOGGING_CONFIG
 
 from frontdesk.api.app import API_PREFIX, create_app
 from frontdesk.api.routes.notifications import notification_out
-from frontdesk.api.schemas import AgentIn, SignUpIn
+from frontdesk.api.schemas import AgentIn, OwnerIn, SignUpIn
 from frontdesk.clock import SystemClock
 from frontdesk.core.model import Locale, Plan, Role
 from frontdesk.core.notifications import describe_bounce
@@ -34,6 +35,7 @@ from frontdesk.realtime.transport import UVICORN_WEBSOCKET_OPTIONS
 from frontdesk.security import redacting_handlers
 from frontdesk.service import accounts, agents, notifications
 from frontdesk.service.runtime import Runtime
+from frontdesk.service.secrets import signup_invitation
 from frontdesk.settings import CONFIG_FILE_VARIABLE, Settings
 from frontdesk.store.database import Database
 from frontdesk.store.migrate import upgrade
@@ -316,6 +318,7 @@ def create_account(
                 password=body.owner.password,
                 locale=body.owner.locale,
             ),
+            by_operator=True,
         )
     except FrontdeskError as exc:
         raise click.ClickException(exc.message) from exc
@@ -325,6 +328,25 @@ def create_account(
             "agent_id": signed.owner.id,
             "widget_key": signed.account.widget_key,
             "token": signed.token,
+        }
+    )
+
+
+@admin.command("invite-account")
+@click.option("--email", required=True, help="The address of the account's future owner.")
+def invite_account(email: str) -> None:
+    """An invitation to sign up (FRONTDESK_SIGNUP=invite): prints it and the link to the
+    dashboard's sign-up that carries it, valid for FRONTDESK_SIGNUP_INVITATION_VALID_FOR."""
+    address = _validated(OwnerIn, {"name": "-", "email": email, "password": "-" * 8}).email
+    runtime = _runtime()
+    invitation = signup_invitation(runtime, address)
+    until = runtime.clock.now() + timedelta(seconds=runtime.settings.signup_invitation_valid_for)
+    _print_json(
+        {
+            "email": address,
+            "invitation": invitation,
+            "url": f"{runtime.settings.public_url}/app#/signup?invitation={invitation}",
+            "valid_until": until.isoformat(),
         }
     )
 

@@ -131,6 +131,11 @@ class Settings(BaseSettings):
     inbound_host: str = "127.0.0.1"
     inbound_port: int | None = Field(default=None, ge=0, le=65535)
 
+    # Who may create an account with POST /api/v1/accounts: anybody ("open"), the bearer
+    # of an invitation for that e-mail address made with `frontdesk admin invite-account`
+    # ("invite"), or nobody ("closed": `frontdesk admin create-account` only).
+    signup: Literal["open", "invite", "closed"] = "open"
+    signup_invitation_valid_for: PositiveFloat = 7 * 86_400.0
     # Argon2id with RFC 9106's low-memory profile in production. ``fast`` exists so a test
     # suite that signs up hundreds of agents does not spend minutes hashing; never use it
     # for real accounts.

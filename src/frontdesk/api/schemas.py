@@ -180,6 +180,8 @@ class SignUpIn(Request):
     name: Name
     plan: Plan = Plan.FREE
     owner: OwnerIn
+    # With FRONTDESK_SIGNUP=invite: the invitation for owner.email (docs/security.md).
+    invitation: Annotated[str, Field(min_length=1, max_length=500)] | None = None
 
 
 class SignUpOut(Response):

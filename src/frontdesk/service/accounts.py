@@ -26,6 +26,7 @@ from frontdesk.security import (
 )
 from frontdesk.service.events import AgentAccessChanged, SessionsEnded
 from frontdesk.service.runtime import ACCESS_CHANNEL, AgentCaller, Runtime
+from frontdesk.service.secrets import read_signup_invitation
 from frontdesk.store.models import Account, Agent, AgentToken
 from frontdesk.store.plain import PlainStatement
 
@@ -105,7 +106,41 @@ def issue_token(session: Session, rt: Runtime, agent_id: int) -> str:
     return token
 
 
-def sign_up(rt: Runtime, *, name: str, plan: Plan, owner: NewAgent) -> SignedUp:
+def require_signup_allowed(rt: Runtime, email: str, invitation: str | None) -> None:
+    """Whether ``FRONTDESK_SIGNUP`` lets this address create an account through the API
+    (the admin CLI always may)."""
+    mode = rt.settings.signup
+    if mode == "open":
+        return
+    if mode == "closed":
+        raise PermissionDenied(
+            "Sign-up is closed on this installation: its operator creates accounts "
+            "(frontdesk admin create-account).",
+            code="signup_closed",
+        )
+    invited = None if invitation is None else read_signup_invitation(rt, invitation)
+    if invited is None or invited != email_key(email):
+        raise PermissionDenied(
+            "Sign-up on this installation needs an invitation for this e-mail address, "
+            "from its operator (frontdesk admin invite-account); an invitation is valid "
+            "for one address and runs out.",
+            code="signup_invitation_required",
+        )
+
+
+def sign_up(
+    rt: Runtime,
+    *,
+    name: str,
+    plan: Plan,
+    owner: NewAgent,
+    invitation: str | None = None,
+    by_operator: bool = False,
+) -> SignedUp:
+    """A new account and its owner; ``by_operator``: the admin CLI, which
+    ``FRONTDESK_SIGNUP`` does not restrict."""
+    if not by_operator:
+        require_signup_allowed(rt, owner.email, invitation)
     require_strong_password(rt, owner.password, known=(owner.name, owner.email, name))
     password_hash = rt.passwords.hash(owner.password)
     with rt.database.write() as session:

@@ -5,7 +5,8 @@ process of one installation signs and checks with the same one, and restarts cha
 Two processes that make one at the same moment agree: the first insert wins, the other reads
 it back.
 
-Signed here: the one-click unsubscribe links of notification e-mails (``unsubscribe_token``).
+Signed here: the one-click unsubscribe links of notification e-mails (``unsubscribe_token``)
+and the invitations to sign up (``signup_invitation``).
 """
 
 from __future__ import annotations
@@ -106,4 +107,39 @@ def read_unsubscribe_token(rt: Runtime, token: str) -> Unsubscribe | None:
     match payload:
         case [int() as agent_id, str() as kind] if kind in NotificationKind._value2member_map_:
             return Unsubscribe(agent_id=agent_id, kind=NotificationKind(kind))
+    return None
+
+
+# --- invitations to sign up --------------------------------------------------------------
+
+_SIGNUP_SALT = "frontdesk.signup"
+
+
+def _signup_serializer(rt: Runtime) -> URLSafeSerializer:
+    return URLSafeSerializer(
+        installation_secret(rt),
+        salt=_SIGNUP_SALT,
+        signer_kwargs={"digest_method": hashlib.sha256},
+    )
+
+
+def signup_invitation(rt: Runtime, email: str) -> str:
+    """An invitation for ``email`` to create one account, valid for
+    ``signup_invitation_valid_for`` from now (on the runtime's clock)."""
+    issued = int(rt.clock.now().timestamp())
+    return str(_signup_serializer(rt).dumps([email.strip().casefold(), issued]))
+
+
+def read_signup_invitation(rt: Runtime, token: str) -> str | None:
+    """The address an invitation was made for, or ``None`` when this installation did not
+    sign it or it has run out."""
+    try:
+        payload = _signup_serializer(rt).loads(token)
+    except BadSignature:
+        return None
+    match payload:
+        case [str() as email, int() as issued]:
+            age = rt.clock.now().timestamp() - issued
+            if 0 <= age <= rt.settings.signup_invitation_valid_for:
+                return email
     return None

@@ -64,6 +64,8 @@ def dashboard(request: Request) -> HTMLResponse:
         # The built-in catcher's mailbox, linked from the dashboard (api/routes/mailbox.py
         # still answers only requests from this machine).
         "mailbox": not settings.smtp_url,
+        # Whether the login offers "Create an account" (FRONTDESK_SIGNUP).
+        "signup": settings.signup,
     }
     html = _template("dashboard.html").render(
         version=frontdesk.__version__, config=json.dumps(config)

@@ -29,7 +29,8 @@ router = APIRouter(tags=["accounts"])
 
 @router.post("/accounts", status_code=status.HTTP_201_CREATED)
 async def sign_up(body: SignUpIn, rt: RuntimeDep, checks: PasswordChecksDep) -> SignUpOut:
-    """Create an account and its owner; answers with the owner's first token."""
+    """Create an account and its owner; answers with the owner's first token. Who may is
+    ``FRONTDESK_SIGNUP``'s to say: anybody, the bearer of an invitation, or nobody."""
     owner = body.owner
     signed = await checks.run(
         partial(
@@ -40,6 +41,7 @@ async def sign_up(body: SignUpIn, rt: RuntimeDep, checks: PasswordChecksDep) -> 
             owner=accounts.NewAgent(
                 name=owner.name, email=owner.email, password=owner.password, locale=owner.locale
             ),
+            invitation=body.invitation,
         )
     )
     return SignUpOut(

@@ -625,13 +625,15 @@
       h("h1", { text: t("login.title") }),
       notice ? h("p", { class: "notice", role: "status", text: notice }) : null,
       form,
-      h(
-        "p",
-        { class: "auth-switch" },
-        t("login.no_account"),
-        " ",
-        h("a", { href: "#/signup", text: t("login.create_account"), onclick: switchAuth("#/signup") }),
-      ),
+      CONFIG.signup === "closed"
+        ? null
+        : h(
+            "p",
+            { class: "auth-switch" },
+            t("login.no_account"),
+            " ",
+            h("a", { href: "#/signup", text: t("login.create_account"), onclick: switchAuth("#/signup") }),
+          ),
     );
   }
 
@@ -669,6 +671,8 @@
     );
     onSubmit(form, async () => {
       await submitting(form, async () => {
+        // An invitation from the installation's operator rides in the link: #/signup?invitation=…
+        const invitation = new URLSearchParams(location.hash.split("?")[1] || "").get("invitation");
         const answer = await api("POST", "/accounts", {
           name: company.value.trim(),
           plan: plan.value,
@@ -678,6 +682,7 @@
             password: password.value,
             locale: i18n.locale,
           },
+          ...(invitation ? { invitation } : {}),
         });
         history.replaceState(null, "", "#/settings");
         await startSession(answer.token);
