@@ -305,14 +305,16 @@ def timed_async(
 def seed(rt: Runtime, mails: int, per_notification: int, tag: str) -> None:
     """An account of ``per_notification`` agents, none online, and one offline message from
     each of enough visitors that their notifications make ``mails`` deliveries."""
-    owner = accounts.NewAgent(name="Olga", email=f"olga-{tag}@bench.example.com", password="x" * 12)
+    owner = accounts.NewAgent(
+        name="Olga", email=f"olga-{tag}@bench.example.com", password="steep-the-oolong-4"
+    )
     signed = accounts.sign_up(rt, name="Tea Shop", plan=Plan.STANDARD, owner=owner)
     for n in range(per_notification - 1):
         agents.create_agent(
             rt,
             signed.account.id,
             accounts.NewAgent(
-                name=f"A{n}", email=f"a{n}-{tag}@bench.example.com", password="x" * 12
+                name=f"A{n}", email=f"a{n}-{tag}@bench.example.com", password="steep-the-oolong-4"
             ),
         )
     for n in range(mails // per_notification):

@@ -209,7 +209,9 @@ def seed(rt: Runtime, n: int, *, staffed: int = 0) -> Seeded:
             rt,
             name=f"Shop {a}",
             plan=Plan.STANDARD,
-            owner=NewAgent(name="Olga", email=f"owner{a}@bench.example.com", password="x" * 12),
+            owner=NewAgent(
+                name="Olga", email=f"owner{a}@bench.example.com", password="steep-the-oolong-4"
+            ),
         )
         owners.append(accounts.authenticate_agent(rt, signed.token))
         owner_tokens.append(signed.token)

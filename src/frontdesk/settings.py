@@ -103,6 +103,11 @@ class Settings(BaseSettings):
     # once, the event loop works through a hundred or so at a time, and requests in between
     # wait for those only.
     socket_openings_at_once: int = Field(default=128, ge=1, le=100_000)
+    # Devices an agent keeps: a new one beyond this takes the place of the one longest
+    # disconnected, and is refused (409 too_many_devices) while all are connected.
+    max_devices_per_agent: int = Field(default=20, ge=1, le=10_000)
+    # Sockets one agent holds open in one process; one more is refused (4429).
+    max_sockets_per_agent: int = Field(default=20, ge=1, le=10_000)
     # On SQLite, a thread of each process copies the write-ahead log into the database file
     # this often (a passive checkpoint, beside the writers), so that the request whose
     # commit filled the log does not do it (docs/performance.md).

@@ -117,7 +117,9 @@ def set_up(
         rt,
         name="Shop",
         plan=plan,
-        owner=accounts.NewAgent(name="Owner", email=unique_email("owner"), password="x" * 12),
+        owner=accounts.NewAgent(
+            name="Owner", email=unique_email("owner"), password="steep-the-oolong-4"
+        ),
     )
     owner = AgentCaller(signed.owner.id, signed.account.id, Role.OWNER, token_id=0)
     callers = [owner]
@@ -126,7 +128,10 @@ def set_up(
             rt,
             signed.account.id,
             accounts.NewAgent(
-                name=f"Agent {n}", email=unique_email(), password="x" * 12, locale=Locale.EN
+                name=f"Agent {n}",
+                email=unique_email(),
+                password="steep-the-oolong-4",
+                locale=Locale.EN,
             ),
         )
         callers.append(AgentCaller(agent.id, signed.account.id, Role.AGENT, token_id=0))

@@ -62,7 +62,7 @@ def test_a_visitors_first_messages_in_two_transactions_open_one_conversation(
         rt,
         name="Shop",
         plan=Plan.STANDARD,
-        owner=NewAgent(name="Olga", email=unique_email("owner"), password="x" * 12),
+        owner=NewAgent(name="Olga", email=unique_email("owner"), password="steep-the-oolong-4"),
     )
     key = signed.account.widget_key
     made = widget.create_visitor(rt, key, name="V", email=None, page_url="/")

@@ -55,7 +55,7 @@ class Copy:
             self.rt,
             name="Shop",
             plan=plan,
-            owner=NewAgent(name="Olga", email=unique_email("owner"), password="x" * 12),
+            owner=NewAgent(name="Olga", email=unique_email("owner"), password="steep-the-oolong-4"),
         )
 
     def build(self) -> None:

@@ -13,9 +13,19 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import Enum
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import BindParameter, Connection, bindparam, func, insert, or_, select, update
+from sqlalchemy import (
+    BindParameter,
+    Connection,
+    bindparam,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from frontdesk.core.model import ConversationStatus, DeviceKind, DeviceStatus
@@ -27,12 +37,16 @@ from frontdesk.core.presence import (
     agent_transition,
     visitor_transition,
 )
+from frontdesk.errors import Conflict
 from frontdesk.service import notifications
 from frontdesk.service.events import PresenceChanged
 from frontdesk.service.runtime import AgentCaller, Runtime, VisitorCaller
 from frontdesk.service.scope import online_agents_of_accounts
 from frontdesk.store.models import Agent, Conversation, Device, PresenceChangeRow, Visitor, table_of
 from frontdesk.store.plain import PlainStatement
+
+# A device, loaded (``Device``) or as the socket batches read it (``_DeviceRow``).
+D = TypeVar("D", "Device", "_DeviceRow")
 
 # How many agents or visitors one sweep transaction settles at most; the next sweep
 # continues, so a burst of expiries never makes one long write transaction.
@@ -83,7 +97,7 @@ def set_status(
             )
         else:
             device = _device(session, caller.agent_id, device_key) or _new_device(
-                session, caller.agent_id, device_key, DeviceKind.WEB, now
+                session, rt, caller.agent_id, device_key, DeviceKind.WEB, now
             )
             device.status = status
             _heartbeat(device, now, rt.device_lease)
@@ -97,7 +111,7 @@ def heartbeat(
     with rt.database.write() as session:
         lapsed = _record_lapse(session, rt, caller, now)
         device = _device(session, caller.agent_id, device_key) or _new_device(
-            session, caller.agent_id, device_key, kind, now
+            session, rt, caller.agent_id, device_key, kind, now
         )
         device.kind = kind
         device.status = status
@@ -182,6 +196,7 @@ def _agent_sockets_changed(
         loaded = _DeviceRow(*row)
         devices[loaded.agent_id][loaded.device_key] = loaded
     transitions: list[tuple[_AgentRow, Transition]] = []
+    removed: list[int] = []  # devices that made room for new ones
     for agent in agents.values():  # a lease that ran out unnoticed first
         _settle_row(agent, devices[agent.id].values(), now, transitions)
     for change in agent_changes:
@@ -191,6 +206,13 @@ def _agent_sockets_changed(
         device = own.get(change.device_key)
         if isinstance(change, SocketOpened):
             if device is None:
+                # Room for it, as _new_device makes it (the sockets an agent holds open
+                # are bounded on their own: max_sockets_per_agent).
+                over = len(own) + 1 - rt.settings.max_devices_per_agent
+                for gone in _longest_disconnected(own.values(), now)[: max(over, 0)]:
+                    del own[gone.device_key]
+                    if gone.id is not None:
+                        removed.append(gone.id)
                 device = own[change.device_key] = _DeviceRow(
                     None,
                     change.caller.agent_id,
@@ -220,6 +242,8 @@ def _agent_sockets_changed(
     for agent in agents.values():
         _settle_row(agent, devices[agent.id].values(), now, transitions)
     _write_rows(connection, devices.values(), transitions)
+    if removed:
+        connection.execute(delete(_devices).where(_devices.c.id.in_(removed)))
     events = []
     for agent, transition in transitions:
         if transition.change is PresenceChange.AGENT_ONLINE:
@@ -923,8 +947,28 @@ def _device(session: Session, agent_id: int, device_key: str) -> Device | None:
 
 
 def _new_device(
-    session: Session, agent_id: int, device_key: str, kind: DeviceKind, now: datetime
+    session: Session,
+    rt: Runtime,
+    agent_id: int,
+    device_key: str,
+    kind: DeviceKind,
+    now: datetime,
 ) -> Device:
+    """A new device of the agent, in the place of the ones longest disconnected when it has
+    ``max_devices_per_agent`` already; refused while all of those are connected."""
+    devices = _devices_of(session, agent_id)
+    over = len(devices) + 1 - rt.settings.max_devices_per_agent
+    if over > 0:
+        gone = _longest_disconnected(devices, now)
+        if len(gone) < over:
+            raise Conflict(
+                f"This agent has {len(devices)} devices connected, the most it may have; "
+                "close one (a tab, an app) or wait for one to time out.",
+                code="too_many_devices",
+            )
+        for device in gone[:over]:
+            session.delete(device)
+        session.flush()
     device = Device(
         agent_id=agent_id,
         device_key=device_key,
@@ -935,6 +979,12 @@ def _new_device(
     )
     session.add(device)
     return device
+
+
+def _longest_disconnected(devices: Iterable[D], now: datetime) -> list[D]:
+    """The devices with no socket and no lease left, the longest gone first."""
+    gone = [d for d in devices if d.socket_id is None and d.connected_until <= now]
+    return sorted(gone, key=lambda d: d.last_seen_at)
 
 
 def _devices_of(session: Session, agent_id: int) -> list[Device]:

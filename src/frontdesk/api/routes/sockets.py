@@ -50,6 +50,7 @@ TOKEN_SUBPROTOCOL = "frontdesk.token."  # noqa: S105 (a prefix, not a secret)
 CLOSE_TOO_BIG = 1009
 CLOSE_TOO_SLOW = 1013
 CLOSE_UNAUTHORIZED = 4401
+CLOSE_TOO_MANY = 4429
 CLOSE_BAD_REQUEST = 4400
 
 FrameHandler = Callable[[dict[str, Any]], Awaitable[dict[str, Any] | None]]
@@ -69,6 +70,26 @@ class Ended(Exception):
     def __init__(self, close_code: int, reason: str) -> None:
         super().__init__(reason)
         self.close_code, self.reason = close_code, reason
+
+
+class SocketsPerAgent:
+    """The agent sockets open in this process, per agent, at most ``limit`` each."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._open: dict[int, int] = {}
+
+    def take(self, agent_id: int) -> bool:
+        held = self._open.get(agent_id, 0)
+        if held >= self.limit:
+            return False
+        self._open[agent_id] = held + 1
+        return True
+
+    def give_back(self, agent_id: int) -> None:
+        held = self._open.pop(agent_id) - 1
+        if held:
+            self._open[agent_id] = held
 
 
 class SocketRoutes:
@@ -137,6 +158,18 @@ async def _agent_socket(websocket: WebSocket, opening: _Opening) -> None:
             return None
         return envelope.text
 
+    held: SocketsPerAgent = websocket.app.state.agent_sockets
+    if not held.take(caller.agent_id):
+        await _refuse(
+            websocket,
+            Refused(
+                CLOSE_TOO_MANY,
+                "too_many_sockets",
+                f"This agent has {held.limit} sockets open here, the most it may have; "
+                "close a tab or an app.",
+            ),
+        )
+        return
     socket_id = secrets.token_hex(16)
     session = Session(websocket, hub, [agents_topic(caller.account_id)], forward=forward)
     keeper.device_socket_opened(socket_id)
@@ -173,6 +206,7 @@ async def _agent_socket(websocket: WebSocket, opening: _Opening) -> None:
         }
         await session.run(hello, on_frame, greeted=opening.done)
     finally:
+        held.give_back(caller.agent_id)
         hub.unsubscribe(session.subscription)
         keeper.device_socket_closed(socket_id)
         await keeper.socket_changed(
