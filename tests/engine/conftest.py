@@ -14,7 +14,7 @@ import pytest
 from frontdesk.security import PasswordHasher
 from frontdesk.settings import Settings
 from frontdesk.store.database import Database
-from tests.live.conftest import Agent, LiveServer, serving
+from tests.live.conftest import Agent, LiveServer, live_settings, serving
 from tests.mailsink import MailSink, mail_sink
 
 DELAY = 0.8  # offline_email_delay
@@ -30,11 +30,6 @@ def sink() -> Iterator[MailSink]:
 
 def engine_settings(database_url: str, data_dir: Path, smtp_url: str, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
-        "data_dir": data_dir,
-        "database_url": database_url,
-        "password_hashing": "fast",
-        "agent_device_timeout": LEASE,
-        "visitor_left_after": LEASE,
         "offline_email_delay": DELAY,
         "smtp_url": smtp_url,
         "smtp_retry_base": RETRY_BASE,
@@ -44,7 +39,7 @@ def engine_settings(database_url: str, data_dir: Path, smtp_url: str, **override
         # As in production: the doorbell, not a short nap, must wake the worker in time.
         "worker_max_sleep": 60,
     }
-    return Settings(**(values | overrides))
+    return live_settings(database_url, data_dir, **(values | overrides))
 
 
 @pytest.fixture

@@ -85,18 +85,23 @@ def serving(
         thread.join(timeout=10)
 
 
+def live_settings(database_url: str, data_dir: Path, **overrides: Any) -> Settings:
+    """A live server's settings: leases of LEASE seconds, fast hashing, and ``overrides``."""
+    values: dict[str, Any] = {
+        "data_dir": data_dir,
+        "database_url": database_url,
+        "password_hashing": "fast",
+        "agent_device_timeout": LEASE,
+        "visitor_left_after": LEASE,
+    }
+    return Settings(**(values | overrides))
+
+
 @pytest.fixture
 def live_server(
     database: Database, database_url: str, passwords: PasswordHasher, tmp_path: Path
 ) -> Iterator[LiveServer]:
-    settings = Settings(
-        data_dir=tmp_path,
-        database_url=database_url,
-        password_hashing="fast",
-        agent_device_timeout=LEASE,
-        visitor_left_after=LEASE,
-    )
-    with serving(settings, database, passwords) as server:
+    with serving(live_settings(database_url, tmp_path), database, passwords) as server:
         yield server
 
 

@@ -19,7 +19,7 @@ from frontdesk.security import PasswordHasher
 from frontdesk.service.runtime import Runtime
 from frontdesk.settings import Settings
 from frontdesk.store.database import Database
-from tests.live.conftest import LEASE, LiveServer, serving, sign_up
+from tests.live.conftest import LEASE, LiveServer, live_settings, serving, sign_up
 from tests.support import SignedUp, assert_error
 from tests.support import sign_up as sign_up_here
 
@@ -56,14 +56,8 @@ def test_a_new_device_takes_the_place_of_the_longest_gone_and_is_refused_while_a
 def capped_server(
     database: Database, database_url: str, passwords: PasswordHasher, tmp_path: Path
 ) -> Iterator[LiveServer]:
-    settings = Settings(
-        data_dir=tmp_path,
-        database_url=database_url,
-        password_hashing="fast",
-        agent_device_timeout=LEASE,
-        visitor_left_after=LEASE,
-        max_sockets_per_agent=2,
-        max_devices_per_agent=2,
+    settings = live_settings(
+        database_url, tmp_path, max_sockets_per_agent=2, max_devices_per_agent=2
     )
     with serving(settings, database, passwords) as server:
         yield server
