@@ -75,7 +75,7 @@ class HotPaths:
     async def _message(self, widget_key: str, scope: Scope, receive: Receive, send: Send) -> None:
         headers = dict(scope["headers"])
         length = headers.get(b"content-length", b"")
-        token = _bearer(headers.get(b"authorization", b""))
+        token = bearer(headers.get(b"authorization", b""))
         if (
             token is None
             or headers.get(b"content-type", b"").partition(b";")[0].strip().lower()
@@ -121,7 +121,8 @@ class HotPaths:
         await send({"type": "http.response.body", "body": payload.encode()})
 
 
-def _bearer(header: bytes) -> str | None:
+def bearer(header: bytes) -> str | None:
+    """The token of an ``Authorization: Bearer`` header's raw value, if it holds one."""
     scheme, _, token = header.partition(b" ")
     token = token.strip()
     if scheme.lower() != b"bearer" or not token or len(token) > MAX_TOKEN:

@@ -28,6 +28,7 @@ from limits.aio.strategies import FixedWindowRateLimiter as AsyncFixedWindow
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from frontdesk.api.errors import error_response
+from frontdesk.api.hot import bearer
 from frontdesk.errors import TooManyRequests
 from frontdesk.security import token_digest
 from frontdesk.settings import Settings, parse_limit
@@ -229,17 +230,8 @@ class RateLimitLayer:
         if self.messages.match(path):
             retry = await limits.hit(limits.messages_per_ip, address)
             if retry is None:
-                token = _bearer(scope)
+                token = bearer(dict(scope["headers"]).get(b"authorization", b""))
                 if token is not None:
                     retry = await limits.hit(limits.messages_per_visitor, token_digest(token))
             return None if retry is None else too_many("messages", retry)
         return None
-
-
-def _bearer(scope: Scope) -> str | None:
-    for name, value in scope.get("headers", ()):
-        if name == b"authorization":
-            scheme, _, token = value.decode("latin-1").partition(" ")
-            token = token.strip()
-            return token if scheme.lower() == "bearer" and token else None
-    return None
