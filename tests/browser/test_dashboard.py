@@ -251,7 +251,7 @@ def test_changing_the_language_speaks_german_from_then_on(
         assert rest(owner, "GET", "/me")["locale"] == "de"
 
         page.reload()
-        expect(page.get_by_role("button", name="Abmelden")).to_be_visible()
+        expect(page.get_by_role("button", name="Abmelden", exact=True)).to_be_visible()
         dashboard.go("#/settings")
         expect(
             page.get_by_role("switch", name="E-Mail-Benachrichtigungen für Offline-Nachrichten")
