@@ -11,6 +11,7 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 
 from frontdesk.api.app import create_app
+from frontdesk.api.docs_page import SWAGGER_UI_VERSION
 from frontdesk.clock import ManualClock
 from frontdesk.security import PasswordHasher
 from frontdesk.service.runtime import Runtime
@@ -114,3 +115,22 @@ def test_every_answer_is_nosniff_and_the_api_s_are_never_cached(
     script = client.get("/widget.js")  # cached by browsers, as it says itself
     assert script.headers["cache-control"] == "public, max-age=300"
     assert script.headers["x-content-type-options"] == "nosniff"
+
+
+def test_the_api_docs_load_swagger_ui_at_one_version_with_integrity_hashes(
+    client: TestClient,
+) -> None:
+    response = client.get("/docs")
+    assert response.status_code == 200
+    page = response.text
+    assets = re.findall(r'(?:src|href)="(https://[^"]+)"\s+integrity="(sha384-[^"]+)"', page)
+    assert sorted(url.rsplit("/", 1)[1] for url, _ in assets) == [
+        "swagger-ui-bundle.js",
+        "swagger-ui.css",
+    ]
+    for url, _ in assets:
+        assert f"swagger-ui-dist@{SWAGGER_UI_VERSION}/" in url
+    # Nothing else is loaded from elsewhere, and nothing without its hash.
+    assert len(re.findall(r'(?:src|href)="https?://', page)) == 2
+    assert page.count('crossorigin="anonymous"') == 2
+    assert response.headers["x-content-type-options"] == "nosniff"

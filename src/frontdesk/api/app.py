@@ -22,6 +22,7 @@ from frontdesk import metrics
 from frontdesk.api.clients import ClientAddresses, from_this_machine
 from frontdesk.api.cors import WidgetCors
 from frontdesk.api.deps import PasswordChecks
+from frontdesk.api.docs_page import swagger_ui
 from frontdesk.api.errors import install_error_handlers
 from frontdesk.api.hot import HotPaths
 from frontdesk.api.limits import BodyLimit
@@ -171,7 +172,8 @@ def create_app(runtime: Runtime, *, hub: Hub | None = None) -> FastAPI:
         version=frontdesk.__version__,
         summary="Live chat whose e-mail notifications are sent exactly when they should be.",
         openapi_url="/openapi.json",
-        docs_url="/docs",
+        # /docs is Swagger UI at a pinned version with integrity hashes (docs_page).
+        docs_url=None,
         redoc_url=None,
         # No OpenTelemetry here: FastAPI would otherwise look for a provider on every
         # request (docs/performance.md).
@@ -218,6 +220,8 @@ def create_app(runtime: Runtime, *, hub: Hub | None = None) -> FastAPI:
     app.include_router(api)
     app.include_router(mailbox.router)
     web.install(app)
+
+    app.get("/docs", include_in_schema=False)(swagger_ui)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:
