@@ -225,3 +225,33 @@ def test_a_reply_of_exactly_the_maximum_length_is_kept_whole(account: SignedUp) 
         == 201
     )
     assert account.get(f"/conversations/{conversation_id}").json()["messages"][-1]["text"] == text
+
+
+def test_the_messages_of_a_conversation_come_in_pages_newest_first(account: SignedUp) -> None:
+    visitor = new_visitor(account.client, account.widget_key)
+    ids = [visitor.say(f"message {n}").json()["message_id"] for n in range(7)]
+    conversation_id = visitor.say("last").json()["conversation_id"]
+    ids.append(account.get(f"/conversations/{conversation_id}").json()["messages"][-1]["id"])
+
+    def page(**params: Any) -> dict[str, Any]:
+        response = account.get(f"/conversations/{conversation_id}", params=params)
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    everything = page()
+    assert [m["id"] for m in everything["messages"]] == ids
+    assert everything["has_earlier"] is False
+    newest = page(limit=3)
+    assert [m["id"] for m in newest["messages"]] == ids[-3:]
+    assert newest["has_earlier"] is True
+    before = page(limit=3, before=ids[-3])
+    assert [m["id"] for m in before["messages"]] == ids[-6:-3]
+    assert before["has_earlier"] is True
+    first = page(limit=3, before=ids[-6])
+    assert [m["id"] for m in first["messages"]] == ids[:2]
+    assert first["has_earlier"] is False
+    for bad in ({"limit": 0}, {"limit": 501}, {"before": 0}, {"before": "x"}):
+        assert_error(
+            account.get(f"/conversations/{conversation_id}", params=bad), 422, "invalid_input"
+        )

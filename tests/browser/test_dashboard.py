@@ -698,3 +698,33 @@ def test_logging_out_everywhere_ends_this_session_and_the_others(
         assert page.evaluate("() => Object.keys(localStorage).filter(k => /token/.test(k))") == []
         assert owner.call("GET", "/me").status_code == 401
     assert_nothing_ran(watched)
+
+
+def test_a_long_conversation_opens_at_its_newest_page_and_shows_earlier_on_asking(
+    watched: Watched, serve_site: SiteFactory
+) -> None:
+    page = watched.page
+    with serve_site() as server:
+        owner = sign_up(server)
+        visitor = new_visitor(server, owner.widget_key, name="Vera")
+        said = [visitor.say(f"line {n}") for n in range(105)]
+        conversation_id = said[0]["conversation_id"]
+        dashboard = Dashboard(page, server)
+        dashboard.log_in(owner.email)
+        dashboard.go(f"#/conversations/{conversation_id}")
+        items = dashboard.messages.locator("li.message")
+        expect(items).to_have_count(100)
+        expect(items.first).to_contain_text("line 5")
+        expect(items.last).to_contain_text("line 104")
+        dashboard.messages.get_by_role("button", name="Show earlier messages").click()
+        expect(items).to_have_count(105)
+        expect(items.first).to_contain_text("line 0")
+        expect(
+            dashboard.messages.get_by_role("button", name="Show earlier messages")
+        ).to_have_count(0)
+
+        # A message arriving now joins the end; the earlier page stays.
+        visitor.say("one more")
+        expect(items.last).to_contain_text("one more", timeout=LIVE_TIMEOUT_MS)
+        expect(items).to_have_count(106)
+    assert_nothing_ran(watched)

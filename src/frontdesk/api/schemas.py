@@ -401,7 +401,13 @@ class ConversationList(Response):
 
 class ConversationDetailOut(ConversationOut):
     last_read_message_id: int | None
-    messages: list[MessageOut]
+    messages: list[MessageOut] = Field(
+        description="A page of the messages, oldest first: the newest `limit` (100) of those "
+        "before `before` (of all, without it)."
+    )
+    has_earlier: bool = Field(
+        description="Older messages exist: ask with `before=` the first message's id."
+    )
 
 
 class ReadIn(Request):

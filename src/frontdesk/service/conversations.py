@@ -41,7 +41,8 @@ class ConversationView:
 @dataclass(frozen=True, slots=True)
 class ConversationDetail:
     view: ConversationView
-    messages: list[Message]
+    messages: list[Message]  # oldest first
+    has_earlier: bool  # messages before these exist (``before=`` the first one's id)
 
 
 def list_folder(
@@ -55,18 +56,28 @@ def list_folder(
         return _views(session, caller, conversations)
 
 
-def get_conversation(rt: Runtime, caller: AgentCaller, conversation_id: int) -> ConversationDetail:
+def get_conversation(
+    rt: Runtime,
+    caller: AgentCaller,
+    conversation_id: int,
+    *,
+    limit: int = 100,
+    before: int | None = None,
+) -> ConversationDetail:
+    """The conversation with a page of its messages: the newest ``limit`` of those before
+    message ``before`` (of all, without it), oldest first."""
     with rt.database.read() as session:
         conversation = _load(session, caller, conversation_id)
-        messages = list(
-            session.scalars(
-                select(Message)
-                .where(Message.conversation_id == conversation.id)
-                .order_by(Message.id)
-            )
-        )
+        query = select(Message).where(Message.conversation_id == conversation.id)
+        if before is not None:
+            query = query.where(Message.id < before)
+        newest_first = list(session.scalars(query.order_by(Message.id.desc()).limit(limit + 1)))
         (view,) = _views(session, caller, [conversation])
-        return ConversationDetail(view=view, messages=messages)
+        return ConversationDetail(
+            view=view,
+            messages=newest_first[:limit][::-1],
+            has_earlier=len(newest_first) > limit,
+        )
 
 
 def mark_read(

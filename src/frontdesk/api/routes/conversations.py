@@ -58,13 +58,20 @@ def list_conversations(
 
 @router.get("/conversations/{conversation_id}")
 def get_conversation(
-    conversation_id: ConversationId, caller: AgentDep, rt: RuntimeDep
+    conversation_id: ConversationId,
+    caller: AgentDep,
+    rt: RuntimeDep,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    before: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
 ) -> ConversationDetailOut:
-    detail = conversations.get_conversation(rt, caller, conversation_id)
+    """The conversation and its newest ``limit`` messages, oldest first; ``has_earlier``
+    says there are more: ask again with ``before=`` the first message's id."""
+    detail = conversations.get_conversation(rt, caller, conversation_id, limit=limit, before=before)
     return ConversationDetailOut(
         **conversation_out(detail.view).model_dump(),
         last_read_message_id=detail.view.last_read_message_id,
         messages=[MessageOut.model_validate(m) for m in detail.messages],
+        has_earlier=detail.has_earlier,
     )
 
 

@@ -41,6 +41,8 @@
   const state = {
     token: null,
     me: null,
+    earlier: [], // older messages of the open conversation, fetched on asking
+    earlierMore: false, // and whether there are older ones still
     account: null,
     agents: [],
     deviceId: "",
@@ -1271,6 +1273,8 @@
     if (id === state.conversationId && ui.builtFor === id) return;
     state.conversationId = id;
     state.conversation = null;
+    state.earlier = [];
+    state.earlierMore = false;
     state.notifications = null;
     state.conversationError = null;
     buildConversationPane(id);
@@ -1301,6 +1305,7 @@
       return;
     }
     if (state.conversationId !== id || state.screen !== "conversations") return;
+    keepEarlier(state.conversation, conversation);
     state.conversation = conversation;
     state.notifications = log.notifications;
     // Opened from a link (an e-mail, a bookmark): show the folder it is in, so the list
@@ -1440,11 +1445,61 @@
     ui.closedNote.hidden = !closed;
     ui.replyForm.hidden = closed;
 
+    renderMessages();
+  }
+
+  // The conversation's newest page of messages comes with it; older pages are fetched on
+  // asking ("Show earlier messages") and kept while the conversation stays open.
+  function shownMessages() {
+    const page = state.conversation.messages;
+    const earlier = state.earlier || [];
+    if (!earlier.length) return { messages: page, more: state.conversation.has_earlier };
+    const last = earlier[earlier.length - 1].id;
+    return { messages: [...earlier, ...page.filter((m) => m.id > last)], more: state.earlierMore };
+  }
+
+  function renderMessages(keepFromBottom) {
     const scroller = ui.messages;
     const pinned = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 40;
     const firstFill = !scroller.childElementCount;
-    scroller.replaceChildren(...conversation.messages.map(messageItem));
-    if (pinned || firstFill) scroller.scrollTop = scroller.scrollHeight;
+    const { messages, more } = shownMessages();
+    const items = messages.map(messageItem);
+    if (more && messages.length) {
+      items.unshift(
+        h(
+          "li",
+          { class: "earlier" },
+          h("button", {
+            type: "button",
+            class: "link-button",
+            text: t("conversation.earlier"),
+            onclick: guarded(() => loadEarlier(messages[0].id), showConversationError),
+          }),
+        ),
+      );
+    }
+    scroller.replaceChildren(...items);
+    if (keepFromBottom !== undefined) scroller.scrollTop = scroller.scrollHeight - keepFromBottom;
+    else if (pinned || firstFill) scroller.scrollTop = scroller.scrollHeight;
+  }
+
+  // Earlier messages were asked for: the messages of the page shown so far that the new
+  // page no longer reaches (newer ones pushed them out) join them, so none goes missing.
+  function keepEarlier(old, fresh) {
+    if (!old || old.id !== fresh.id || !state.earlier.length) return;
+    const first = fresh.messages.length ? fresh.messages[0].id : Infinity;
+    const last = state.earlier[state.earlier.length - 1].id;
+    state.earlier.push(...old.messages.filter((m) => m.id > last && m.id < first));
+  }
+
+  async function loadEarlier(beforeId) {
+    const id = state.conversationId;
+    const page = await api("GET", `/conversations/${id}?before=${beforeId}`);
+    if (state.conversationId !== id || !state.conversation) return;
+    state.earlier = [...page.messages, ...(state.earlier || [])];
+    state.earlierMore = page.has_earlier;
+    const scroller = ui.messages;
+    renderMessages(scroller.scrollHeight - scroller.scrollTop);
   }
 
   function detail(term, value, kind) {
