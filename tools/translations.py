@@ -75,6 +75,14 @@ GERMAN: dict[str, Text] = {
         "Sie bekommen diese E-Mail, weil Sie Agent bei %(shop)s sind und E-Mails zu "
         "Offline-Nachrichten für Sie eingeschaltet sind."
     ),
+    '"%(typed)s"': "\u201e%(typed)s\u201c",
+    (
+        "The name, e-mail address, page and messages are what the visitor sent; Frontdesk "
+        "has not checked them."
+    ): (
+        "Name, E-Mail-Adresse, Seite und Nachrichten hat der Besucher gesendet; Frontdesk "
+        "hat sie nicht geprüft."
+    ),
 }
 
 # Czech has three plural forms: 1; 2 to 4; 0 and 5 and more.
@@ -134,6 +142,13 @@ CZECH: dict[str, Text] = {
     "messages are on for you.": (
         "Tento e-mail dostáváte, protože jste operátorem na %(shop)s a máte zapnuté e-maily "
         "o zprávách mimo provoz."
+    ),
+    '"%(typed)s"': "\u201e%(typed)s\u201c",
+    (
+        "The name, e-mail address, page and messages are what the visitor sent; Frontdesk "
+        "has not checked them."
+    ): (
+        "Jméno, e-mailovou adresu, stránku a zprávy poslal návštěvník; Frontdesk je nekontroloval."
     ),
 }
 

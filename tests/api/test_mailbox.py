@@ -44,7 +44,7 @@ def test_the_catchers_mail_is_listed_and_shown_with_its_html_sandboxed(
                 assert time.monotonic() < deadline, listing.text
                 time.sleep(0.05)
             assert listing.status_code == 200
-            assert "New message from &lt;i&gt;Anna&lt;/i&gt; on Shop" in listing.text
+            assert "New message from &#34;&lt;i&gt;Anna&lt;/i&gt;&#34; on Shop" in listing.text
             assert owner.email in listing.text
             key = listing.text.split('href="/dev/mail/')[1].split('"')[0]
 

@@ -35,7 +35,7 @@ def test_the_e_mail_of_a_hostile_visitor_shows_its_text_and_runs_nothing(
         visitor.say(HOSTILE)
         page = watched.page
         page.goto(f"{server.base_url}/dev/mail")
-        subject = "New message from <script>alert(2)</script> on Shop"
+        subject = 'New message from "<script>alert(2)</script>" on Shop'
         link = page.get_by_role("link", name=subject)
         expect(link).to_be_visible(timeout=10_000)  # the list refreshes every 5 s
         link.click()
@@ -43,7 +43,7 @@ def test_the_e_mail_of_a_hostile_visitor_shows_its_text_and_runs_nothing(
         frame = page.frame_locator("iframe[title='The HTML part']")
         expect(frame.locator("p.text")).to_have_text(HOSTILE)
         expect(frame.get_by_role("heading", level=1)).to_have_text(
-            "<script>alert(2)</script> left a message"
+            '"<script>alert(2)</script>" left a message'
         )
         expect(frame.get_by_role("link", name="Open the conversation")).to_be_visible()
         assert frame.locator("img, script").count() == 0

@@ -97,7 +97,7 @@ def test_an_offline_message_from_the_widget_is_e_mailed_and_hostile_text_stays_t
         )
         (email,) = mail
         assert email.recipients == owner.email
-        assert email.subject == "New message from Vera on Shop"
+        assert email.subject == 'New message from "Vera" on Shop'
         text_part = email.message.get_body(("plain",))
         assert text_part is not None
         assert HOSTILE in text_part.get_content()
@@ -117,7 +117,7 @@ def test_an_offline_message_from_the_widget_is_e_mailed_and_hostile_text_stays_t
             dashboard.navigation.get_by_role("link", name=re.compile("Caught mail")).click()
         mailbox = opened.value
         mailbox.on("dialog", lambda dialog: agent_browser.dialogs.append(dialog.message))
-        mailbox.get_by_role("link", name="New message from Vera on Shop").click()
+        mailbox.get_by_role("link", name='New message from "Vera" on Shop').click()
         frame = mailbox.frame_locator("iframe[title='The HTML part']")
         expect(frame.locator("p.text")).to_have_text(HOSTILE)
         assert frame.locator("img, script").count() == 0

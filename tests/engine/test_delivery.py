@@ -149,7 +149,7 @@ def test_visitor_text_cannot_inject_headers(engine_server: LiveServer, sink: Mai
     assert message["Bcc"] is None
     subject = message["Subject"]
     assert "\u2028" not in subject
-    assert subject.startswith("New message from Eve Bcc: victim@example.com žž")
+    assert subject.startswith('New message from "Eve Bcc: victim@example.com žž')
     assert len(subject) < 140
     assert [c.rcpt_to for c in sink.caught if "victim" in c.rcpt_to] == []
     assert "<img src=x onerror=alert(1)>" in caught.text

@@ -64,9 +64,9 @@ def test_each_agent_reads_it_in_their_language_and_time_zone(
     (de,) = sink.to(german.email)
     (cs,) = sink.to(czech.email)
 
-    assert english.message["Subject"] == "New message from Anna on Shop"
-    assert de.message["Subject"] == "Neue Nachricht von Anna auf Shop"
-    assert cs.message["Subject"] == "Nová zpráva od Anna na Shop"
+    assert english.message["Subject"] == 'New message from "Anna" on Shop'
+    assert de.message["Subject"] == "Neue Nachricht von \u201eAnna\u201c auf Shop"
+    assert cs.message["Subject"] == "Nová zpráva od \u201eAnna\u201c na Shop"
     assert "Unterhaltung öffnen" in de.text
     assert "Otevřít konverzaci" in cs.text
     assert "Zeitzone: Mitteleuropäische Zeit (Europe/Berlin)." in de.text

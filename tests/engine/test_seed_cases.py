@@ -234,7 +234,7 @@ def test_a_missed_conversation_is_e_mailed_on_standard_and_pro(
 ) -> None:
     owner, conversation_id = unanswered_while_online(engine_server, plan=plan, missed_on=True)
     (caught,) = sink.wait_for(1, to=owner.email)
-    assert caught.message["Subject"].startswith("Missed conversation: Vera")
+    assert caught.message["Subject"].startswith('Missed conversation: "Vera"')
     assert "Anyone?" in caught.text
     (decision,) = settled(owner, conversation_id)
     assert decision["kind"] == "missed_conversation"

@@ -55,7 +55,7 @@ def test_serve_catches_the_e_mail_without_a_mail_server_and_explain_tells_why(
         with httpx.Client(timeout=10) as http:
             assert http.get(unsubscribe.strip("<>")).status_code == 200
             shown = http.get(f"{server.base_url}/dev/mail")
-            assert "New message from Vera on Tea Shop" in shown.text
+            assert "New message from &#34;Vera&#34; on Tea Shop" in shown.text
     finally:
         server.stop()
     log = server.log_path.read_text()

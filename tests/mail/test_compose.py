@@ -78,7 +78,7 @@ def test_it_is_text_and_html_with_the_headers_mail_systems_expect() -> None:
     assert message["List-Id"] == '"Kaffee & Co" <account-1.notifications.shop.example>'
     assert message["List-Unsubscribe"] == "<https://chat.shop.example/api/v1/unsubscribe/token>"
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
-    assert message["Subject"] == "New message from Anna on Kaffee & Co"
+    assert message["Subject"] == 'New message from "Anna" on Kaffee & Co'
     assert message["To"] == "Eva <eva@shop.example>"
     assert message["Date"] == "Wed, 25 Nov 2026 19:42:00 +0000"
     assert not message.defects
@@ -94,7 +94,7 @@ def test_it_lists_the_messages_the_visitor_and_the_page_with_times_in_the_agents
     assert "Nov 25, 2026 8:40\u202fPM" in text
     assert "Nov 25, 2026 8:41\u202fPM" in text
     assert "  And in black?\n  Thanks" in text
-    assert "Anna left 2 messages" in text
+    assert '"Anna" left 2 messages' in text
     assert "Page: https://shop.example/cart?x=1&y=2" in text
     assert "E-mail: anna@example.com" in text
     assert "Open the conversation:\nhttps://chat.shop.example/dashboard/conversations/7" in text
@@ -102,7 +102,11 @@ def test_it_lists_the_messages_the_visitor_and_the_page_with_times_in_the_agents
     assert "And in black?<br>\nThanks" in html
     assert 'href="https://chat.shop.example/dashboard/conversations/7"' in html
     assert 'href="mailto:anna@example.com"' in html
-    assert 'href="https://shop.example/cart?x=1&amp;y=2"' in html
+    # The page the visitor's browser sent is shown, not linked: it is the visitor's word.
+    assert ">https://shop.example/cart?x=1&amp;y=2</td>" in html
+    assert 'href="https://shop.example' not in html
+    assert "are what the visitor sent; Frontdesk has not checked them." in html
+    assert "are what the visitor sent; Frontdesk has not checked them." in text
     assert 'style="' in html
     assert "<style" not in html
 
@@ -110,25 +114,29 @@ def test_it_lists_the_messages_the_visitor_and_the_page_with_times_in_the_agents
 def test_a_missed_conversation_says_the_visitor_left_unanswered_and_when() -> None:
     message = received(notification(kind=NotificationKind.MISSED_CONVERSATION))
     text, html = parts(message)
-    assert message["Subject"] == ("Missed conversation: Anna left Kaffee & Co without an answer")
-    assert "Anna left Kaffee & Co before anybody answered." in text
+    assert message["Subject"] == ('Missed conversation: "Anna" left Kaffee & Co without an answer')
+    assert '"Anna" left Kaffee & Co before anybody answered.' in text
     assert "Left at: Nov 25, 2026 8:43\u202fPM" in text
     assert "missed conversations are on for you" in text
-    assert "Anna left without an answer</h1>" in html
+    assert "&#34;Anna&#34; left without an answer</h1>" in html
 
 
 @pytest.mark.parametrize(
     ("locale", "subject", "words"),
     [
-        (Locale.EN, "New message from Anna on Kaffee & Co", ["Open the conversation", "Visitor"]),
+        (
+            Locale.EN,
+            'New message from "Anna" on Kaffee & Co',
+            ["Open the conversation", "Visitor"],
+        ),
         (
             Locale.DE,
-            "Neue Nachricht von Anna auf Kaffee & Co",
+            "Neue Nachricht von \u201eAnna\u201c auf Kaffee & Co",
             ["Unterhaltung öffnen", "Besucher", "Seite", "25.11.2026 20:40", "E-Mails abbestellen"],
         ),
         (
             Locale.CS,
-            "Nová zpráva od Anna na Kaffee & Co",
+            "Nová zpráva od \u201eAnna\u201c na Kaffee & Co",
             ["Otevřít konverzaci", "Návštěvník", "Stránka", "25. 11. 2026 20:40", "Odhlásit odběr"],
         ),
     ],
@@ -148,9 +156,9 @@ def test_it_is_written_in_the_recipients_language(
 @pytest.mark.parametrize(
     ("count", "subject"),
     [
-        (1, "Nová zpráva od Anna na Kaffee & Co"),
-        (3, "3 nové zprávy od Anna na Kaffee & Co"),
-        (5, "5 nových zpráv od Anna na Kaffee & Co"),
+        (1, "Nová zpráva od \u201eAnna\u201c na Kaffee & Co"),
+        (3, "3 nové zprávy od \u201eAnna\u201c na Kaffee & Co"),
+        (5, "5 nových zpráv od \u201eAnna\u201c na Kaffee & Co"),
     ],
 )
 def test_czech_counts_in_its_three_plural_forms(count: int, subject: str) -> None:
@@ -160,7 +168,7 @@ def test_czech_counts_in_its_three_plural_forms(count: int, subject: str) -> Non
 
 def test_without_a_name_the_visitor_is_named_by_address_or_number() -> None:
     assert received(notification(visitor_name=None))["Subject"].startswith(
-        "New message from anna@example.com"
+        'New message from "anna@example.com"'
     )
     unnamed = notification(visitor_name=None, visitor_email=None, locale=Locale.DE)
     assert received(unnamed)["Subject"] == "Neue Nachricht von Besucher #7 auf Kaffee & Co"
@@ -207,7 +215,9 @@ def test_hostile_visitor_text_is_only_text_in_the_html() -> None:
         "https://chat.shop.example/dashboard/conversations/7",
         "https://chat.shop.example/api/v1/unsubscribe/token",
     ]
-    assert "&lt;script&gt;alert(&#34;name&#34;)&lt;/script&gt; left 2 messages</h1>" in html
+    assert (
+        "&#34;&lt;script&gt;alert(&#34;name&#34;)&lt;/script&gt;&#34; left 2 messages</h1>" in html
+    )
     assert (
         "&lt;img src=x onerror=&#34;alert(1)&#34;&gt; &amp; &lt;a href=&#34;https://evil&#34;&gt;"
         in html
@@ -218,7 +228,7 @@ def test_hostile_visitor_text_is_only_text_in_the_html() -> None:
     assert "\x1b" not in text + html
     assert "\x07" not in text
     assert "NUL and [31mescape" in text
-    assert '<script>alert("name")</script> left 2 messages' in text
+    assert '"<script>alert("name")</script>" left 2 messages' in text
 
 
 @pytest.mark.parametrize(

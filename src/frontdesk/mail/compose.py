@@ -8,7 +8,9 @@ it is loaded (``_inlined_source``), as the templates' fixed texts are translated
 (``_translated_source``), so that an e-mail only renders its own values.
 
 Visitor text is untrusted everywhere. In the HTML it is escaped; in both parts it loses
-control characters. Links are made only from URLs whose scheme is http or https. In a
+control characters. The visitor's name is in quotation marks, the page address their
+browser sent is text, never a link, and a line says that these are the visitor's words,
+unchecked: a visitor named "Your account is locked" cannot speak as Frontdesk. In a
 header it first loses every control character (CR, LF and NUL included, so no header can be
 injected through a visitor's name — Python 3.11's ``email`` package lacks the fix for
 CVE-2024-6923, so nothing untrusted reaches it unflattened) and is shortened, and then the
@@ -31,7 +33,7 @@ from email.utils import format_datetime
 from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import css_inline
 from babel.support import NullTranslations
@@ -77,18 +79,25 @@ def body_safe(text: str) -> str:
     return _BODY_CONTROL.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
 
 
-def visitor_label(email: NotificationEmail) -> str:
-    if email.visitor_name and email.visitor_name.strip():
-        return email.visitor_name
-    if email.visitor_email:
-        return email.visitor_email
-    return translations(email.locale).gettext("Visitor #%(id)s") % {"id": email.conversation_id}
+def visitor_label(email: NotificationEmail, fit: Callable[[str], str] = str) -> str:
+    """Who wrote: the name the visitor typed, else their address, in quotation marks, so
+    that a visitor named "Your account is locked" reads as a visitor's words, not
+    Frontdesk's (``fit``: made safe for where it goes first); else ``Visitor #7``."""
+    t = translations(email.locale)
+    typed = (
+        email.visitor_name
+        if email.visitor_name and email.visitor_name.strip()
+        else email.visitor_email
+    )
+    if typed:
+        return t.gettext('"%(typed)s"') % {"typed": fit(typed)}
+    return t.gettext("Visitor #%(id)s") % {"id": email.conversation_id}
 
 
 def subject(email: NotificationEmail) -> str:
     """Who and what: ``New message from Anna on Shop`` / ``Missed conversation: …``."""
     t = translations(email.locale)
-    who = header_safe(visitor_label(email))
+    who = visitor_label(email, header_safe)
     shop = header_safe(email.account_name, limit=40)
     if email.kind is NotificationKind.OFFLINE_MESSAGE:
         count = len(email.messages)
@@ -243,21 +252,8 @@ def message_id_domain(mail_from: str) -> str:
     return bare_address(mail_from).rpartition("@")[2] or "localhost"
 
 
-def web_link(url: str | None) -> str | None:
-    """``url`` if a click on it can only open a web page (http or https), else ``None``."""
-    if not url:
-        return None
-    try:
-        parts = urlsplit(url.strip())
-    except ValueError:
-        return None
-    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
-        return None
-    return url.strip()
-
-
 def _context(email: NotificationEmail) -> dict[str, Any]:
-    who = body_safe(visitor_label(email))
+    who = visitor_label(email, body_safe)
     count = len(email.messages)
     messages = [
         {
@@ -285,7 +281,6 @@ def _context(email: NotificationEmail) -> dict[str, Any]:
             else None
         ),
         "page_url": page_url,
-        "page_link": web_link(page_url),
         "left_at": (
             local_time(email.visitor_left_at, time_zone=email.time_zone, locale=email.locale)
             if email.visitor_left_at and email.kind is NotificationKind.MISSED_CONVERSATION
