@@ -38,6 +38,9 @@ IN_CI = os.environ.get("CI", "").lower() == "true"
 # server a test starts runs without rate limits, unless the test turns them on
 # (tests/api/test_rate_limits.py does, with each limit).
 os.environ["FRONTDESK_RATE_LIMITS"] = "false"
+# Nor do they follow a confirmation link for each agent they make: every address counts as
+# proven, unless the test asks for proof (tests/engine/test_addresses_proven.py does).
+os.environ["FRONTDESK_CONFIRM_ADDRESSES"] = "false"
 
 
 def postgres_unreachable_reason() -> str | None:

@@ -75,6 +75,67 @@ GERMAN: dict[str, Text] = {
         "Sie bekommen diese E-Mail, weil Sie Agent bei %(shop)s sind und E-Mails zu "
         "Offline-Nachrichten für Sie eingeschaltet sind."
     ),
+    "Confirm your e-mail address for Frontdesk": "Bestätigen Sie Ihre E-Mail-Adresse für Frontdesk",
+    (
+        "Your invitation to answer chats on Frontdesk"
+    ): "Ihre Einladung, Chats auf Frontdesk zu beantworten",
+    "%(num)d notification held back on %(shop)s": (
+        "%(num)d Benachrichtigung auf %(shop)s zurückgehalten",
+        "%(num)d Benachrichtigungen auf %(shop)s zurückgehalten",
+    ),
+    "Offline message": "Offline-Nachricht",
+    "Missed conversation": "Verpasste Unterhaltung",
+    "Please confirm that this is your e-mail address.": (
+        "Bitte bestätigen Sie, dass dies Ihre E-Mail-Adresse ist."
+    ),
+    (
+        "This address was given for an agent of %(shop)s on the Frontdesk at %(site)s. "
+        "Until it is confirmed, Frontdesk sends it no notification."
+    ): (
+        "Diese Adresse wurde für einen Agenten von %(shop)s auf dem Frontdesk unter %(site)s "
+        "angegeben. Bis sie bestätigt ist, schickt Frontdesk ihr keine Benachrichtigung."
+    ),
+    "Confirm the address": "Adresse bestätigen",
+    "The link works for %(num)d day.": (
+        "Der Link gilt %(num)d Tag.",
+        "Der Link gilt %(num)d Tage.",
+    ),
+    "If you did not ask for this, ignore this e-mail: nothing more will come to this address.": (
+        "Wenn Sie das nicht angefordert haben, ignorieren Sie diese E-Mail: An diese Adresse "
+        "kommt nichts mehr."
+    ),
+    "You are invited to answer chats on Frontdesk.": (
+        "Sie sind eingeladen, Chats auf Frontdesk zu beantworten."
+    ),
+    (
+        "Somebody who calls themselves %(inviter)s added this address as an agent of "
+        "%(shop)s on the Frontdesk at %(site)s. These names are what they typed, not "
+        "words of Frontdesk."
+    ): (
+        "Jemand, der sich %(inviter)s nennt, hat diese Adresse als Agent von %(shop)s auf dem "
+        "Frontdesk unter %(site)s eingetragen. Diese Namen hat diese Person eingegeben, nicht "
+        "Frontdesk."
+    ),
+    "Accept the invitation and confirm your address": ("Einladung annehmen und Adresse bestätigen"),
+    "Whoever invited you gives you your password.": (
+        "Ihr Passwort bekommen Sie von der Person, die Sie eingeladen hat."
+    ),
+    "If you do not know them, ignore this e-mail: nothing more will come to this address.": (
+        "Wenn Sie diese Person nicht kennen, ignorieren Sie diese E-Mail: An diese Adresse "
+        "kommt nichts mehr."
+    ),
+    "%(num)d notification was held back": (
+        "%(num)d Benachrichtigung wurde zurückgehalten",
+        "%(num)d Benachrichtigungen wurden zurückgehalten",
+    ),
+    (
+        "You had reached the limit of notification e-mails for the hour, so these are "
+        "listed here in one e-mail instead. Visitor names are what the visitors typed."
+    ): (
+        "Sie hatten die Höchstzahl an Benachrichtigungs-E-Mails für diese Stunde erreicht, "
+        "daher stehen diese hier gesammelt in einer E-Mail. Besuchernamen haben die Besucher "
+        "selbst eingegeben."
+    ),
     '"%(typed)s"': "\u201e%(typed)s\u201c",
     (
         "The name, e-mail address, page and messages are what the visitor sent; Frontdesk "
@@ -84,6 +145,7 @@ GERMAN: dict[str, Text] = {
         "hat sie nicht geprüft."
     ),
 }
+
 
 # Czech has three plural forms: 1; 2 to 4; 0 and 5 and more.
 CZECH: dict[str, Text] = {
@@ -142,6 +204,62 @@ CZECH: dict[str, Text] = {
     "messages are on for you.": (
         "Tento e-mail dostáváte, protože jste operátorem na %(shop)s a máte zapnuté e-maily "
         "o zprávách mimo provoz."
+    ),
+    "Confirm your e-mail address for Frontdesk": "Potvrďte svou e-mailovou adresu pro Frontdesk",
+    "Your invitation to answer chats on Frontdesk": "Pozvánka k odpovídání na chaty ve Frontdesku",
+    "%(num)d notification held back on %(shop)s": (
+        "%(num)d zadržené upozornění na %(shop)s",
+        "%(num)d zadržená upozornění na %(shop)s",
+        "%(num)d zadržených upozornění na %(shop)s",
+    ),
+    "Offline message": "Zpráva mimo provoz",
+    "Missed conversation": "Zmeškaná konverzace",
+    "Please confirm that this is your e-mail address.": (
+        "Potvrďte prosím, že je to vaše e-mailová adresa."
+    ),
+    (
+        "This address was given for an agent of %(shop)s on the Frontdesk at %(site)s. "
+        "Until it is confirmed, Frontdesk sends it no notification."
+    ): (
+        "Tato adresa byla zadána pro operátora %(shop)s ve Frontdesku na %(site)s. Dokud "
+        "nebude potvrzena, Frontdesk na ni neposílá žádná upozornění."
+    ),
+    "Confirm the address": "Potvrdit adresu",
+    "The link works for %(num)d day.": (
+        "Odkaz platí %(num)d den.",
+        "Odkaz platí %(num)d dny.",
+        "Odkaz platí %(num)d dní.",
+    ),
+    "If you did not ask for this, ignore this e-mail: nothing more will come to this address.": (
+        "Pokud jste o to nežádali, tento e-mail ignorujte: na tuto adresu už nic nepřijde."
+    ),
+    "You are invited to answer chats on Frontdesk.": (
+        "Jste pozváni k odpovídání na chaty ve Frontdesku."
+    ),
+    (
+        "Somebody who calls themselves %(inviter)s added this address as an agent of "
+        "%(shop)s on the Frontdesk at %(site)s. These names are what they typed, not "
+        "words of Frontdesk."
+    ): (
+        "Někdo, kdo si říká %(inviter)s, přidal tuto adresu jako operátora %(shop)s ve "
+        "Frontdesku na %(site)s. Tato jména napsal on, nejsou to slova Frontdesku."
+    ),
+    "Accept the invitation and confirm your address": "Přijmout pozvánku a potvrdit adresu",
+    "Whoever invited you gives you your password.": "Heslo vám dá ten, kdo vás pozval.",
+    "If you do not know them, ignore this e-mail: nothing more will come to this address.": (
+        "Pokud tuto osobu neznáte, tento e-mail ignorujte: na tuto adresu už nic nepřijde."
+    ),
+    "%(num)d notification was held back": (
+        "%(num)d upozornění bylo zadrženo",
+        "%(num)d upozornění byla zadržena",
+        "%(num)d upozornění bylo zadrženo",
+    ),
+    (
+        "You had reached the limit of notification e-mails for the hour, so these are "
+        "listed here in one e-mail instead. Visitor names are what the visitors typed."
+    ): (
+        "Dosáhli jste limitu e-mailových upozornění za hodinu, proto jsou tady vypsána v "
+        "jednom e-mailu. Jména návštěvníků napsali sami návštěvníci."
     ),
     '"%(typed)s"': "\u201e%(typed)s\u201c",
     (

@@ -141,6 +141,22 @@ class Settings(BaseSettings):
     # ("invite"), or nobody ("closed": `frontdesk admin create-account` only).
     signup: Literal["open", "invite", "closed"] = "open"
     signup_invitation_valid_for: PositiveFloat = 7 * 86_400.0
+    # A new owner's address, an invited agent's, and a changed one get no notification
+    # until a link sent to it is followed (docs/security.md). ``false``: every address is
+    # taken as proven (an installation whose operator vouches for every agent).
+    confirm_addresses: bool = True
+    address_confirmation_valid_for: PositiveFloat = 7 * 86_400.0
+    # An account whose every owner is unconfirmed may make this many confirmation and
+    # invitation e-mails in all, so an anonymous sign-up cannot mail strangers in bulk.
+    unconfirmed_account_emails: int = Field(default=5, ge=0, le=10_000)
+    # The least time between two confirmation e-mails to one agent ("send it again").
+    confirmation_resend_after: NonNegativeFloat = 60.0
+    # Notification e-mails per agent and per account in any email_cap_window; beyond
+    # either cap the agent's e-mails are held and go out as one digest when the window
+    # that filled the cap has passed. 0: no cap.
+    emails_per_agent_per_hour: int = Field(default=20, ge=0, le=1_000_000)
+    emails_per_account_per_hour: int = Field(default=200, ge=0, le=1_000_000)
+    email_cap_window: PositiveFloat = 3600.0
     # Argon2id with RFC 9106's low-memory profile in production. ``fast`` exists so a test
     # suite that signs up hundreds of agents does not spend minutes hashing; never use it
     # for real accounts.

@@ -12,7 +12,7 @@ import time
 from datetime import datetime
 
 from playwright.sync_api import expect
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from frontdesk.core.model import DeviceKind, Folder, Plan, Role
 from frontdesk.core.notifications import (
@@ -24,7 +24,8 @@ from frontdesk.core.notifications import (
 )
 from frontdesk.mail.verp import verp_token
 from frontdesk.service import bounces
-from frontdesk.store.models import Delivery
+from frontdesk.service.secrets import address_confirmation
+from frontdesk.store.models import Delivery, OutboxEmail
 from tests.browser.conftest import SiteFactory, Watched
 from tests.browser.dashboard_page import (
     LIVE_TIMEOUT_MS,
@@ -697,6 +698,54 @@ def test_logging_out_everywhere_ends_this_session_and_the_others(
         expect(page.get_by_role("heading", name="Log in")).to_be_visible()
         assert page.evaluate("() => Object.keys(localStorage).filter(k => /token/.test(k))") == []
         assert owner.call("GET", "/me").status_code == 401
+    assert_nothing_ran(watched)
+
+
+def test_an_unconfirmed_address_is_a_warning_until_its_link_is_followed(
+    watched: Watched, serve_site: SiteFactory
+) -> None:
+    page = watched.page
+    with serve_site(confirm_addresses=True, confirmation_resend_after=0) as server:
+        owner = sign_up(server)
+        assert rest(owner, "GET", "/me")["email_confirmed"] is False
+        dashboard = Dashboard(page, server)
+        dashboard.log_in(owner.email)
+        dashboard.go("#/profile")
+        warning = page.get_by_role("alert").filter(has_text="not confirmed")
+        expect(warning).to_contain_text("Your e-mail address is not confirmed yet")
+        expect(warning).to_contain_text(owner.email)
+        warning.get_by_role("button", name="Send the link again").click()
+        expect(warning).to_contain_text(f"A new link is on its way to {owner.email}.")
+        with server.runtime.database.read() as session:
+            sent = session.scalar(
+                select(func.count())
+                .select_from(OutboxEmail)
+                .where(OutboxEmail.agent_id == owner.agent_id)
+            )
+        assert sent == 2  # the one of the sign-up, and the one asked for again
+
+        # The link of the e-mail, followed in the same browser: confirmed, and said so.
+        token = address_confirmation(server.runtime, owner.agent_id, owner.email)
+        dashboard.go(f"#/confirm?token={token}")
+        expect(page.get_by_role("status").filter(has_text="is confirmed")).to_contain_text(
+            f"{owner.email} is confirmed"
+        )
+        expect(page.get_by_role("alert").filter(has_text="not confirmed")).to_have_count(0)
+        assert rest(owner, "GET", "/me")["email_confirmed"] is True
+
+        # An invited agent is marked in the list until they follow their invitation.
+        invited = rest(
+            owner,
+            "POST",
+            "/agents",
+            {"name": "Ivan", "email": "ivan@example.com", "password": "steep-the-oolong-4"},
+        )
+        dashboard.go("#/agents")
+        row = page.locator(f"tr[data-agent-id='{invited['id']}']")
+        expect(row).to_contain_text("ivan@example.com (address not confirmed)")
+        expect(page.locator(f"tr[data-agent-id='{owner.agent_id}']")).not_to_contain_text(
+            "not confirmed"
+        )
     assert_nothing_ran(watched)
 
 

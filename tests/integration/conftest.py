@@ -63,6 +63,7 @@ def frontdesk_env(database_url: str, data_dir: Path) -> dict[str, str]:
         "FRONTDESK_DATA_DIR": str(data_dir),
         "FRONTDESK_PASSWORD_HASHING": "fast",
         "FRONTDESK_RATE_LIMITS": "false",
+        "FRONTDESK_CONFIRM_ADDRESSES": "false",
     }
     return env
 

@@ -244,8 +244,21 @@ class AgentOut(Response):
     locale: Locale
     time_zone: str
     active: bool
+    email_confirmed: bool = Field(
+        description="Whether the agent has followed the link sent to the address; until "
+        "then no notification goes to it."
+    )
     group_ids: list[int]
     created_at: datetime
+
+
+class ConfirmAddressIn(Request):
+    token: str = Field(min_length=1, max_length=1000)
+
+
+class ConfirmedAddressOut(Response):
+    email: str
+    email_confirmed: bool
 
 
 class DeviceOut(Response):

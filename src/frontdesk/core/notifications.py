@@ -41,12 +41,15 @@ class SuppressedBecause(StrEnum):
     PLAN_LACKS_FEATURE = "plan_lacks_feature"
     NO_RECIPIENTS = "no_recipients"
     OPTED_OUT = "opted_out"
+    UNCONFIRMED = "unconfirmed"
 
 
 class NotRecipientBecause(StrEnum):
     INACTIVE = "inactive"
     OPTED_OUT = "opted_out"
     NOT_IN_GROUP = "not_in_group"
+    # The agent has not yet followed the link that proves the address is theirs.
+    UNCONFIRMED = "unconfirmed"
 
 
 class DeliveryState(StrEnum):
@@ -55,11 +58,17 @@ class DeliveryState(StrEnum):
     DEFERRED = "deferred"  # a temporary failure; tried again at next_attempt_at
     REJECTED = "rejected"  # a permanent failure (5xx), or temporary ones for too long
     BOUNCED = "bounced"  # accepted, then returned by a delivery-status notification
+    # The recipient had reached the hourly cap: the e-mail waits for their digest.
+    HELD = "held"
+    # It went out as a line of the recipient's digest e-mail, which was accepted.
+    IN_DIGEST = "in_digest"
 
 
 FINAL_DELIVERY_STATES = frozenset(
-    {DeliveryState.SENT, DeliveryState.REJECTED, DeliveryState.BOUNCED}
+    {DeliveryState.SENT, DeliveryState.REJECTED, DeliveryState.BOUNCED, DeliveryState.IN_DIGEST}
 )
+# What the recipient got, one way or the other.
+RECEIVED_DELIVERY_STATES = frozenset({DeliveryState.SENT, DeliveryState.IN_DIGEST})
 
 
 # --- who gets an e-mail -------------------------------------------------------------------
@@ -73,6 +82,7 @@ class AgentFacts:
     active: bool
     in_scope: bool  # a member of the conversation's group, when a group applies
     wants_kind: bool  # the agent's own choice for this kind (``/me/notifications``)
+    confirmed: bool = True  # the agent followed the link that proves the address
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,18 +92,24 @@ class Audience:
 
     @property
     def suppressed_because(self) -> SuppressedBecause | None:
-        """Why nobody gets it, if nobody does: everyone of the scope opted out, or the scope
-        has no active agent at all."""
+        """Why nobody gets it, if nobody does: everyone of the scope opted out, or has not
+        confirmed the address yet, or the scope has no active agent at all."""
         if self.recipients:
             return None
-        opted_out = any(r is NotRecipientBecause.OPTED_OUT for _, r in self.not_recipients)
-        return SuppressedBecause.OPTED_OUT if opted_out else SuppressedBecause.NO_RECIPIENTS
+        reasons = {r for _, r in self.not_recipients}
+        if NotRecipientBecause.OPTED_OUT in reasons:
+            return SuppressedBecause.OPTED_OUT
+        if NotRecipientBecause.UNCONFIRMED in reasons:
+            return SuppressedBecause.UNCONFIRMED
+        return SuppressedBecause.NO_RECIPIENTS
 
 
 def audience(agents: Iterable[AgentFacts]) -> Audience:
     """Every active agent of the scope who has not opted out gets the e-mail (SPEC section 3:
     all active agents of the account, or of the PRO group); everyone else is listed with the
-    reason, so "why did I not get it?" has an answer per agent."""
+    reason, so "why did I not get it?" has an answer per agent. An address nobody has
+    confirmed gets no notification: anyone can type anyone's address at sign-up or in an
+    invitation (docs/security.md)."""
     recipients: list[int] = []
     not_recipients: list[tuple[int, NotRecipientBecause]] = []
     for agent in sorted(agents, key=lambda a: a.agent_id):
@@ -103,6 +119,8 @@ def audience(agents: Iterable[AgentFacts]) -> Audience:
             not_recipients.append((agent.agent_id, NotRecipientBecause.NOT_IN_GROUP))
         elif not agent.wants_kind:
             not_recipients.append((agent.agent_id, NotRecipientBecause.OPTED_OUT))
+        elif not agent.confirmed:
+            not_recipients.append((agent.agent_id, NotRecipientBecause.UNCONFIRMED))
         else:
             recipients.append(agent.agent_id)
     return Audience(tuple(recipients), tuple(not_recipients))
@@ -337,6 +355,8 @@ _REASONS = {
     SuppressedBecause.NO_RECIPIENTS.value: "the conversation's scope has no active agent.",
     SuppressedBecause.OPTED_OUT.value: "every active agent of the scope has switched this kind "
     "of e-mail off for themselves.",
+    SuppressedBecause.UNCONFIRMED.value: "no active agent of the scope has confirmed their "
+    "e-mail address yet (the link in the confirmation or invitation e-mail).",
 }
 
 
@@ -378,6 +398,16 @@ def explain_for_agent(
             case DeliveryState.BOUNCED:
                 returned = f", but it {bounce.rstrip('.')}" if bounce else ", then returned it"
                 return f"Your mail server accepted it{reply}{returned}."
+            case DeliveryState.HELD:
+                return (
+                    "You had reached the hourly cap on notification e-mails, so it waits "
+                    "for your digest e-mail, which lists everything held back."
+                )
+            case DeliveryState.IN_DIGEST:
+                return (
+                    "You had reached the hourly cap on notification e-mails, so it went out "
+                    f"as a line of your digest e-mail, which your mail server accepted{reply}."
+                )
     if left_out_because is not None:
         return {
             NotRecipientBecause.INACTIVE: "You were not sent it: you were deactivated.",
@@ -385,5 +415,7 @@ def explain_for_agent(
             "e-mail off for yourself (GET /api/v1/me/notifications).",
             NotRecipientBecause.NOT_IN_GROUP: "You were not sent it: the conversation belongs "
             "to a group you are not a member of.",
+            NotRecipientBecause.UNCONFIRMED: "You were not sent it: you had not confirmed your "
+            "e-mail address yet (the link in the confirmation or invitation e-mail).",
         }[left_out_because]
     return explain(kind, state, reason)

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from frontdesk.mail.catcher import MailCatcher
 from frontdesk.mail.compose import write
 from frontdesk.mail.content import NotificationEmail
+from frontdesk.mail.notices import Notice, write_notice
 from frontdesk.mail.transport import SmtpTarget, SmtpTransport
 from frontdesk.settings import Settings
 
@@ -41,6 +42,11 @@ class Mailer:
     def write(self, email: NotificationEmail) -> bytes:
         """The bytes sent: the e-mail as written, DKIM-signed when a key is configured."""
         message = write(email)
+        return self.signer.sign(message) if self.signer is not None else message
+
+    def write_notice(self, notice: Notice) -> bytes:
+        """An outbox e-mail's bytes, signed as a notification's are."""
+        message = write_notice(notice)
         return self.signer.sign(message) if self.signer is not None else message
 
     async def start(self) -> SmtpTransport:

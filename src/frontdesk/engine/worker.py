@@ -24,7 +24,7 @@ import anyio.to_thread
 from frontdesk.doorbell import Doorbell
 from frontdesk.engine.mailer import Mailer
 from frontdesk.mail.transport import SendOutcome, SmtpTransport
-from frontdesk.service import notifications
+from frontdesk.service import notifications, outbox
 from frontdesk.service.notifications import ClaimedDelivery
 from frontdesk.service.runtime import Runtime
 
@@ -131,6 +131,34 @@ class NotificationWorker:
             await bell.wait(delay, wakes_at=rt.clock.now() + timedelta(seconds=delay))
 
     async def _send_due(self) -> int:
+        """Send a batch of due deliveries, then of due outbox e-mails."""
+        return await self._send_deliveries() + await self._send_notices()
+
+    async def _send_notices(self) -> int:
+        """Claim a batch of due outbox e-mails (address confirmations, invitations,
+        digests: a few an hour) and send them one after another, recording each."""
+        rt = self.runtime
+        claimed = await anyio.to_thread.run_sync(lambda: outbox.claim_outbox(rt, limit=SEND_BATCH))
+        transport = self.mailer.transport
+        assert transport is not None or not claimed, "the mailer is started before the worker"
+        for index, item in enumerate(claimed):
+            if self._stopping.is_set():
+                await anyio.to_thread.run_sync(outbox.release_notices, rt, claimed[index:])
+                break
+            assert transport is not None
+            try:
+                message = self.mailer.write_notice(item.notice)
+            except Exception as exc:  # a bug must not stop every other e-mail
+                log.exception("could not write outbox e-mail %s", item.outbox_id)
+                outcome = SendOutcome(accepted=False, code=None, text=f"could not write it: {exc}")
+            else:
+                outcome = await transport.send(
+                    item.envelope_from, item.notice.recipient_email, message
+                )
+            await anyio.to_thread.run_sync(outbox.record_notice, rt, item, outcome)
+        return len(claimed)
+
+    async def _send_deliveries(self) -> int:
         """Claim a batch of due deliveries and send them over up to ``smtp_max_connections``
         connections at once, recording each outcome as soon as it is known."""
         rt = self.runtime

@@ -473,3 +473,9 @@ def unsubscribe_page(
             dashboard_url=dashboard_url,
         )
     )
+
+
+def templates(locale: Locale) -> Environment:
+    """The e-mail templates in ``locale``, prepared as the notification's are (for
+    ``frontdesk.mail.notices``)."""
+    return _environment(locale)

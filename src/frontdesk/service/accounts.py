@@ -25,9 +25,10 @@ from frontdesk.security import (
     token_digest,
 )
 from frontdesk.service.events import AgentAccessChanged, SessionsEnded
+from frontdesk.service.outbox import new_address
 from frontdesk.service.runtime import ACCESS_CHANNEL, AgentCaller, Runtime
 from frontdesk.service.secrets import read_signup_invitation
-from frontdesk.store.models import Account, Agent, AgentToken
+from frontdesk.store.models import Account, Agent, AgentToken, OutboxKind
 from frontdesk.store.plain import PlainStatement
 
 # Marks a PATCH field that was not sent, where ``None`` is a value of its own.
@@ -142,6 +143,9 @@ def sign_up(
     if not by_operator:
         require_signup_allowed(rt, owner.email, invitation)
     require_strong_password(rt, owner.password, known=(owner.name, owner.email, name))
+    vouched = by_operator or (
+        invitation is not None and read_signup_invitation(rt, invitation) == email_key(owner.email)
+    )
     password_hash = rt.passwords.hash(owner.password)
     with rt.database.write() as session:
         account = Account(
@@ -166,6 +170,14 @@ def sign_up(
                 locale=owner.locale,
             ),
             password_hash=password_hash,
+        )
+        # The operator vouches for an address it typed or sent an invitation to.
+        new_address(
+            session,
+            rt,
+            agent,
+            OutboxKind.CONFIRM_ADDRESS,
+            vouched=vouched,
         )
         token = issue_token(session, rt, agent.id)
     return SignedUp(account=account, owner=agent, token=token)

@@ -30,10 +30,11 @@ from frontdesk.service.accounts import (
 )
 from frontdesk.service.events import AgentDeactivated
 from frontdesk.service.groups import load_groups_of_account, require_groups
+from frontdesk.service.outbox import new_address
 from frontdesk.service.presence import settle_and_describe
 from frontdesk.service.runtime import AgentCaller, Runtime
 from frontdesk.service.secrets import read_unsubscribe_token
-from frontdesk.store.models import Account, Agent
+from frontdesk.store.models import Account, Agent, OutboxKind
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +95,9 @@ def invite_agent(
             password_hash=password_hash,
         )
         agent.groups = groups
+        inviter = session.get_one(Agent, caller.agent_id)
+        # The invitation e-mail is the link that proves the address.
+        new_address(session, rt, agent, OutboxKind.INVITATION, sender_name=inviter.name)
     return Invited(agent=agent, initial_password=initial_password)
 
 
@@ -210,8 +214,12 @@ def update_me(
             )
         if email is not None:
             ensure_email_free(session, email, except_agent_id=agent.id)
-            agent.email = email
-            agent.email_key = email_key(email)
+            if email_key(email) != agent.email_key:
+                agent.email = email
+                agent.email_key = email_key(email)
+                new_address(session, rt, agent, OutboxKind.CONFIRM_ADDRESS)
+            else:
+                agent.email = email  # the same address, written otherwise
         if new_hash is not None:
             agent.password_hash = new_hash
         if changes_login:
@@ -318,4 +326,5 @@ def create_agent(rt: Runtime, account_id: int, new: NewAgent) -> Agent:
             raise NotFound(f"There is no account {account_id}.", code="account_not_found")
         agent = add_agent(session, rt, account_id, new, password_hash=password_hash)
         agent.groups = []
+        new_address(session, rt, agent, OutboxKind.INVITATION, vouched=True)
         return agent

@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 from frontdesk.core.model import ConversationStatus, Locale, MessageAuthor, Plan
 from frontdesk.core.notifications import (
     FINAL_DELIVERY_STATES,
+    RECEIVED_DELIVERY_STATES,
     AgentFacts,
     Audience,
     Decision,
@@ -60,6 +61,7 @@ from frontdesk.mail.content import ListedMessage, NotificationEmail
 from frontdesk.mail.transport import SendOutcome
 from frontdesk.mail.verp import return_path, return_path_base, verp_token
 from frontdesk.service.events import Decided, DeliveriesDue, DeliveryAttempted, NotificationsDue
+from frontdesk.service.outbox import HourlyCaps, next_notice_at
 from frontdesk.service.runtime import AgentCaller, Runtime
 from frontdesk.service.scope import online_history, scope_is_online, scope_of
 from frontdesk.service.secrets import VERP_KEY, installation_secret, unsubscribe_token
@@ -573,6 +575,7 @@ def decide_due(rt: Runtime, *, limit: int = DECIDE_BATCH) -> int:
         if not due:
             return 0
         facts = _DueFacts(session, due, now)
+        caps = HourlyCaps(session, rt, facts.accounts, now)
         for notification in due:
             decision, reached = facts.decide(notification)
             lateness = (now - notification.due_at).total_seconds()
@@ -586,6 +589,7 @@ def decide_due(rt: Runtime, *, limit: int = DECIDE_BATCH) -> int:
                 lateness=lateness,
                 agents=facts.agents,
                 batch=facts.batches.get(notification.id, []),
+                caps=caps,
             )
         return len(due)
 
@@ -682,6 +686,7 @@ class _DueFacts:
                         if kind is NotificationKind.OFFLINE_MESSAGE
                         else agent.notify_missed_conversation
                     ),
+                    confirmed=agent.email_confirmed_at is not None,
                 )
                 for agent in self.agents.values()
                 if agent.account_id == account_id
@@ -728,17 +733,20 @@ def _settle(
     lateness: float | None = None,
     agents: Mapping[int, Agent] | None = None,
     batch: Sequence[int] | None = None,
+    caps: HourlyCaps | None = None,
 ) -> None:
     """Record a decision; for one to send, the deliveries that will carry it. ``lateness``
     (seconds past the due time) is given for the decisions the worker makes at due time;
     ``agents`` (the recipients' rows) and ``batch`` (the notification's message ids) when
-    the caller has them already."""
+    the caller has them already; ``caps``, the batch's hourly caps (a delivery beyond one
+    is held for the agent's digest)."""
     notification.state = decision.state
     notification.reason = decision.reason
     notification.decided_at = now
     audience_decided = decision.send or decision.reason in (
         SuppressedBecause.NO_RECIPIENTS,
         SuppressedBecause.OPTED_OUT,
+        SuppressedBecause.UNCONFIRMED,
     )
     if reached is not None and audience_decided:
         notification.not_recipients = [[a, r.value] for a, r in reached.not_recipients]
@@ -761,20 +769,24 @@ def _settle(
                 select(Agent).where(Agent.id.in_(decision.recipients)).order_by(Agent.id)
             ).all()
         )
+        if caps is None:
+            caps = HourlyCaps(session, rt, [notification.account_id], now)
         for agent in recipients:
-            session.add(
-                Delivery(
-                    notification_id=notification.id,
-                    agent_id=agent.id,
-                    email=agent.email,
-                    message_id_header=(
-                        f"<frontdesk.{notification.id}.{agent.id}.{secrets.token_hex(6)}@{domain}>"
-                    ),
-                    state=DeliveryState.PENDING,
-                    next_attempt_at=now,
-                )
+            delivery = Delivery(
+                notification_id=notification.id,
+                agent_id=agent.id,
+                email=agent.email,
+                message_id_header=(
+                    f"<frontdesk.{notification.id}.{agent.id}.{secrets.token_hex(6)}@{domain}>"
+                ),
+                state=DeliveryState.PENDING,
+                next_attempt_at=now,
+                created_at=now,
             )
-        _deliveries_due(session, rt)
+            if not caps.admits(agent.account_id, agent.id):
+                caps.hold(session, delivery, agent)
+            session.add(delivery)
+        deliveries_due(session, rt)
     rt.record(
         session, Decided(notification.kind.value, decision.state.value, decision.reason, lateness)
     )
@@ -790,7 +802,7 @@ def _decisions_due(session: Session, rt: Runtime, due: datetime | None = None) -
     rt.database.notify(session, ENGINE_CHANNEL)
 
 
-def _deliveries_due(session: Session, rt: Runtime, due: datetime | None = None) -> None:
+def deliveries_due(session: Session, rt: Runtime, due: datetime | None = None) -> None:
     """The transaction makes e-mails to send (``due``: the earliest attempt, ``None`` for
     now)."""
     rt.record(session, DeliveriesDue(due))
@@ -1050,7 +1062,7 @@ def _record(
             delivery.state = DeliveryState.DEFERRED
             delivery.next_attempt_at = retry_at
             result = "deferred"
-            _deliveries_due(session, rt, retry_at)
+            deliveries_due(session, rt, retry_at)
     else:
         delivery.state = DeliveryState.REJECTED
         delivery.next_attempt_at = None
@@ -1095,7 +1107,7 @@ def release_deliveries(rt: Runtime, claimed: Sequence[ClaimedDelivery]) -> None:
                 .where(Delivery.id == item.delivery_id, Delivery.lease_token == item.lease_token)
                 .values(lease_until=None, lease_token=None)
             )
-        _deliveries_due(session, rt)
+        deliveries_due(session, rt)
 
 
 def fail_if_nobody_got_it(session: Session, notification_id: int) -> None:
@@ -1105,7 +1117,7 @@ def fail_if_nobody_got_it(session: Session, notification_id: int) -> None:
     states = set(
         session.scalars(select(Delivery.state).where(Delivery.notification_id == notification_id))
     )
-    if states and states <= FINAL_DELIVERY_STATES and DeliveryState.SENT not in states:
+    if states and states <= FINAL_DELIVERY_STATES and not states & RECEIVED_DELIVERY_STATES:
         session.execute(
             update(Notification)
             .where(Notification.id == notification_id)
@@ -1124,10 +1136,11 @@ def next_decision_at(rt: Runtime) -> datetime | None:
 
 
 def next_delivery_at(rt: Runtime) -> datetime | None:
-    """The earliest moment an e-mail is to be sent: a delivery's next attempt, or the end
-    of a lease that a dead worker may have left behind."""
+    """The earliest moment an e-mail is to be sent: a delivery's or an outbox e-mail's next
+    attempt, or the end of a lease that a dead worker may have left behind."""
     with rt.database.read() as session:
         candidates = [
+            next_notice_at(session),
             session.scalar(
                 select(func.min(Delivery.next_attempt_at)).where(
                     Delivery.state.in_([DeliveryState.PENDING, DeliveryState.DEFERRED]),

@@ -5,8 +5,9 @@ process of one installation signs and checks with the same one, and restarts cha
 Two processes that make one at the same moment agree: the first insert wins, the other reads
 it back.
 
-Signed here: the one-click unsubscribe links of notification e-mails (``unsubscribe_token``)
-and the invitations to sign up (``signup_invitation``).
+Signed here: the one-click unsubscribe links of notification e-mails (``unsubscribe_token``),
+the invitations to sign up (``signup_invitation``) and the links that confirm an address
+(``address_confirmation``).
 """
 
 from __future__ import annotations
@@ -142,4 +143,45 @@ def read_signup_invitation(rt: Runtime, token: str) -> str | None:
             age = rt.clock.now().timestamp() - issued
             if 0 <= age <= rt.settings.signup_invitation_valid_for:
                 return email
+    return None
+
+
+# --- address confirmations ---------------------------------------------------------------
+
+_CONFIRM_SALT = "frontdesk.confirm-address"
+
+
+def _confirm_serializer(rt: Runtime) -> URLSafeSerializer:
+    return URLSafeSerializer(
+        installation_secret(rt),
+        salt=_CONFIRM_SALT,
+        signer_kwargs={"digest_method": hashlib.sha256},
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class AddressConfirmation:
+    agent_id: int
+    email_key: str  # the address it was sent to, folded: a changed address is not confirmed
+
+
+def address_confirmation(rt: Runtime, agent_id: int, email: str) -> str:
+    """The token of a confirmation (or invitation) link: it proves that whoever follows
+    it reads ``email``. Valid for ``address_confirmation_valid_for`` from now."""
+    issued = int(rt.clock.now().timestamp())
+    return str(_confirm_serializer(rt).dumps([agent_id, email.strip().casefold(), issued]))
+
+
+def read_address_confirmation(rt: Runtime, token: str) -> AddressConfirmation | None:
+    """What a confirmation link proves, or ``None`` when this installation did not sign it
+    or it has run out."""
+    try:
+        payload = _confirm_serializer(rt).loads(token)
+    except BadSignature:
+        return None
+    match payload:
+        case [int() as agent_id, str() as email_key, int() as issued]:
+            age = rt.clock.now().timestamp() - issued
+            if 0 <= age <= rt.settings.address_confirmation_valid_for:
+                return AddressConfirmation(agent_id=agent_id, email_key=email_key)
     return None

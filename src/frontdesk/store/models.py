@@ -8,6 +8,7 @@ E-mail addresses are unique across all accounts because the address is the login
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any, cast
 
 from sqlalchemy import (
@@ -91,6 +92,9 @@ class Agent(Base):
     # An IANA zone name (``Europe/Prague``): times in the agent's e-mails are shown in it.
     time_zone: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # When the agent followed the link that proves the address is theirs; ``None``: not
+    # yet, and no notification goes to it (docs/security.md: addresses proven first).
+    email_confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     # The agent's own choice (``/me/notifications``): True = send me these e-mails.
     notify_offline_message: Mapped[bool] = mapped_column(Boolean, default=True)
     notify_missed_conversation: Mapped[bool] = mapped_column(Boolean, default=True)
@@ -390,10 +394,57 @@ class Delivery(Base):
     bounced_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     bounce_status: Mapped[str | None] = mapped_column(String(16), default=None)
     bounce_text: Mapped[str | None] = mapped_column(String(1000), default=None)
+    # When the engine decided it: the hourly cap counts an agent's deliveries by it.
+    created_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    # A held delivery (the hourly cap) goes out as a line of this digest e-mail.
+    digest_id: Mapped[int | None] = mapped_column(
+        ForeignKey("mail_outbox.id", ondelete="SET NULL"), default=None
+    )
 
     __table_args__ = (
         Index("ix_deliveries_state_next_attempt_at", "state", "next_attempt_at"),
         Index("ix_deliveries_notification_id", "notification_id"),
+        Index("ix_deliveries_agent_id_created_at", "agent_id", "created_at"),
+        Index("ix_deliveries_digest_id", "digest_id"),
+    )
+
+
+class OutboxKind(StrEnum):
+    CONFIRM_ADDRESS = "confirm_address"  # a new owner's, or a changed, address
+    INVITATION = "invitation"  # an invited agent's address: the invitation is the link
+    DIGEST = "digest"  # the notifications an agent's hourly cap held back
+
+
+class OutboxEmail(Base):
+    """An e-mail that is not one notification to one agent: an address confirmation, an
+    invitation, a digest. Sent by the engine's send loop with the same leases, retries and
+    SMTP rules as a delivery (docs/notifications.md)."""
+
+    __tablename__ = "mail_outbox"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    kind: Mapped[OutboxKind] = mapped_column(StrEnumType(OutboxKind))
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"))
+    email: Mapped[str] = mapped_column(String(320))
+    # Who invited (an invitation): shown, as that agent named themselves.
+    sender_name: Mapped[str | None] = mapped_column(String(200), default=None)
+    message_id_header: Mapped[str] = mapped_column(String(255), unique=True)
+    state: Mapped[DeliveryState] = mapped_column(StrEnumType(DeliveryState))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    smtp_code: Mapped[int | None] = mapped_column(Integer, default=None)
+    smtp_text: Mapped[str | None] = mapped_column(String(1000), default=None)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    first_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    lease_token: Mapped[str | None] = mapped_column(String(32), default=None)
+
+    __table_args__ = (
+        Index("ix_mail_outbox_state_next_attempt_at", "state", "next_attempt_at"),
+        Index("ix_mail_outbox_account_id", "account_id"),
+        Index("ix_mail_outbox_agent_id", "agent_id"),
     )
 
 

@@ -11,6 +11,8 @@ from frontdesk.api.ratelimits import RateLimits, too_many
 from frontdesk.api.schemas import (
     AccountOut,
     AccountPatch,
+    ConfirmAddressIn,
+    ConfirmedAddressOut,
     LoginIn,
     NotificationSettingsOut,
     NotificationSettingsPatch,
@@ -20,7 +22,7 @@ from frontdesk.api.schemas import (
 )
 from frontdesk.core.plans import has_missed_conversation_emails
 from frontdesk.errors import NotAuthenticated
-from frontdesk.service import accounts
+from frontdesk.service import accounts, outbox
 from frontdesk.service.runtime import Runtime
 from frontdesk.store.models import Account
 
@@ -93,6 +95,14 @@ def log_out_everywhere(caller: AgentDep, rt: RuntimeDep) -> None:
     """Revoke every token of the calling agent, this one too: every browser and app of the
     agent is logged out, and every socket of it closes (4401 ``session_ended``)."""
     accounts.log_out_everywhere(rt, caller)
+
+
+@router.post("/auth/confirm-address")
+def confirm_address(body: ConfirmAddressIn, rt: RuntimeDep) -> ConfirmedAddressOut:
+    """Follow the link of a confirmation or invitation e-mail: the address is proven, and
+    notifications go to it from now on. Needs no login: the link is the proof."""
+    agent = outbox.confirm_address(rt, body.token)
+    return ConfirmedAddressOut(email=agent.email, email_confirmed=True)
 
 
 @router.get("/account")

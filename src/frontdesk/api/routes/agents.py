@@ -23,7 +23,7 @@ from frontdesk.api.schemas import (
     MyNotifications,
     MyNotificationsPatch,
 )
-from frontdesk.service import agents, bounces, presence
+from frontdesk.service import agents, bounces, outbox, presence
 from frontdesk.service.runtime import Runtime
 from frontdesk.store.models import Agent
 
@@ -40,6 +40,7 @@ def agent_out(agent: Agent) -> AgentOut:
         locale=agent.locale,
         time_zone=agent.time_zone,
         active=agent.active,
+        email_confirmed=agent.email_confirmed_at is not None,
         group_ids=[g.id for g in agent.groups],
         created_at=agent.created_at,
     )
@@ -113,6 +114,13 @@ async def patch_me(
     if "email" in fields or "password" in fields:  # checks the current password
         return await checks.run(patching)
     return await anyio.to_thread.run_sync(patching)
+
+
+@router.post("/me/confirmation", status_code=status.HTTP_202_ACCEPTED)
+def resend_confirmation(caller: AgentDep, rt: RuntimeDep) -> None:
+    """Send the link that confirms your address once more (at most once a minute; 409
+    ``already_confirmed`` when it is)."""
+    outbox.resend_confirmation(rt, caller)
 
 
 @router.get("/me/notifications")

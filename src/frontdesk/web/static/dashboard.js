@@ -41,6 +41,7 @@
   const state = {
     token: null,
     me: null,
+    notice: null, // what to tell once, on the next profile screen
     earlier: [], // older messages of the open conversation, fetched on asking
     earlierMore: false, // and whether there are older ones still
     account: null,
@@ -456,7 +457,16 @@
     state.deviceId = browserDeviceId();
     state.folder = FOLDERS.includes(stored(KEYS.folder)) ? stored(KEYS.folder) : "unserved";
     ui.root = document.getElementById("app");
-    window.addEventListener("hashchange", () => route());
+    window.addEventListener("hashchange", () => {
+      if (!location.hash.startsWith("#/confirm?")) {
+        route();
+        return;
+      }
+      followConfirmationLink().then((said) => {
+        state.notice = said;
+        route();
+      });
+    });
     document.addEventListener("visibilitychange", () => {
       if (document.visibilityState === "visible" && state.token) {
         markReadIfNew(false);
@@ -467,9 +477,11 @@
     window.addEventListener("online", () => {
       if (state.token && !live.socket) connectSocket();
     });
+    const confirmed = await followConfirmationLink();
     const token = stored(KEYS.token);
     if (token) {
       try {
+        state.notice = confirmed;
         await startSession(token);
         return;
       } catch {
@@ -479,7 +491,23 @@
       }
     }
     await useLocale(browserLocale());
-    showSignedOut();
+    showSignedOut(confirmed);
+  }
+
+  // A confirmation or invitation e-mail links to #/confirm?token=…: following it proves
+  // the address, whether or not this browser is logged in. What to tell, or null.
+  async function followConfirmationLink() {
+    const match = /^#\/confirm\?token=([^&]+)/.exec(location.hash);
+    if (!match) return null;
+    history.replaceState(null, "", "#/profile");
+    await useLocale(browserLocale());
+    try {
+      const answer = await api("POST", "/auth/confirm-address", { token: decodeURIComponent(match[1]) });
+      if (state.me && state.me.email === answer.email) state.me.email_confirmed = true;
+      return t("confirm.done", { email: answer.email });
+    } catch (error) {
+      return errorText(error);
+    }
   }
 
   async function startSession(token) {
@@ -1124,7 +1152,9 @@
 
   function route() {
     if (!state.token) {
-      if (ui.root) showSignedOut();
+      const notice = state.notice;
+      state.notice = null;
+      if (ui.root) showSignedOut(notice);
       return;
     }
     if (!state.me || !ui.navLinks) return; // still logging in: startSession routes when ready
@@ -1793,10 +1823,14 @@
     const [me, mine] = await Promise.all([api("GET", "/me"), api("GET", "/me/notifications")]);
     if (!current(seq)) return;
     state.me = me;
+    const notice = state.notice;
+    state.notice = null;
     ui.main.replaceChildren(
       page(
         t("profile.title"),
+        notice ? h("p", { class: "notice", role: "status", text: notice }) : null,
         me.email_bounced ? bounceWarning(me.email_bounced) : null,
+        me.email_confirmed ? null : unconfirmedWarning(me),
         section(t("profile.details"), profileForm(me)),
         section(t("profile.my_notifications"), myNotificationsForm(mine)),
         section(t("profile.password"), passwordForm()),
@@ -1817,6 +1851,27 @@
       endSession(null);
     });
     return form;
+  }
+
+  function unconfirmedWarning(me) {
+    const form = h(
+      "form",
+      { class: "stack", novalidate: true },
+      h("div", { class: "actions" }, h("button", { type: "submit", text: t("confirm.resend") })),
+    );
+    onSubmit(form, async () => {
+      await submitting(form, async () => {
+        await api("POST", "/me/confirmation");
+        showOutcome(form, t("confirm.resent", { email: me.email }), "status");
+      });
+    });
+    return h(
+      "div",
+      { class: "warning", role: "alert" },
+      h("h2", { text: t("confirm.title") }),
+      h("p", {}, tNodes("confirm.text", { email: h("strong", { text: me.email }) })),
+      form,
+    );
   }
 
   function bounceWarning(bounce) {
@@ -2053,7 +2108,12 @@
         h("span", { class: "visually-hidden", text: online ? t("agents.is_online") : t("agents.is_offline") }),
       ),
       h("td", {}, h("span", { text: agent.name }), state.me && agent.id === state.me.id ? h("span", { class: "muted", text: ` (${t("agent.you")})` }) : null),
-      h("td", { text: agent.email }),
+      h(
+        "td",
+        {},
+        h("span", { text: agent.email }),
+        agent.email_confirmed ? null : h("span", { class: "muted", text: ` (${t("agents.unconfirmed")})` }),
+      ),
       h("td", {}, role),
       h("td", { text: agent.active ? t("agents.active") : t("agents.inactive") }),
       h("td", {}, toggle),

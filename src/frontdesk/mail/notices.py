@@ -1,0 +1,130 @@
+"""The e-mails that are not one notification: the link that confirms an address, the
+invitation that is that link, and the digest of notifications an hourly cap held back
+(``frontdesk.service.outbox``). Plain text, in the recipient's language, from
+``templates/notice.txt``; few enough that the ``email`` package writes them.
+
+Every name in them was typed by somebody: an inviter's, an account's, a visitor's. None
+reaches the Subject but the account's own in a digest (to its own confirmed agent), each is
+quoted and said to be what somebody typed, and each goes through ``header_safe`` or
+``body_safe`` first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.policy import SMTP
+from email.utils import format_datetime
+
+from frontdesk.core.model import Locale
+from frontdesk.mail.compose import body_safe, header_safe, templates
+from frontdesk.mail.i18n import local_time, translations, zone_name
+
+CONFIRM_ADDRESS = "confirm_address"
+INVITATION = "invitation"
+DIGEST = "digest"
+
+
+@dataclass(frozen=True, slots=True)
+class DigestLine:
+    offline: bool  # an offline message, else a missed conversation
+    at: datetime
+    conversation_id: int
+    visitor_name: str | None
+    conversation_url: str
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    kind: str  # CONFIRM_ADDRESS, INVITATION or DIGEST
+    message_id: str
+    sender: str
+    recipient_email: str
+    recipient_name: str
+    locale: Locale
+    time_zone: str
+    account_name: str
+    installation_url: str
+    decided_at: datetime
+    link: str | None = None  # the confirmation link
+    sender_name: str | None = None  # who invited
+    valid_days: int = 7
+    lines: tuple[DigestLine, ...] = ()
+    dashboard_url: str = ""
+
+
+def subject(notice: Notice) -> str:
+    t = translations(notice.locale)
+    if notice.kind == CONFIRM_ADDRESS:
+        return t.gettext("Confirm your e-mail address for Frontdesk")
+    if notice.kind == INVITATION:
+        return t.gettext("Your invitation to answer chats on Frontdesk")
+    count = len(notice.lines)
+    text = t.ngettext(
+        "%(num)d notification held back on %(shop)s",
+        "%(num)d notifications held back on %(shop)s",
+        count,
+    )
+    return text % {"num": count, "shop": header_safe(notice.account_name, limit=40)}
+
+
+def _quoted(text: str | None, locale: Locale) -> str:
+    """Somebody's words in the language's quotation marks (as a visitor's name is in a
+    notification)."""
+    return translations(locale).gettext('"%(typed)s"') % {
+        "typed": header_safe(text or "", limit=80)
+    }
+
+
+def text(notice: Notice) -> str:
+    t = translations(notice.locale)
+    lines = []
+    for line in notice.lines:
+        what = t.gettext("Offline message") if line.offline else t.gettext("Missed conversation")
+        who = (
+            _quoted(line.visitor_name, notice.locale)
+            if line.visitor_name and line.visitor_name.strip()
+            else t.gettext("Visitor #%(id)s") % {"id": line.conversation_id}
+        )
+        lines.append(
+            {
+                "time": local_time(line.at, time_zone=notice.time_zone, locale=notice.locale),
+                "what": what,
+                "who": who,
+                "url": line.conversation_url,
+            }
+        )
+    rendered = (
+        templates(notice.locale)
+        .get_template("notice.txt")
+        .render(
+            kind=notice.kind,
+            shop=_quoted(notice.account_name, notice.locale),
+            site=notice.installation_url,
+            inviter=_quoted(notice.sender_name, notice.locale),
+            link=notice.link or "",
+            valid_days=notice.valid_days,
+            count=len(notice.lines),
+            lines=lines,
+            dashboard_url=notice.dashboard_url,
+            zone=zone_name(notice.time_zone, locale=notice.locale),
+        )
+    )
+    return body_safe(rendered)
+
+
+def write_notice(notice: Notice) -> bytes:
+    message = EmailMessage(policy=SMTP)
+    message["From"] = notice.sender
+    message["To"] = Address(
+        display_name=header_safe(notice.recipient_name), addr_spec=notice.recipient_email
+    )
+    message["Subject"] = subject(notice)
+    message["Date"] = format_datetime(notice.decided_at)
+    message["Message-ID"] = notice.message_id
+    message["Auto-Submitted"] = "auto-generated"
+    message["X-Auto-Response-Suppress"] = "All"
+    message.set_content(text(notice), charset="utf-8", cte="quoted-printable")
+    return message.as_bytes()
