@@ -141,6 +141,11 @@ class Settings(BaseSettings):
     # ("invite"), or nobody ("closed": `frontdesk admin create-account` only).
     signup: Literal["open", "invite", "closed"] = "open"
     signup_invitation_valid_for: PositiveFloat = 7 * 86_400.0
+    # An agent token ends token_idle_timeout after it was last used (a request, a socket
+    # opening) and token_lifetime after it was issued, however much it is used; the
+    # dashboard then asks to log in again. Zulip's sessions last two weeks.
+    token_idle_timeout: PositiveFloat = 14 * 86_400.0
+    token_lifetime: PositiveFloat = 90 * 86_400.0
     # A new owner's address, an invited agent's, and a changed one get no notification
     # until a link sent to it is followed (docs/security.md). ``false``: every address is
     # taken as proven (an installation whose operator vouches for every agent).

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
@@ -260,18 +261,36 @@ def access_changed(session: Session, rt: Runtime, agent_id: int) -> None:
 
 
 def known_agent(rt: Runtime, token: str) -> AgentCaller | None:
-    """The agent of a token this process has proven and remembers (no I/O)."""
-    return rt.agent_callers.get(token_digest(token))
+    """The agent of a token this process has proven and remembers, while what it proved
+    still holds (no I/O)."""
+    known = rt.agent_callers.get(token_digest(token))
+    if known is None or (known.fresh_until is not None and rt.clock.now() >= known.fresh_until):
+        return None
+    return known
 
 
-def authenticate_agent(rt: Runtime, token: str) -> AgentCaller:
-    """The agent of a bearer token (every request of the dashboard, every agent socket),
-    remembered once proven until the agent's access changes."""
+@dataclass(frozen=True, slots=True)
+class ProvenToken:
+    """An agent token looked up: whose it is, whether its use is to be recorded now (it
+    was last recorded ``token_touch_every`` ago or more), and the remembered-callers
+    version read before the look-up."""
+
+    digest: str
+    caller: AgentCaller
+    touch: bool
+    seen: int
+
+
+def prove_agent_token(rt: Runtime, token: str) -> ProvenToken:
+    """Look an agent token up (a read; ``authenticate_agent`` records its use and
+    remembers it). A token expires ``token_idle_timeout`` after it was last used and
+    ``token_lifetime`` after it was issued, whatever its use (docs/security.md)."""
     digest = token_digest(token)
     callers = rt.agent_callers
-    known = callers.get(digest)
+    now = rt.clock.now()
+    known = known_agent(rt, token)
     if known is not None:
-        return known
+        return ProvenToken(digest, known, touch=False, seen=callers.version)
     seen = callers.version
     with rt.database.read() as session:
         row = _AGENT_OF_TOKEN.first(session.connection(), token_hash=digest)
@@ -281,14 +300,76 @@ def authenticate_agent(rt: Runtime, token: str) -> AgentCaller:
             "log in again with POST /api/v1/auth/login.",
             code="invalid_token",
         )
-    token_id, agent_id, account_id, role = row
-    caller = AgentCaller(agent_id=agent_id, account_id=account_id, role=role, token_id=token_id)
-    callers.remember(digest, caller, seen=seen)
-    return caller
+    token_id, agent_id, account_id, role, created_at, last_used_at = row
+    settings = rt.settings
+    used_at = last_used_at or created_at
+    ends_at = min(
+        created_at + timedelta(seconds=settings.token_lifetime),
+        used_at + timedelta(seconds=settings.token_idle_timeout),
+    )
+    if now >= ends_at:
+        raise NotAuthenticated(
+            "The session has run out (unused for too long, or too old); log in again with "
+            "POST /api/v1/auth/login.",
+            code="token_expired",
+        )
+    touch_every = timedelta(seconds=token_touch_every(rt))
+    touch = now - used_at >= touch_every
+    recheck_at = min(
+        (now if touch else used_at) + touch_every,
+        created_at + timedelta(seconds=settings.token_lifetime),
+    )
+    caller = AgentCaller(
+        agent_id=agent_id,
+        account_id=account_id,
+        role=role,
+        token_id=token_id,
+        fresh_until=recheck_at,
+    )
+    return ProvenToken(digest, caller, touch=touch, seen=seen)
+
+
+def token_touch_every(rt: Runtime) -> float:
+    """How often a token's use is written down: a tenth of the idle timeout, at most an
+    hour, so the idle timeout is kept to within that and a busy token costs one write an
+    hour."""
+    return min(rt.settings.token_idle_timeout / 10, 3600.0)
+
+
+def touch_token(session: Session, rt: Runtime, proven: ProvenToken) -> None:
+    """Record that the token was used now (``run_write`` or a write transaction)."""
+    session.execute(
+        update(AgentToken)
+        .where(AgentToken.id == proven.caller.token_id)
+        .values(last_used_at=rt.clock.now())
+    )
+
+
+def remember_agent(rt: Runtime, proven: ProvenToken) -> AgentCaller:
+    rt.agent_callers.remember(proven.digest, proven.caller, seen=proven.seen)
+    return proven.caller
+
+
+def authenticate_agent(rt: Runtime, token: str) -> AgentCaller:
+    """The agent of a bearer token (every request of the dashboard, every agent socket),
+    remembered once proven until the agent's access changes or it is time to look again
+    (``fresh_until``)."""
+    proven = prove_agent_token(rt, token)
+    if proven.touch:
+        with rt.database.write() as session:
+            touch_token(session, rt, proven)
+    return remember_agent(rt, proven)
 
 
 _AGENT_OF_TOKEN = PlainStatement(
-    select(AgentToken.id, Agent.id, Agent.account_id, Agent.role)
+    select(
+        AgentToken.id,
+        Agent.id,
+        Agent.account_id,
+        Agent.role,
+        AgentToken.created_at,
+        AgentToken.last_used_at,
+    )
     .join(Agent, Agent.id == AgentToken.agent_id)
     .where(
         AgentToken.token_hash == bindparam("token_hash"),

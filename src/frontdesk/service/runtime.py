@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
 
 from sqlalchemy.orm import Session
@@ -95,6 +95,9 @@ class AgentCaller:
     account_id: int
     role: Role
     token_id: int
+    # Until when a remembered token may be taken without a look at the database: then it
+    # is time to record its use, or it has reached its lifetime (``prove_agent_token``).
+    fresh_until: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -123,6 +123,9 @@ class AgentToken(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    # When it was last seen in use, written at most every ``token_touch_every``: the idle
+    # timeout counts from here (``None``: from ``created_at``).
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
 
     __table_args__ = (Index("ix_agent_tokens_agent_id", "agent_id"),)
 

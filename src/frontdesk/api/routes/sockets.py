@@ -18,6 +18,7 @@ import json
 import re
 import secrets
 from collections.abc import Awaitable, Callable, Iterable
+from functools import partial
 from typing import Any
 
 import anyio.to_thread
@@ -37,8 +38,7 @@ from frontdesk.realtime.hub import (
     visitors_topic,
 )
 from frontdesk.realtime.keeper import PresenceKeeper, scope_members_online
-from frontdesk.service import presence, widget
-from frontdesk.service.accounts import authenticate_agent
+from frontdesk.service import accounts, presence, widget
 from frontdesk.service.runtime import Runtime
 
 MAX_FRAME_CHARS = 16 * 1024
@@ -134,7 +134,10 @@ async def _agent_socket(websocket: WebSocket, opening: _Opening) -> None:
     token, subprotocol = _token(websocket, "token")
     await websocket.accept(subprotocol=subprotocol)
     try:
-        caller = await _read(rt, authenticate_agent, rt, token)
+        proven = await _read(rt, accounts.prove_agent_token, rt, token)
+        if proven.touch:  # the token's use, written beside the requests' writes
+            await rt.database.run_write(partial(accounts.touch_token, rt=rt, proven=proven))
+        caller = accounts.remember_agent(rt, proven)
         if not DEVICE_KEY.match(device_id):
             raise Refused(
                 CLOSE_BAD_REQUEST, "invalid_device_id", "device_id: 1-100 of A-Z a-z 0-9 . _ : -"

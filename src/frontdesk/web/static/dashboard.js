@@ -23,7 +23,7 @@
   const DEVICES_EVERY_MS = 30_000;
   const RECONNECT_DELAYS_S = [1, 2, 4, 8, 15, 30];
   const DEVICE_ID = /^[A-Za-z0-9._:-]{1,100}$/;
-  const SESSION_ENDED = new Set(["not_authenticated", "invalid_token"]);
+  const SESSION_ENDED = new Set(["not_authenticated", "invalid_token", "token_expired"]);
   const MANAGER_ROLES = new Set(["owner", "admin"]);
   const ROLES = ["agent", "admin", "owner"];
   const PLANS = ["free", "standard", "pro"];
