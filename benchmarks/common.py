@@ -120,10 +120,11 @@ UNREACHED_LIMITS = {
     },
     "FRONTDESK_MAX_SOCKETS_PER_AGENT": "10000",
     "FRONTDESK_MAX_DEVICES_PER_AGENT": "10000",
-    # The hourly caps on e-mails are counted too, out of reach; the benchmark's agents
-    # never follow a confirmation link, so their addresses count as proven.
-    "FRONTDESK_EMAILS_PER_AGENT_PER_HOUR": "1000000",
-    "FRONTDESK_EMAILS_PER_ACCOUNT_PER_HOUR": "1000000",
+    # A few agents get thousands of e-mails an hour here: the hourly caps would hold all
+    # but the first 20 of each, so they are off (their cost: docs/performance.md). The
+    # agents never follow a confirmation link, so their addresses count as proven.
+    "FRONTDESK_EMAILS_PER_AGENT_PER_HOUR": "0",
+    "FRONTDESK_EMAILS_PER_ACCOUNT_PER_HOUR": "0",
     "FRONTDESK_CONFIRM_ADDRESSES": "false",
 }
 # The same for the benchmarks that run the product in this process.

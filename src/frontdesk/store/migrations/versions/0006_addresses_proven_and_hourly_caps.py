@@ -76,7 +76,11 @@ def upgrade() -> None:
             ondelete="SET NULL",
         )
         batch_op.create_index(
-            "ix_deliveries_agent_id_created_at", ["agent_id", "created_at"], unique=False
+            "ix_deliveries_agent_id_created_at",
+            ["agent_id", "created_at"],
+            unique=False,
+            sqlite_where=sa.text("digest_id IS NULL"),
+            postgresql_where=sa.text("digest_id IS NULL"),
         )
         batch_op.create_index("ix_deliveries_digest_id", ["digest_id"], unique=False)
 
