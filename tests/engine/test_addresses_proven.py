@@ -4,12 +4,15 @@ owner has proven nothing can make only a few e-mails (docs/security.md)."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from frontdesk.cli import main
 from frontdesk.security import PasswordHasher
 from frontdesk.store.database import Database
 from tests.engine.conftest import engine_settings, settled
@@ -160,3 +163,26 @@ def test_an_account_nobody_proved_makes_few_e_mails_and_resends_wait(
     invited = owner.invite()
     sink.wait_for(1, to=invited.email)
     assert owner.call("POST", "/me/confirmation").json()["error"]["code"] == "already_confirmed"
+
+
+def test_the_operator_vouches_for_an_address_from_the_cli(
+    proving_server: LiveServer, sink: MailSink, database_url: str, tmp_path: Path
+) -> None:
+    owner = sign_up(proving_server)
+    assert not is_confirmed(owner)
+    env = {"FRONTDESK_DATABASE_URL": database_url, "FRONTDESK_DATA_DIR": str(tmp_path)}
+    done = CliRunner().invoke(
+        main, ["admin", "confirm-address", "--email", owner.email.upper()], env=env
+    )
+    assert done.exit_code == 0, done.output
+    assert json.loads(done.output) == {
+        "agent_id": owner.agent_id,
+        "email": owner.email,
+        "email_confirmed": True,
+    }
+    assert is_confirmed(owner)
+    unknown = CliRunner().invoke(
+        main, ["admin", "confirm-address", "--email", "nobody@example.com"], env=env
+    )
+    assert unknown.exit_code != 0
+    assert "No agent has the address nobody@example.com" in unknown.output
