@@ -68,8 +68,9 @@ class Settings(BaseSettings):
         description="Where people reach this server; links in e-mails point here.",
     )
 
-    # The seed article: an offline-message e-mail arrives about two minutes after the
-    # message, and none is sent if an agent came back online within those two minutes.
+    # The help article (docs/spec.md section 1): an offline-message e-mail arrives about two
+    # minutes after the message, and none is sent if an agent came back online within those
+    # two minutes.
     offline_email_delay: PositiveFloat = 120.0
     # Long enough that a page navigation (the widget reconnects within a second or two on the
     # next page) never counts as leaving; short enough that "missed" e-mails are timely.

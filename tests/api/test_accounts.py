@@ -97,7 +97,7 @@ def test_an_admin_manages_the_settings(account: SignedUp) -> None:
     assert account.get("/settings/notifications").json()["missed_conversation_email"] is True
 
 
-def test_notification_settings_start_as_the_seed_says(account: SignedUp) -> None:
+def test_notification_settings_start_as_the_help_article_says(account: SignedUp) -> None:
     assert account.get("/settings/notifications").json() == {
         "offline_message_email": True,
         "missed_conversation_email": False,

@@ -1,4 +1,4 @@
-"""The notification log over HTTP: what it shows, to whom, and what it refuses (SPEC section
+"""The notification log over HTTP: what it shows, to whom, and what it refuses (docs/spec.md section
 6). The engine itself is tested in tests/engine; here nothing runs in the background, so
 notifications stay as the visitor's message opened them until the manual clock says so."""
 

@@ -174,7 +174,8 @@ def test_bad_status_changes_are_refused(account: SignedUp, body: dict[str, objec
 def test_the_agent_list_shows_who_is_really_online_and_on_which_device(
     account: SignedUp, clock: ManualClock
 ) -> None:
-    """The seed: 'you were not really offline: check all devices, the mobile app included'."""
+    """The help article: 'you were not really offline: check all devices, the mobile app
+    included'."""
     colleague = account.invite()
     account.put("/me/status", {"status": "offline", "device_id": "laptop"})
     account.post("/me/devices/phone/heartbeat", {"kind": "mobile", "status": "online"})

@@ -521,7 +521,7 @@ def test_the_header_shows_the_agents_other_devices_that_are_online(
         expect(dashboard.devices).to_have_text("")
 
         with owner.socket("desktop-1", kind="desktop"):
-            # The seed's "you were not really offline": this browser is off, the app is not.
+            # The help article's "you were not really offline": this browser is off, the app is not.
             expect(dashboard.devices).to_have_text(
                 "Also online: desktop (desktop-1) — so you still count as online",
                 timeout=LIVE_TIMEOUT_MS,

@@ -1,6 +1,6 @@
 """The whole product on a real uvicorn with the engine running on the real clock, sending to
-a real SMTP server on loopback, with the seed's durations scaled down to fractions of a
-second: the offline e-mail is due ``DELAY`` after the message (the seed's two minutes)."""
+a real SMTP server on loopback, with the help article's durations scaled down to fractions of a
+second: the offline e-mail is due ``DELAY`` after the message (the help article's two minutes)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""A small, independent model of SPEC section 3, for the property test of the engine.
+"""A small, independent model of docs/spec.md section 3, for the property test of the engine.
 
 It is written from the specification, not from Frontdesk's code: plain lists and dicts, one
 method per thing that can happen, and time as a number of seconds. The property test drives

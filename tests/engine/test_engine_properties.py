@@ -1,7 +1,7 @@
 """Random sequences of presence changes, visitor messages, reads, joins, replies, closes,
 settings and clock steps, driven through Frontdesk's engine (the real services, rules and
 store, on SQLite and PostgreSQL, with a manual clock) and through the independent model of
-SPEC section 3 in ``tests/engine/model.py``; every decision must agree, to the second.
+docs/spec.md section 3 in ``tests/engine/model.py``; every decision must agree, to the second.
 
 After each step the presence sweep and the worker's decision step run, as the keeper and
 the worker would on time.

@@ -1,6 +1,7 @@
-"""Every case of the seed article, end to end: a visitor writes over HTTP, agents are online
-or not over WebSockets and REST heartbeats, and the e-mails arrive (or do not) at a real SMTP
-server, with the reasons in the notification log (SPEC section 3)."""
+"""Every case of the help article (docs/spec.md section 1), end to end: a visitor writes over
+HTTP, agents are online or not over WebSockets and REST heartbeats, and the e-mails arrive
+(or do not) at a real SMTP server, with the reasons in the notification log (docs/spec.md
+section 3)."""
 
 from __future__ import annotations
 

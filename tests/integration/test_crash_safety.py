@@ -1,4 +1,4 @@
-"""Nothing lost, nothing doubled (SPEC section 3): real ``frontdesk serve`` processes killed
+"""Nothing lost, nothing doubled (docs/spec.md section 3): real ``frontdesk serve`` processes killed
 with SIGKILL while notifications are pending and while their e-mails are being sent, then
 started again on the same database; and several workers sharing one database. Every due
 e-mail arrives at the (real, loopback) SMTP server exactly once."""

@@ -1,4 +1,4 @@
-"""Presence and live events over real WebSockets through a real uvicorn (SPEC sections 3 and
+"""Presence and live events over real WebSockets through a real uvicorn (docs/spec.md sections 3 and
 6), with leases of 0.6 s on the real clock."""
 
 from __future__ import annotations

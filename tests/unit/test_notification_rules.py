@@ -1,4 +1,4 @@
-"""The notification rules of SPEC section 3 on their own: facts in, decision out."""
+"""The notification rules of docs/spec.md section 3 on their own: facts in, decision out."""
 
 from __future__ import annotations
 

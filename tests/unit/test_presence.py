@@ -1,4 +1,4 @@
-"""The presence rules of SPEC section 3, on their own."""
+"""The presence rules of docs/spec.md section 3, on their own."""
 
 from __future__ import annotations
 
@@ -37,7 +37,8 @@ def test_an_agent_without_devices_is_offline() -> None:
 
 
 def test_web_offline_but_mobile_online_is_online() -> None:
-    """The seed: 'you were not really offline: check all devices, the mobile app included'."""
+    """The help article: 'you were not really offline: check all devices, the mobile app
+    included'."""
     assert online(device("offline", 50), device("online", 5))
 
 

@@ -1,1 +1,1 @@
-"""The HTTP surface of Frontdesk (SPEC section 6): FastAPI routes over the services."""
+"""The HTTP surface of Frontdesk (docs/spec.md section 6): FastAPI routes over the services."""

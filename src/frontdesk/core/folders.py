@@ -1,4 +1,4 @@
-"""Which dashboard folder a conversation is in, for one agent (SPEC section 2)."""
+"""Which dashboard folder a conversation is in, for one agent (docs/spec.md section 2)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The vocabulary of the product (SPEC section 2) as enums shared by every layer."""
+"""The vocabulary of the product (docs/spec.md section 2) as enums shared by every layer."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The notification rules of SPEC section 3: facts and a clock in, a decision with a reason out.
+"""The notification rules of docs/spec.md section 3: facts and a clock in, a decision with a
+reason out.
 
 Two kinds of e-mail exist. An *offline message* e-mail tells the agents of a conversation's
 scope that a visitor wrote while none of them was online; it is due ``offline_email_delay``
@@ -105,11 +106,11 @@ class Audience:
 
 
 def audience(agents: Iterable[AgentFacts]) -> Audience:
-    """Every active agent of the scope who has not opted out gets the e-mail (SPEC section 3:
-    all active agents of the account, or of the PRO group); everyone else is listed with the
-    reason, so "why did I not get it?" has an answer per agent. An address nobody has
-    confirmed gets no notification: anyone can type anyone's address at sign-up or in an
-    invitation (docs/security.md)."""
+    """Every active agent of the scope who has not opted out gets the e-mail (docs/spec.md
+    section 3: all active agents of the account, or of the PRO group); everyone else is
+    listed with the reason, so "why did I not get it?" has an answer per agent. An address
+    nobody has confirmed gets no notification: anyone can type anyone's address at sign-up
+    or in an invitation (docs/security.md)."""
     recipients: list[int] = []
     not_recipients: list[tuple[int, NotRecipientBecause]] = []
     for agent in sorted(agents, key=lambda a: a.agent_id):
@@ -162,7 +163,7 @@ class OnVisitorMessage(StrEnum):
 def on_visitor_message(
     *, scope_online: bool, has_open_notification: bool, setting_on: bool
 ) -> OnVisitorMessage:
-    """SPEC section 3, offline message, rule 1. A message joins an open notification even
+    """docs/spec.md section 3, offline message, rule 1. A message joins an open notification even
     when the setting was switched off after it opened: the setting is read again at the due
     time, and the decision then covers the whole batch."""
     if scope_online:
@@ -194,7 +195,7 @@ class OfflineFacts:
 
 
 def decide_offline(facts: OfflineFacts) -> Decision:
-    """SPEC section 3, offline message, rule 3."""
+    """docs/spec.md section 3, offline message, rule 3."""
     if not facts.setting_on:
         return suppressed(SuppressedBecause.SETTING_OFF)
     if facts.scope_came_online:
@@ -218,9 +219,9 @@ def is_missed(
     left_at: datetime,
     scope_online_between: bool,
 ) -> bool:
-    """SPEC section 3, missed conversation: the visitor left while the conversation was still
-    unserved, having written during this visit, and an agent of the scope was online at some
-    moment between that first unanswered message and the leaving."""
+    """docs/spec.md section 3, missed conversation: the visitor left while the conversation
+    was still unserved, having written during this visit, and an agent of the scope was
+    online at some moment between that first unanswered message and the leaving."""
     return (
         status is ConversationStatus.UNSERVED
         and first_unanswered_at is not None

@@ -1,4 +1,4 @@
-"""What each plan includes (SPEC section 1: groups are PRO, missed-conversation e-mails are
+"""What each plan includes (docs/spec.md section 1: groups are PRO, missed-conversation e-mails are
 STANDARD and PRO)."""
 
 from __future__ import annotations

@@ -1,11 +1,11 @@
 """Presence: is an agent really online, is a visitor still on the website, and is a
-conversation's scope online (SPEC section 3). Design notes: docs/presence.md.
+conversation's scope online (docs/spec.md section 3). Design notes: docs/presence.md.
 
 Every connection is a *lease*: a time until which it counts. A REST heartbeat extends a
 device's lease by ``agent_device_timeout``; an open WebSocket holds a lease that its server
 process renews well before it runs out, so the sockets of a process that dies expire on their
 own. An agent is online iff active and some device with status ``online`` holds a lease: the
-seed's "you were not really offline, check all devices, the mobile app included" is this
+help article's "you were not really offline, check all devices, the mobile app included" is this
 rule. A visitor is on the website until ``visitor_left_after`` past its last open connection.
 """
 

@@ -1,6 +1,6 @@
 """Agents of an account: invite, list, change, deactivate; and each agent's own profile.
 
-The e-mail address of an agent is also its login (SPEC section 2), so changing it on the
+The e-mail address of an agent is also its login (docs/spec.md section 2), so changing it on the
 profile changes how the agent logs in, and it stays unique across all accounts.
 """
 

@@ -1,5 +1,5 @@
 """The agent side of conversations: the dashboard folders, reading, joining, replying,
-closing (SPEC section 2).
+closing (docs/spec.md section 2).
 
 Joining moves a conversation from *Unserved* to the joining agent's *Mine*; it then counts as
 served. A reply joins an unserved conversation first. Reading marks every message up to the

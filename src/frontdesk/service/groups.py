@@ -1,4 +1,5 @@
-"""PRO groups: named sets of agents that a conversation can be routed to (SPEC section 2)."""
+"""PRO groups: named sets of agents that a conversation can be routed to (docs/spec.md
+section 2)."""
 
 from __future__ import annotations
 

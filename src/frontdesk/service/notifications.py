@@ -1,4 +1,4 @@
-"""The notification engine's side of the store (SPEC section 3; docs/notifications.md).
+"""The notification engine's side of the store (docs/spec.md section 3; docs/notifications.md).
 
 Three events open and close notifications, each inside the transaction that records it, so
 a notification exists exactly when its cause does:

@@ -1,4 +1,4 @@
-"""Who a conversation belongs to, and who of them is, or was, online (SPEC section 3).
+"""Who a conversation belongs to, and who of them is, or was, online (docs/spec.md section 3).
 
 The *scope* of a conversation is its PRO group's active members, or every active agent of
 the account. The widget, the presence side and the notification engine all ask these

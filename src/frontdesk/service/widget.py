@@ -2,7 +2,7 @@
 
 A widget is addressed by its account's public widget key; a visitor proves who it is with
 the visitor token it got when it was created. A visitor message goes into the visitor's open
-conversation, or opens a new one (SPEC section 2).
+conversation, or opens a new one (docs/spec.md section 2).
 """
 
 from __future__ import annotations

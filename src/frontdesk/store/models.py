@@ -1,4 +1,4 @@
-"""The tables of Frontdesk (SPEC section 2).
+"""The tables of Frontdesk (docs/spec.md section 2).
 
 Every row that belongs to a tenant carries ``account_id`` (directly, or through its
 conversation), and every service query filters on it: that is the isolation between accounts.
@@ -69,7 +69,8 @@ class Account(Base):
     name: Mapped[str] = mapped_column(String(200))
     plan: Mapped[Plan] = mapped_column(StrEnumType(Plan))
     widget_key: Mapped[str] = mapped_column(String(64), unique=True)
-    # Settings → Notifications. The seed has offline e-mails on and missed ones to switch on.
+    # Settings → Notifications. The help article has offline e-mails on and missed ones to
+    # switch on.
     offline_message_email: Mapped[bool] = mapped_column(Boolean, default=True)
     missed_conversation_email: Mapped[bool] = mapped_column(Boolean, default=False)
     # None: the server's ``offline_email_delay``.
@@ -302,7 +303,7 @@ _OPEN_OFFLINE = text("state = 'scheduled' AND kind = 'offline_message'")
 
 
 class Notification(Base):
-    """One decision of the engine (SPEC section 3), written in the transaction of the event
+    """One decision of the engine (docs/spec.md section 3), written in the transaction of the event
     that opens it and kept for good, so that "why did I (not) get an e-mail?" can be answered
     later. ``state`` is ``scheduled`` until the due time; the worker then decides it once.
 

@@ -1,5 +1,5 @@
 """The WebSockets: an agent device (presence and live events) and a visitor (presence, agent
-replies and the widget's online status). SPEC section 6; design in docs/presence.md.
+replies and the widget's online status). docs/spec.md section 6; design in docs/presence.md.
 
 Sockets live for hours, so what each one holds is kept small: the two paths are dispatched
 ahead of FastAPI's routing (``SocketRoutes``), and a session reads frames from the client

@@ -1355,7 +1355,7 @@
     renderWhy();
   }
 
-  // "Opened in the dashboard" (the seed's rule): on opening, and again for messages that
+  // "Opened in the dashboard" (docs/spec.md section 3): on opening, and again for messages that
   // arrive while the conversation is open in a tab someone is looking at.
   function markReadIfNew(opening) {
     const conversation = state.conversation;
