@@ -503,16 +503,23 @@ class _ThreadedGroupCommit(_GroupCommit):
 
     async def _drain(self, loop: asyncio.AbstractEventLoop) -> None:
         busy = self._busy.setdefault(loop, set())
-        while True:
-            batch, keys = self._take(loop)
-            if not batch:
-                # What waits is of a key in flight: that batch's drain takes it next.
-                return
-            try:
-                await anyio.to_thread.run_sync(self._commit, batch)
-            finally:
-                busy -= keys
-            _answer(batch)
+        try:
+            while True:
+                batch, keys = self._take(loop)
+                if not batch:
+                    # What waits is of a key in flight: that batch's drain takes it next.
+                    return
+                try:
+                    await anyio.to_thread.run_sync(self._commit, batch)
+                finally:
+                    busy -= keys
+                _answer(batch)
+        finally:
+            # Out of the count the moment it stops taking items, not when the task's done
+            # callback runs: the callers answered above run before that callback, and an
+            # item one of them submits meanwhile would find every drain still counted,
+            # start none, and wait for ever.
+            self._draining.get(loop, set()).discard(asyncio.current_task())
 
 
 def _answer(batch: list[_Job]) -> None:
