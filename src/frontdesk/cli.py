@@ -21,11 +21,11 @@ from sqlalchemy.engine import make_url
 from uvicorn.config import LOGGING_CONFIG
 
 from frontdesk.api.app import API_PREFIX, create_app
-from frontdesk.api.routes.notifications import notification_out
+from frontdesk.api.explained import notification_out
 from frontdesk.api.schemas import AgentIn, OwnerIn, SignUpIn
 from frontdesk.clock import SystemClock
 from frontdesk.core.model import Locale, Plan, Role
-from frontdesk.core.notifications import describe_bounce
+from frontdesk.core.notifications import describe_bounce, smtp_reply
 from frontdesk.engine.inbound import BounceReceiver
 from frontdesk.engine.mailer import Mailer
 from frontdesk.engine.worker import NotificationWorker
@@ -240,7 +240,8 @@ def explain(conversation_id: int, as_json: bool) -> None:
             messages += f" (the e-mail lists: {', '.join(map(str, out.listed_message_ids))})"
         click.echo(f"  messages: {messages}")
         for recipient in out.recipients:
-            reply = f" — {recipient.smtp_code or ''} {recipient.smtp_text or ''}".rstrip()
+            said = smtp_reply(recipient.smtp_code, recipient.smtp_text)
+            reply = f" — {said}" if said else ""
             retry = (
                 f", next attempt {recipient.next_attempt_at.isoformat()}"
                 if recipient.next_attempt_at

@@ -18,6 +18,7 @@ from frontdesk.core.notifications import (
     SuppressedBecause,
     explain,
     explain_for_agent,
+    smtp_reply,
 )
 
 LOCALES = Path(__file__).resolve().parents[2] / "src/frontdesk/web/static/locales"
@@ -85,3 +86,20 @@ def test_the_dashboard_has_words_for_every_code_in_every_language(locale: Locale
         english = dashboard_words(Locale.EN)
         same = [key for key in wanted if words[key] == english[key] and len(english[key]) > 12]
         assert same == []
+
+
+@pytest.mark.parametrize(
+    ("code", "text", "said"),
+    [
+        (552, "5.2.2 Mailbox full", "552 5.2.2 Mailbox full"),
+        (None, "connection refused", "connection refused"),
+        (250, None, "250"),
+        (250, "", "250"),
+        (None, None, None),
+        (None, "", None),
+    ],
+)
+def test_a_mail_server_s_reply_is_told_one_way_everywhere(
+    code: int | None, text: str | None, said: str | None
+) -> None:
+    assert smtp_reply(code, text) == said

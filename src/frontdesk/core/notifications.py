@@ -361,6 +361,13 @@ _REASONS = {
 }
 
 
+def smtp_reply(code: int | None, text: str | None) -> str | None:
+    """What a mail server said, as the API, the CLI and the dashboard show it:
+    ``552 5.2.2 Mailbox full``; the code or the text alone when only one is known."""
+    said = " ".join(part for part in (str(code) if code is not None else None, text) if part)
+    return said or None
+
+
 def describe_bounce(bounced_at: datetime, status: str | None, diagnostic: str | None) -> str:
     """A bounce in words: ``bounced at 2026-01-05T09:07:44+00:00: 5.1.1 User unknown``."""
     said = " ".join(part for part in (status, diagnostic) if part)
