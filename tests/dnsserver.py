@@ -77,7 +77,7 @@ class ZoneResolver:
         return reply
 
 
-class _TruncatingHandler(DNSHandler):
+class _TruncatingHandler(DNSHandler):  # type: ignore[misc]  # dnslib has no types
     def get_reply(self, data: bytes) -> bytes:
         request = DNSRecord.parse(data)
         reply = self.server.resolver.resolve(request, self)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from fastapi.testclient import TestClient
 
 from tests.support import SignedUp, assert_error, unique_email
@@ -34,7 +36,7 @@ def test_a_body_over_64_kib_is_refused_before_it_is_read(account: SignedUp) -> N
 
 
 def test_a_chunked_body_over_the_limit_is_refused_too(account: SignedUp) -> None:
-    def chunks():  # type: ignore[no-untyped-def]
+    def chunks() -> Iterator[bytes]:
         for _ in range(20):
             yield b"x" * 4096
 

@@ -7,10 +7,12 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import cast
 
 import httpx2 as httpx
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy.pool import QueuePool
 
 from frontdesk.api.app import create_app
 from frontdesk.clock import ManualClock
@@ -32,7 +34,7 @@ class WatchedHasher(PasswordHasher):
     def __init__(self, database: Database) -> None:
         super().__init__("fast")
         self.database = database
-        self.before = database.engine.pool.checkedout()
+        self.before = cast(QueuePool, database.engine.pool).checkedout()
         self.held: list[tuple[str, int]] = []
 
     def hash(self, password: str) -> str:
@@ -44,7 +46,8 @@ class WatchedHasher(PasswordHasher):
         return super().verify(password_hash, password)
 
     def _note(self, what: str) -> None:
-        self.held.append((what, self.database.engine.pool.checkedout() - self.before))
+        checked_out = cast(QueuePool, self.database.engine.pool).checkedout()
+        self.held.append((what, checked_out - self.before))
 
 
 @pytest.fixture
@@ -120,7 +123,7 @@ def test_a_password_changed_while_a_login_checked_the_old_one_issues_no_token(
             "/api/v1/auth/login", json={"email": owner.email, "password": owner.password}
         )
     finally:
-        del runtime.passwords.verify  # type: ignore[method-assign]
+        del runtime.passwords.verify
     assert_error(late, 401, "invalid_credentials")
     fresh = client.post(
         "/api/v1/auth/login", json={"email": owner.email, "password": "changed-meanwhile"}

@@ -10,6 +10,7 @@ the worker would on time.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -237,7 +238,7 @@ def apply(real: Real, model: m.Model, action: tuple[Any, ...]) -> None:
         conversations.mark_read(rt, caller, conversation_id)
         model.read(agent, conversation)
         return
-    operations = {
+    operations: dict[str, tuple[Callable[[], object], Callable[..., object]]] = {
         "join": (lambda: conversations.join(rt, caller, conversation_id), model.join),
         "reply": (
             lambda: conversations.reply(rt, caller, conversation_id, text="On it"),

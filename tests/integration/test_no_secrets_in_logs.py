@@ -10,6 +10,7 @@ from pathlib import Path
 import httpx2 as httpx
 import pytest
 from websockets.sync.client import connect
+from websockets.typing import Subprotocol
 
 from tests.integration.conftest import Server, frontdesk_env
 from tests.support import unique_email
@@ -46,14 +47,17 @@ def test_a_run_that_opened_sockets_logs_no_token_or_password(
                 connect(
                     f"{ws}/agent/ws?device_id=tab",
                     subprotocols=[
-                        "frontdesk",
-                        f"frontdesk.token.{first}",
+                        Subprotocol("frontdesk"),
+                        Subprotocol(f"frontdesk.token.{first}"),
                     ],
                 ) as by_header,
                 connect(f"{ws}/agent/ws?token={second}&device_id=old-app") as by_url,
                 connect(
                     f"{ws}/widget/ws?widget_key={signed['widget_key']}",
-                    subprotocols=["frontdesk", f"frontdesk.token.{visitor['visitor_token']}"],
+                    subprotocols=[
+                        Subprotocol("frontdesk"),
+                        Subprotocol(f"frontdesk.token.{visitor['visitor_token']}"),
+                    ],
                 ) as widget,
             ):
                 assert by_header.subprotocol == "frontdesk"

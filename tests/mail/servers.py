@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 from urllib.parse import quote
 
 import trustme
@@ -122,7 +122,9 @@ class Handler:
                 return "250 OK (never seen: the connection is closed)"
             if self.behaviour.mail_on_reuse == "421":
                 assert server.transport is not None
-                server.transport.write(b"421 4.4.2 Idle for too long, closing\r\n")
+                cast(asyncio.WriteTransport, server.transport).write(
+                    b"421 4.4.2 Idle for too long, closing\r\n"
+                )
                 server.transport.close()
                 return "250 OK (never seen: the connection is closed)"
         envelope.mail_from = address

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from frontdesk.realtime.hub import LocalHub
 
 
-def run(coroutine_function):  # type: ignore[no-untyped-def]
-    return asyncio.run(coroutine_function())
+def run(coroutine_function: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    asyncio.run(coroutine_function())
 
 
 def ignore() -> None:
