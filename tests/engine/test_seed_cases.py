@@ -64,7 +64,9 @@ def test_setting_off_sends_nothing_and_says_why(engine_server: LiveServer, sink:
     assert decision["state"] == "suppressed"
     assert decision["reason"] == "setting_off"
     assert "Settings → Notifications" in decision["reason_text"]
-    time.sleep(DELAY * 1.5)
+    # Decided for good: a suppressed notification has no delivery, so no e-mail can follow.
+    assert decision["decided_at"] is not None
+    assert decision["recipients"] == []
     assert sink.to(owner.email) == []
 
 
@@ -105,7 +107,7 @@ def test_back_online_within_the_window_calls_the_e_mail_off(
         assert decision["state"] == "suppressed"
         assert decision["reason"] == "agent_came_online"
         assert decision["decided_at"] < decision["due_at"]
-        time.sleep(DELAY)
+        assert decision["recipients"] == []  # decided for good: nothing to send
     assert sink.to(owner.email) == []
     # Gone again: a new offline message opens a new notification, which is sent.
     time.sleep(LEASE)
@@ -167,7 +169,11 @@ def test_several_messages_make_one_e_mail_listing_them_all(
     assert caught.message["Subject"].startswith("3 new messages from")
     (decision,) = settled(owner, conversation_id)
     assert len(decision["message_ids"]) == 3
-    time.sleep(DELAY)
+    # One decision, one delivery each, all final (settled): no second e-mail can come.
+    assert sorted(r["agent_id"] for r in decision["recipients"]) == sorted(
+        [owner.agent_id, colleague.agent_id]
+    )
+    assert {r["state"] for r in decision["recipients"]} == {"sent"}
     assert len(sink.to(owner.email)) == 1
     assert len(sink.to(colleague.email)) == 1
 
