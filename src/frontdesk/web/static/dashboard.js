@@ -28,7 +28,6 @@
   const ROLES = ["agent", "admin", "owner"];
   const PLANS = ["free", "standard", "pro"];
   const LANGUAGE_NAMES = { en: "English", de: "Deutsch", cs: "Čeština" };
-  const DEVICE_KINDS = ["web", "mobile", "desktop"];
   const KEYS = {
     token: "frontdesk.token",
     device: "frontdesk.device_id",
@@ -172,7 +171,7 @@
   const formatters = new Map();
 
   function timeZone() {
-    const zone = state.me && state.me.time_zone;
+    const zone = state.me?.time_zone;
     if (!zone) return undefined;
     try {
       new Intl.DateTimeFormat("en", { timeZone: zone });
@@ -417,7 +416,7 @@
       data = null;
     }
     if (!response.ok) {
-      const error = (data && data.error) || {};
+      const error = data?.error || {};
       const failure = new ApiError(
         response.status,
         error.code || `http_${response.status}`,
@@ -751,13 +750,14 @@
     ui.devices = h("p", { class: "devices", "aria-live": "polite" });
     ui.problem = h("div", { class: "problem", role: "alert", hidden: true });
     ui.tabs = new Map();
-    const tablist = (ui.tablist = h("div", {
+    ui.tablist = h("div", {
       role: "tablist",
       "aria-orientation": "vertical",
       "aria-label": t("nav.folders"),
       class: "folders",
       onkeydown: onFolderKey,
-    }));
+    });
+    const tablist = ui.tablist;
     for (const folder of FOLDERS) {
       const count = h("span", { class: "count" });
       const tab = h(
@@ -1225,9 +1225,7 @@
     const folder = state.folder;
     ui.listTitle.textContent = t(`folder.${folder}`);
     const conversations = state.lists[folder];
-    const focusedId = document.activeElement && document.activeElement.dataset
-      ? document.activeElement.dataset.conversationId
-      : undefined;
+    const focusedId = document.activeElement?.dataset?.conversationId;
     ui.list.replaceChildren();
     if (conversations === null) {
       ui.listEmpty.hidden = false;
@@ -2046,9 +2044,7 @@
 
   function renderAgentRows() {
     if (state.screen !== "agents" || !ui.agentRows) return;
-    const focusedKey = document.activeElement && document.activeElement.dataset
-      ? document.activeElement.dataset.focusKey
-      : undefined;
+    const focusedKey = document.activeElement?.dataset?.focusKey;
     ui.agentRows.replaceChildren(...state.agents.map(agentRow));
     if (focusedKey) {
       const again = ui.agentRows.querySelector(`[data-focus-key="${CSS.escape(focusedKey)}"]`);

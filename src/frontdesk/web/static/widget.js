@@ -259,7 +259,9 @@ input,textarea{display:block;width:100%;margin-top:2px;padding:7px 9px;border:1p
 
   function loadConversation() {
     call("GET", "/conversation").then(
-      (answer) => answer.conversation?.messages.forEach((message) => showMessage(message, false)),
+      (answer) => {
+        for (const message of answer.conversation?.messages || []) showMessage(message, false);
+      },
       (error) => error.status === 401 || showError(error.message),
     );
   }
