@@ -314,6 +314,48 @@ def next_attempt_at(
     return min(now + timedelta(seconds=backoff), give_up_at)
 
 
+@dataclass(frozen=True, slots=True)
+class AfterAttempt:
+    """What one attempt at an e-mail leaves it in: ``result`` names it for the metrics
+    (``sent``, ``deferred``, ``gave_up``, ``rejected``), ``smtp_text`` is what to record."""
+
+    state: DeliveryState
+    result: str
+    next_attempt_at: datetime | None
+    smtp_text: str
+
+
+def after_attempt(
+    *,
+    accepted: bool,
+    code: int | None,
+    text: str,
+    attempts: int,
+    first_attempt_at: datetime,
+    now: datetime,
+    retry_base: float,
+    retry_for: float,
+) -> AfterAttempt:
+    """The state of an e-mail (a delivery or an outbox e-mail) after its ``attempts``-th
+    attempt: accepted, tried again later after a temporary failure, or given up for good
+    (a permanent failure, or temporary ones for ``retry_for``)."""
+    if accepted:
+        return AfterAttempt(DeliveryState.SENT, "sent", None, text)
+    if not is_temporary_smtp_code(code):
+        return AfterAttempt(DeliveryState.REJECTED, "rejected", None, text)
+    retry_at = next_attempt_at(
+        attempts=attempts,
+        first_attempt_at=first_attempt_at,
+        now=now,
+        retry_base=retry_base,
+        retry_for=retry_for,
+    )
+    if retry_at is not None:
+        return AfterAttempt(DeliveryState.DEFERRED, "deferred", retry_at, text)
+    gave_up = f"Gave up after {attempts} attempts over {retry_for:g} s; last reply: {text}"
+    return AfterAttempt(DeliveryState.REJECTED, "gave_up", None, gave_up)
+
+
 def is_temporary_smtp_code(code: int | None) -> bool:
     """4xx replies (and no reply at all: a connection that failed) are worth another try."""
     return code is None or 400 <= code < 500

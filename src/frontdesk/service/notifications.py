@@ -42,13 +42,12 @@ from frontdesk.core.notifications import (
     OfflineFacts,
     OnVisitorMessage,
     SuppressedBecause,
+    after_attempt,
     audience,
     decide_missed,
     decide_offline,
     is_missed,
-    is_temporary_smtp_code,
     missed_decided_by_the_account,
-    next_attempt_at,
     offline_due_at,
     on_visitor_message,
     online_at_some_moment,
@@ -1036,40 +1035,26 @@ def _record(
     delivery.first_attempt_at = first_attempt_at
     delivery.last_attempt_at = now
     delivery.smtp_code = outcome.code
-    delivery.smtp_text = outcome.text[:1000]
-    if outcome.accepted:
-        delivery.state = DeliveryState.SENT
+    after = after_attempt(
+        accepted=outcome.accepted,
+        code=outcome.code,
+        text=outcome.text,
+        attempts=delivery.attempts,
+        first_attempt_at=first_attempt_at,
+        now=now,
+        retry_base=settings.smtp_retry_base,
+        retry_for=settings.smtp_retry_for,
+    )
+    delivery.state = after.state
+    delivery.smtp_text = after.smtp_text[:1000]
+    delivery.next_attempt_at = after.next_attempt_at
+    if after.state is DeliveryState.SENT:
         delivery.sent_at = now
-        delivery.next_attempt_at = None
-        result = "sent"
-    elif is_temporary_smtp_code(outcome.code):
-        retry_at = next_attempt_at(
-            attempts=delivery.attempts,
-            first_attempt_at=first_attempt_at,
-            now=now,
-            retry_base=settings.smtp_retry_base,
-            retry_for=settings.smtp_retry_for,
-        )
-        if retry_at is None:
-            delivery.state = DeliveryState.REJECTED
-            delivery.next_attempt_at = None
-            delivery.smtp_text = (
-                f"Gave up after {delivery.attempts} attempts over "
-                f"{settings.smtp_retry_for:g} s; last reply: {outcome.text}"
-            )[:1000]
-            result = "gave_up"
-        else:
-            delivery.state = DeliveryState.DEFERRED
-            delivery.next_attempt_at = retry_at
-            result = "deferred"
-            deliveries_due(session, rt, retry_at)
-    else:
-        delivery.state = DeliveryState.REJECTED
-        delivery.next_attempt_at = None
-        result = "rejected"
+    if after.next_attempt_at is not None:
+        deliveries_due(session, rt, after.next_attempt_at)
     session.flush()
     fail_if_nobody_got_it(session, delivery.notification_id)
-    rt.record(session, DeliveryAttempted(result))
+    rt.record(session, DeliveryAttempted(after.result))
     return True
 
 

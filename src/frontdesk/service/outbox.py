@@ -31,13 +31,11 @@ from frontdesk.core.model import Locale, Role
 from frontdesk.core.notifications import (
     DeliveryState,
     NotificationKind,
-    is_temporary_smtp_code,
-    next_attempt_at,
+    after_attempt,
 )
 from frontdesk.errors import (
     Conflict,
     InvalidInput,
-    NotFound,
     PermissionDenied,
     TooManyRequests,
 )
@@ -128,18 +126,6 @@ def confirm_address(rt: Runtime, token: str) -> Agent:
                 "one in the dashboard.",
                 code="confirmation_invalid",
             )
-        if agent.email_confirmed_at is None:
-            agent.email_confirmed_at = rt.clock.now()
-        return agent
-
-
-def vouch_for_address(rt: Runtime, email: str) -> Agent:
-    """The operator's ``frontdesk admin confirm-address``: the agent of ``email`` counts as
-    having proven it."""
-    with rt.database.write() as session:
-        agent = session.scalar(select(Agent).where(Agent.email_key == email.strip().casefold()))
-        if agent is None:
-            raise NotFound(f"No agent has the address {email}.", code="agent_not_found")
         if agent.email_confirmed_at is None:
             agent.email_confirmed_at = rt.clock.now()
         return agent
@@ -440,29 +426,25 @@ def record_notice(rt: Runtime, claimed: ClaimedNotice, outcome: SendOutcome) -> 
         first_attempt_at = row.first_attempt_at or claimed.claimed_at
         row.first_attempt_at = first_attempt_at
         row.smtp_code = outcome.code
-        row.smtp_text = outcome.text[:1000]
-        final: DeliveryState | None = None
-        if outcome.accepted:
-            final = DeliveryState.SENT
-            row.sent_at = now
-        elif is_temporary_smtp_code(outcome.code) and (
-            retry_at := next_attempt_at(
-                attempts=row.attempts,
-                first_attempt_at=first_attempt_at,
-                now=now,
-                retry_base=settings.smtp_retry_base,
-                retry_for=settings.smtp_retry_for,
-            )
-        ):
-            row.state = DeliveryState.DEFERRED
-            row.next_attempt_at = retry_at
-            _due(session, rt, retry_at)
-        else:
-            final = DeliveryState.REJECTED
-        if final is None:
+        after = after_attempt(
+            accepted=outcome.accepted,
+            code=outcome.code,
+            text=outcome.text,
+            attempts=row.attempts,
+            first_attempt_at=first_attempt_at,
+            now=now,
+            retry_base=settings.smtp_retry_base,
+            retry_for=settings.smtp_retry_for,
+        )
+        row.state = after.state
+        row.smtp_text = after.smtp_text[:1000]
+        row.next_attempt_at = after.next_attempt_at
+        if after.next_attempt_at is not None:
+            _due(session, rt, after.next_attempt_at)
             return True
-        row.state = final
-        row.next_attempt_at = None
+        final = after.state
+        if final is DeliveryState.SENT:
+            row.sent_at = now
         if row.kind is OutboxKind.DIGEST:
             _settle_digest(session, rt, row, claimed.listed, final, now)
             if final is DeliveryState.REJECTED:
