@@ -33,7 +33,7 @@ from frontdesk.errors import FrontdeskError
 from frontdesk.mail.transport import SmtpTarget, SmtpTransport
 from frontdesk.realtime.transport import UVICORN_WEBSOCKET_OPTIONS
 from frontdesk.security import redacting_handlers
-from frontdesk.service import accounts, agents, notifications, outbox
+from frontdesk.service import accounts, agents, notifications
 from frontdesk.service.runtime import Runtime
 from frontdesk.service.secrets import signup_invitation
 from frontdesk.settings import CONFIG_FILE_VARIABLE, Settings
@@ -393,7 +393,7 @@ def confirm_address(email: str) -> None:
     notifications go to it from now on."""
     runtime = _runtime()
     try:
-        agent = outbox.vouch_for_address(runtime, email)
+        agent = agents.vouch_for_address(runtime, email)
     except FrontdeskError as exc:
         raise click.ClickException(exc.message) from exc
     _print_json({"agent_id": agent.id, "email": agent.email, "email_confirmed": True})

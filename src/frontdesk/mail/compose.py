@@ -79,6 +79,12 @@ def body_safe(text: str) -> str:
     return _BODY_CONTROL.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
 
 
+def typed_words(text: str, locale: Locale) -> str:
+    """Words somebody typed (a visitor's name, an inviter's), in the language's quotation
+    marks: ``"Anna"``, ``„Anna“``."""
+    return translations(locale).gettext('"%(typed)s"') % {"typed": text}
+
+
 def visitor_label(email: NotificationEmail, fit: Callable[[str], str] = str) -> str:
     """Who wrote: the name the visitor typed, else their address, in quotation marks, so
     that a visitor named "Your account is locked" reads as a visitor's words, not
@@ -90,7 +96,7 @@ def visitor_label(email: NotificationEmail, fit: Callable[[str], str] = str) -> 
         else email.visitor_email
     )
     if typed:
-        return t.gettext('"%(typed)s"') % {"typed": fit(typed)}
+        return typed_words(fit(typed), email.locale)
     return t.gettext("Visitor #%(id)s") % {"id": email.conversation_id}
 
 

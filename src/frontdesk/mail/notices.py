@@ -19,7 +19,7 @@ from email.policy import SMTP
 from email.utils import format_datetime
 
 from frontdesk.core.model import Locale
-from frontdesk.mail.compose import body_safe, header_safe, templates
+from frontdesk.mail.compose import body_safe, header_safe, templates, typed_words
 from frontdesk.mail.i18n import local_time, translations, zone_name
 
 CONFIRM_ADDRESS = "confirm_address"
@@ -71,11 +71,7 @@ def subject(notice: Notice) -> str:
 
 
 def _quoted(text: str | None, locale: Locale) -> str:
-    """Somebody's words in the language's quotation marks (as a visitor's name is in a
-    notification)."""
-    return translations(locale).gettext('"%(typed)s"') % {
-        "typed": header_safe(text or "", limit=80)
-    }
+    return typed_words(header_safe(text or "", limit=80), locale)
 
 
 def text(notice: Notice) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
@@ -263,8 +263,12 @@ def access_changed(session: Session, rt: Runtime, agent_id: int) -> None:
 def known_agent(rt: Runtime, token: str) -> AgentCaller | None:
     """The agent of a token this process has proven and remembers, while what it proved
     still holds (no I/O)."""
-    known = rt.agent_callers.get(token_digest(token))
-    if known is None or (known.fresh_until is not None and rt.clock.now() >= known.fresh_until):
+    return _remembered(rt, token_digest(token), rt.clock.now())
+
+
+def _remembered(rt: Runtime, digest: str, now: datetime) -> AgentCaller | None:
+    known = rt.agent_callers.get(digest)
+    if known is None or (known.fresh_until is not None and now >= known.fresh_until):
         return None
     return known
 
@@ -288,7 +292,7 @@ def prove_agent_token(rt: Runtime, token: str) -> ProvenToken:
     digest = token_digest(token)
     callers = rt.agent_callers
     now = rt.clock.now()
-    known = known_agent(rt, token)
+    known = _remembered(rt, digest, now)
     if known is not None:
         return ProvenToken(digest, known, touch=False, seen=callers.version)
     seen = callers.version
