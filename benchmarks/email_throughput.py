@@ -60,7 +60,7 @@ from frontdesk.core.model import Locale, Plan
 from frontdesk.core.notifications import DeliveryState, NotificationKind
 from frontdesk.engine.mailer import Mailer
 from frontdesk.engine.worker import NotificationWorker
-from frontdesk.mail.check import new_dkim_private_key
+from frontdesk.mail.check.dkim_key import new_dkim_private_key
 from frontdesk.mail.content import ListedMessage, NotificationEmail
 from frontdesk.mail.transport import SmtpTarget, SmtpTransport
 from frontdesk.security import PasswordHasher

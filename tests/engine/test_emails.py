@@ -9,7 +9,7 @@ from pathlib import Path
 import dkim
 import httpx2 as httpx
 
-from frontdesk.mail.check import dkim_public_key, new_dkim_private_key
+from frontdesk.mail.check.dkim_key import dkim_public_key, new_dkim_private_key
 from frontdesk.security import PasswordHasher
 from frontdesk.store.database import Database
 from tests.engine.conftest import engine_settings, settled

@@ -8,7 +8,7 @@ from functools import partial
 import dkim
 import pytest
 
-from frontdesk.mail.check import dkim_public_key, new_dkim_private_key
+from frontdesk.mail.check.dkim_key import dkim_public_key, new_dkim_private_key
 from frontdesk.mail.dkim import DkimKeyError, DkimSigner
 from tests.mail.dkim_dns import dns_answering
 
