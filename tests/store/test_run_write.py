@@ -19,7 +19,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from frontdesk.core.model import Plan
-from frontdesk.store.database import Batched, Database
+from frontdesk.store.database import Database
+from frontdesk.store.group_commit import Batched
 from frontdesk.store.migrate import upgrade
 from frontdesk.store.models import Account, table_of
 from frontdesk.store.plain import PlainStatement

@@ -39,7 +39,7 @@ from frontdesk.service.scope import (
     scope_of,
     scope_of_plan,
 )
-from frontdesk.store.database import Batched
+from frontdesk.store.group_commit import Batched
 from frontdesk.store.models import (
     Account,
     Conversation,
