@@ -30,6 +30,7 @@ from frontdesk.engine.inbound import BounceReceiver
 from frontdesk.engine.mailer import Mailer
 from frontdesk.engine.worker import NotificationWorker
 from frontdesk.errors import FrontdeskError
+from frontdesk.mail.identifiers import invitation_link
 from frontdesk.mail.transport import SmtpTarget, SmtpTransport
 from frontdesk.realtime.transport import UVICORN_WEBSOCKET_OPTIONS
 from frontdesk.security import redacting_handlers
@@ -346,7 +347,7 @@ def invite_account(email: str) -> None:
         {
             "email": address,
             "invitation": invitation,
-            "url": f"{runtime.settings.public_url}/app#/signup?invitation={invitation}",
+            "url": invitation_link(runtime.settings.public_url, invitation),
             "valid_until": until.isoformat(),
         }
     )

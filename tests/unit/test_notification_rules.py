@@ -16,7 +16,6 @@ from frontdesk.core.notifications import (
     NotificationState,
     NotRecipientBecause,
     OfflineFacts,
-    OnlineChange,
     OnVisitorMessage,
     SuppressedBecause,
     audience,
@@ -27,7 +26,6 @@ from frontdesk.core.notifications import (
     is_temporary_smtp_code,
     next_attempt_at,
     on_visitor_message,
-    online_at_some_moment,
 )
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -211,38 +209,6 @@ def test_the_missed_conversation_plan_gate_and_setting(
     if reason is None:
         assert decision.message_ids == (7, 8)
         assert decision.recipients == (1, 2)
-
-
-# --- presence history -----------------------------------------------------------------------
-
-
-def test_online_at_the_start_counts() -> None:
-    history = {1: [OnlineChange(at(-100), True)]}
-    assert online_at_some_moment(history, start=at(0), end=at(10))
-
-
-def test_offline_before_the_start_and_nothing_after_does_not() -> None:
-    history = {1: [OnlineChange(at(-100), True), OnlineChange(at(-50), False)]}
-    assert not online_at_some_moment(history, start=at(0), end=at(10))
-
-
-def test_coming_online_inside_the_window_counts_even_if_gone_again() -> None:
-    history = {
-        1: [OnlineChange(at(-50), False)],
-        2: [OnlineChange(at(3), True), OnlineChange(at(4), False)],
-    }
-    assert online_at_some_moment(history, start=at(0), end=at(10))
-
-
-def test_coming_online_after_the_window_does_not_count() -> None:
-    history = {1: [OnlineChange(at(11), True)]}
-    assert not online_at_some_moment(history, start=at(0), end=at(10))
-    assert not online_at_some_moment({}, start=at(0), end=at(10))
-
-
-def test_going_offline_exactly_at_the_start_is_offline_then() -> None:
-    history = {1: [OnlineChange(at(-5), True), OnlineChange(at(0), False)]}
-    assert not online_at_some_moment(history, start=at(0), end=at(10))
 
 
 # --- retries --------------------------------------------------------------------------------

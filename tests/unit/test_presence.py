@@ -7,11 +7,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from frontdesk.core.model import DeviceStatus, Plan
+from frontdesk.core.plans import group_that_applies
 from frontdesk.core.presence import (
     DeviceFacts,
+    OnlineChange,
     PresenceChange,
     agent_is_online,
     agent_transition,
+    online_at_some_moment,
     online_until,
     scope_agent_ids,
     visitor_transition,
@@ -111,14 +114,46 @@ def test_a_visitor_leaves_when_the_grace_ran_out() -> None:
 
 @pytest.mark.parametrize("plan", [Plan.FREE, Plan.STANDARD])
 def test_groups_do_not_narrow_the_scope_below_pro(plan: Plan) -> None:
-    scope = scope_agent_ids(plan=plan, group_member_ids=[1], active_agent_ids=[1, 2, 3])
-    assert scope == {1, 2, 3}
+    assert group_that_applies(plan, 7) is None
+    assert group_that_applies(Plan.PRO, 7) == 7
 
 
-def test_a_pro_group_scope_is_its_active_members() -> None:
-    scope = scope_agent_ids(plan=Plan.PRO, group_member_ids=[2, 3, 9], active_agent_ids=[1, 2, 3])
+def test_a_group_scope_is_its_active_members() -> None:
+    scope = scope_agent_ids(group_member_ids=[2, 3, 9], active_agent_ids=[1, 2, 3])
     assert scope == {2, 3}
 
 
 def test_without_a_group_the_scope_is_every_active_agent() -> None:
-    assert scope_agent_ids(plan=Plan.PRO, group_member_ids=None, active_agent_ids=[4, 5]) == {4, 5}
+    assert scope_agent_ids(group_member_ids=None, active_agent_ids=[4, 5]) == {4, 5}
+
+
+# --- a scope's history ------------------------------------------------------------------------
+
+
+def test_online_at_the_start_counts() -> None:
+    history = {1: [OnlineChange(at(-100), True)]}
+    assert online_at_some_moment(history, start=at(0), end=at(10))
+
+
+def test_offline_before_the_start_and_nothing_after_does_not() -> None:
+    history = {1: [OnlineChange(at(-100), True), OnlineChange(at(-50), False)]}
+    assert not online_at_some_moment(history, start=at(0), end=at(10))
+
+
+def test_coming_online_inside_the_window_counts_even_if_gone_again() -> None:
+    history = {
+        1: [OnlineChange(at(-50), False)],
+        2: [OnlineChange(at(3), True), OnlineChange(at(4), False)],
+    }
+    assert online_at_some_moment(history, start=at(0), end=at(10))
+
+
+def test_coming_online_after_the_window_does_not_count() -> None:
+    history = {1: [OnlineChange(at(11), True)]}
+    assert not online_at_some_moment(history, start=at(0), end=at(10))
+    assert not online_at_some_moment({}, start=at(0), end=at(10))
+
+
+def test_going_offline_exactly_at_the_start_is_offline_then() -> None:
+    history = {1: [OnlineChange(at(-5), True), OnlineChange(at(0), False)]}
+    assert not online_at_some_moment(history, start=at(0), end=at(10))

@@ -12,7 +12,7 @@ engine records the decision and sends what it says. Design notes: docs/notificat
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -194,6 +194,15 @@ class OfflineFacts:
     audience: Audience
 
 
+def opened_in_dashboard(batch: Iterable[int], read_up_to: int | None) -> frozenset[int]:
+    """The messages of a batch that count as opened in the dashboard: those up to the
+    furthest read position any agent of the account reached in the conversation (a
+    position moves on when an agent has the conversation open and visible)."""
+    if read_up_to is None:
+        return frozenset()
+    return frozenset(m for m in batch if m <= read_up_to)
+
+
 def decide_offline(facts: OfflineFacts) -> Decision:
     """docs/spec.md section 3, offline message, rule 3."""
     if not facts.setting_on:
@@ -210,6 +219,14 @@ def decide_offline(facts: OfflineFacts) -> Decision:
     if (nobody := facts.audience.suppressed_because) is not None:
         return suppressed(nobody)
     return Decision(reason=None, message_ids=unread, recipients=facts.audience.recipients)
+
+
+def in_this_visit(sent_at: datetime, *, arrived_at: datetime | None, left_at: datetime) -> bool:
+    """Whether a visitor message belongs to the visit that ended at ``left_at``: sent no
+    later than the leaving and not before the visitor's last arrival before it (none
+    recorded: the visitor's whole history is one visit). Only a visit's messages make a
+    missed conversation, and a visit makes at most one."""
+    return sent_at <= left_at and (arrived_at is None or sent_at >= arrived_at)
 
 
 def is_missed(
@@ -258,39 +275,6 @@ def decide_missed(facts: MissedFacts) -> Decision:
     return Decision(
         reason=None, message_ids=tuple(facts.unanswered), recipients=facts.audience.recipients
     )
-
-
-# --- presence history ---------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class OnlineChange:
-    """One recorded transition of an agent: online (``True``) or offline, at a moment."""
-
-    at: datetime
-    online: bool
-
-
-def online_at_some_moment(
-    history: Mapping[int, Sequence[OnlineChange]], *, start: datetime, end: datetime
-) -> bool:
-    """Was any of these agents online at some moment in ``[start, end]``?
-
-    ``history`` holds, per agent, its transitions up to ``end`` in the order they happened,
-    including the last one at or before ``start`` (which says whether it was online then).
-    """
-    for changes in history.values():
-        online = False
-        for change in changes:
-            if change.at > end:
-                break
-            if change.at <= start:
-                online = change.online
-            elif change.online:
-                return True
-        if online:
-            return True
-    return False
 
 
 # --- delivery -----------------------------------------------------------------------------

@@ -11,13 +11,12 @@ rule. A visitor is on the website until ``visitor_left_after`` past its last ope
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from frontdesk.core.model import DeviceStatus, Plan
-from frontdesk.core.plans import has_groups
+from frontdesk.core.model import DeviceStatus
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,17 +87,44 @@ def visitor_transition(
 
 
 def scope_agent_ids(
-    *,
-    plan: Plan,
-    group_member_ids: Collection[int] | None,
-    active_agent_ids: Collection[int],
+    *, group_member_ids: Collection[int] | None, active_agent_ids: Collection[int]
 ) -> frozenset[int]:
-    """The agents a conversation (or a widget about to open one) belongs to.
-
-    ``group_member_ids`` is ``None`` when no group was asked for. A group counts only on a
-    plan that has groups, so a downgraded account falls back to all its agents instead of
-    leaving group conversations with nobody.
-    """
-    if group_member_ids is not None and has_groups(plan):
+    """The agents a conversation (or a widget about to open one) belongs to: the active
+    members of the group that applies (``frontdesk.core.plans.group_that_applies``), or
+    every active agent where none does (``group_member_ids`` is ``None``)."""
+    if group_member_ids is not None:
         return frozenset(active_agent_ids).intersection(group_member_ids)
     return frozenset(active_agent_ids)
+
+
+# --- a scope's history ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class OnlineChange:
+    """One recorded transition of an agent: online (``True``) or offline, at a moment."""
+
+    at: datetime
+    online: bool
+
+
+def online_at_some_moment(
+    history: Mapping[int, Sequence[OnlineChange]], *, start: datetime, end: datetime
+) -> bool:
+    """Was any of these agents online at some moment in ``[start, end]``?
+
+    ``history`` holds, per agent, its transitions up to ``end`` in the order they happened,
+    including the last one at or before ``start`` (which says whether it was online then).
+    """
+    for changes in history.values():
+        online = False
+        for change in changes:
+            if change.at > end:
+                break
+            if change.at <= start:
+                online = change.online
+            elif change.online:
+                return True
+        if online:
+            return True
+    return False

@@ -26,7 +26,7 @@ from frontdesk.engine.mailer import Mailer
 from frontdesk.mail.transport import SendOutcome, SmtpTransport
 from frontdesk.service import notifications, outbox
 from frontdesk.service.notifications import ClaimedDelivery
-from frontdesk.service.runtime import Runtime
+from frontdesk.service.runtime import ENGINE_CHANNEL, Runtime
 
 log = logging.getLogger("frontdesk.engine")
 
@@ -225,7 +225,7 @@ class NotificationWorker:
         """Other processes' commits ring this process's doorbell (PostgreSQL NOTIFY)."""
         while True:
             try:
-                async for _notice in self.runtime.database.listen(notifications.ENGINE_CHANNEL):
+                async for _notice in self.runtime.database.listen(ENGINE_CHANNEL):
                     self._ring_both()
             except Exception:
                 log.warning("lost the database notification channel; listening again")

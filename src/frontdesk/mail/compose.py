@@ -51,7 +51,6 @@ from frontdesk.core.model import Locale
 from frontdesk.core.notifications import NotificationKind
 from frontdesk.mail.content import NotificationEmail
 from frontdesk.mail.i18n import local_time, translations, zone_name
-from frontdesk.mail.verp import bare_address
 
 HEADER_TEXT_MAX = 60
 TEMPLATES_DIR = Path(__file__).with_name("templates")
@@ -252,10 +251,6 @@ def _quoted_printable(text: str) -> bytes:
     if not text.endswith("\n"):
         text += "\n"
     return binascii.b2a_qp(text.replace("\n", "\r\n").encode("utf-8"), istext=True)
-
-
-def message_id_domain(mail_from: str) -> str:
-    return bare_address(mail_from).rpartition("@")[2] or "localhost"
 
 
 def _context(email: NotificationEmail) -> dict[str, Any]:

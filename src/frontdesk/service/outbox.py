@@ -39,7 +39,13 @@ from frontdesk.errors import (
     PermissionDenied,
     TooManyRequests,
 )
-from frontdesk.mail.compose import message_id_domain
+from frontdesk.mail.identifiers import (
+    confirmation_link,
+    conversation_link,
+    dashboard_link,
+    message_id_domain,
+    notice_message_id,
+)
 from frontdesk.mail.notices import DigestLine, Notice
 from frontdesk.mail.transport import SendOutcome
 from frontdesk.mail.verp import return_path_base
@@ -179,7 +185,7 @@ def _queue(
         agent_id=agent.id,
         email=agent.email,
         sender_name=sender_name,
-        message_id_header=f"<frontdesk.{kind.value}.{secrets.token_hex(8)}@{domain}>",
+        message_id_header=notice_message_id(kind.value, domain),
         state=DeliveryState.PENDING,
         created_at=now,
         attempts=0,
@@ -187,15 +193,8 @@ def _queue(
     )
     session.add(row)
     session.flush()
-    _due(session, rt, due)
+    rt.deliveries_due(session, due)
     return row
-
-
-def _due(session: Session, rt: Runtime, due: datetime | None) -> None:
-    # The engine's send loop wakes for these as for a delivery.
-    from frontdesk.service.notifications import deliveries_due
-
-    deliveries_due(session, rt, due)
 
 
 # --- hourly caps ----------------------------------------------------------------------------
@@ -333,7 +332,7 @@ def claim_outbox(rt: Runtime, *, limit: int) -> list[ClaimedNotice]:
             link = None
             if row.kind is not OutboxKind.DIGEST:
                 token_of_link = address_confirmation(rt, agent.id, row.email)
-                link = f"{base_url}/app#/confirm?token={token_of_link}"
+                link = confirmation_link(base_url, token_of_link)
             listed = lines.get(row.id, [])
             claimed.append(
                 ClaimedNotice(
@@ -357,7 +356,7 @@ def claim_outbox(rt: Runtime, *, limit: int) -> list[ClaimedNotice]:
                         sender_name=row.sender_name,
                         valid_days=max(1, round(settings.address_confirmation_valid_for / 86400)),
                         lines=tuple(line for _, line in listed),
-                        dashboard_url=f"{base_url}/app",
+                        dashboard_url=dashboard_link(base_url),
                     ),
                 )
             )
@@ -395,7 +394,7 @@ def _digest_lines(
                     at=decided_at,
                     conversation_id=conversation_id,
                     visitor_name=visitor_name,
-                    conversation_url=f"{base_url}/dashboard/conversations/{conversation_id}",
+                    conversation_url=conversation_link(base_url, conversation_id),
                 ),
             )
         )
@@ -405,7 +404,7 @@ def _digest_lines(
 def record_notice(rt: Runtime, claimed: ClaimedNotice, outcome: SendOutcome) -> bool:
     """What the mail server said, if this worker still holds the lease; for a digest, its
     held deliveries follow it."""
-    from frontdesk.service.notifications import fail_if_nobody_got_it
+    from frontdesk.service.notifications.delivering import fail_if_nobody_got_it
 
     now = rt.clock.now()
     settings = rt.settings
@@ -440,7 +439,7 @@ def record_notice(rt: Runtime, claimed: ClaimedNotice, outcome: SendOutcome) -> 
         row.smtp_text = after.smtp_text[:1000]
         row.next_attempt_at = after.next_attempt_at
         if after.next_attempt_at is not None:
-            _due(session, rt, after.next_attempt_at)
+            rt.deliveries_due(session, after.next_attempt_at)
             return True
         final = after.state
         if final is DeliveryState.SENT:
@@ -509,7 +508,7 @@ def release_notices(rt: Runtime, claimed: Sequence[ClaimedNotice]) -> None:
                 )
                 .values(lease_until=None, lease_token=None)
             )
-        _due(session, rt, None)
+        rt.deliveries_due(session)
 
 
 def next_notice_at(session: Session) -> datetime | None:

@@ -5,6 +5,13 @@ Each write here re-checks the rule of ``frontdesk.core.presence`` for the agent 
 touched and records a transition in ``presence_changes`` when the state turned. Leases that
 simply run out change nobody's row, so ``sweep`` finds them and records each transition at
 the moment the lease ended, not when the sweep happened to notice.
+
+Every recorded transition is handed, in its transaction, to the notification engine's one
+entry point from presence, ``frontdesk.service.notifications.presence_recorded``: an agent
+coming online calls off offline notifications, a visitor leaving may open a
+missed-conversation notification. So any sign of life that records an earlier, unnoticed
+leaving first (a visitor message, a reconnect) may open one; that is the rule, not a side
+effect.
 """
 
 from __future__ import annotations
@@ -244,20 +251,16 @@ def _agent_sockets_changed(
     _write_rows(connection, devices.values(), transitions)
     if removed:
         connection.execute(delete(_devices).where(_devices.c.id.in_(removed)))
-    events = []
-    for agent, transition in transitions:
-        if transition.change is PresenceChange.AGENT_ONLINE:
-            notifications.note_agent_online(
-                session, rt, agent_id=agent.id, account_id=agent.account_id, at=transition.at
-            )
-        events.append(
-            PresenceEvent(
-                account_id=agent.account_id,
-                change=transition.change,
-                at=transition.at,
-                agent_id=agent.id,
-            )
+    events = [
+        PresenceEvent(
+            account_id=agent.account_id,
+            change=transition.change,
+            at=transition.at,
+            agent_id=agent.id,
         )
+        for agent, transition in transitions
+    ]
+    notifications.presence_recorded(session, rt, events)
     return events
 
 
@@ -503,10 +506,7 @@ def settle_agent(
         return None
     agent.online = transition.change is PresenceChange.AGENT_ONLINE
     event = _record(session, agent.account_id, transition, agent_id=agent.id)
-    if agent.online:
-        notifications.note_agent_online(
-            session, rt, agent_id=agent.id, account_id=agent.account_id, at=transition.at
-        )
+    notifications.presence_recorded(session, rt, [event])
     return event
 
 
@@ -734,13 +734,20 @@ def _sweep_visitors(session: Session, rt: Runtime, now: datetime) -> list[Presen
     ).all()
     if not left:
         return []
-    departures: list[notifications.Departure] = []
+    departures: list[PresenceEvent] = []
     for visitor_id, account_id, present_until in left:
         transition = visitor_transition(was_present=True, present_until=present_until, now=now)
         assert transition is not None
         assert transition.change is PresenceChange.VISITOR_LEFT
-        departures.append(notifications.Departure(visitor_id, account_id, transition.at))
-    visitor_ids = [d.visitor_id for d in departures]
+        departures.append(
+            PresenceEvent(
+                account_id=account_id,
+                change=transition.change,
+                at=transition.at,
+                visitor_id=visitor_id,
+            )
+        )
+    visitor_ids = [visitor_id for visitor_id, _, _ in left]
     session.execute(
         update(Visitor)
         .where(Visitor.id.in_(visitor_ids))
@@ -754,13 +761,13 @@ def _sweep_visitors(session: Session, rt: Runtime, now: datetime) -> list[Presen
                 "account_id": d.account_id,
                 "visitor_id": d.visitor_id,
                 "change": PresenceChange.VISITOR_LEFT,
-                "at": d.left_at,
+                "at": d.at,
             }
             for d in departures
         ],
     )
-    notifications.note_visitors_left(session, rt, departures)
-    open_ids: dict[int, list[int]] = {}
+    notifications.presence_recorded(session, rt, departures)
+    open_ids: dict[int | None, list[int]] = {}
     for visitor_id, conversation_id in session.execute(
         select(Conversation.visitor_id, Conversation.id)
         .where(
@@ -771,14 +778,7 @@ def _sweep_visitors(session: Session, rt: Runtime, now: datetime) -> list[Presen
     ):
         open_ids.setdefault(visitor_id, []).append(conversation_id)
     events = [
-        PresenceEvent(
-            account_id=d.account_id,
-            change=PresenceChange.VISITOR_LEFT,
-            at=d.left_at,
-            visitor_id=d.visitor_id,
-            conversation_ids=tuple(open_ids.get(d.visitor_id, ())),
-        )
-        for d in departures
+        replace(d, conversation_ids=tuple(open_ids.get(d.visitor_id, ()))) for d in departures
     ]
     rt.record(session, PresenceChanged(tuple(events)))
     return events
@@ -898,9 +898,7 @@ def _settle_visitor(
         return None
     visitor.present = transition.change is PresenceChange.VISITOR_ARRIVED
     event = _record(session, visitor.account_id, transition, visitor_id=visitor.id)
-    if not visitor.present:
-        session.flush()
-        notifications.note_visitor_left(session, rt, visitor=visitor, left_at=transition.at)
+    notifications.presence_recorded(session, rt, [event])
     return event
 
 

@@ -27,6 +27,9 @@ from frontdesk.service.events import (
 from frontdesk.settings import Settings
 from frontdesk.store.database import Database
 
+# PostgreSQL NOTIFY channel: "the engine's schedule changed".
+ENGINE_CHANNEL = "frontdesk_engine"
+
 
 @dataclass(frozen=True, slots=True)
 class Runtime:
@@ -63,6 +66,19 @@ class Runtime:
     def record(self, session: Session, event: object) -> None:
         """``event`` happens if the session's transaction commits: it is dispatched then."""
         self.database.after_commit(session, partial(self.events.dispatch, event))
+
+    def notifications_due(self, session: Session, due: datetime | None = None) -> None:
+        """The transaction makes notifications due (``due``: the earliest, ``None`` for
+        now): this process's engine looks again once it commits, other processes' engines
+        when they hear ``ENGINE_CHANNEL``."""
+        self.record(session, NotificationsDue(due))
+        self.database.notify(session, ENGINE_CHANNEL)
+
+    def deliveries_due(self, session: Session, due: datetime | None = None) -> None:
+        """The transaction makes e-mails to send (``due``: the earliest attempt, ``None`` for
+        now), announced as ``notifications_due`` is."""
+        self.record(session, DeliveriesDue(due))
+        self.database.notify(session, ENGINE_CHANNEL)
 
     @classmethod
     def create(cls, settings: Settings, *, clock: Clock | None = None) -> Runtime:

@@ -16,10 +16,10 @@ from sqlalchemy import Connection, Select, bindparam, select
 from sqlalchemy.orm import Session
 
 from frontdesk.core.model import DeviceStatus, Plan
-from frontdesk.core.notifications import OnlineChange
-from frontdesk.core.plans import has_groups
+from frontdesk.core.plans import group_that_applies
 from frontdesk.core.presence import (
     DeviceFacts,
+    OnlineChange,
     PresenceChange,
     agent_transition,
     scope_agent_ids,
@@ -41,9 +41,10 @@ def scope_of_plan(
     """``scope_of`` in plain statements, given the account's plan."""
     active = [row[0] for row in _ACTIVE_AGENTS.rows(connection, account_id=account_id)]
     members = None
-    if group_id is not None:
-        members = [row[0] for row in _GROUP_MEMBERS.rows(connection, group_id=group_id)]
-    return scope_agent_ids(plan=plan, group_member_ids=members, active_agent_ids=active)
+    applies = group_that_applies(plan, group_id)
+    if applies is not None:
+        members = [row[0] for row in _GROUP_MEMBERS.rows(connection, group_id=applies)]
+    return scope_agent_ids(group_member_ids=members, active_agent_ids=active)
 
 
 _ACTIVE_AGENTS = PlainStatement(
@@ -59,9 +60,10 @@ def scope_is_online(
 ) -> bool:
     """Whether an agent of the scope (``scope_of``) is online now, in one plain statement:
     what a visitor message asks on every call."""
-    if group_id is not None and has_groups(plan):
+    applies = group_that_applies(plan, group_id)
+    if applies is not None:
         return (
-            _GROUP_ONLINE.first(connection, account_id=account_id, group_id=group_id, now=now)
+            _GROUP_ONLINE.first(connection, account_id=account_id, group_id=applies, now=now)
             is not None
         )
     return _ACCOUNT_ONLINE.first(connection, account_id=account_id, now=now) is not None
@@ -164,7 +166,7 @@ def online_history(
     session: Session, agent_ids: Collection[int], *, start: datetime, now: datetime
 ) -> dict[int, list[OnlineChange]]:
     """Each agent's online transitions from the last one at or before ``start`` up to
-    ``now``, as ``frontdesk.core.notifications.online_at_some_moment`` reads them.
+    ``now``, as ``frontdesk.core.presence.online_at_some_moment`` reads them.
 
     A lease that ran out but that no sweep has recorded yet is added as the offline
     transition it will be recorded as, so the answer does not depend on when the sweep ran.

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from frontdesk.core import notifications as notifications_core
 from frontdesk.core.model import ConversationStatus, MessageAuthor, Plan
-from frontdesk.core.plans import has_groups
+from frontdesk.core.plans import group_that_applies
 from frontdesk.errors import NotAuthenticated, NotFound
 from frontdesk.security import VISITOR_TOKEN_PREFIX, new_token, token_digest
 from frontdesk.service import notifications
@@ -466,8 +466,11 @@ def record_visitor_message(
         text=text,
         at=now,
     )
-    # Writing is a sign of life: a visitor without a socket is on the website too.
-    arrived = visitor_active(
+    # Writing is a sign of life: a visitor without a socket is on the website too. A
+    # leaving nobody had recorded yet (the lease lapsed before the sweep came by) is
+    # recorded first, and presence hands it to the notification engine
+    # (notifications.presence_recorded), which may open a missed-conversation notification.
+    presence_events = visitor_active(
         session,
         rt,
         connection,
@@ -498,7 +501,7 @@ def record_visitor_message(
         conversation_id=conversation_id,
         message_id=message_id,
         opened_conversation=found is None,
-        presence_events=arrived,
+        presence_events=presence_events,
         _written=_Written(
             visitor_id=caller.visitor_id,
             group_id=group_id,
@@ -573,7 +576,7 @@ def record_visitor_messages(session: Session, items: Sequence[_ToPost]) -> list[
             setting_on=offline_on,
         )
         if (
-            (found is not None and found[1] is not None and has_groups(plan))
+            (found is not None and group_that_applies(plan, found[1]) is not None)
             or lease is VisitorLease.RECORD_LEAVING_FIRST
             or outcome is notifications_core.OnVisitorMessage.SUPPRESS_AT_ONCE
         ):

@@ -17,6 +17,7 @@ from fastapi.responses import HTMLResponse
 
 from frontdesk.api.deps import RuntimeDep
 from frontdesk.mail.compose import unsubscribe_page
+from frontdesk.mail.identifiers import profile_link
 from frontdesk.service import agents
 from frontdesk.service.runtime import Runtime
 
@@ -49,7 +50,7 @@ def _page(rt: Runtime, request: Request, result: agents.Unsubscribed) -> HTMLRes
         email=result.email,
         done=result.done,
         action_url=request.url.path,
-        dashboard_url=f"{base_url}/dashboard/profile",
+        dashboard_url=profile_link(base_url),
     )
     return HTMLResponse(
         html,

@@ -1,0 +1,325 @@
+"""Opening and calling off notifications, inside the transaction that records their cause
+(docs/spec.md section 3; docs/notifications.md): a visitor message opens an offline-message
+notification or joins the open one (rule 1), an agent coming online calls off the open ones
+of its scopes (rule 2), and a visitor leaving may open a missed-conversation notification
+(``frontdesk.service.notifications.missed``).
+
+Presence reaches the engine through one door, ``presence_recorded``: the presence service
+hands it every transition it records, in the same transaction, and nothing else of the
+engine is called from presence."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from sqlalchemy import Connection, bindparam, insert, or_, select, update
+from sqlalchemy.orm import Session
+
+from frontdesk.core.model import Plan
+from frontdesk.core.notifications import (
+    Decision,
+    NotificationKind,
+    NotificationState,
+    OnVisitorMessage,
+    SuppressedBecause,
+    offline_due_at,
+    on_visitor_message,
+)
+from frontdesk.core.plans import group_that_applies, has_groups
+from frontdesk.core.presence import PresenceChange
+from frontdesk.service.events import Decided
+from frontdesk.service.notifications.deciding import settle
+from frontdesk.service.notifications.missed import IN_NOTIFICATION, Departure, note_visitors_left
+from frontdesk.service.runtime import Runtime
+from frontdesk.service.scope import scope_is_online
+from frontdesk.store.models import Account, Conversation, GroupMember, Notification, table_of
+from frontdesk.store.plain import PlainStatement
+
+_notifications = table_of(Notification)
+
+
+class RecordedTransition(Protocol):
+    """A presence transition as the presence service records it (its ``PresenceEvent``)."""
+
+    @property
+    def account_id(self) -> int: ...
+    @property
+    def change(self) -> PresenceChange: ...
+    @property
+    def at(self) -> datetime: ...
+    @property
+    def agent_id(self) -> int | None: ...
+    @property
+    def visitor_id(self) -> int | None: ...
+
+
+def presence_recorded(
+    session: Session, rt: Runtime, transitions: Sequence[RecordedTransition]
+) -> None:
+    """The notification engine's one entry point from presence, called in the transaction
+    that records the transitions: an agent coming online calls off the open offline
+    notifications of its scopes (rule 2, ``note_agent_online``); visitors leaving may open
+    missed-conversation notifications (``note_visitors_left``). An agent going offline or a
+    visitor arriving opens and closes nothing: the engine reads those from the recorded
+    history when it decides."""
+    departures: list[Departure] = []
+    for transition in transitions:
+        if transition.change is PresenceChange.AGENT_ONLINE:
+            assert transition.agent_id is not None
+            note_agent_online(
+                session,
+                rt,
+                agent_id=transition.agent_id,
+                account_id=transition.account_id,
+                at=transition.at,
+            )
+        elif transition.change is PresenceChange.VISITOR_LEFT:
+            assert transition.visitor_id is not None
+            departures.append(
+                Departure(transition.visitor_id, transition.account_id, transition.at)
+            )
+    if departures:
+        session.flush()
+        note_visitors_left(session, rt, departures)
+
+
+@dataclass(frozen=True, slots=True)
+class AccountRules:
+    """What rule 1 reads of the account, loaded by the caller with the rest of its facts."""
+
+    id: int
+    plan: Plan
+    offline_message_email: bool
+    offline_email_delay: float | None
+
+
+def note_visitor_message(
+    session: Session,
+    rt: Runtime,
+    connection: Connection,
+    *,
+    account: AccountRules,
+    conversation_id: int,
+    group_id: int | None,
+    message_id: int,
+    at: datetime,
+    new_conversation: bool,
+) -> None:
+    """Rule 1 of the offline message, in the transaction that stores the message. The
+    caller holds the conversation's row lock, so two messages of one conversation never
+    both open a notification.
+
+    This runs on every visitor message, so it is plain statements (frontdesk.store.plain):
+    whether the scope is online, the open notification (none to look for in a new
+    conversation), and one or two inserts."""
+    applies = group_that_applies(account.plan, group_id)
+    scope_online = scope_is_online(
+        connection, account_id=account.id, plan=account.plan, group_id=applies, now=at
+    )
+    open_id = None
+    if not scope_online and not new_conversation:
+        open_id = _OPEN_OFFLINE_NOTIFICATION.scalar(connection, conversation_id=conversation_id)
+    outcome = on_visitor_message(
+        scope_online=scope_online,
+        has_open_notification=open_id is not None,
+        setting_on=account.offline_message_email,
+    )
+    if outcome is OnVisitorMessage.NOT_OFFLINE:
+        return
+    if outcome is OnVisitorMessage.OPEN_NEW:
+        note_visitor_messages(
+            session,
+            rt,
+            connection,
+            opening=[OfflineOpening(account, conversation_id, message_id, at)],
+            joining=[],
+        )
+        return
+    if outcome is OnVisitorMessage.SUPPRESS_AT_ONCE:
+        # Recorded all the same, so that "why no e-mail?" has its answer.
+        notification = Notification(
+            account_id=account.id,
+            conversation_id=conversation_id,
+            kind=NotificationKind.OFFLINE_MESSAGE,
+            state=NotificationState.SCHEDULED,
+            opened_at=at,
+            due_at=at,
+            not_recipients=[],
+        )
+        settle(session, rt, notification, Decision(SuppressedBecause.SETTING_OFF), None, at)
+        session.add(notification)
+        session.flush()
+        open_id = notification.id
+    IN_NOTIFICATION.run(connection, notification_id=open_id, message_id=message_id)
+
+
+_OPEN_OFFLINE_NOTIFICATION = PlainStatement(
+    select(_notifications.c.id).where(
+        _notifications.c.conversation_id == bindparam("conversation_id"),
+        _notifications.c.kind == NotificationKind.OFFLINE_MESSAGE,
+        _notifications.c.state == NotificationState.SCHEDULED,
+    )
+)
+_NEW_OFFLINE_NOTIFICATION = PlainStatement(
+    insert(_notifications)
+    .values(
+        account_id=bindparam("account_id"),
+        conversation_id=bindparam("conversation_id"),
+        kind=NotificationKind.OFFLINE_MESSAGE,
+        state=NotificationState.SCHEDULED,
+        opened_at=bindparam("at"),
+        due_at=bindparam("due_at"),
+        not_recipients=[],
+    )
+    .returning(_notifications.c.id, _notifications.c.conversation_id)
+)
+
+
+@dataclass(frozen=True, slots=True)
+class OfflineOpening:
+    """A message that opens an offline notification (``OnVisitorMessage.OPEN_NEW``)."""
+
+    account: AccountRules
+    conversation_id: int
+    message_id: int
+    at: datetime
+
+
+def open_offline_notifications_of(
+    connection: Connection, conversation_ids: Sequence[int]
+) -> dict[int, int]:
+    """The open offline notification of each of these conversations that has one."""
+    if not conversation_ids:
+        return {}
+    return {
+        conversation_id: notification_id
+        for notification_id, conversation_id in _OPEN_OFFLINE_NOTIFICATIONS.rows(
+            connection, conversation_ids=list(conversation_ids)
+        )
+    }
+
+
+def note_visitor_messages(
+    session: Session,
+    rt: Runtime,
+    connection: Connection,
+    *,
+    opening: Sequence[OfflineOpening],
+    joining: Sequence[tuple[int, int]],
+) -> None:
+    """Rule 1's writes for many visitor messages at once, whose outcomes the caller
+    decided (``on_visitor_message``, from ``open_offline_notifications_of`` and
+    ``frontdesk.service.scope.accounts_online``, as ``note_visitor_message`` would): the
+    notifications ``opening`` opens, and each message listed in its notification
+    (``joining``: notification, message)."""
+    listed = [{"notification_id": n, "message_id": m} for n, m in joining]
+    if opening:
+        due = [
+            offline_due_at(o.at, o.account.offline_email_delay or rt.settings.offline_email_delay)
+            for o in opening
+        ]
+        opened = _NEW_OFFLINE_NOTIFICATION.inserted(
+            connection,
+            [
+                {
+                    "account_id": o.account.id,
+                    "conversation_id": o.conversation_id,
+                    "at": o.at,
+                    "due_at": due_at,
+                }
+                for o, due_at in zip(opening, due, strict=True)
+            ],
+        )
+        ids = {conversation_id: notification_id for notification_id, conversation_id in opened}
+        listed.extend(
+            {"notification_id": ids[o.conversation_id], "message_id": o.message_id} for o in opening
+        )
+        rt.notifications_due(session, min(due))
+    IN_NOTIFICATION.run_many(connection, listed)
+
+
+_OPEN_OFFLINE_NOTIFICATIONS = PlainStatement(
+    select(_notifications.c.id, _notifications.c.conversation_id).where(
+        _notifications.c.conversation_id.in_(bindparam("conversation_ids", expanding=True)),
+        _notifications.c.kind == NotificationKind.OFFLINE_MESSAGE,
+        _notifications.c.state == NotificationState.SCHEDULED,
+    )
+)
+
+
+def note_agent_online(
+    session: Session, rt: Runtime, *, agent_id: int, account_id: int, at: datetime
+) -> None:
+    """Rule 2: every open offline notification of a scope the agent belongs to is called off
+    the moment the agent comes online.
+
+    One ``UPDATE`` for all of them: an owner coming online may call off tens of thousands,
+    and the transaction holds the turn to write meanwhile (the sweep and the engine wait
+    for it). Notification rows this session holds are not refreshed; none of its callers
+    has loaded any."""
+    called_off = Decision(SuppressedBecause.AGENT_CAME_ONLINE)
+    connection = session.connection()
+    plan = _PLAN_OF_ACCOUNT.scalar(connection, account_id=account_id)
+    values = {
+        "account_id": account_id,
+        "called_off": called_off.state,
+        "because": called_off.reason,
+        "at": at,
+    }
+    # The state changes, never the key: on PostgreSQL the rows are locked FOR NO KEY
+    # UPDATE, so a visitor message adding to a batch (its foreign key takes a KEY SHARE
+    # lock) neither waits for this nor, in a group-committed batch, deadlocks with it.
+    # The scope rule (group_that_applies) seen from the agent's side: where a group
+    # applies, the agent's scope is the conversations without a group and those of its
+    # groups; where none does, every conversation of the account.
+    if has_groups(plan):
+        count = _CALL_OFF_IN_SCOPE.changed(
+            connection, **values, scope_account_id=account_id, agent_id=agent_id
+        )
+    else:
+        count = _CALL_OFF.changed(connection, **values)
+    if count:
+        rt.record(
+            session,
+            Decided(
+                NotificationKind.OFFLINE_MESSAGE.value,
+                called_off.state.value,
+                called_off.reason,
+                count=count,
+            ),
+        )
+
+
+# Rule 2's UPDATE (note_agent_online): an account without groups, and one with them, where
+# the agent's scope is the conversations without a group and those of its groups.
+_call_off = (
+    update(Notification)
+    .where(
+        Notification.account_id == bindparam("account_id"),
+        Notification.kind == NotificationKind.OFFLINE_MESSAGE,
+        Notification.state == NotificationState.SCHEDULED,
+    )
+    .values(state=bindparam("called_off"), reason=bindparam("because"), decided_at=bindparam("at"))
+)
+_CALL_OFF = PlainStatement(_call_off)
+_CALL_OFF_IN_SCOPE = PlainStatement(
+    _call_off.where(
+        Notification.conversation_id.in_(
+            select(Conversation.id).where(
+                Conversation.account_id == bindparam("scope_account_id"),
+                or_(
+                    Conversation.group_id.is_(None),
+                    Conversation.group_id.in_(
+                        select(GroupMember.group_id).where(
+                            GroupMember.agent_id == bindparam("agent_id")
+                        )
+                    ),
+                ),
+            )
+        )
+    )
+)
+_PLAN_OF_ACCOUNT = PlainStatement(select(Account.plan).where(Account.id == bindparam("account_id")))
