@@ -16,6 +16,7 @@ from frontdesk.core.notifications import NotificationKind, NotificationState, Su
 from frontdesk.core.presence import PresenceChange
 from frontdesk.service import notifications, presence
 from frontdesk.service.accounts import authenticate_agent
+from frontdesk.service.presence import sweeping
 from frontdesk.service.runtime import AgentCaller, Runtime
 from frontdesk.service.widget import authenticate_visitor
 from frontdesk.store.database import Database
@@ -207,7 +208,7 @@ def test_a_sweep_behind_its_backlog_records_the_longest_gone_first(
     clock.advance(5)
     presence.visitor_seen(runtime, first)  # the first one's lease now ends last
     clock.advance(60)
-    monkeypatch.setattr(presence, "SWEEP_BATCH", 1)
+    monkeypatch.setattr(sweeping, "SWEEP_BATCH", 1)
     assert [e.visitor_id for e in presence.sweep(runtime)] == [second.visitor_id]
     assert [e.visitor_id for e in presence.sweep(runtime)] == [first.visitor_id]
 

@@ -23,6 +23,7 @@ from frontdesk.realtime.heap import HeapKeeper, collector_actions
 from frontdesk.realtime.hub import Hub, agents_topic, visitors_topic
 from frontdesk.service import presence
 from frontdesk.service.presence import PresenceEvent, SocketClosed, SocketOpened, VisitorSocket
+from frontdesk.service.presence.sweeping import SWEEP_BATCH
 from frontdesk.service.runtime import Runtime
 
 log = logging.getLogger("frontdesk.presence")
@@ -211,7 +212,7 @@ class PresenceKeeper:
             if due is not None:
                 delay = (due - self.runtime.clock.now()).total_seconds()
                 delay = min(max(delay, 0.0), MAX_SWEEP_SLEEP)
-            if len(events) >= presence.SWEEP_BATCH:
+            if len(events) >= SWEEP_BATCH:
                 delay = 0.0
             self._sweep_at = self.runtime.clock.now() + timedelta(seconds=delay)
             with contextlib.suppress(TimeoutError):

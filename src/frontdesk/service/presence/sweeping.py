@@ -1,0 +1,155 @@
+"""The sweep: leases that simply run out change nobody's row, so the sweep finds them and
+records each transition at the moment the lease ended, not when it happened to notice;
+and the history of transitions, read back."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import datetime
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from frontdesk.core.model import ConversationStatus, DeviceStatus
+from frontdesk.core.presence import PresenceChange, visitor_transition
+from frontdesk.service import notifications
+from frontdesk.service.events import PresenceChanged
+from frontdesk.service.presence.devices import settle_agent
+from frontdesk.service.presence.recording import VISITOR_PRESENCE_CHANGED, PresenceEvent, announced
+from frontdesk.service.runtime import Runtime
+from frontdesk.store.models import Agent, Conversation, Device, PresenceChangeRow, Visitor
+
+# How many agents or visitors one sweep transaction settles at most; the next sweep
+# continues, so a burst of expiries never makes one long write transaction.
+SWEEP_BATCH = 500
+
+
+def sweep(rt: Runtime) -> list[PresenceEvent]:
+    """Record the transitions of leases that ran out since the last sweep."""
+    now = rt.clock.now()
+    events: list[PresenceEvent] = []
+    with rt.database.write() as session:
+        lapsed_agents = session.scalars(
+            select(Agent)
+            .where(Agent.online.is_(True))
+            .where(
+                ~select(Device.id)
+                .where(
+                    Device.agent_id == Agent.id,
+                    Device.status == DeviceStatus.ONLINE,
+                    Device.connected_until > now,
+                )
+                .exists()
+            )
+            .order_by(Agent.id)
+            .limit(SWEEP_BATCH)
+            .with_for_update(skip_locked=True)
+        ).all()
+        for agent in lapsed_agents:
+            if (event := settle_agent(session, rt, agent, now)) is not None:
+                events.append(event)
+        described = announced(session, rt, events)
+        return described + _sweep_visitors(session, rt, now)
+
+
+def _sweep_visitors(session: Session, rt: Runtime, now: datetime) -> list[PresenceEvent]:
+    """The visitors whose lease ran out, recorded as gone at its end, in a few statements
+    for the whole batch (the sweep has to keep up with the visitors arriving)."""
+    left = session.execute(
+        select(Visitor.id, Visitor.account_id, Visitor.present_until)
+        .where(Visitor.present.is_(True), Visitor.present_until <= now)
+        # The longest gone first: a sweep behind its backlog still records each departure
+        # within a batch or two of its lease's end (the index on both columns serves it).
+        .order_by(Visitor.present_until, Visitor.id)
+        .limit(SWEEP_BATCH)
+        .with_for_update(skip_locked=True)
+    ).all()
+    if not left:
+        return []
+    departures: list[PresenceEvent] = []
+    for visitor_id, account_id, present_until in left:
+        transition = visitor_transition(was_present=True, present_until=present_until, now=now)
+        assert transition is not None
+        assert transition.change is PresenceChange.VISITOR_LEFT
+        departures.append(
+            PresenceEvent(
+                account_id=account_id,
+                change=transition.change,
+                at=transition.at,
+                visitor_id=visitor_id,
+            )
+        )
+    visitor_ids = [visitor_id for visitor_id, _, _ in left]
+    session.execute(
+        update(Visitor)
+        .where(Visitor.id.in_(visitor_ids))
+        .values(present=False)
+        .execution_options(synchronize_session=False)
+    )
+    VISITOR_PRESENCE_CHANGED.run_many(
+        session.connection(),
+        [
+            {
+                "account_id": d.account_id,
+                "visitor_id": d.visitor_id,
+                "change": PresenceChange.VISITOR_LEFT,
+                "at": d.at,
+            }
+            for d in departures
+        ],
+    )
+    notifications.presence_recorded(session, rt, departures)
+    open_ids: dict[int | None, list[int]] = {}
+    for visitor_id, conversation_id in session.execute(
+        select(Conversation.visitor_id, Conversation.id)
+        .where(
+            Conversation.visitor_id.in_(visitor_ids),
+            Conversation.status != ConversationStatus.CLOSED,
+        )
+        .order_by(Conversation.id)
+    ):
+        open_ids.setdefault(visitor_id, []).append(conversation_id)
+    events = [
+        replace(d, conversation_ids=tuple(open_ids.get(d.visitor_id, ()))) for d in departures
+    ]
+    rt.record(session, PresenceChanged(tuple(events)))
+    return events
+
+
+def next_sweep_at(rt: Runtime) -> datetime | None:
+    """When the next lease of someone online or on the website runs out."""
+    now = rt.clock.now()
+    # Only leases still running count: one that ended while the same agent holds another
+    # is no reason to sweep again (and would make the sweep spin).
+    with rt.database.read() as session:
+        agent_lease = session.scalar(
+            select(func.min(Device.connected_until))
+            .join(Agent, Agent.id == Device.agent_id)
+            .where(
+                Agent.online.is_(True),
+                Device.status == DeviceStatus.ONLINE,
+                Device.connected_until > now,
+            )
+        )
+        # A visitor still present is one to record as gone at its lease's end, even
+        # if that end has passed (it ran out while the last sweep was under way).
+        visitor_lease = session.scalar(
+            select(func.min(Visitor.present_until)).where(Visitor.present.is_(True))
+        )
+    leases = [t for t in (agent_lease, visitor_lease) if t is not None]
+    return min(leases, default=None)
+
+
+def changes_since(
+    rt: Runtime, *, agent_ids: Sequence[int], since: datetime
+) -> list[PresenceChangeRow]:
+    """The recorded transitions of these agents after ``since``, oldest first."""
+    with rt.database.read() as session:
+        return list(
+            session.scalars(
+                select(PresenceChangeRow)
+                .where(PresenceChangeRow.agent_id.in_(agent_ids), PresenceChangeRow.at > since)
+                .order_by(PresenceChangeRow.at, PresenceChangeRow.id)
+            )
+        )
