@@ -20,9 +20,20 @@ from frontdesk.service.runtime import Runtime
 from frontdesk.settings import Settings
 from frontdesk.store.database import Database
 from frontdesk.store.migrate import upgrade
+from frontdesk.web.routes import DASHBOARD_FILES, STATIC
 
 WIDGET = ["/widget.js"]
-DASHBOARD = ["/app", "/static/dashboard.js", "/static/dashboard.css", "/static/locales/en.json"]
+# The page, every module and style sheet of its folder (a browser loads them all), and the
+# English texts.
+DASHBOARD = [
+    "/app",
+    *(
+        f"{DASHBOARD_FILES}/{file.name}"
+        for file in sorted((STATIC / "dashboard").iterdir())
+        if file.suffix in (".js", ".css")
+    ),
+    "/static/locales/en.json",
+]
 
 
 def weigh(client: TestClient, paths: list[str]) -> tuple[int, int]:

@@ -1,5 +1,6 @@
-"""The web UI's pages as the server sends them: the dashboard with its security policy,
-the widget script, the demo shop and its choice of widget (the browser tests use them)."""
+"""The web UI's pages as the server sends them: the dashboard with its security policy and
+the files of its version, the widget script, the demo shop and its choice of widget (the
+browser tests use them)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
+import frontdesk
 from frontdesk.api.app import create_app
 from frontdesk.api.docs_page import SWAGGER_UI_VERSION
 from frontdesk.clock import ManualClock
@@ -18,6 +20,7 @@ from frontdesk.service.runtime import Runtime
 from frontdesk.settings import Settings
 from frontdesk.store.database import Database
 from frontdesk.store.migrate import upgrade
+from frontdesk.web.routes import STATIC
 from tests.support import SignedUp, assert_error, new_visitor, sign_up
 
 
@@ -43,6 +46,47 @@ def test_the_dashboard_runs_only_its_own_scripts(client: TestClient) -> None:
     settings = json.loads(html.unescape(config.group(1)))
     assert settings["mailbox"] is True  # no FRONTDESK_SMTP_URL: the built-in catcher
     assert settings["locales"] == ["en", "de", "cs"]
+
+
+def test_the_dashboard_loads_every_file_from_its_version_s_folder(client: TestClient) -> None:
+    """The modules import each other by relative URLs, which carry no ``?v=``: the page names
+    them under a path with the version in it, so the imports stay in that version's folder
+    and an upgrade changes every URL at once."""
+    page = client.get("/app").text
+    folder = f"/static/dashboard@{frontdesk.__version__}/"
+    assert re.findall(r'<script type="module" src="([^"]+)"', page) == [f"{folder}main.js"]
+    styles = re.findall(r'<link rel="stylesheet" href="([^"]+)"', page)
+    assert [url.removeprefix(folder) for url in styles] == [
+        "base.css",
+        "controls.css",
+        "shell.css",
+        "pages.css",
+        "inbox.css",
+        "why.css",
+        "narrow-screens.css",  # last: its rules override the others'
+    ]
+    reached: set[str] = set()
+    waiting = ["main.js"]
+    while waiting:
+        name = waiting.pop()
+        if name in reached:
+            continue
+        reached.add(name)
+        module = client.get(folder + name)
+        assert module.status_code == 200, name
+        assert "javascript" in module.headers["content-type"], name
+        # Revalidated, not fetched again, while the version stays the same.
+        etag = module.headers["etag"]
+        assert client.get(folder + name, headers={"If-None-Match": etag}).status_code == 304
+        for specifier in re.findall(r'^import [^;]* from "([^"]+)";$', module.text, re.M):
+            assert re.fullmatch(r"\./[a-z-]+\.js", specifier), f"{name} imports {specifier}"
+            waiting.append(specifier.removeprefix("./"))
+    on_disk = {path.name for path in (STATIC / "dashboard").glob("*.js")}
+    assert reached == on_disk  # every module is reached from main.js, and only these
+    for url in styles:
+        assert client.get(url).status_code == 200
+    # Another version's folder is not this one's.
+    assert client.get("/static/dashboard@0.0.0/main.js").status_code == 404
 
 
 def test_the_widget_is_one_script_any_website_may_load(client: TestClient) -> None:

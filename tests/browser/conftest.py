@@ -54,6 +54,12 @@ class Watched:
     errors: list[str] = field(default_factory=list)
 
 
+def assert_nothing_ran(watched: Watched) -> None:
+    """The page opened no dialog and threw no error: hostile text stayed text."""
+    assert watched.dialogs == []
+    assert watched.errors == []
+
+
 @contextmanager
 def watching(browser: Browser) -> Iterator[Watched]:
     """A page in a context of its own (its own storage: another person's browser) that

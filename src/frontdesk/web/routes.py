@@ -22,6 +22,11 @@ from frontdesk.service.runtime import Runtime
 
 HERE = Path(__file__).parent
 STATIC = HERE / "static"
+# The dashboard's modules import each other by relative URLs ("./api.js"), which carry no
+# "?v=": its folder is served under a path that names the version instead. A page then loads
+# every module and style of its own version, and an upgrade changes all their URLs at once,
+# so a browser never puts a new module beside an old one it kept.
+DASHBOARD_FILES = f"/static/dashboard@{frontdesk.__version__}"
 LOCALES = ("en", "de", "cs")
 DEMO_PAGES = ("shop", "product")
 WIDGET_KEY = r"^[A-Za-z0-9_-]{1,64}$"  # as the API's widget key
@@ -41,6 +46,7 @@ router = APIRouter(include_in_schema=False)
 
 def install(app: FastAPI) -> None:
     app.include_router(router)
+    app.mount(DASHBOARD_FILES, StaticFiles(directory=STATIC / "dashboard"), name="dashboard")
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
 
@@ -67,9 +73,7 @@ def dashboard(request: Request) -> HTMLResponse:
         # Whether the login offers "Create an account" (FRONTDESK_SIGNUP).
         "signup": settings.signup,
     }
-    html = _template("dashboard.html").render(
-        version=frontdesk.__version__, config=json.dumps(config)
-    )
+    html = _template("dashboard.html").render(files=DASHBOARD_FILES, config=json.dumps(config))
     return HTMLResponse(html, headers={"Content-Security-Policy": DASHBOARD_CSP, **NO_STORE})
 
 

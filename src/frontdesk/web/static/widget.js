@@ -9,12 +9,12 @@
   // The tag twice, or the script twice: one widget all the same.
   const LOADED = Symbol.for("frontdesk.widget");
   const script =
-    document.currentScript ||
-    [...document.scripts].find((s) => /\/widget\.js([?#]|$)/.test(s.src));
+    document.currentScript || [...document.scripts].find((s) => /\/widget\.js([?#]|$)/.test(s.src));
   const key = script?.dataset.key;
   if (window[LOADED] || !key) return;
   window[LOADED] = true;
 
+  // biome-ignore format: a table, read one language beside the other
   const STRINGS = {
     en: {
       open: "Open chat", chat: "Chat", close: "Close chat", title: "Chat with us",
@@ -63,7 +63,11 @@
   // Storage throws where the browser or the host page blocks it: the widget still works on
   // this page then, and only forgets the visitor on the next one.
   const stored = (area, name) => {
-    try { return window[area].getItem(name); } catch { return null; }
+    try {
+      return window[area].getItem(name);
+    } catch {
+      return null;
+    }
   };
   const store = (area, name, value) => {
     try {
@@ -127,20 +131,32 @@ input,textarea{display:block;width:100%;margin-top:2px;padding:7px 9px;border:1p
 .chat textarea{margin:0}
 `;
 
-  const launcher = h("button", { type: "button", class: "launcher", "aria-label": t.open,
-    "aria-expanded": "false", "aria-controls": "fd-panel" });
+  const launcher = h("button", {
+    type: "button",
+    class: "launcher",
+    "aria-label": t.open,
+    "aria-expanded": "false",
+    "aria-controls": "fd-panel",
+  });
   const icon = document.createElementNS("http://www.w3.org/2000/svg", "svg");
   const bubble = document.createElementNS(icon.namespaceURI, "path");
   icon.setAttribute("viewBox", "0 0 24 24");
   icon.setAttribute("aria-hidden", "true");
-  bubble.setAttribute("d", "M2 5a2 2 0 0 1 2-2h16a2 2 0 0 1 2 2v11a2 2 0 0 1-2 2H9l-5 4v-4H4a2 2 0 0 1-2-2z");
+  bubble.setAttribute(
+    "d",
+    "M2 5a2 2 0 0 1 2-2h16a2 2 0 0 1 2 2v11a2 2 0 0 1-2 2H9l-5 4v-4H4a2 2 0 0 1-2-2z",
+  );
   icon.append(bubble);
   launcher.append(icon);
 
   const title = h("h2");
   const closer = h("button", { type: "button", class: "close", "aria-label": t.close }, "×");
-  const log = h("div", { class: "log", role: "log", "aria-live": "polite",
-    "aria-label": t.messages });
+  const log = h("div", {
+    class: "log",
+    role: "log",
+    "aria-live": "polite",
+    "aria-label": t.messages,
+  });
   const errorBox = h("p", { class: "alert", role: "alert" });
   const notice = h("p", { class: "notice", role: "status" });
   const away = h("p", { class: "intro", hidden: "" }, t.away);
@@ -151,10 +167,23 @@ input,textarea{display:block;width:100%;margin-top:2px;padding:7px 9px;border:1p
   const submit = h("button", { type: "submit" });
   const contactFields = [h("label", {}, t.email, email), h("label", {}, t.name, name)];
   // One form for both modes, so that text being typed survives a switch between them.
-  const form = h("form", { hidden: "" },
-    ...contactFields, h("label", {}, messageLabel, text), submit);
-  const panel = h("section", { id: "fd-panel", class: "panel", role: "dialog", "aria-label": t.chat,
-    hidden: "" }, h("header", {}, title, closer), away, log, errorBox, notice, form);
+  const form = h(
+    "form",
+    { hidden: "" },
+    ...contactFields,
+    h("label", {}, messageLabel, text),
+    submit,
+  );
+  const panel = h(
+    "section",
+    { id: "fd-panel", class: "panel", role: "dialog", "aria-label": t.chat, hidden: "" },
+    h("header", {}, title, closer),
+    away,
+    log,
+    errorBox,
+    notice,
+    form,
+  );
   let shadow = null;
 
   function setOnline(value) {
@@ -293,7 +322,11 @@ input,textarea{display:block;width:100%;margin-top:2px;padding:7px 9px;border:1p
     };
     ws.onmessage = (event) => {
       let frame;
-      try { frame = JSON.parse(event.data); } catch { return; }
+      try {
+        frame = JSON.parse(event.data);
+      } catch {
+        return;
+      }
       if (frame.type === "widget.status") {
         reconnects = 0;
         socketSpoke = true;
@@ -308,8 +341,9 @@ input,textarea{display:block;width:100%;margin-top:2px;padding:7px 9px;border:1p
       clearInterval(pinger);
       if (socket === ws) socket = null;
       socketSpoke = false;
-      if (event.code === 4401) forgetVisitor(); // refused: the server does not know the token
-      else if (event.code !== 4400 && token) {
+      if (event.code === 4401) {
+        forgetVisitor(); // refused: the server does not know the token
+      } else if (event.code !== 4400 && token) {
         // Exponential, with full jitter: the widgets of a site whose server restarted
         // come back spread over two seconds, then four, not all in the same one.
         const step = Math.min(30000, 1000 * 2 ** reconnects++);
@@ -373,10 +407,13 @@ input,textarea{display:block;width:100%;margin-top:2px;padding:7px 9px;border:1p
       loadConversation();
       const page = pageUrl();
       if (page.page_url) {
-        call("PATCH", "/visitor", page).then((visitor) => {
-          if (!email.value) email.value = visitor.email || "";
-          if (!name.value) name.value = visitor.name || "";
-        }, () => {});
+        call("PATCH", "/visitor", page).then(
+          (visitor) => {
+            if (!email.value) email.value = visitor.email || "";
+            if (!name.value) name.value = visitor.name || "";
+          },
+          () => {},
+        );
       }
     }
     refreshStatus();

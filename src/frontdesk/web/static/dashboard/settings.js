@@ -1,0 +1,125 @@
+/*
+ * Settings → notifications: the account's offline-message and missed-conversation e-mails
+ * and their delay; owners and admins change them, agents only read them.
+ */
+
+import { state, ui } from "./state.js";
+import { t } from "./strings.js";
+import { formatDuration } from "./time.js";
+import {
+  checkField,
+  h,
+  onSubmit,
+  page,
+  section,
+  select,
+  showOutcome,
+  submitting,
+  uid,
+} from "./dom.js";
+import { api, isManager } from "./api.js";
+import { current } from "./routing.js";
+
+export async function showSettings(seq) {
+  ui.main.replaceChildren(
+    page(t("settings.title"), h("p", { class: "muted", text: t("list.loading") })),
+  );
+  const [settings, account] = await Promise.all([
+    api("GET", "/settings/notifications"),
+    api("GET", "/account"),
+  ]);
+  if (!current(seq)) return;
+  state.account = account;
+  const manager = isManager();
+  const offline = h("input", {
+    type: "checkbox",
+    role: "switch",
+    class: "switch",
+    checked: settings.offline_message_email,
+    disabled: !manager,
+  });
+  const missed = h("input", {
+    type: "checkbox",
+    role: "switch",
+    class: "switch",
+    checked: settings.missed_conversation_email,
+    disabled: !manager || !settings.missed_conversation_email_available,
+  });
+  const defaultDelay = settings.default_offline_email_delay;
+  const chosen = settings.offline_email_delay;
+  const inMinutes = (seconds) => seconds >= 60 && seconds % 60 === 0;
+  const unit = select(
+    [
+      ["seconds", t("unit.seconds")],
+      ["minutes", t("unit.minutes")],
+    ],
+    inMinutes(chosen ?? defaultDelay) ? "minutes" : "seconds",
+  );
+  const delay = h("input", {
+    type: "number",
+    min: "0",
+    step: "any",
+    inputmode: "decimal",
+    class: "short",
+    placeholder: t("settings.delay_placeholder"),
+    value: chosen === null ? "" : String(inMinutes(chosen) ? chosen / 60 : chosen),
+    disabled: !manager,
+  });
+  unit.disabled = !manager;
+  unit.setAttribute("aria-label", t("settings.delay_unit"));
+  delay.id = uid("delay");
+  const delayHint = h("p", {
+    class: "hint",
+    id: `${delay.id}-hint`,
+    text: t("settings.delay_hint", { default: formatDuration(defaultDelay) }),
+  });
+  delay.setAttribute("aria-describedby", delayHint.id);
+
+  const form = h(
+    "form",
+    { class: "stack", novalidate: true },
+    h("p", { class: "muted", text: t("settings.intro") }),
+    checkField(t("settings.offline"), offline, t("settings.offline_hint")),
+    checkField(
+      t("settings.missed"),
+      missed,
+      settings.missed_conversation_email_available
+        ? t("settings.missed_hint")
+        : t("settings.missed_unavailable", { plan: t(`plan.${account.plan}`) }),
+    ),
+    h(
+      "div",
+      { class: "field" },
+      h("label", { for: delay.id, text: t("settings.delay") }),
+      h("div", { class: "inline" }, delay, unit),
+      delayHint,
+    ),
+    manager
+      ? h(
+          "div",
+          { class: "actions" },
+          h("button", { type: "submit", class: "primary", text: t("action.save") }),
+        )
+      : h("p", { class: "notice", text: t("settings.read_only") }),
+  );
+  if (!settings.missed_conversation_email_available) {
+    missed.closest(".field").classList.add("unavailable");
+  }
+  onSubmit(form, async () => {
+    let seconds = null;
+    if (delay.value.trim() !== "") {
+      const number = delay.valueAsNumber;
+      if (!Number.isFinite(number) || number <= 0) {
+        showOutcome(form, t("problem.offline_email_delay"), "alert");
+        return;
+      }
+      seconds = unit.value === "minutes" ? number * 60 : number;
+    }
+    const body = { offline_message_email: offline.checked, offline_email_delay: seconds };
+    if (settings.missed_conversation_email_available)
+      body.missed_conversation_email = missed.checked;
+    await submitting(form, () => api("PATCH", "/settings/notifications", body));
+    showOutcome(form, t("outcome.saved"));
+  });
+  ui.main.replaceChildren(page(t("settings.title"), section(t("settings.notifications"), form)));
+}
