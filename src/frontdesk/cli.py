@@ -22,7 +22,8 @@ from uvicorn.config import LOGGING_CONFIG
 
 from frontdesk.api.app import API_PREFIX, create_app
 from frontdesk.api.explained import notification_out
-from frontdesk.api.schemas import AgentIn, OwnerIn, SignUpIn
+from frontdesk.api.schemas.accounts import OwnerIn, SignUpIn
+from frontdesk.api.schemas.agents import AgentIn
 from frontdesk.clock import SystemClock
 from frontdesk.core.model import Locale, Plan, Role
 from frontdesk.core.notifications import describe_bounce, smtp_reply

@@ -40,7 +40,7 @@ from frontdesk.api.routes import (
     unsubscribe,
     widget,
 )
-from frontdesk.api.schemas import ErrorOut
+from frontdesk.api.schemas.common import ErrorOut
 from frontdesk.engine.inbound import BounceReceiver
 from frontdesk.engine.mailer import Mailer
 from frontdesk.engine.worker import NotificationWorker

@@ -9,7 +9,7 @@ import anyio
 import anyio.to_thread
 from fastapi import Depends, Path, Request
 
-from frontdesk.api.schemas import WIDGET_KEY_PATTERN
+from frontdesk.api.schemas.common import WIDGET_KEY_PATTERN
 from frontdesk.errors import NotAuthenticated, TooManyRequests
 from frontdesk.service.accounts import authenticate_agent, known_agent
 from frontdesk.service.runtime import AgentCaller, Runtime, VisitorCaller

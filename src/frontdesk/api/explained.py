@@ -4,7 +4,7 @@ decision told from that agent's side."""
 
 from __future__ import annotations
 
-from frontdesk.api.schemas import (
+from frontdesk.api.schemas.notifications import (
     AgentNotificationOut,
     DeliveryOut,
     NotificationOut,

@@ -30,7 +30,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from frontdesk.api.errors import error_response, frontdesk_error_response
 from frontdesk.api.limits import replaying
-from frontdesk.api.schemas import WIDGET_KEY_PATTERN, VisitorMessageIn, VisitorMessageOut
+from frontdesk.api.schemas.common import WIDGET_KEY_PATTERN
+from frontdesk.api.schemas.widget import VisitorMessageIn, VisitorMessageOut
 from frontdesk.errors import FrontdeskError
 from frontdesk.service import widget
 from frontdesk.service.runtime import Runtime

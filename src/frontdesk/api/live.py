@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
-from frontdesk.api.schemas import MessageOut, VisitorOut
+from frontdesk.api.schemas.conversations import MessageOut, VisitorOut
 from frontdesk.realtime.hub import Hub, agents_topic, visitor_topic
 from frontdesk.realtime.keeper import PresenceKeeper
 from frontdesk.service import events

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request, status
 
 from frontdesk.api.deps import AgentDep, PasswordChecksDep, RuntimeDep
 from frontdesk.api.ratelimits import RateLimits, too_many
-from frontdesk.api.schemas import (
+from frontdesk.api.schemas.accounts import (
     AccountOut,
     AccountPatch,
     ConfirmAddressIn,

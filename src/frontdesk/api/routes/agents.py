@@ -10,8 +10,7 @@ from fastapi import APIRouter, Path, status
 
 from frontdesk.api.deps import AgentDep, PasswordChecksDep, RuntimeDep
 from frontdesk.api.routes.presence import device_out
-from frontdesk.api.schemas import (
-    MAX_ID,
+from frontdesk.api.schemas.agents import (
     AgentIn,
     AgentOut,
     AgentPatch,
@@ -23,6 +22,7 @@ from frontdesk.api.schemas import (
     MyNotifications,
     MyNotificationsPatch,
 )
+from frontdesk.api.schemas.common import MAX_ID
 from frontdesk.service import agents, bounces, outbox, presence
 from frontdesk.service.runtime import Runtime
 from frontdesk.store.models import Agent

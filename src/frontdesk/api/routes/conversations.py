@@ -7,8 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Path, Query, status
 
 from frontdesk.api.deps import AgentDep, RuntimeDep
-from frontdesk.api.schemas import (
-    MAX_ID,
+from frontdesk.api.schemas.common import MAX_ID
+from frontdesk.api.schemas.conversations import (
     ConversationDetailOut,
     ConversationList,
     ConversationOut,

@@ -7,7 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Path, status
 
 from frontdesk.api.deps import AgentDep, RuntimeDep
-from frontdesk.api.schemas import MAX_ID, GroupIn, GroupOut, GroupPatch
+from frontdesk.api.schemas.common import MAX_ID
+from frontdesk.api.schemas.groups import GroupIn, GroupOut, GroupPatch
 from frontdesk.service import groups
 from frontdesk.store.models import Group
 

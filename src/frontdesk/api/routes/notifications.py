@@ -9,7 +9,8 @@ from fastapi import APIRouter, Query
 
 from frontdesk.api.deps import AgentDep, RuntimeDep
 from frontdesk.api.explained import notification_out
-from frontdesk.api.schemas import MAX_ID, NotificationList
+from frontdesk.api.schemas.common import MAX_ID
+from frontdesk.api.schemas.notifications import NotificationList
 from frontdesk.service import notifications
 
 router = APIRouter(tags=["notifications"])

@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 
 from frontdesk.api.deps import AgentDep, RuntimeDep
-from frontdesk.api.schemas import DeviceKey, DeviceOut, HeartbeatIn, PresenceOut, StatusIn
+from frontdesk.api.schemas.presence import DeviceKey, DeviceOut, HeartbeatIn, PresenceOut, StatusIn
 from frontdesk.service import presence
 from frontdesk.service.runtime import Runtime
 from frontdesk.store.models import Device

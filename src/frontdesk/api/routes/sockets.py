@@ -27,7 +27,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from frontdesk.api.live import sessions_ended_by
-from frontdesk.api.schemas import WIDGET_KEY_PATTERN
+from frontdesk.api.schemas.common import WIDGET_KEY_PATTERN
 from frontdesk.core.model import DeviceKind, DeviceStatus
 from frontdesk.errors import FrontdeskError
 from frontdesk.realtime.hub import (

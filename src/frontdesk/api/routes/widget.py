@@ -7,17 +7,15 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, status
 
 from frontdesk.api.deps import RuntimeDep, VisitorDep
-from frontdesk.api.schemas import (
-    MAX_ID,
-    WIDGET_KEY_PATTERN,
-    MessageOut,
+from frontdesk.api.schemas.common import MAX_ID, WIDGET_KEY_PATTERN
+from frontdesk.api.schemas.conversations import MessageOut, VisitorOut
+from frontdesk.api.schemas.widget import (
     NewVisitorOut,
     VisitorConversationAnswer,
     VisitorConversationOut,
     VisitorIn,
     VisitorMessageIn,
     VisitorMessageOut,
-    VisitorOut,
     VisitorPatch,
     WidgetStatusOut,
 )

@@ -1,0 +1,88 @@
+"""Bodies of ``routes/accounts.py``: signing up, logging in, proving an address, the account
+and its notification settings."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import Field
+
+from frontdesk.api.schemas.common import Email, Flag, Name, Password, Patch, Request, Response
+from frontdesk.core.model import Locale, Plan
+
+# The longest delay an account may choose: a day. Longer would no longer be a notification.
+OFFLINE_EMAIL_DELAY_MAX = 86_400.0
+
+
+class OwnerIn(Request):
+    name: Name
+    email: Email
+    password: Password
+    locale: Locale = Locale.EN
+
+
+class SignUpIn(Request):
+    name: Name
+    plan: Plan = Plan.FREE
+    owner: OwnerIn
+    # With FRONTDESK_SIGNUP=invite: the invitation for owner.email (docs/security.md).
+    invitation: Annotated[str, Field(min_length=1, max_length=500)] | None = None
+
+
+class SignUpOut(Response):
+    account_id: int
+    agent_id: int
+    widget_key: str
+    token: str
+
+
+class LoginIn(Request):
+    email: Annotated[str, Field(min_length=1, max_length=320)]
+    password: Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class TokenOut(Response):
+    token: str
+    agent_id: int
+    account_id: int
+
+
+class ConfirmAddressIn(Request):
+    token: str = Field(min_length=1, max_length=1000)
+
+
+class ConfirmedAddressOut(Response):
+    email: str
+    email_confirmed: bool
+
+
+class AccountOut(Response):
+    id: int
+    name: str
+    plan: Plan
+    widget_key: str
+    created_at: datetime
+
+
+class AccountPatch(Patch):
+    name: Name | None = None
+    plan: Plan | None = None
+
+
+class NotificationSettingsOut(Response):
+    offline_message_email: bool
+    missed_conversation_email: bool
+    # False on FREE: the switch is kept, but no missed-conversation e-mail is sent.
+    missed_conversation_email_available: bool
+    # None: the server's default, which ``default_offline_email_delay`` gives.
+    offline_email_delay: float | None
+    default_offline_email_delay: float
+
+
+class NotificationSettingsPatch(Patch):
+    nullable = frozenset({"offline_email_delay"})
+
+    offline_message_email: Flag | None = None
+    missed_conversation_email: Flag | None = None
+    offline_email_delay: Annotated[float, Field(gt=0, le=OFFLINE_EMAIL_DELAY_MAX)] | None = None

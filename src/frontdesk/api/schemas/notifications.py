@@ -1,0 +1,70 @@
+"""Bodies of ``routes/notifications.py``, the notification log: each decision of the engine
+with its deliveries and who was left out. ``api/explained.py`` fills them, for the API and
+``frontdesk explain``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import Field
+
+from frontdesk.api.schemas.common import Response
+from frontdesk.core.notifications import (
+    DeliveryState,
+    NotificationKind,
+    NotificationState,
+    NotRecipientBecause,
+    SuppressedBecause,
+)
+
+
+class DeliveryOut(Response):
+    agent_id: int | None
+    email: str
+    state: DeliveryState
+    smtp_code: int | None
+    smtp_text: str | None
+    attempts: int
+    next_attempt_at: datetime | None
+    sent_at: datetime | None
+    # Set when the e-mail, accepted, came back undelivered (state "bounced").
+    bounced_at: datetime | None = None
+    bounce_status: str | None = None
+    bounce_text: str | None = None
+
+
+class NotRecipientOut(Response):
+    agent_id: int
+    reason: NotRecipientBecause
+
+
+class AgentNotificationOut(Response):
+    agent_id: int
+    text: str
+
+
+class NotificationOut(Response):
+    id: int
+    kind: NotificationKind
+    conversation_id: int
+    state: NotificationState
+    reason: SuppressedBecause | None
+    reason_text: str
+    opened_at: datetime
+    due_at: datetime
+    decided_at: datetime | None
+    visitor_left_at: datetime | None
+    message_ids: list[int]
+    listed_message_ids: list[int] = Field(
+        description="The messages the e-mail lists: those of message_ids nobody had opened "
+        "in the dashboard by the decision."
+    )
+    recipients: list[DeliveryOut]
+    not_recipients: list[NotRecipientOut]
+    for_agent: AgentNotificationOut | None = Field(
+        description="With ?agent_id=: the decision told from that agent's side."
+    )
+
+
+class NotificationList(Response):
+    notifications: list[NotificationOut]

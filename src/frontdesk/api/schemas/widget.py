@@ -1,0 +1,57 @@
+"""Bodies of ``routes/widget.py`` (and of ``api/hot.py``, which serves the widget's messages
+in front of FastAPI): the visitor, their messages and their latest conversation."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field, HttpUrl
+
+from frontdesk.api.schemas.common import Email, Id, MessageText, Name, Patch, Request, Response
+from frontdesk.api.schemas.conversations import MessageOut
+from frontdesk.core.model import ConversationStatus
+
+PageUrl = Annotated[HttpUrl, Field(max_length=2048)]
+
+
+class WidgetStatusOut(Response):
+    online: bool
+
+
+class VisitorIn(Request):
+    name: Name | None = None
+    email: Email | None = None
+    page_url: PageUrl | None = None
+
+
+class NewVisitorOut(Response):
+    visitor_id: int
+    visitor_token: str
+
+
+class VisitorMessageIn(Request):
+    text: MessageText
+    group_id: Id | None = None
+
+
+class VisitorMessageOut(Response):
+    conversation_id: int
+    message_id: int
+
+
+class VisitorPatch(Patch):
+    name: Name | None = None
+    email: Email | None = None
+    page_url: PageUrl | None = None
+
+
+class VisitorConversationOut(Response):
+    """The visitor's latest conversation, for the widget to show again on the next page."""
+
+    conversation_id: int
+    status: ConversationStatus
+    messages: list[MessageOut]
+
+
+class VisitorConversationAnswer(Response):
+    conversation: VisitorConversationOut | None
