@@ -64,7 +64,7 @@ from frontdesk.mail.check.dkim_key import new_dkim_private_key
 from frontdesk.mail.content import ListedMessage, NotificationEmail
 from frontdesk.mail.transport import SmtpTarget, SmtpTransport
 from frontdesk.security import PasswordHasher
-from frontdesk.service import accounts, agents, notifications, widget
+from frontdesk.service import accounts, agents, notifications, visitor_messages, widget
 from frontdesk.service.runtime import Runtime
 from frontdesk.settings import Settings
 from frontdesk.store.database import Database
@@ -322,7 +322,9 @@ def seed(rt: Runtime, mails: int, per_notification: int, tag: str) -> None:
             rt, signed.account.widget_key, name=f"Visitor {n}", email=None, page_url=None
         )
         caller = widget.authenticate_visitor(rt, signed.account.widget_key, visitor.token)
-        widget.post_visitor_message(rt, caller, text="Do you ship to Brno?", group_id=None)
+        visitor_messages.post_visitor_message(
+            rt, caller, text="Do you ship to Brno?", group_id=None
+        )
 
 
 async def measure_engine(

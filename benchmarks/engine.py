@@ -78,7 +78,7 @@ from benchmarks.common import (
 from benchmarks.ingest import wrk
 from frontdesk.core.model import DeviceStatus, Plan
 from frontdesk.core.notifications import DeliveryState, NotificationKind, NotificationState
-from frontdesk.service import accounts, presence, widget
+from frontdesk.service import accounts, presence, visitor_messages
 from frontdesk.service.accounts import NewAgent
 from frontdesk.service.runtime import AgentCaller, Runtime, VisitorCaller
 from frontdesk.settings import Settings
@@ -258,7 +258,9 @@ async def open_all(rt: Runtime, callers: list[VisitorCaller]) -> None:
 
     async def client() -> None:
         for caller in waiting:
-            await widget.post_visitor_message_soon(rt, caller, text="Anyone there?", group_id=None)
+            await visitor_messages.post_visitor_message_soon(
+                rt, caller, text="Anyone there?", group_id=None
+            )
 
     await asyncio.gather(*(client() for _ in range(CONCURRENT)))
 

@@ -30,6 +30,7 @@ from frontdesk.service import (
     groups,
     notifications,
     presence,
+    visitor_messages,
     widget,
 )
 from frontdesk.service.runtime import AgentCaller, Runtime, VisitorCaller
@@ -198,7 +199,7 @@ def apply(real: Real, model: m.Model, action: tuple[Any, ...]) -> None:
             model.visitor_seen(visitor)
             return
         grouped = action[2] and real.group_id is not None
-        posted = widget.post_visitor_message(
+        posted = visitor_messages.post_visitor_message(
             rt, caller, text="Hello?", group_id=real.group_id if grouped else None
         )
         written = model.visitor_writes(visitor, grouped=grouped)

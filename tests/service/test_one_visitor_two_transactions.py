@@ -18,10 +18,10 @@ from sqlalchemy import select, text
 from frontdesk.clock import ManualClock
 from frontdesk.core.model import Plan
 from frontdesk.security import PasswordHasher, token_digest
-from frontdesk.service import accounts, widget
+from frontdesk.service import accounts, visitor_messages, widget
 from frontdesk.service.accounts import NewAgent
 from frontdesk.service.runtime import Runtime
-from frontdesk.service.widget import _ToPost, record_visitor_messages
+from frontdesk.service.visitor_messages import _ToPost, record_visitor_messages
 from frontdesk.settings import Settings
 from frontdesk.store.database import Database
 from frontdesk.store.migrate import upgrade
@@ -74,7 +74,9 @@ def test_a_visitors_first_messages_in_two_transactions_open_one_conversation(
         try:
             with rt.database.write() as session:
                 if second == "alone":
-                    widget.record_visitor_message(session, rt, caller, text="two", group_id=None)
+                    visitor_messages.record_visitor_message(
+                        session, rt, caller, text="two", group_id=None
+                    )
                 else:
                     item = _ToPost(
                         rt=rt,
@@ -91,7 +93,7 @@ def test_a_visitors_first_messages_in_two_transactions_open_one_conversation(
 
     thread = threading.Thread(target=the_second_transaction)
     with rt.database.write() as session:
-        widget.record_visitor_message(session, rt, caller, text="one", group_id=None)
+        visitor_messages.record_visitor_message(session, rt, caller, text="one", group_id=None)
         # The first transaction, its conversation opened and not committed yet, stays open
         # until the second one has either finished or waits for it.
         thread.start()

@@ -25,10 +25,15 @@ from frontdesk.clock import ManualClock
 from frontdesk.core.model import DeviceStatus, Plan
 from frontdesk.core.presence import PresenceChange
 from frontdesk.security import token_digest
-from frontdesk.service import accounts, groups, presence, widget
+from frontdesk.service import accounts, groups, presence, visitor_messages, widget
 from frontdesk.service.accounts import NewAgent
 from frontdesk.service.runtime import Runtime, VisitorCaller
-from frontdesk.service.widget import VISITOR_MESSAGES, Posted, _ToPost, record_visitor_messages
+from frontdesk.service.visitor_messages import (
+    VISITOR_MESSAGES,
+    Posted,
+    _ToPost,
+    record_visitor_messages,
+)
 from frontdesk.store.models import (
     Conversation,
     Message,
@@ -88,7 +93,9 @@ class Copy:
             self.visitors[label] = widget.authenticate_visitor(self.rt, key, made.token)
 
     def say(self, label: str, text: str, group_id: int | None = None) -> None:
-        widget.post_visitor_message(self.rt, self.visitors[label], text=text, group_id=group_id)
+        visitor_messages.post_visitor_message(
+            self.rt, self.visitors[label], text=text, group_id=group_id
+        )
 
     def items(self) -> list[_ToPost]:
         def by_caller(label: str, text: str, group_id: int | None = None) -> _ToPost:

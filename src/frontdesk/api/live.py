@@ -18,7 +18,7 @@ from frontdesk.api.schemas.conversations import MessageOut, VisitorOut
 from frontdesk.realtime.hub import Hub, agents_topic, visitor_topic
 from frontdesk.realtime.keeper import PresenceKeeper
 from frontdesk.service import events
-from frontdesk.service.widget import Posted
+from frontdesk.service.visitor_messages import Posted
 from frontdesk.store.models import Conversation, Message
 
 # The hub frame that ends sockets of revoked tokens; sockets act on it and pass it on to

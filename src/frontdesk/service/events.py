@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     from frontdesk.service.presence import PresenceEvent
-    from frontdesk.service.widget import Posted
+    from frontdesk.service.visitor_messages import Posted
     from frontdesk.store.models import Conversation, Message
 
 log = logging.getLogger("frontdesk.events")
