@@ -11,11 +11,9 @@ signs up its own accounts with fresh e-mail addresses.
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 import redis
 from fastapi.testclient import TestClient
@@ -27,12 +25,14 @@ from frontdesk.service.runtime import Runtime
 from frontdesk.settings import Settings
 from frontdesk.store.database import Database
 from frontdesk.store.migrate import upgrade
-from tests.support import SignedUp, sign_up
-
-REDIS_URL = os.environ.get("FRONTDESK_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-POSTGRES_ADMIN_URL = os.environ.get(
-    "FRONTDESK_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+from tests.support import (
+    REDIS_URL,
+    SignedUp,
+    postgres_database,
+    postgres_unreachable_reason,
+    sign_up,
 )
+
 IN_CI = os.environ.get("CI", "").lower() == "true"
 # Tests make hundreds of visitors and logins from one address: every Settings here and every
 # server a test starts runs without rate limits, unless the test turns them on
@@ -41,14 +41,6 @@ os.environ["FRONTDESK_RATE_LIMITS"] = "false"
 # Nor do they follow a confirmation link for each agent they make: every address counts as
 # proven, unless the test asks for proof (tests/engine/test_addresses_proven.py does).
 os.environ["FRONTDESK_CONFIRM_ADDRESSES"] = "false"
-
-
-def postgres_unreachable_reason() -> str | None:
-    try:
-        with psycopg.connect(POSTGRES_ADMIN_URL, connect_timeout=3):
-            return None
-    except psycopg.Error as exc:
-        return f"PostgreSQL at {POSTGRES_ADMIN_URL} is not reachable: {exc}".strip()
 
 
 @pytest.fixture(scope="session")
@@ -72,15 +64,8 @@ def postgres_url() -> Iterator[str]:
         if IN_CI:
             pytest.fail(f"CI must run the PostgreSQL tests. {reason}")
         pytest.skip(reason)
-    name = f"frontdesk_test_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0]
-    try:
-        yield f"{base}/{name}"
-    finally:
-        with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with postgres_database("frontdesk_test") as url:
+        yield url
 
 
 @pytest.fixture(

@@ -22,7 +22,7 @@ from typing import Any
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from tests.integration.conftest import free_port
+from tests.support import eventually, free_port
 
 
 @dataclass
@@ -119,14 +119,13 @@ class MailSink:
 
     def wait_for(self, count: int, *, timeout: float = 10, to: str | None = None) -> list[Caught]:
         """At least ``count`` e-mails (to ``to``, if given), or a TimeoutError."""
-        deadline = time.monotonic() + timeout
-        while True:
+
+        def arrived() -> list[Caught]:
             caught = self.to(to) if to else self.caught
-            if len(caught) >= count:
-                return caught
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{len(caught)} of {count} e-mails within {timeout}s")
-            time.sleep(0.02)
+            assert len(caught) >= count, f"{len(caught)} of {count} e-mails"
+            return caught
+
+        return eventually(arrived, timeout=timeout, interval=0.02, what=f"{count} e-mails")
 
 
 @contextmanager

@@ -1,5 +1,6 @@
-"""Agents of an account over the HTTP API: invite, list, change, deactivate; the caller's own
-profile and notification choices; who may do what; and bad input that changes nothing."""
+"""Agents of an account over the HTTP API: invite, list, change, deactivate; who may do what;
+tenants apart; and bad input that changes nothing. The caller's own profile and notification
+choices: test_own_profile.py."""
 
 from __future__ import annotations
 
@@ -9,25 +10,15 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.support import SignedUp, assert_error, sign_up, unique_email
-
-
-def log_in(client: TestClient, email: str, password: str) -> Any:
-    return client.post("/api/v1/auth/login", json={"email": email, "password": password})
-
-
-def agents_of(caller: SignedUp) -> list[dict[str, Any]]:
-    response = caller.get("/agents")
-    assert response.status_code == 200, response.text
-    agents: list[dict[str, Any]] = response.json()
-    return agents
-
-
-def agent_in(caller: SignedUp, agent_id: int) -> dict[str, Any]:
-    """The agent's profile as the list shows it (its presence left out)."""
-    (agent,) = [a for a in agents_of(caller) if a["id"] == agent_id]
-    return {key: value for key, value in agent.items() if key not in ("online", "devices")}
-
+from tests.support import (
+    SignedUp,
+    agent_in,
+    agents_of,
+    assert_error,
+    log_in,
+    sign_up,
+    unique_email,
+)
 
 # --- inviting and listing --------------------------------------------------------------
 
@@ -291,149 +282,6 @@ def test_invite_refuses_an_email_of_another_account(client: TestClient, account:
     assert agents_of(other) == before
 
 
-def test_patch_me_refuses_an_email_of_another_account(
-    client: TestClient, account: SignedUp
-) -> None:
-    other = sign_up(client)
-    before = other.get("/me").json()
-
-    response = other.patch(
-        "/me", {"email": account.email.upper(), "current_password": other.password}
-    )
-
-    assert_error(response, 409, "email_taken")
-    assert other.get("/me").json() == before
-    assert log_in(client, account.email, account.password).json()["agent_id"] == account.agent_id
-
-
-# --- the caller's own profile ----------------------------------------------------------
-
-
-def test_get_me(account: SignedUp) -> None:
-    response = account.get("/me")
-
-    assert response.status_code == 200, response.text
-    me = response.json()
-    assert me["id"] == account.agent_id
-    assert me["account_id"] == account.account_id
-    assert me["email"] == account.email
-    assert me["role"] == "owner"
-    assert me["active"] is True
-
-
-def test_plain_agent_edits_its_own_name_and_locale(account: SignedUp) -> None:
-    agent = account.invite()
-
-    response = agent.patch("/me", {"name": "Nina", "locale": "cs"})
-
-    assert response.status_code == 200, response.text
-    listed = agent_in(account, agent.agent_id)
-    assert (listed["name"], listed["locale"], listed["role"]) == ("Nina", "cs", "agent")
-
-
-def test_times_in_e_mails_follow_the_agents_time_zone_which_defaults_to_utc(
-    account: SignedUp,
-) -> None:
-    assert account.get("/me").json()["time_zone"] == "UTC"
-    response = account.patch("/me", {"time_zone": "Europe/Prague"})
-    assert response.status_code == 200, response.text
-    assert account.get("/me").json()["time_zone"] == "Europe/Prague"
-    invited = account.post(
-        "/agents", {"name": "Ken", "email": unique_email(), "time_zone": "Asia/Tokyo"}
-    )
-    assert invited.json()["time_zone"] == "Asia/Tokyo"
-
-
-def test_changing_the_email_changes_the_login(client: TestClient, account: SignedUp) -> None:
-    agent = account.invite()
-    new_email = unique_email("renamed")
-
-    response = agent.patch("/me", {"email": new_email, "current_password": agent.password})
-
-    assert response.status_code == 200, response.text
-    assert response.json()["email"] == new_email
-    assert_error(log_in(client, agent.email, agent.password), 401, "invalid_credentials")
-    login = log_in(client, new_email.upper(), agent.password)
-    assert login.status_code == 200, login.text
-    assert login.json()["agent_id"] == agent.agent_id
-    # The old address is free again.
-    reused = account.post("/agents", {"name": "Reuse", "email": agent.email})
-    assert reused.status_code == 201, reused.text
-
-
-def test_changing_the_password(client: TestClient, account: SignedUp) -> None:
-    response = account.patch(
-        "/me", {"password": "brand-new-password", "current_password": account.password}
-    )
-
-    assert response.status_code == 200, response.text
-    assert_error(log_in(client, account.email, account.password), 401, "invalid_credentials")
-    assert log_in(client, account.email, "brand-new-password").status_code == 200
-
-
-@pytest.mark.parametrize("current_password", [None, "wrong-password"])
-@pytest.mark.parametrize("change", ["email", "password"])
-def test_email_or_password_change_needs_the_current_password(
-    client: TestClient, account: SignedUp, change: str, current_password: str | None
-) -> None:
-    new_email = unique_email("hijack")
-    body: dict[str, Any] = (
-        {"email": new_email} if change == "email" else {"password": "hijacked-password"}
-    )
-    body["name"] = "Hijacked"
-    if current_password is not None:
-        body["current_password"] = current_password
-    before = account.get("/me").json()
-
-    response = account.patch("/me", body)
-
-    assert_error(response, 401, "current_password_required")
-    assert account.get("/me").json() == before
-    assert log_in(client, account.email, account.password).status_code == 200
-    assert_error(log_in(client, new_email, account.password), 401, "invalid_credentials")
-    assert_error(log_in(client, account.email, "hijacked-password"), 401, "invalid_credentials")
-
-
-# --- own notification choices ----------------------------------------------------------
-
-
-def test_my_notifications_default_to_on(account: SignedUp) -> None:
-    response = account.get("/me/notifications")
-
-    assert response.status_code == 200, response.text
-    assert response.json() == {"offline_message_email": True, "missed_conversation_email": True}
-
-
-@pytest.mark.parametrize(
-    ("change", "expected"),
-    [
-        (
-            {"offline_message_email": False},
-            {"offline_message_email": False, "missed_conversation_email": True},
-        ),
-        (
-            {"missed_conversation_email": False},
-            {"offline_message_email": True, "missed_conversation_email": False},
-        ),
-    ],
-)
-def test_patching_one_notification_choice_keeps_the_other(
-    account: SignedUp, change: dict[str, bool], expected: dict[str, bool]
-) -> None:
-    agent = account.invite()
-
-    response = agent.patch("/me/notifications", change)
-
-    assert response.status_code == 200, response.text
-    assert response.json() == expected
-    assert agent.get("/me/notifications").json() == expected
-    # Only the caller's own choice changed.
-    assert account.get("/me/notifications").json() == {
-        "offline_message_email": True,
-        "missed_conversation_email": True,
-    }
-
-
 # --- tenants stay apart ----------------------------------------------------------------
 
 
@@ -534,54 +382,6 @@ def test_patch_agent_refuses_bad_ids(account: SignedUp, agent_id: str) -> None:
 
 def test_patch_unknown_agent_is_not_found(account: SignedUp) -> None:
     assert_error(account.patch(f"/agents/{2**62}", {"name": "X"}), 404, "agent_not_found")
-
-
-@pytest.mark.parametrize(
-    "body",
-    [
-        {"nickname": "x"},
-        {"role": "owner"},
-        {"active": False},
-        {"name": None},
-        {"email": None},
-        {"locale": None},
-        {"password": None},
-        {"name": LONG_NAME},
-        {"name": "Two\nLines"},
-        {"email": "not-an-email", "current_password": "owner-password"},
-        {"password": "short", "current_password": "owner-password"},
-        {"locale": "fr"},
-        {"time_zone": "Mars/Olympus_Mons"},
-        {"time_zone": "../../etc/passwd"},
-        {"time_zone": ""},
-        {"time_zone": None},
-    ],
-)
-def test_patch_me_refuses_bad_input(
-    client: TestClient, account: SignedUp, body: dict[str, Any]
-) -> None:
-    before = account.get("/me").json()
-
-    assert_error(account.patch("/me", body), 422, "invalid_input")
-    assert account.get("/me").json() == before
-    assert log_in(client, account.email, account.password).status_code == 200
-
-
-@pytest.mark.parametrize(
-    "body",
-    [
-        {"nickname": True},
-        {"offline_message_email": None},
-        {"missed_conversation_email": None},
-        {"offline_message_email": "maybe"},
-        {"offline_message_email": False, "extra": 1},
-    ],
-)
-def test_patch_my_notifications_refuses_bad_input(account: SignedUp, body: dict[str, Any]) -> None:
-    before = account.get("/me/notifications").json()
-
-    assert_error(account.patch("/me/notifications", body), 422, "invalid_input")
-    assert account.get("/me/notifications").json() == before
 
 
 def test_name_of_exactly_200_characters_is_accepted(account: SignedUp) -> None:

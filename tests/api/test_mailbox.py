@@ -3,7 +3,6 @@ catcher received are shown in the browser, with their HTML in a sandbox."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import httpx2 as httpx
@@ -16,7 +15,7 @@ from frontdesk.security import PasswordHasher
 from frontdesk.service.runtime import Runtime
 from frontdesk.settings import Settings
 from frontdesk.store.database import Database
-from tests.live.conftest import new_visitor, serving, sign_up
+from tests.support import eventually, live_sign_up, new_live_visitor, serving
 
 
 def caught_settings(database_url: str, data_dir: Path, **overrides: object) -> Settings:
@@ -35,14 +34,17 @@ def test_the_catchers_mail_is_listed_and_shown_with_its_html_sandboxed(
 ) -> None:
     settings = caught_settings(database_url, tmp_path)  # no smtp_url: the built-in catcher
     with serving(settings, database, passwords) as server:
-        owner = sign_up(server)
-        visitor = new_visitor(server, owner.widget_key, name="<i>Anna</i>")
+        owner = live_sign_up(server)
+        visitor = new_live_visitor(server, owner.widget_key, name="<i>Anna</i>")
         visitor.say("Do you ship to <b>Brno</b>?")
         with httpx.Client(base_url=server.base_url, timeout=10) as http:
-            deadline = time.monotonic() + 10
-            while "Anna" not in (listing := http.get("/dev/mail")).text:
-                assert time.monotonic() < deadline, listing.text
-                time.sleep(0.05)
+
+            def listed() -> httpx.Response:
+                listing = http.get("/dev/mail")
+                assert "Anna" in listing.text, listing.text
+                return listing
+
+            listing = eventually(listed, timeout=10, what="Anna's e-mail listed")
             assert listing.status_code == 200
             assert "New message from &#34;&lt;i&gt;Anna&lt;/i&gt;&#34; on Shop" in listing.text
             assert owner.email in listing.text

@@ -22,8 +22,7 @@ from frontdesk.service.accounts import NewAgent
 from frontdesk.service.runtime import Runtime
 from frontdesk.settings import Settings
 from frontdesk.store.database import Database
-from tests.live.conftest import LiveServer, serving
-from tests.support import assert_error, sign_up, unique_email
+from tests.support import LiveServer, assert_error, serving, sign_up, unique_email
 
 
 class WatchedHasher(PasswordHasher):

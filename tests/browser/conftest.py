@@ -22,7 +22,7 @@ from frontdesk.security import PasswordHasher
 from frontdesk.settings import Settings
 from frontdesk.store.database import Database
 from frontdesk.store.migrate import upgrade
-from tests.live.conftest import LiveServer, serving
+from tests.support import LiveServer, serving
 
 CHROMIUM = Path(os.environ.get("FRONTDESK_TEST_CHROMIUM", "/usr/bin/chromium"))
 # Chromium runs as root in CI containers (no sandbox there) and must not phone home: the

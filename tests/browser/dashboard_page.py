@@ -12,7 +12,7 @@ from typing import Any
 
 from playwright.sync_api import Locator, Page, expect
 
-from tests.live.conftest import Agent, LiveServer, Socket
+from tests.support import Agent, LiveServer, Socket
 
 OWNER_PASSWORD = "owner-password"  # what tests.live.conftest.sign_up gives every owner
 # Long enough for a frame, a debounced fetch and a render on a busy CI machine.

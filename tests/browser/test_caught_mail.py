@@ -11,7 +11,7 @@ from frontdesk.security import PasswordHasher
 from frontdesk.settings import Settings
 from frontdesk.store.database import Database
 from tests.browser.conftest import Watched
-from tests.live.conftest import new_visitor, serving, sign_up
+from tests.support import live_sign_up, new_live_visitor, serving
 
 HOSTILE = "<img src=x onerror=alert(1)>"
 
@@ -30,8 +30,8 @@ def test_the_e_mail_of_a_hostile_visitor_shows_its_text_and_runs_nothing(
         offline_email_delay=0.3,
     )  # no smtp_url: the built-in catcher keeps the e-mail
     with serving(settings, database, passwords) as server:
-        owner = sign_up(server)
-        visitor = new_visitor(server, owner.widget_key, name="<script>alert(2)</script>")
+        owner = live_sign_up(server)
+        visitor = new_live_visitor(server, owner.widget_key, name="<script>alert(2)</script>")
         visitor.say(HOSTILE)
         page = watched.page
         page.goto(f"{server.base_url}/dev/mail")

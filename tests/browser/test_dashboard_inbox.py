@@ -24,8 +24,7 @@ from tests.browser.dashboard_page import (
     rest,
     wait_for_visitor_message,
 )
-from tests.live.conftest import new_visitor, sign_up
-from tests.support import eventually
+from tests.support import eventually, live_sign_up, new_live_visitor
 
 HOSTILE_NAME = "<script>alert(2)</script>"
 HOSTILE_TEXT = "<img src=x onerror=alert(1)>"
@@ -36,7 +35,7 @@ def test_an_agent_goes_online_and_serves_a_visitor_without_reloading(
 ) -> None:
     page = watched.page
     with serve_site() as server:
-        owner = sign_up(server)
+        owner = live_sign_up(server)
         dashboard = Dashboard(page, server)
         dashboard.log_in(owner.email)
         # A browser the agent never switched on does not make the agent online.
@@ -46,7 +45,7 @@ def test_an_agent_goes_online_and_serves_a_visitor_without_reloading(
         dashboard.online_switch.check()
         eventually(lambda: agent_is_online(owner), what="the agent online on the server")
 
-        visitor = new_visitor(server, owner.widget_key, name="Vera")
+        visitor = new_live_visitor(server, owner.widget_key, name="Vera")
         said = visitor.say("Do you ship to Brno?")
         conversation_id = said["conversation_id"]
         item = dashboard.conversation_in_list("Vera")
@@ -99,8 +98,8 @@ def test_hostile_visitor_text_is_shown_as_text_and_runs_nothing(
 ) -> None:
     page = watched.page
     with serve_site() as server:
-        owner = sign_up(server)
-        visitor = new_visitor(server, owner.widget_key, name=HOSTILE_NAME)
+        owner = live_sign_up(server)
+        visitor = new_live_visitor(server, owner.widget_key, name=HOSTILE_NAME)
         visitor.say(HOSTILE_TEXT)
         dashboard = Dashboard(page, server)
         dashboard.log_in(owner.email)
@@ -122,8 +121,8 @@ def test_a_long_conversation_opens_at_its_newest_page_and_shows_earlier_on_askin
 ) -> None:
     page = watched.page
     with serve_site() as server:
-        owner = sign_up(server)
-        visitor = new_visitor(server, owner.widget_key, name="Vera")
+        owner = live_sign_up(server)
+        visitor = new_live_visitor(server, owner.widget_key, name="Vera")
         said = [visitor.say(f"line {n}") for n in range(105)]
         conversation_id = said[0]["conversation_id"]
         dashboard = Dashboard(page, server)
@@ -152,7 +151,7 @@ def test_the_header_shows_the_agents_other_devices_that_are_online(
 ) -> None:
     page = watched.page
     with serve_site() as server:
-        owner = sign_up(server)
+        owner = live_sign_up(server)
         dashboard = Dashboard(page, server)
         dashboard.log_in(owner.email)
         expect(dashboard.devices).to_have_text("")
@@ -184,12 +183,12 @@ def test_why_no_e_mail_shows_that_the_agent_came_online_within_the_delay(
     page = watched.page
     # A delay long enough to open the conversation and switch online before it is due.
     with serve_site(offline_email_delay=3) as server:
-        owner = sign_up(server)
+        owner = live_sign_up(server)
         dashboard = Dashboard(page, server)
         dashboard.log_in(owner.email)
         expect(dashboard.online_switch).not_to_be_checked()
 
-        visitor = new_visitor(server, owner.widget_key, name="Vera")
+        visitor = new_live_visitor(server, owner.widget_key, name="Vera")
         conversation_id = visitor.say("Is anybody there?")["conversation_id"]
         dashboard.conversation_in_list("Vera").click()
         why = dashboard.why_panel
@@ -220,8 +219,8 @@ def test_a_bounced_address_is_a_warning_in_the_profile_and_in_why_no_e_mail(
 ) -> None:
     page = watched.page
     with serve_site() as server:
-        owner = sign_up(server)
-        visitor = new_visitor(server, owner.widget_key, name="Vera")
+        owner = live_sign_up(server)
+        visitor = new_live_visitor(server, owner.widget_key, name="Vera")
         conversation_id = visitor.say("Hello?")["conversation_id"]
         # Nobody is online: the offline-message e-mail goes to the built-in catcher …
         eventually(

@@ -13,7 +13,7 @@ from frontdesk.service.secrets import address_confirmation
 from frontdesk.store.models import OutboxEmail
 from tests.browser.conftest import SiteFactory, Watched, assert_nothing_ran
 from tests.browser.dashboard_page import OWNER_PASSWORD, Dashboard, rest
-from tests.live.conftest import sign_up
+from tests.support import live_sign_up
 
 
 def test_settings_changed_in_the_dashboard_persist(
@@ -21,7 +21,7 @@ def test_settings_changed_in_the_dashboard_persist(
 ) -> None:
     page = watched.page
     with serve_site() as server:
-        owner = sign_up(server)
+        owner = live_sign_up(server)
         dashboard = Dashboard(page, server)
         dashboard.log_in(owner.email)
         dashboard.go("#/settings")
@@ -61,7 +61,7 @@ def test_on_free_the_missed_conversation_switch_is_disabled_with_a_note(
 ) -> None:
     page = watched.page
     with serve_site() as server:
-        owner = sign_up(server, plan="free")
+        owner = live_sign_up(server, plan="free")
         dashboard = Dashboard(page, server)
         dashboard.log_in(owner.email)
         dashboard.go("#/settings")
@@ -81,7 +81,7 @@ def test_changing_the_language_speaks_german_from_then_on(
 ) -> None:
     page = watched.page
     with serve_site() as server:
-        owner = sign_up(server)
+        owner = live_sign_up(server)
         dashboard = Dashboard(page, server)
         dashboard.log_in(owner.email)
         dashboard.go("#/profile")
@@ -109,7 +109,7 @@ def test_an_agent_opts_out_of_offline_e_mails_in_the_profile(
 ) -> None:
     page = watched.page
     with serve_site() as server:
-        owner = sign_up(server)
+        owner = live_sign_up(server)
         dashboard = Dashboard(page, server)
         dashboard.log_in(owner.email)
         dashboard.go("#/profile")
@@ -133,7 +133,7 @@ def test_a_time_zone_the_server_does_not_know_is_refused_in_words(
 ) -> None:
     page = watched.page
     with serve_site() as server:
-        owner = sign_up(server)
+        owner = live_sign_up(server)
         dashboard = Dashboard(page, server)
         dashboard.log_in(owner.email)
         dashboard.go("#/profile")
@@ -155,7 +155,7 @@ def test_a_new_e_mail_address_needs_the_current_password_and_becomes_the_login(
 ) -> None:
     page = watched.page
     with serve_site() as server:
-        owner = sign_up(server)
+        owner = live_sign_up(server)
         dashboard = Dashboard(page, server)
         dashboard.log_in(owner.email)
         dashboard.go("#/profile")
@@ -188,7 +188,7 @@ def test_an_unconfirmed_address_is_a_warning_until_its_link_is_followed(
 ) -> None:
     page = watched.page
     with serve_site(confirm_addresses=True, confirmation_resend_after=0) as server:
-        owner = sign_up(server)
+        owner = live_sign_up(server)
         assert rest(owner, "GET", "/me")["email_confirmed"] is False
         dashboard = Dashboard(page, server)
         dashboard.log_in(owner.email)
@@ -236,7 +236,7 @@ def test_owners_invite_agents_and_agents_see_no_manager_controls(
 ) -> None:
     page = watched.page
     with serve_site() as server:
-        owner = sign_up(server)
+        owner = live_sign_up(server)
         leaving = owner.invite(name="Bea")
         dashboard = Dashboard(page, server)
         dashboard.log_in(owner.email)
@@ -285,7 +285,7 @@ def test_on_pro_an_owner_creates_a_group_with_members(
 ) -> None:
     page = watched.page
     with serve_site() as server:
-        owner = sign_up(server, plan="pro")
+        owner = live_sign_up(server, plan="pro")
         colleague = owner.invite(name="Adam")
         dashboard = Dashboard(page, server)
         dashboard.log_in(owner.email)
@@ -320,7 +320,7 @@ def test_below_pro_the_groups_page_says_groups_need_pro(
 ) -> None:
     page = watched.page
     with serve_site() as server:
-        owner = sign_up(server, plan="free")
+        owner = live_sign_up(server, plan="free")
         dashboard = Dashboard(page, server)
         dashboard.log_in(owner.email)
         dashboard.go("#/groups")
@@ -336,7 +336,7 @@ def test_an_owner_makes_an_agent_admin_renames_a_group_and_changes_the_password(
 ) -> None:
     page = watched.page
     with serve_site() as server:
-        owner = sign_up(server, plan="pro")
+        owner = live_sign_up(server, plan="pro")
         colleague = owner.invite(name="Adam")
         rest(owner, "POST", "/groups", {"name": "Sales", "agent_ids": [colleague.agent_id]})
         dashboard = Dashboard(page, server)

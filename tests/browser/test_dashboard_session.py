@@ -21,8 +21,7 @@ from frontdesk.core.notifications import (
 )
 from tests.browser.conftest import SiteFactory, Watched, assert_nothing_ran
 from tests.browser.dashboard_page import LIVE_TIMEOUT_MS, Dashboard, agent_is_online, rest
-from tests.live.conftest import sign_up
-from tests.support import REPO_ROOT, eventually
+from tests.support import REPO_ROOT, eventually, live_sign_up
 
 STATIC = REPO_ROOT / "src/frontdesk/web/static"
 
@@ -152,7 +151,7 @@ def test_an_agent_deactivated_while_working_is_returned_to_the_login(
 ) -> None:
     page = watched.page
     with serve_site() as server:
-        owner = sign_up(server)
+        owner = live_sign_up(server)
         colleague = owner.invite(name="Adam")
         dashboard = Dashboard(page, server)
         dashboard.log_in(colleague.email, "agent-password")
@@ -175,7 +174,7 @@ def test_logging_out_everywhere_ends_this_session_and_the_others(
 ) -> None:
     page = watched.page
     with serve_site() as server:
-        owner = sign_up(server)  # a session of its own, as another browser would hold
+        owner = live_sign_up(server)  # a session of its own, as another browser would hold
         dashboard = Dashboard(page, server)
         dashboard.log_in(owner.email)
         dashboard.go("#/profile")

@@ -12,8 +12,7 @@ from frontdesk.mail.catcher import caught_mail
 from tests.browser.conftest import SiteFactory, Watched, watching
 from tests.browser.dashboard_page import LIVE_TIMEOUT_MS, Dashboard, rest
 from tests.browser.widget_page import Widget
-from tests.live.conftest import sign_up
-from tests.support import eventually
+from tests.support import eventually, live_sign_up
 
 HOSTILE = "<img src=x onerror=alert(1)>"
 
@@ -32,7 +31,7 @@ def test_a_visitor_in_the_widget_is_served_live_by_an_agent_in_the_dashboard(
         watching(browser) as agent_browser,
         watching(browser) as visitor_browser,
     ):
-        owner = sign_up(server)
+        owner = live_sign_up(server)
         dashboard = Dashboard(agent_browser.page, server)
         dashboard.log_in(owner.email)
         dashboard.online_switch.check()
@@ -81,7 +80,7 @@ def test_an_offline_message_from_the_widget_is_e_mailed_and_hostile_text_stays_t
         watching(browser) as agent_browser,
         watching(browser) as visitor_browser,
     ):
-        owner = sign_up(server)
+        owner = live_sign_up(server)
         visitor_browser.page.goto(f"{server.base_url}/demo/product")
         widget = Widget(visitor_browser.page)
         widget.open()
@@ -132,7 +131,7 @@ def test_why_no_e_mail_explains_an_agent_who_came_back_while_the_widget_waited(
         watching(browser) as agent_browser,
         watching(browser) as visitor_browser,
     ):
-        owner = sign_up(server)
+        owner = live_sign_up(server)
         dashboard = Dashboard(agent_browser.page, server)
         dashboard.log_in(owner.email)
         expect(dashboard.online_switch).not_to_be_checked()

@@ -20,8 +20,7 @@ from tests.browser.widget_page import (
     conversations_of,
     customer_site,
 )
-from tests.live.conftest import LiveServer, sign_up
-from tests.support import eventually
+from tests.support import LiveServer, eventually, live_sign_up
 
 
 def nothing_went_wrong(watched: Watched) -> None:
@@ -38,7 +37,7 @@ def site(serve_site: SiteFactory) -> Iterator[LiveServer]:
 def test_offline_the_visitor_leaves_a_message_and_the_owner_gets_it_by_email(
     watched: Watched, site: LiveServer
 ) -> None:
-    owner = sign_up(site)  # no agent socket: nobody is online
+    owner = live_sign_up(site)  # no agent socket: nobody is online
     widget = Widget(watched.page)
     watched.page.goto(f"{site.base_url}/demo?key={owner.widget_key}")
     widget.open()
@@ -65,7 +64,7 @@ def test_offline_the_visitor_leaves_a_message_and_the_owner_gets_it_by_email(
 def test_online_an_agent_reply_appears_in_the_widget_while_it_is_open(
     watched: Watched, site: LiveServer
 ) -> None:
-    owner = sign_up(site)
+    owner = live_sign_up(site)
     with owner.socket() as agent_socket:
         agent_socket.wait_for("hello")
         widget = Widget(watched.page)
@@ -93,7 +92,7 @@ def test_moving_to_another_page_keeps_the_visitor_its_messages_and_its_presence(
 ) -> None:
     left_after = 2.5
     with serve_site(visitor_left_after=left_after) as server:
-        owner = sign_up(server)
+        owner = live_sign_up(server)
         with owner.socket() as agent_socket:
             agent_socket.wait_for("hello")
             page = watched.page
@@ -131,7 +130,7 @@ def test_moving_to_another_page_keeps_the_visitor_its_messages_and_its_presence(
 def test_a_website_on_another_origin_embeds_the_widget_with_one_tag(
     watched: Watched, site: LiveServer
 ) -> None:
-    owner = sign_up(site)
+    owner = live_sign_up(site)
     tag = f'<script src="{site.base_url}/widget.js" data-key="{owner.widget_key}" async></script>'
     with owner.socket() as agent_socket, customer_site(f"<!doctype html><p>Tea</p>{tag}") as shop:
         agent_socket.wait_for("hello")
@@ -156,7 +155,7 @@ def test_a_visitor_over_the_message_limit_is_told_to_wait_and_keeps_the_text(
     with serve_site(
         rate_limits=True, rate_limit_messages_per_visitor="1 per 10 minutes"
     ) as limited:
-        owner = sign_up(limited)
+        owner = live_sign_up(limited)
         tag = f'<script src="{limited.base_url}/widget.js" data-key="{owner.widget_key}"></script>'
         with owner.socket() as agent_socket, customer_site(f"<!doctype html>{tag}") as shop:
             agent_socket.wait_for("hello")
@@ -177,7 +176,7 @@ def test_a_visitor_over_the_message_limit_is_told_to_wait_and_keeps_the_text(
 def test_a_group_widget_is_online_only_with_an_agent_of_the_group(
     watched: Watched, site: LiveServer
 ) -> None:
-    owner = sign_up(site, plan="pro")
+    owner = live_sign_up(site, plan="pro")
     created = owner.call("POST", "/groups", {"name": "Teapots"})
     assert created.status_code == 201, created.text
     group_id = created.json()["id"]
@@ -208,7 +207,7 @@ def test_a_group_widget_is_online_only_with_an_agent_of_the_group(
 def test_the_keyboard_opens_writes_sends_and_closes_and_roles_name_every_control(
     watched: Watched, site: LiveServer
 ) -> None:
-    owner = sign_up(site)
+    owner = live_sign_up(site)
     with owner.socket() as agent_socket:
         agent_socket.wait_for("hello")
         page = watched.page
@@ -253,7 +252,7 @@ def test_the_keyboard_opens_writes_sends_and_closes_and_roles_name_every_control
 def test_the_widget_speaks_the_locale_of_the_page(
     watched: Watched, site: LiveServer, locale: str
 ) -> None:
-    owner = sign_up(site)
+    owner = live_sign_up(site)
     widget = Widget(watched.page, locale)
     watched.page.goto(f"{site.base_url}/demo?key={owner.widget_key}&locale={locale}")
     widget.open()
@@ -267,7 +266,7 @@ def test_the_widget_speaks_the_locale_of_the_page(
 def test_the_lang_of_the_host_page_chooses_the_locale_without_data_locale(
     watched: Watched, site: LiveServer
 ) -> None:
-    owner = sign_up(site)
+    owner = live_sign_up(site)
     tag = f'<script src="{site.base_url}/widget.js" data-key="{owner.widget_key}" async></script>'
     with customer_site(f'<!doctype html><html lang="de-AT"><p>Tee</p>{tag}</html>') as shop:
         widget = Widget(watched.page, "de")
@@ -278,7 +277,7 @@ def test_the_lang_of_the_host_page_chooses_the_locale_without_data_locale(
 
 
 def test_hostile_text_from_visitor_and_agent_stays_text(watched: Watched, site: LiveServer) -> None:
-    owner = sign_up(site)
+    owner = live_sign_up(site)
     from_visitor, from_agent = "<img src=x onerror=alert(1)>", "<script>alert(2)</script>"
     with owner.socket() as agent_socket:
         agent_socket.wait_for("hello")
@@ -299,7 +298,7 @@ def test_hostile_text_from_visitor_and_agent_stays_text(watched: Watched, site: 
 
 
 def test_the_script_tag_twice_draws_one_widget(watched: Watched, site: LiveServer) -> None:
-    owner = sign_up(site)
+    owner = live_sign_up(site)
     tag = f'<script src="{site.base_url}/widget.js" data-key="{owner.widget_key}" async></script>'
     with customer_site(f"<!doctype html><p>Tea</p>{tag}{tag}") as shop:
         widget = Widget(watched.page)
@@ -314,7 +313,7 @@ def test_the_script_tag_twice_draws_one_widget(watched: Watched, site: LiveServe
 def test_a_stored_visitor_the_server_does_not_know_is_replaced_by_a_new_one(
     watched: Watched, site: LiveServer
 ) -> None:
-    owner = sign_up(site)
+    owner = live_sign_up(site)
     page = watched.page
     storage_key = f"frontdesk:{owner.widget_key}:visitor"
     page.goto(f"{site.base_url}/demo?key={owner.widget_key}")

@@ -13,7 +13,7 @@ from typing import Any
 
 from playwright.sync_api import Locator, Page, expect
 
-from tests.live.conftest import Agent
+from tests.support import Agent
 
 WAIT_MS = 10_000  # the longest any expect() of these tests waits
 

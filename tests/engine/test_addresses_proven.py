@@ -15,9 +15,16 @@ from click.testing import CliRunner
 from frontdesk.cli import main
 from frontdesk.security import PasswordHasher
 from frontdesk.store.database import Database
-from tests.engine.conftest import engine_settings, settled
-from tests.live.conftest import Agent, LiveServer, new_visitor, serving, sign_up
 from tests.mailsink import Caught, MailSink
+from tests.support import (
+    Agent,
+    LiveServer,
+    engine_settings,
+    live_sign_up,
+    new_live_visitor,
+    serving,
+    settled,
+)
 
 LINK = re.compile(r"https?://\S+/app#/confirm\?token=(\S+)")
 
@@ -63,13 +70,13 @@ def is_confirmed(agent: Agent) -> bool:
 def test_an_unconfirmed_invitee_gets_no_notification_until_the_invitation_is_followed(
     proving_server: LiveServer, sink: MailSink
 ) -> None:
-    owner = sign_up(proving_server)
+    owner = live_sign_up(proving_server)
     (confirmation,) = sink.wait_for(1, to=owner.email)
     assert confirmation.message["Subject"] == "Confirm your e-mail address for Frontdesk"
     assert not is_confirmed(owner)
 
     # Nobody of the scope has proven an address: the decision says so, nobody is mailed.
-    visitor = new_visitor(proving_server, owner.widget_key, name="Anna")
+    visitor = new_live_visitor(proving_server, owner.widget_key, name="Anna")
     first = visitor.say("Hello?")["conversation_id"]
     (unproven,) = settled(owner, first)
     assert (unproven["state"], unproven["reason"]) == ("suppressed", "unconfirmed")
@@ -87,7 +94,7 @@ def test_an_unconfirmed_invitee_gets_no_notification_until_the_invitation_is_fol
     assert 'as an agent of "Shop"' in invitation.text
     assert not is_confirmed(invitee)
 
-    second = new_visitor(proving_server, owner.widget_key, name="Ben").say("Hi")
+    second = new_live_visitor(proving_server, owner.widget_key, name="Ben").say("Hi")
     (decided,) = settled(owner, second["conversation_id"])
     assert decided["state"] == "sent"
     assert [r["agent_id"] for r in decided["recipients"]] == [owner.agent_id]
@@ -101,7 +108,7 @@ def test_an_unconfirmed_invitee_gets_no_notification_until_the_invitation_is_fol
     assert "you had not confirmed your e-mail address" in told
 
     confirm(proving_server, link_token(invitation))
-    third = new_visitor(proving_server, owner.widget_key, name="Cleo").say("Still there?")
+    third = new_live_visitor(proving_server, owner.widget_key, name="Cleo").say("Still there?")
     (reached,) = settled(owner, third["conversation_id"])
     assert sorted(r["agent_id"] for r in reached["recipients"]) == sorted(
         [owner.agent_id, invitee.agent_id]
@@ -113,7 +120,7 @@ def test_an_unconfirmed_invitee_gets_no_notification_until_the_invitation_is_fol
 def test_a_changed_address_is_unproven_again_and_the_old_link_proves_nothing(
     proving_server: LiveServer, sink: MailSink
 ) -> None:
-    owner = sign_up(proving_server)
+    owner = live_sign_up(proving_server)
     (first,) = sink.wait_for(1, to=owner.email)
     confirm(proving_server, link_token(first))
     old_email = owner.email
@@ -137,7 +144,7 @@ def test_a_changed_address_is_unproven_again_and_the_old_link_proves_nothing(
 def test_an_account_nobody_proved_makes_few_e_mails_and_resends_wait(
     proving_server: LiveServer, sink: MailSink
 ) -> None:
-    owner = sign_up(proving_server)  # e-mail 1 of 3: the owner's confirmation
+    owner = live_sign_up(proving_server)  # e-mail 1 of 3: the owner's confirmation
     sink.wait_for(1, to=owner.email)
     again = owner.call("POST", "/me/confirmation")
     assert again.status_code == 429
@@ -168,7 +175,7 @@ def test_an_account_nobody_proved_makes_few_e_mails_and_resends_wait(
 def test_the_operator_vouches_for_an_address_from_the_cli(
     proving_server: LiveServer, sink: MailSink, database_url: str, tmp_path: Path
 ) -> None:
-    owner = sign_up(proving_server)
+    owner = live_sign_up(proving_server)
     assert not is_confirmed(owner)
     env = {"FRONTDESK_DATABASE_URL": database_url, "FRONTDESK_DATA_DIR": str(tmp_path)}
     done = CliRunner().invoke(

@@ -23,10 +23,17 @@ from frontdesk.security import PasswordHasher
 from frontdesk.service import bounces
 from frontdesk.store.database import Database
 from frontdesk.store.models import Delivery
-from tests.engine.conftest import engine_settings, settled
-from tests.integration.conftest import free_port
-from tests.live.conftest import Agent, LiveServer, new_visitor, serving, sign_up
 from tests.mailsink import MailSink
+from tests.support import (
+    Agent,
+    LiveServer,
+    engine_settings,
+    free_port,
+    live_sign_up,
+    new_live_visitor,
+    serving,
+    settled,
+)
 
 BOUNCE_ADDRESS = "bounces@shop.example"
 RETURN_PATH = re.compile(r"^bounces\+([0-9]+-[0-9a-f]{10})@shop\.example$")
@@ -122,9 +129,9 @@ def me(agent: Agent) -> dict[str, Any]:
 
 def test_a_dsn_turns_a_delivery_into_bounced(setup: BounceSetup, sink: MailSink) -> None:
     server = setup.server
-    owner = sign_up(server)
+    owner = live_sign_up(server)
     colleague = owner.invite()
-    visitor = new_visitor(server, owner.widget_key, name="Vera")
+    visitor = new_live_visitor(server, owner.widget_key, name="Vera")
     conversation_id = visitor.say("Do you ship to Brno?")["conversation_id"]
     (to_owner,) = sink.wait_for(1, to=owner.email)
     sink.wait_for(1, to=colleague.email)
@@ -191,8 +198,8 @@ def test_a_dsn_turns_a_delivery_into_bounced(setup: BounceSetup, sink: MailSink)
 def test_when_every_e_mail_of_a_notification_bounced_it_failed(
     setup: BounceSetup, sink: MailSink
 ) -> None:
-    owner = sign_up(setup.server)
-    visitor = new_visitor(setup.server, owner.widget_key)
+    owner = live_sign_up(setup.server)
+    visitor = new_live_visitor(setup.server, owner.widget_key)
     conversation_id = visitor.say("Hello?")["conversation_id"]
     (caught,) = sink.wait_for(1, to=owner.email)
     assert delivery_to(owner, conversation_id)["decision"]["state"] == "sent"
@@ -205,8 +212,8 @@ def test_when_every_e_mail_of_a_notification_bounced_it_failed(
 def test_forged_return_paths_other_mail_and_delays_change_nothing(
     setup: BounceSetup, sink: MailSink
 ) -> None:
-    owner = sign_up(setup.server)
-    visitor = new_visitor(setup.server, owner.widget_key)
+    owner = live_sign_up(setup.server)
+    visitor = new_live_visitor(setup.server, owner.widget_key)
     conversation_id = visitor.say("Hello?")["conversation_id"]
     (caught,) = sink.wait_for(1, to=owner.email)
     match = RETURN_PATH.match(caught.mail_from)
@@ -240,10 +247,10 @@ def test_a_report_about_an_e_mail_not_accepted_yet_is_dropped(
     crash or its 250 was lost; the engine sends it again, and a report about that copy
     follows if it bounces too."""
     server = setup.server
-    owner = sign_up(server)
+    owner = live_sign_up(server)
     greylisted = owner.invite()
     sink.script(greylisted.email, *["451 4.7.1 Greylisted"] * 200)
-    visitor = new_visitor(server, owner.widget_key)
+    visitor = new_live_visitor(server, owner.widget_key)
     visitor.say("Hello?")
     sink.wait_for(1, to=owner.email)
     with database.read() as session:
@@ -263,15 +270,15 @@ def test_a_later_accepted_e_mail_or_a_new_address_clears_the_profile(
     setup: BounceSetup, sink: MailSink
 ) -> None:
     server = setup.server
-    owner = sign_up(server)
-    first = new_visitor(server, owner.widget_key).say("Hello?")["conversation_id"]
+    owner = live_sign_up(server)
+    first = new_live_visitor(server, owner.widget_key).say("Hello?")["conversation_id"]
     (caught,) = sink.wait_for(1, to=owner.email)
     assert send(setup.inbound_port, caught.mail_from, report(caught.mail_from, owner.email)) == 250
     assert delivery_to(owner, first)["state"] == "bounced"
     assert me(owner)["email_bounced"] is not None
 
     # The mailbox works again: an e-mail accepted after the bounce, and not returned.
-    second = new_visitor(server, owner.widget_key).say("Anyone?")["conversation_id"]
+    second = new_live_visitor(server, owner.widget_key).say("Anyone?")["conversation_id"]
     sink.wait_for(2, to=owner.email)
     assert delivery_to(owner, second)["state"] == "sent"
     assert me(owner)["email_bounced"] is None

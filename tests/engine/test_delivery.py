@@ -12,20 +12,28 @@ from sqlalchemy import update
 from frontdesk.security import PasswordHasher
 from frontdesk.store.database import Database
 from frontdesk.store.models import Delivery
-from tests.engine.conftest import RETRY_BASE, decisions, engine_settings, settled
-from tests.integration.conftest import free_port
-from tests.live.conftest import LiveServer, new_visitor, serving, sign_up
 from tests.mailsink import MailSink, mail_sink
-from tests.support import eventually
+from tests.support import (
+    RETRY_BASE,
+    LiveServer,
+    decisions,
+    engine_settings,
+    eventually,
+    free_port,
+    live_sign_up,
+    new_live_visitor,
+    serving,
+    settled,
+)
 
 
 def test_a_full_mailbox_is_recorded_for_that_recipient_and_the_others_get_theirs(
     engine_server: LiveServer, sink: MailSink
 ) -> None:
-    owner = sign_up(engine_server)
+    owner = live_sign_up(engine_server)
     full = owner.invite()
     sink.script(full.email, "552 5.2.2 Mailbox full")
-    visitor = new_visitor(engine_server, owner.widget_key)
+    visitor = new_live_visitor(engine_server, owner.widget_key)
     conversation_id = visitor.say("Hello?")["conversation_id"]
     sink.wait_for(1, to=owner.email)
     (decision,) = settled(owner, conversation_id)
@@ -44,10 +52,10 @@ def test_a_full_mailbox_is_recorded_for_that_recipient_and_the_others_get_theirs
 def test_a_temporary_failure_is_retried_and_only_that_recipient_gets_a_second_try(
     engine_server: LiveServer, sink: MailSink
 ) -> None:
-    owner = sign_up(engine_server)
+    owner = live_sign_up(engine_server)
     greylisting = owner.invite()
     sink.script(greylisting.email, "451 4.7.1 Greylisted, try again later", "450 4.2.0 Busy")
-    visitor = new_visitor(engine_server, owner.widget_key)
+    visitor = new_live_visitor(engine_server, owner.widget_key)
     conversation_id = visitor.say("Hello?")["conversation_id"]
     (late,) = sink.wait_for(1, to=greylisting.email, timeout=10)
     (first,) = sink.to(owner.email)
@@ -72,9 +80,9 @@ def test_a_temporary_failure_for_too_long_is_given_up(
 ) -> None:
     settings = engine_settings(database_url, tmp_path, sink.url, smtp_retry_for=0.5)
     with serving(settings, database, passwords) as server:
-        owner = sign_up(server)
+        owner = live_sign_up(server)
         sink.script(owner.email, *["421 4.3.2 Shutting down"] * 50)
-        visitor = new_visitor(server, owner.widget_key)
+        visitor = new_live_visitor(server, owner.widget_key)
         conversation_id = visitor.say("Hello?")["conversation_id"]
         (decision,) = settled(owner, conversation_id, timeout=15)
     (recipient,) = decision["recipients"]
@@ -101,8 +109,8 @@ def test_a_mail_server_that_is_down_defers_until_it_is_back(
 ) -> None:
     down = engine_settings(database_url, tmp_path, nowhere, smtp_retry_base=60)
     with serving(down, database, passwords) as server:
-        owner = sign_up(server)
-        visitor = new_visitor(server, owner.widget_key)
+        owner = live_sign_up(server)
+        visitor = new_live_visitor(server, owner.widget_key)
         conversation_id = visitor.say("Hello?")["conversation_id"]
 
         def deferred() -> dict[str, Any] | None:
@@ -133,7 +141,7 @@ def test_a_mail_server_that_is_down_defers_until_it_is_back(
 
 
 def test_visitor_text_cannot_inject_headers(engine_server: LiveServer, sink: MailSink) -> None:
-    owner = sign_up(engine_server)
+    owner = live_sign_up(engine_server)
     with engine_server.http() as http:
         refused = http.post(
             f"/widget/{owner.widget_key}/visitors",
@@ -142,7 +150,7 @@ def test_visitor_text_cannot_inject_headers(engine_server: LiveServer, sink: Mai
     assert refused.status_code == 422  # the first line of defence: no control characters
     # What the API lets through must still come out as one harmless header line.
     name = "Eve\u2028Bcc: victim@example.com " + "ž" * 150
-    visitor = new_visitor(engine_server, owner.widget_key, name=name)
+    visitor = new_live_visitor(engine_server, owner.widget_key, name=name)
     visitor.say("<img src=x onerror=alert(1)>\r\nSubject: spoofed")
     (caught,) = sink.wait_for(1, to=owner.email)
     message = caught.message
@@ -161,8 +169,8 @@ def test_visitor_text_cannot_inject_headers(engine_server: LiveServer, sink: Mai
 
 
 def test_metrics_count_decisions_and_deliveries(engine_server: LiveServer, sink: MailSink) -> None:
-    owner = sign_up(engine_server)
-    visitor = new_visitor(engine_server, owner.widget_key)
+    owner = live_sign_up(engine_server)
+    visitor = new_live_visitor(engine_server, owner.widget_key)
     conversation_id = visitor.say("Hello?")["conversation_id"]
     sink.wait_for(1, to=owner.email)
     settled(owner, conversation_id)
@@ -183,10 +191,10 @@ def test_a_decision_falls_due_while_an_e_mail_is_still_being_sent_and_is_made_on
             database_url, tmp_path, slow.url, smtp_timeout=20, delivery_lease=60
         )
         with serving(settings, database, passwords) as server:
-            owner = sign_up(server)
-            first = new_visitor(server, owner.widget_key).say("Hello?")["conversation_id"]
+            owner = live_sign_up(server)
+            first = new_live_visitor(server, owner.widget_key).say("Hello?")["conversation_id"]
             assert slow.handler.in_data.wait(10), "the first e-mail never reached the sink"
-            second = new_visitor(server, owner.widget_key).say("Anyone?")["conversation_id"]
+            second = new_live_visitor(server, owner.widget_key).say("Anyone?")["conversation_id"]
 
             def decided() -> dict[str, Any] | None:
                 (notification,) = decisions(owner, second)

@@ -12,22 +12,28 @@ import httpx2 as httpx
 from frontdesk.mail.check.dkim_key import dkim_public_key, new_dkim_private_key
 from frontdesk.security import PasswordHasher
 from frontdesk.store.database import Database
-from tests.engine.conftest import engine_settings, settled
-from tests.live.conftest import LiveServer, new_visitor, serving, sign_up
 from tests.mail.dkim_dns import dns_answering
 from tests.mailsink import MailSink
+from tests.support import (
+    LiveServer,
+    engine_settings,
+    live_sign_up,
+    new_live_visitor,
+    serving,
+    settled,
+)
 
 
 def test_the_e_mails_of_one_conversation_thread_together_and_others_do_not(
     engine_server: LiveServer, sink: MailSink
 ) -> None:
-    owner = sign_up(engine_server)
-    visitor = new_visitor(engine_server, owner.widget_key, name="Anna")
+    owner = live_sign_up(engine_server)
+    visitor = new_live_visitor(engine_server, owner.widget_key, name="Anna")
     conversation_id = visitor.say("Hello?")["conversation_id"]
     (first,) = sink.wait_for(1, to=owner.email)
     visitor.say("Anyone there?")  # the first was sent: this opens a second notification
     second = sink.wait_for(2, to=owner.email)[1]
-    other = new_visitor(engine_server, owner.widget_key, name="Ben")
+    other = new_live_visitor(engine_server, owner.widget_key, name="Ben")
     other.say("Hi")
     third = sink.wait_for(3, to=owner.email)[2]
 
@@ -53,10 +59,10 @@ def test_the_e_mails_of_one_conversation_thread_together_and_others_do_not(
 def test_each_agent_reads_it_in_their_language_and_time_zone(
     engine_server: LiveServer, sink: MailSink
 ) -> None:
-    owner = sign_up(engine_server)
+    owner = live_sign_up(engine_server)
     german = owner.invite(locale="de", time_zone="Europe/Berlin")
     czech = owner.invite(locale="cs", time_zone="Asia/Tokyo")
-    visitor = new_visitor(engine_server, owner.widget_key, name="Anna")
+    visitor = new_live_visitor(engine_server, owner.widget_key, name="Anna")
     visitor.say("Haben Sie das?")
     sink.wait_for(1, to=german.email)
     sink.wait_for(1, to=czech.email)
@@ -78,9 +84,9 @@ def test_each_agent_reads_it_in_their_language_and_time_zone(
 def test_one_click_unsubscribe_switches_that_kind_off_and_the_profile_switches_it_on(
     engine_server: LiveServer, sink: MailSink
 ) -> None:
-    owner = sign_up(engine_server)
+    owner = live_sign_up(engine_server)
     colleague = owner.invite()
-    visitor = new_visitor(engine_server, owner.widget_key)
+    visitor = new_live_visitor(engine_server, owner.widget_key)
     conversation_id = visitor.say("Hello?")["conversation_id"]
     (caught,) = sink.wait_for(1, to=colleague.email)
     assert caught.message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
@@ -143,8 +149,8 @@ def test_with_a_key_configured_every_e_mail_carries_a_dkim_signature_that_verifi
         dkim_private_key_file=key_file,
     )
     with serving(settings, database, passwords) as server:
-        owner = sign_up(server)
-        visitor = new_visitor(server, owner.widget_key, name="Anna Nováková")
+        owner = live_sign_up(server)
+        visitor = new_live_visitor(server, owner.widget_key, name="Anna Nováková")
         visitor.say("Hello <b>there</b>")
         (caught,) = sink.wait_for(1, to=owner.email)
 

@@ -9,9 +9,16 @@ from pathlib import Path
 
 from frontdesk.security import PasswordHasher
 from frontdesk.store.database import Database
-from tests.engine.conftest import engine_settings, settled
-from tests.live.conftest import Agent, new_visitor, serving, sign_up
 from tests.mailsink import MailSink
+from tests.support import (
+    Agent,
+    engine_settings,
+    eventually,
+    live_sign_up,
+    new_live_visitor,
+    serving,
+    settled,
+)
 
 WINDOW = 2.5
 
@@ -41,10 +48,10 @@ def test_beyond_the_agent_s_cap_the_e_mails_go_out_as_one_digest(
         email_cap_window=WINDOW,
     )
     with serving(settings, database, passwords) as server:
-        owner = sign_up(server)
+        owner = live_sign_up(server)
         started = time.monotonic()
         conversations = [
-            new_visitor(server, owner.widget_key, name=name).say("Hello?")["conversation_id"]
+            new_live_visitor(server, owner.widget_key, name=name).say("Hello?")["conversation_id"]
             for name in ("Anna", "Ben", "Cleo", "Dora", "Emil")
         ]
         assert states_for(owner, conversations) == ["sent", "sent", "held", "held", "held"]
@@ -64,9 +71,11 @@ def test_beyond_the_agent_s_cap_the_e_mails_go_out_as_one_digest(
             assert f"/dashboard/conversations/{conversation_id}" in digest.text
         assert '"Anna"' not in digest.text
         # The worker records the digest's outcome just after the server's 250.
-        deadline = time.monotonic() + 10
-        while "held" in states_for(owner, conversations) and time.monotonic() < deadline:
-            time.sleep(0.05)
+        eventually(
+            lambda: "held" not in states_for(owner, conversations),
+            timeout=10,
+            what="the digest's outcome recorded",
+        )
         assert states_for(owner, conversations) == [
             "sent",
             "sent",
@@ -77,7 +86,7 @@ def test_beyond_the_agent_s_cap_the_e_mails_go_out_as_one_digest(
         assert len(sink.to(owner.email)) == 3
 
         # The window has passed: the cap has room again, and the next e-mail goes alone.
-        later = new_visitor(server, owner.widget_key, name="Fritz").say("Hi")
+        later = new_live_visitor(server, owner.widget_key, name="Fritz").say("Hi")
         assert states_for(owner, [later["conversation_id"]]) == ["sent"]
         sink.wait_for(4, to=owner.email)
 
@@ -98,10 +107,10 @@ def test_the_account_s_cap_holds_every_agent_s_e_mail_beyond_it(
         email_cap_window=60,
     )
     with serving(settings, database, passwords) as server:
-        owner = sign_up(server)
+        owner = live_sign_up(server)
         colleague = owner.invite()
-        first = new_visitor(server, owner.widget_key, name="Anna").say("Hello?")
-        second = new_visitor(server, owner.widget_key, name="Ben").say("Hello?")
+        first = new_live_visitor(server, owner.widget_key, name="Anna").say("Hello?")
+        second = new_live_visitor(server, owner.widget_key, name="Ben").say("Hello?")
         states = []
         for said in (first, second):
             (decided,) = settled(owner, said["conversation_id"])

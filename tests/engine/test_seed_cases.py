@@ -9,17 +9,25 @@ import time
 
 import pytest
 
-from tests.engine.conftest import DELAY, LEASE, decisions, settled
-from tests.live.conftest import Agent, LiveServer, new_visitor, sign_up
 from tests.mailsink import MailSink
+from tests.support import (
+    DELAY,
+    LEASE,
+    Agent,
+    LiveServer,
+    decisions,
+    live_sign_up,
+    new_live_visitor,
+    settled,
+)
 
 
 def test_an_offline_message_is_e_mailed_to_every_active_agent_after_the_delay(
     engine_server: LiveServer, sink: MailSink
 ) -> None:
-    owner = sign_up(engine_server)
+    owner = live_sign_up(engine_server)
     colleague = owner.invite(name="Adam")
-    visitor = new_visitor(
+    visitor = new_live_visitor(
         engine_server,
         owner.widget_key,
         name="Vera",
@@ -54,10 +62,10 @@ def test_an_offline_message_is_e_mailed_to_every_active_agent_after_the_delay(
 
 
 def test_setting_off_sends_nothing_and_says_why(engine_server: LiveServer, sink: MailSink) -> None:
-    owner = sign_up(engine_server)
+    owner = live_sign_up(engine_server)
     switched = owner.call("PATCH", "/settings/notifications", {"offline_message_email": False})
     assert switched.status_code == 200, switched.text
-    visitor = new_visitor(engine_server, owner.widget_key)
+    visitor = new_live_visitor(engine_server, owner.widget_key)
     conversation_id = visitor.say("Hello?")["conversation_id"]
 
     (decision,) = decisions(owner, conversation_id)  # suppressed at once, and recorded
@@ -73,14 +81,14 @@ def test_setting_off_sends_nothing_and_says_why(engine_server: LiveServer, sink:
 def test_not_really_offline_the_mobile_app_keeps_the_agent_online(
     engine_server: LiveServer, sink: MailSink
 ) -> None:
-    owner = sign_up(engine_server)
+    owner = live_sign_up(engine_server)
     with owner.socket("laptop", status="offline") as laptop:
         laptop.wait_for("hello")
         phone = owner.call(
             "POST", "/me/devices/phone/heartbeat", {"kind": "mobile", "status": "online"}
         )
         assert phone.json()["online"] is True
-        visitor = new_visitor(engine_server, owner.widget_key)
+        visitor = new_live_visitor(engine_server, owner.widget_key)
         conversation_id = visitor.say("Is anyone there?")["conversation_id"]
         # The widget was online through the phone: not an offline message at all.
         assert decisions(owner, conversation_id) == []
@@ -98,8 +106,8 @@ def test_not_really_offline_the_mobile_app_keeps_the_agent_online(
 def test_back_online_within_the_window_calls_the_e_mail_off(
     engine_server: LiveServer, sink: MailSink
 ) -> None:
-    owner = sign_up(engine_server)
-    visitor = new_visitor(engine_server, owner.widget_key)
+    owner = live_sign_up(engine_server)
+    visitor = new_live_visitor(engine_server, owner.widget_key)
     conversation_id = visitor.say("Hello?")["conversation_id"]
     with owner.socket("laptop") as laptop:  # back well within DELAY
         laptop.wait_for("hello")
@@ -127,8 +135,8 @@ def test_back_online_within_the_window_calls_the_e_mail_off(
 def test_opened_in_the_dashboard_right_after_it_arrived_sends_nothing(
     engine_server: LiveServer, sink: MailSink
 ) -> None:
-    owner = sign_up(engine_server)
-    visitor = new_visitor(engine_server, owner.widget_key)
+    owner = live_sign_up(engine_server)
+    visitor = new_live_visitor(engine_server, owner.widget_key)
     conversation_id = visitor.say("Hello?")["conversation_id"]
     read = owner.call("POST", f"/conversations/{conversation_id}/read")
     assert read.status_code == 200
@@ -140,8 +148,8 @@ def test_opened_in_the_dashboard_right_after_it_arrived_sends_nothing(
 def test_messages_opened_in_the_dashboard_are_left_out_of_the_e_mail(
     engine_server: LiveServer, sink: MailSink
 ) -> None:
-    owner = sign_up(engine_server)
-    visitor = new_visitor(engine_server, owner.widget_key)
+    owner = live_sign_up(engine_server)
+    visitor = new_live_visitor(engine_server, owner.widget_key)
     first = visitor.say("First question")
     owner.call("POST", f"/conversations/{first['conversation_id']}/read")
     second = visitor.say("Second question")
@@ -156,9 +164,9 @@ def test_messages_opened_in_the_dashboard_are_left_out_of_the_e_mail(
 def test_several_messages_make_one_e_mail_listing_them_all(
     engine_server: LiveServer, sink: MailSink
 ) -> None:
-    owner = sign_up(engine_server)
+    owner = live_sign_up(engine_server)
     colleague = owner.invite()
-    visitor = new_visitor(engine_server, owner.widget_key)
+    visitor = new_live_visitor(engine_server, owner.widget_key)
     texts = ["Hi", "Do you ship to Brno?", "And to Vienna?"]
     conversation_id = 0
     for text in texts:
@@ -180,7 +188,7 @@ def test_several_messages_make_one_e_mail_listing_them_all(
 
 def shop_with_sales_group(server: LiveServer) -> tuple[Agent, int, Agent]:
     """A PRO account whose owner is not in its one group, Sales, and a seller who is."""
-    owner = sign_up(server, plan="pro")
+    owner = live_sign_up(server, plan="pro")
     group_id = owner.call("POST", "/groups", {"name": "Sales"}).json()["id"]
     return owner, group_id, owner.invite(group_ids=[group_id])
 
@@ -191,7 +199,7 @@ def test_another_agent_of_the_pro_group_online_means_no_offline_message(
     owner, group_id, seller = shop_with_sales_group(engine_server)
     with seller.socket("seller-laptop") as laptop:
         laptop.wait_for("hello")
-        visitor = new_visitor(engine_server, owner.widget_key)
+        visitor = new_live_visitor(engine_server, owner.widget_key)
         conversation_id = visitor.say("A quote, please", group_id=group_id)["conversation_id"]
         assert decisions(owner, conversation_id) == []
     time.sleep(DELAY)
@@ -205,7 +213,7 @@ def test_a_group_conversation_is_e_mailed_to_its_group_only(
     # The owner is online but not in Sales: the Sales widget is offline.
     with owner.socket("owner-laptop") as laptop:
         laptop.wait_for("hello")
-        visitor = new_visitor(engine_server, owner.widget_key)
+        visitor = new_live_visitor(engine_server, owner.widget_key)
         conversation_id = visitor.say("A quote, please", group_id=group_id)["conversation_id"]
         sink.wait_for(1, to=seller.email)
         (decision,) = settled(owner, conversation_id)
@@ -221,10 +229,10 @@ def unanswered_while_online(
 ) -> tuple[Agent, int]:
     """An agent online in the dashboard, a visitor who writes (over REST: the message is its
     last sign of life), maybe a join, and the visitor gone after visitor_left_after."""
-    owner = sign_up(server, plan=plan)
+    owner = live_sign_up(server, plan=plan)
     if missed_on is not None:  # None: the account's default
         owner.call("PATCH", "/settings/notifications", {"missed_conversation_email": missed_on})
-    visitor = new_visitor(server, owner.widget_key, name="Vera")
+    visitor = new_live_visitor(server, owner.widget_key, name="Vera")
     with owner.socket("laptop") as laptop:
         laptop.wait_for("hello")
         conversation_id = visitor.say("Anyone?")["conversation_id"]
@@ -278,9 +286,9 @@ def test_joining_makes_it_served_and_not_missed(engine_server: LiveServer, sink:
 def test_not_really_online_means_no_missed_conversation_but_an_offline_message(
     engine_server: LiveServer, sink: MailSink
 ) -> None:
-    owner = sign_up(engine_server, plan="pro")
+    owner = live_sign_up(engine_server, plan="pro")
     owner.call("PATCH", "/settings/notifications", {"missed_conversation_email": True})
-    visitor = new_visitor(engine_server, owner.widget_key)
+    visitor = new_live_visitor(engine_server, owner.widget_key)
     conversation_id = visitor.say("Anyone?")["conversation_id"]
     (caught,) = sink.wait_for(1, to=owner.email)
     assert caught.message["Subject"].startswith("New message from")
@@ -292,7 +300,7 @@ def test_not_really_online_means_no_missed_conversation_but_an_offline_message(
 def test_deactivated_agents_get_nothing_and_a_changed_address_gets_it(
     engine_server: LiveServer, sink: MailSink
 ) -> None:
-    owner = sign_up(engine_server)
+    owner = live_sign_up(engine_server)
     leaver = owner.invite(name="Leaver")
     mover = owner.invite(name="Mover")
     deactivated = owner.call("PATCH", f"/agents/{leaver.agent_id}", {"active": False})
@@ -301,7 +309,7 @@ def test_deactivated_agents_get_nothing_and_a_changed_address_gets_it(
     moved = mover.call("PATCH", "/me", {"email": new_address, "current_password": "agent-password"})
     assert moved.status_code == 200, moved.text
 
-    visitor = new_visitor(engine_server, owner.widget_key)
+    visitor = new_live_visitor(engine_server, owner.widget_key)
     conversation_id = visitor.say("Hello?")["conversation_id"]
     sink.wait_for(1, to=new_address)
     (decision,) = settled(owner, conversation_id)
@@ -314,11 +322,11 @@ def test_deactivated_agents_get_nothing_and_a_changed_address_gets_it(
 def test_an_agent_who_opted_out_is_left_out_and_told_so(
     engine_server: LiveServer, sink: MailSink
 ) -> None:
-    owner = sign_up(engine_server)
+    owner = live_sign_up(engine_server)
     quiet = owner.invite()
     opted = quiet.call("PATCH", "/me/notifications", {"offline_message_email": False})
     assert opted.json()["offline_message_email"] is False
-    visitor = new_visitor(engine_server, owner.widget_key)
+    visitor = new_live_visitor(engine_server, owner.widget_key)
     conversation_id = visitor.say("Hello?")["conversation_id"]
     sink.wait_for(1, to=owner.email)
     (decision,) = settled(owner, conversation_id, agent_id=quiet.agent_id)
@@ -328,9 +336,9 @@ def test_an_agent_who_opted_out_is_left_out_and_told_so(
 
 
 def test_everyone_opted_out_is_recorded_as_such(engine_server: LiveServer, sink: MailSink) -> None:
-    owner = sign_up(engine_server)
+    owner = live_sign_up(engine_server)
     owner.call("PATCH", "/me/notifications", {"offline_message_email": False})
-    visitor = new_visitor(engine_server, owner.widget_key)
+    visitor = new_live_visitor(engine_server, owner.widget_key)
     conversation_id = visitor.say("Hello?")["conversation_id"]
     (decision,) = settled(owner, conversation_id)
     assert (decision["state"], decision["reason"]) == ("suppressed", "opted_out")
@@ -340,9 +348,9 @@ def test_everyone_opted_out_is_recorded_as_such(engine_server: LiveServer, sink:
 def test_the_account_delay_overrides_the_server_default(
     engine_server: LiveServer, sink: MailSink
 ) -> None:
-    owner = sign_up(engine_server)
+    owner = live_sign_up(engine_server)
     owner.call("PATCH", "/settings/notifications", {"offline_email_delay": 0.2})
-    visitor = new_visitor(engine_server, owner.widget_key)
+    visitor = new_live_visitor(engine_server, owner.widget_key)
     conversation_id = visitor.say("Hello?")["conversation_id"]
     (scheduled,) = decisions(owner, conversation_id)
     opened, due = scheduled["opened_at"], scheduled["due_at"]

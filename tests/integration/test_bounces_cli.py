@@ -10,7 +10,6 @@ import signal
 import smtplib
 import subprocess
 import sys
-import time
 from email import message_from_bytes, policy
 from pathlib import Path
 
@@ -18,8 +17,7 @@ import httpx2 as httpx
 import pytest
 
 from tests.engine.test_bounces import report, send
-from tests.integration.conftest import Server, free_port, frontdesk_env, run_frontdesk
-from tests.support import unique_email
+from tests.support import Server, eventually, free_port, frontdesk_env, run_frontdesk, unique_email
 
 pytestmark = pytest.mark.slow
 
@@ -83,10 +81,13 @@ def test_serve_runs_the_endpoint_and_explain_tells_the_bounce(
                 headers={"Authorization": f"Bearer {visitor['visitor_token']}"},
             ).json()["conversation_id"]
             box = data / "mail"
-            deadline = time.monotonic() + 15
-            while not (box / "new").exists() or not any((box / "new").iterdir()):
-                assert time.monotonic() < deadline, server.log_path.read_text()
-                time.sleep(0.05)
+
+            def delivered() -> bool:
+                arrived = (box / "new").exists() and any((box / "new").iterdir())
+                assert arrived, server.log_path.read_text()
+                return arrived
+
+            eventually(delivered, timeout=15, what="the e-mail in the maildir")
             # The bytes as received (a MaildirMessage's as_bytes() would fold them again).
             (key,) = mailbox.Maildir(box, create=False).keys()
             kept = mailbox.Maildir(box, create=False).get_bytes(key)

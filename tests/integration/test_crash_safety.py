@@ -14,9 +14,8 @@ from pathlib import Path
 import httpx2 as httpx
 import pytest
 
-from tests.integration.conftest import Server, frontdesk_env
 from tests.mailsink import Caught, MailSink, mail_sink
-from tests.support import unique_email
+from tests.support import Server, frontdesk_env, unique_email
 
 pytestmark = pytest.mark.slow
 

@@ -5,15 +5,13 @@ from __future__ import annotations
 
 import json
 import mailbox
-import time
 from email import message_from_bytes, policy
 from pathlib import Path
 
 import httpx2 as httpx
 import pytest
 
-from tests.integration.conftest import Server, frontdesk_env, run_frontdesk
-from tests.support import unique_email
+from tests.support import Server, eventually, frontdesk_env, run_frontdesk, unique_email
 
 pytestmark = pytest.mark.slow
 
@@ -38,10 +36,13 @@ def test_serve_catches_the_e_mail_without_a_mail_server_and_explain_tells_why(
                 headers={"Authorization": f"Bearer {visitor['visitor_token']}"},
             ).json()["conversation_id"]
         box = data / "mail"
-        deadline = time.monotonic() + 15
-        while not (box / "new").exists() or not any((box / "new").iterdir()):
-            assert time.monotonic() < deadline, server.log_path.read_text()
-            time.sleep(0.05)
+
+        def delivered() -> bool:
+            arrived = (box / "new").exists() and any((box / "new").iterdir())
+            assert arrived, server.log_path.read_text()
+            return arrived
+
+        eventually(delivered, timeout=15, what="the e-mail in the maildir")
         # The bytes as received (a MaildirMessage's as_bytes() would fold them again).
         (key,) = mailbox.Maildir(box, create=False).keys()
         kept = mailbox.Maildir(box, create=False).get_bytes(key)

@@ -15,8 +15,7 @@ import httpx2 as httpx
 import psycopg
 import pytest
 
-from tests.integration.conftest import Server, frontdesk_env
-from tests.support import unique_email
+from tests.support import Server, frontdesk_env, unique_email
 
 pytestmark = pytest.mark.slow
 

@@ -12,8 +12,7 @@ import pytest
 from websockets.sync.client import connect
 from websockets.typing import Subprotocol
 
-from tests.integration.conftest import Server, frontdesk_env
-from tests.support import unique_email
+from tests.support import Server, frontdesk_env, unique_email
 
 pytestmark = pytest.mark.slow
 

@@ -11,10 +11,9 @@ from pathlib import Path
 import httpx2 as httpx
 import pytest
 
-from tests.integration.conftest import Server
 from tests.integration.test_crash_safety import crash_env, running
 from tests.mailsink import mail_sink
-from tests.support import unique_email
+from tests.support import Server, unique_email
 
 pytestmark = pytest.mark.slow
 

@@ -10,8 +10,7 @@ from pathlib import Path
 import httpx2 as httpx
 import pytest
 
-from tests.integration.conftest import Server, frontdesk_env, run_frontdesk
-from tests.support import unique_email
+from tests.support import Server, frontdesk_env, run_frontdesk, unique_email
 
 pytestmark = pytest.mark.slow
 

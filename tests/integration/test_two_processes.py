@@ -9,9 +9,7 @@ from pathlib import Path
 import httpx2 as httpx
 import pytest
 
-from tests.integration.conftest import Server, frontdesk_env
-from tests.live.conftest import Socket
-from tests.support import unique_email
+from tests.support import Server, Socket, frontdesk_env, unique_email
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 

@@ -12,8 +12,7 @@ from frontdesk.security import PasswordHasher
 from frontdesk.settings import Settings
 from frontdesk.store.database import Database
 from frontdesk.store.migrate import upgrade
-from tests.live.conftest import LiveServer, serving, sign_up
-from tests.support import eventually
+from tests.support import LiveServer, eventually, live_sign_up, serving
 
 
 @pytest.fixture
@@ -40,7 +39,7 @@ def test_a_logout_in_one_process_ends_the_remembered_token_in_another(
         serving(settings, postgres_database, passwords) as one,
         serving(settings, postgres_database, passwords) as other,
     ):
-        owner = sign_up(one)
+        owner = live_sign_up(one)
         callers = other.runtime.agent_callers
         eventually(lambda: callers.trusted or None, what="the other process listening")
         assert me(other, owner.token) == 200

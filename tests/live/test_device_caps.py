@@ -19,9 +19,16 @@ from frontdesk.security import PasswordHasher
 from frontdesk.service.runtime import Runtime
 from frontdesk.settings import Settings
 from frontdesk.store.database import Database
-from tests.live.conftest import LEASE, LiveServer, live_settings, serving, sign_up
-from tests.support import SignedUp, assert_error
-from tests.support import sign_up as sign_up_here
+from tests.support import (
+    LEASE,
+    LiveServer,
+    SignedUp,
+    assert_error,
+    live_settings,
+    live_sign_up,
+    serving,
+    sign_up,
+)
 
 
 def beat(agent: SignedUp, device: str) -> Any:
@@ -37,7 +44,7 @@ def test_a_new_device_takes_the_place_of_the_longest_gone_and_is_refused_while_a
 ) -> None:
     capped = settings.model_copy(update={"max_devices_per_agent": 3, "agent_device_timeout": 60})
     rt = Runtime(settings=capped, database=database, clock=clock, passwords=passwords)
-    agent = sign_up_here(TestClient(create_app(rt)))
+    agent = sign_up(TestClient(create_app(rt)))
     for device in ("phone", "tablet", "laptop"):
         assert beat(agent, device).status_code == 200
         clock.advance(1)
@@ -66,7 +73,7 @@ def capped_server(
 def test_one_socket_too_many_is_refused_and_a_closed_one_makes_room(
     capped_server: LiveServer,
 ) -> None:
-    agent = sign_up(capped_server)
+    agent = live_sign_up(capped_server)
     with agent.socket("one") as one, agent.socket("two") as two:
         one.wait_for("hello")
         two.wait_for("hello")
@@ -82,7 +89,7 @@ def test_one_socket_too_many_is_refused_and_a_closed_one_makes_room(
 def test_sockets_of_new_devices_take_the_places_of_gone_ones(
     capped_server: LiveServer,
 ) -> None:
-    agent = sign_up(capped_server)
+    agent = live_sign_up(capped_server)
     for device in ("old-tab", "other-tab"):
         with agent.socket(device) as socket:
             socket.wait_for("hello")

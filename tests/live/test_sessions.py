@@ -10,7 +10,7 @@ from contextlib import ExitStack, contextmanager
 import pytest
 from websockets.exceptions import ConnectionClosed
 
-from tests.live.conftest import Agent, LiveServer, Socket, new_visitor, sign_up
+from tests.support import Agent, LiveServer, Socket, live_sign_up, new_live_visitor
 
 OWNER_PASSWORD = "owner-password"
 
@@ -48,7 +48,7 @@ def assert_ended(socket: Socket) -> None:
 
 def assert_still_live(socket: Socket, server: LiveServer, agent: Agent) -> None:
     """The socket still gets the account's frames: a new visitor's conversation."""
-    new_visitor(server, agent.widget_key).say("still there?")
+    new_live_visitor(server, agent.widget_key).say("still there?")
     socket.wait_for("conversation.created")
 
 
@@ -58,7 +58,7 @@ def no_session_frames(*sockets: Socket) -> None:
 
 
 def test_a_logout_ends_that_token_and_its_sockets_only(live_server: LiveServer) -> None:
-    laptop = sign_up(live_server)
+    laptop = live_sign_up(live_server)
     phone = second_session(laptop)
     with laptop.socket("laptop") as on_laptop, phone.socket("phone") as on_phone:
         on_laptop.wait_for("hello")
@@ -75,7 +75,7 @@ def test_a_logout_ends_that_token_and_its_sockets_only(live_server: LiveServer) 
 def test_a_new_login_ends_every_other_session_of_the_agent(
     live_server: LiveServer, change: str
 ) -> None:
-    owner = sign_up(live_server)
+    owner = live_sign_up(live_server)
     colleague = owner.invite()
     here, elsewhere = second_session(owner), second_session(owner)
     with greeted(here, elsewhere, colleague) as (on_here, on_elsewhere, on_colleague):
@@ -95,7 +95,7 @@ def test_a_new_login_ends_every_other_session_of_the_agent(
 def test_logging_out_everywhere_ends_every_session_of_the_agent(
     live_server: LiveServer,
 ) -> None:
-    owner = sign_up(live_server)
+    owner = live_sign_up(live_server)
     colleague = owner.invite()
     other = second_session(owner)
     with greeted(owner, other, colleague) as (on_one, on_two, on_colleague):

@@ -19,11 +19,11 @@ from frontdesk.service import widget
 from frontdesk.settings import Settings
 from frontdesk.store.database import Database
 from frontdesk.store.models import Visitor
-from tests.live.conftest import LEASE, LiveServer, Socket, new_visitor, serving, sign_up
+from tests.support import LEASE, LiveServer, Socket, live_sign_up, new_live_visitor, serving
 
 
 def test_an_agent_socket_says_hello_and_answers_ping(live_server: LiveServer) -> None:
-    owner = sign_up(live_server)
+    owner = live_sign_up(live_server)
     with owner.socket("laptop") as socket:
         hello = socket.next()
         assert hello == {
@@ -48,7 +48,7 @@ def test_an_agent_socket_says_hello_and_answers_ping(live_server: LiveServer) ->
 def test_a_refused_agent_socket_is_told_why(
     live_server: LiveServer, query: dict[str, str], code: str
 ) -> None:
-    owner = sign_up(live_server)
+    owner = live_sign_up(live_server)
     query = dict(query)  # the parameter is shared by both backends' runs
     if "token" in query:
         owner.token = query.pop("token")
@@ -74,8 +74,8 @@ def test_a_refused_agent_socket_is_told_why(
 def test_a_refused_visitor_socket_is_told_why(
     live_server: LiveServer, query: dict[str, str], code: str, close: int
 ) -> None:
-    owner = sign_up(live_server, plan="pro")
-    visitor = new_visitor(live_server, owner.widget_key)
+    owner = live_sign_up(live_server, plan="pro")
+    visitor = new_live_visitor(live_server, owner.widget_key)
     query = dict(query)  # the parameter is shared by both backends' runs
     visitor.token = query.pop("visitor_token", visitor.token)
     visitor.widget_key = query.pop("widget_key", visitor.widget_key)
@@ -89,12 +89,12 @@ def test_a_refused_visitor_socket_is_told_why(
 
 
 def test_a_visitor_message_reaches_the_agents_of_its_account_only(live_server: LiveServer) -> None:
-    owner = sign_up(live_server)
-    stranger = sign_up(live_server)
+    owner = live_sign_up(live_server)
+    stranger = live_sign_up(live_server)
     with owner.socket() as mine, stranger.socket() as theirs:
         mine.wait_for("hello")
         theirs.wait_for("hello")
-        visitor = new_visitor(live_server, owner.widget_key, name="Vera")
+        visitor = new_live_visitor(live_server, owner.widget_key, name="Vera")
         posted = visitor.say("Hello, anyone?")
         created = mine.wait_for("conversation.created")
         assert created["conversation"]["id"] == posted["conversation_id"]
@@ -105,8 +105,8 @@ def test_a_visitor_message_reaches_the_agents_of_its_account_only(live_server: L
 
 
 def test_an_agent_reply_reaches_the_visitor_live(live_server: LiveServer) -> None:
-    owner = sign_up(live_server)
-    visitor = new_visitor(live_server, owner.widget_key)
+    owner = live_sign_up(live_server)
+    visitor = new_live_visitor(live_server, owner.widget_key)
     conversation_id = visitor.say("Do you ship to Brno?")["conversation_id"]
     with visitor.socket() as widget, owner.socket() as dashboard:
         widget.wait_for("widget.status")
@@ -124,8 +124,8 @@ def test_an_agent_reply_reaches_the_visitor_live(live_server: LiveServer) -> Non
 
 
 def test_the_widget_status_follows_the_agents_live(live_server: LiveServer) -> None:
-    owner = sign_up(live_server)
-    visitor = new_visitor(live_server, owner.widget_key)
+    owner = live_sign_up(live_server)
+    visitor = new_live_visitor(live_server, owner.widget_key)
     with visitor.socket() as widget:
         assert widget.wait_for("widget.status") == {"type": "widget.status", "online": False}
         with owner.socket("laptop") as dashboard:
@@ -140,7 +140,7 @@ def test_the_widget_status_follows_the_agents_live(live_server: LiveServer) -> N
 
 
 def test_web_offline_and_mobile_online_keeps_the_agent_online(live_server: LiveServer) -> None:
-    owner = sign_up(live_server)
+    owner = live_sign_up(live_server)
     colleague = owner.invite()
     with owner.socket("laptop", status="offline") as laptop, colleague.socket("watcher") as watcher:
         laptop.wait_for("hello")
@@ -158,7 +158,7 @@ def test_web_offline_and_mobile_online_keeps_the_agent_online(live_server: LiveS
 
 
 def test_an_open_socket_outlives_many_leases(live_server: LiveServer) -> None:
-    owner = sign_up(live_server)
+    owner = live_sign_up(live_server)
     colleague = owner.invite()
     with colleague.socket("watcher") as watcher, owner.socket("laptop") as laptop:
         watcher.wait_for("presence.changed", agent_id=owner.agent_id, online=True)
@@ -170,8 +170,8 @@ def test_an_open_socket_outlives_many_leases(live_server: LiveServer) -> None:
 
 
 def test_a_page_navigation_is_not_leaving_but_going_away_is(live_server: LiveServer) -> None:
-    owner = sign_up(live_server)
-    visitor = new_visitor(live_server, owner.widget_key)
+    owner = live_sign_up(live_server)
+    visitor = new_live_visitor(live_server, owner.widget_key)
     with owner.socket() as dashboard:
         dashboard.wait_for("hello")
         with visitor.socket() as page_one:
@@ -191,7 +191,7 @@ def test_a_page_navigation_is_not_leaving_but_going_away_is(live_server: LiveSer
 
 
 def test_bad_frames_get_an_error_and_the_session_goes_on(live_server: LiveServer) -> None:
-    owner = sign_up(live_server)
+    owner = live_sign_up(live_server)
     with owner.socket() as socket:
         socket.wait_for("hello")
         for bad in [
@@ -208,7 +208,7 @@ def test_bad_frames_get_an_error_and_the_session_goes_on(live_server: LiveServer
 
 
 def test_an_oversized_frame_closes_the_socket(live_server: LiveServer) -> None:
-    owner = sign_up(live_server)
+    owner = live_sign_up(live_server)
     with owner.socket() as socket:
         socket.wait_for("hello")
         socket.send('{"type": "ping", "pad": "' + "x" * 20_000 + '"}')
@@ -219,12 +219,12 @@ def test_an_oversized_frame_closes_the_socket(live_server: LiveServer) -> None:
 
 
 def test_a_pro_group_widget_follows_its_members_only(live_server: LiveServer) -> None:
-    owner = sign_up(live_server, plan="pro")
+    owner = live_sign_up(live_server, plan="pro")
     group = owner.call("POST", "/groups", {"name": "Sales"})
     assert group.status_code == 201, group.text
     group_id = group.json()["id"]
     seller = owner.invite(group_ids=[group_id])
-    visitor = new_visitor(live_server, owner.widget_key)
+    visitor = new_live_visitor(live_server, owner.widget_key)
     with visitor.socket(group_id=group_id) as widget:
         assert widget.wait_for("widget.status") == {"type": "widget.status", "online": False}
         with owner.socket("owner-laptop") as outsider:
@@ -245,8 +245,8 @@ def test_a_pro_group_widget_follows_its_members_only(live_server: LiveServer) ->
 def test_a_visitor_leaving_and_returning_is_an_event_of_its_conversation(
     live_server: LiveServer,
 ) -> None:
-    owner = sign_up(live_server)
-    visitor = new_visitor(live_server, owner.widget_key, name="Vera")
+    owner = live_sign_up(live_server)
+    visitor = new_live_visitor(live_server, owner.widget_key, name="Vera")
     with owner.socket() as dashboard:
         dashboard.wait_for("hello")
         # Writing is a sign of life: the visitor arrives with its first message.
@@ -272,7 +272,7 @@ def test_a_visitor_leaving_and_returning_is_an_event_of_its_conversation(
 def test_a_client_too_slow_to_read_is_closed_with_1013_and_slows_nobody(
     live_server: LiveServer,
 ) -> None:
-    owner = sign_up(live_server)
+    owner = live_sign_up(live_server)
     topic = agents_topic(owner.account_id)
     pad = "x" * 16_000
     with owner.socket("reader") as reader, owner.socket("stuck") as stuck:
@@ -297,7 +297,7 @@ def test_a_client_too_slow_to_read_is_closed_with_1013_and_slows_nobody(
 def test_a_burst_of_lapses_reaches_a_dashboard_that_reads(live_server: LiveServer) -> None:
     """More transitions than a socket's queue holds, announced by one sweep in one go: a
     burst, not a slow client, so the dashboard gets them all and stays open."""
-    owner = sign_up(live_server)
+    owner = live_sign_up(live_server)
     rt = live_server.runtime
     many = DEFAULT_QUEUE_FRAMES + 44
     visitor_ids = {
@@ -329,8 +329,8 @@ def read_until_closed(socket: Socket) -> ConnectionClosed:
 
 
 def test_join_and_close_are_announced_as_system_messages(live_server: LiveServer) -> None:
-    owner = sign_up(live_server)
-    visitor = new_visitor(live_server, owner.widget_key)
+    owner = live_sign_up(live_server)
+    visitor = new_live_visitor(live_server, owner.widget_key)
     conversation_id = visitor.say("Hello?")["conversation_id"]
     with visitor.socket() as widget, owner.socket() as dashboard:
         widget.wait_for("widget.status")
@@ -349,8 +349,8 @@ def test_join_and_close_are_announced_as_system_messages(live_server: LiveServer
 def test_a_reply_to_an_unserved_conversation_announces_the_join_first(
     live_server: LiveServer,
 ) -> None:
-    owner = sign_up(live_server)
-    visitor = new_visitor(live_server, owner.widget_key)
+    owner = live_sign_up(live_server)
+    visitor = new_live_visitor(live_server, owner.widget_key)
     conversation_id = visitor.say("Hello?")["conversation_id"]
     with visitor.socket() as widget:
         widget.wait_for("widget.status")
@@ -363,7 +363,7 @@ def test_a_reply_to_an_unserved_conversation_announces_the_join_first(
 def test_deactivating_an_agent_closes_its_sockets_and_takes_it_offline(
     live_server: LiveServer,
 ) -> None:
-    owner = sign_up(live_server)
+    owner = live_sign_up(live_server)
     leaver = owner.invite()
     with owner.socket("owner-tab") as watcher, leaver.socket("leaver-tab") as theirs:
         watcher.wait_for("hello")
@@ -394,7 +394,7 @@ def test_a_socket_waits_for_its_turn_to_open(
         socket_openings_at_once=1,
     )
     with serving(settings, database, passwords) as server:
-        owner = sign_up(server)
+        owner = live_sign_up(server)
         loop = server.app.state.keeper._loop
         openings = server.app.state.openings
         asyncio.run_coroutine_threadsafe(openings.acquire(), loop).result(timeout=5)

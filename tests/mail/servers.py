@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import ssl
 import threading
-import time
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,7 +22,7 @@ import trustme
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
-from tests.integration.conftest import free_port
+from tests.support import eventually, free_port
 
 USER = "frontdesk"
 PASSWORD = "s3cret pass/word"  # with characters a URL must percent-encode
@@ -253,9 +252,9 @@ def smtp_server(
     controller.start()
     # The controller made a connection of its own to see that the server is up; once it
     # has gone, counting starts from zero.
-    deadline = time.monotonic() + 10
-    while log.open_now and time.monotonic() < deadline:
-        time.sleep(0.01)
+    eventually(
+        lambda: not log.open_now, timeout=10, interval=0.01, what="the controller's check gone"
+    )
     log.reset()
     try:
         yield RunningServer(port, log, tls, host=bind)

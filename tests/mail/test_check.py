@@ -27,8 +27,8 @@ from frontdesk.mail.check import (
     new_dkim_private_key,
 )
 from tests.dnsserver import SERVFAIL, Zone, dns_server, silent_dns_server
-from tests.integration.conftest import run_frontdesk
 from tests.mailsink import MailSink, mail_sink
+from tests.support import run_frontdesk
 
 FROM = "Frontdesk <notify@shop.example>"
 RELAY = "smtp://smtp.shop.example:2525"  # never connected to unless a test sends with --to

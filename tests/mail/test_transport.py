@@ -10,8 +10,7 @@ from __future__ import annotations
 import asyncio
 import re
 import socket
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,11 +20,16 @@ from frontdesk.core.notifications import is_temporary_smtp_code
 from frontdesk.mail.transport import SendOutcome, SmtpTarget, SmtpTransport, StartTls
 from frontdesk.security import PasswordHasher
 from frontdesk.store.database import Database
-from tests.engine.conftest import engine_settings
-from tests.integration.conftest import free_port
-from tests.live.conftest import new_visitor, serving, sign_up
 from tests.mail.servers import PASSWORD, USER, Behaviour, TestAuthority, smtp_server
 from tests.mailsink import mail_sink
+from tests.support import (
+    engine_settings,
+    eventually,
+    free_port,
+    live_sign_up,
+    new_live_visitor,
+    serving,
+)
 
 SENDER = "frontdesk@shop.example.com"
 
@@ -76,14 +80,6 @@ def send(smtp: SmtpTransport, count: int = 1, *, at_once: bool = False) -> list[
             await smtp.close()
 
     return asyncio.run(run())
-
-
-def until(condition: Callable[[], bool], *, timeout: float = 10) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise TimeoutError("the condition did not come true")
-        time.sleep(0.01)
 
 
 # --- URLs ----------------------------------------------------------------------------------
@@ -268,7 +264,7 @@ def test_an_idle_connection_is_closed_by_the_pool() -> None:
 
         async def run() -> list[SendOutcome]:
             first = await smtp.send(SENDER, "a@example.com", message(1))
-            await asyncio.to_thread(until, lambda: server.log.open_now == 0)
+            await asyncio.to_thread(eventually, lambda: server.log.open_now == 0, interval=0.01)
             second = await smtp.send(SENDER, "b@example.com", message(2))
             await smtp.close()
             return [first, second]
@@ -284,7 +280,7 @@ def test_a_connection_the_server_closed_while_idle_is_replaced() -> None:
 
         async def run() -> list[SendOutcome]:
             first = await smtp.send(SENDER, "a@example.com", message(1))
-            await asyncio.to_thread(until, lambda: server.log.open_now == 0)
+            await asyncio.to_thread(eventually, lambda: server.log.open_now == 0, interval=0.01)
             second = await smtp.send(SENDER, "b@example.com", message(2))
             await smtp.close()
             return [first, second]
@@ -366,11 +362,15 @@ def test_the_engine_sends_over_tls_with_a_login(
             smtp_max_connections=2,
         )
         with serving(settings, database, passwords) as server:
-            owner = sign_up(server)
+            owner = live_sign_up(server)
             agents = [owner, *(owner.invite() for _ in range(4))]
-            visitor = new_visitor(server, owner.widget_key)
+            visitor = new_live_visitor(server, owner.widget_key)
             visitor.say("Hello?")
-            until(lambda: len(mail.received) >= len(agents))
+            eventually(
+                lambda: len(mail.received) >= len(agents),
+                interval=0.01,
+                what="an e-mail to every agent",
+            )
         assert sorted(r.rcpt_to for r in mail.received) == sorted(a.email for a in agents)
         assert {(r.tls, r.login) for r in mail.received} == {(True, USER)}
         assert mail.log.most_open <= 2

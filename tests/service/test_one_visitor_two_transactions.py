@@ -8,7 +8,6 @@ into the conversation the first opened: a visitor's first two messages never ope
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,7 +25,7 @@ from frontdesk.settings import Settings
 from frontdesk.store.database import Database
 from frontdesk.store.migrate import upgrade
 from frontdesk.store.models import Conversation, Message
-from tests.support import unique_email
+from tests.support import eventually, unique_email
 
 pytestmark = pytest.mark.postgres
 
@@ -97,13 +96,12 @@ def test_a_visitors_first_messages_in_two_transactions_open_one_conversation(
         # The first transaction, its conversation opened and not committed yet, stays open
         # until the second one has either finished or waits for it.
         thread.start()
-        deadline = time.monotonic() + 10
-        while (
-            not finished.is_set()
-            and not someone_waits_for_a_lock(rt.database)
-            and time.monotonic() < deadline
-        ):
-            time.sleep(0.01)
+        eventually(
+            lambda: finished.is_set() or someone_waits_for_a_lock(rt.database),
+            timeout=10,
+            interval=0.01,
+            what="the second transaction done or waiting for the first",
+        )
     thread.join(timeout=10)
     assert finished.is_set()
     assert failures == []
