@@ -28,6 +28,7 @@ from frontdesk.store.migrate import upgrade
 from tests.support import (
     REDIS_URL,
     SignedUp,
+    manual_clock,
     postgres_database,
     postgres_unreachable_reason,
     sign_up,
@@ -95,7 +96,7 @@ def passwords() -> PasswordHasher:
 
 @pytest.fixture
 def clock() -> ManualClock:
-    return ManualClock()
+    return manual_clock()
 
 
 @pytest.fixture

@@ -23,6 +23,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -34,7 +35,7 @@ from fastapi.testclient import TestClient
 from websockets.sync.client import ClientConnection, connect
 
 from frontdesk.api.app import create_app
-from frontdesk.clock import SystemClock
+from frontdesk.clock import ManualClock, SystemClock
 from frontdesk.realtime.hub import Hub
 from frontdesk.realtime.transport import UVICORN_WEBSOCKET_OPTIONS
 from frontdesk.security import PasswordHasher
@@ -47,6 +48,19 @@ _counter = itertools.count()
 
 
 T = TypeVar("T")
+
+
+# --- clocks ------------------------------------------------------------------------------
+
+_CLOCK_STARTS = itertools.count()
+
+
+def manual_clock() -> ManualClock:
+    """A test's own manual clock, starting a day before the previous test's. Tests share a
+    database, and some work is installation-wide (a sweep, the engine's due notifications):
+    since every other test's rows lie later, none of them looks lapsed or due to this test.
+    (A test that moves its clock more than a day ahead may reach later tests' days.)"""
+    return ManualClock(datetime(2026, 1, 5, 9, 0, tzinfo=UTC) - timedelta(days=next(_CLOCK_STARTS)))
 
 
 def eventually(

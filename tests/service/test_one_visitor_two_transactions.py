@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, text
 
-from frontdesk.clock import ManualClock
 from frontdesk.core.model import Plan
 from frontdesk.security import PasswordHasher, token_digest
 from frontdesk.service import accounts, visitor_messages, widget
@@ -25,7 +24,7 @@ from frontdesk.settings import Settings
 from frontdesk.store.database import Database
 from frontdesk.store.migrate import upgrade
 from frontdesk.store.models import Conversation, Message
-from tests.support import eventually, unique_email
+from tests.support import eventually, manual_clock, unique_email
 
 pytestmark = pytest.mark.postgres
 
@@ -37,7 +36,7 @@ def postgresql_runtime(
     database = Database(postgres_url)
     upgrade(database)
     settings = Settings(database_url=postgres_url, password_hashing="fast", data_dir=tmp_path)
-    yield Runtime(settings=settings, database=database, clock=ManualClock(), passwords=passwords)
+    yield Runtime(settings=settings, database=database, clock=manual_clock(), passwords=passwords)
     database.dispose()
 
 
