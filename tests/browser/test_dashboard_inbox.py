@@ -237,10 +237,10 @@ def test_a_bounced_address_is_a_warning_in_the_profile_and_in_why_no_e_mail(
                 select(Delivery.id).where(Delivery.agent_id == owner.agent_id)
             )
         assert delivery_id is not None
-        diagnostic = "550 5.1.1 Recipient address rejected: User unknown"
+        bounce_text = "550 5.1.1 Recipient address rejected: User unknown"
         token = verp_token(bounces.verp_key(server.runtime), delivery_id)
         assert (
-            bounces.record_bounce(server.runtime, token, status="5.1.1", diagnostic=diagnostic)
+            bounces.record_bounce(server.runtime, token, status="5.1.1", bounce_text=bounce_text)
             is bounces.BounceResult.BOUNCED
         )
 
@@ -250,12 +250,12 @@ def test_a_bounced_address_is_a_warning_in_the_profile_and_in_why_no_e_mail(
         warning = page.get_by_role("alert")
         expect(warning).to_contain_text("E-mails to your address bounce")
         expect(warning).to_contain_text(owner.email)
-        expect(warning).to_contain_text(f"5.1.1 {diagnostic}")
+        expect(warning).to_contain_text(f"5.1.1 {bounce_text}")
 
         dashboard.go(f"#/conversations/{conversation_id}")
         why = dashboard.why_panel
         expect(why).to_contain_text("Bounced")
-        expect(why).to_contain_text(diagnostic)
+        expect(why).to_contain_text(bounce_text)
         # Nobody else got it, so the whole notification failed; the recipient is "You".
         expect(why).to_contain_text("Failed")
         expect(why).to_contain_text(f"You <{owner.email}>")

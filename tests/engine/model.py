@@ -87,8 +87,8 @@ class Notification:
 class Model:
     plan: str
     delay: float
-    device_lease: float
-    visitor_grace: float
+    agent_device_timeout: float
+    visitor_left_after: float
     # A message renews a lease that needs it this much further (docs/presence.md).
     visitor_seen_coalesce: float = 0.0
     offline_on: bool = True
@@ -144,7 +144,7 @@ class Model:
     def heartbeat(self, agent: Agent, device: str, status: str) -> None:
         self.record_agent(agent)  # a lease that ran out before this heartbeat ended then
         current = agent.devices.get(device)
-        until = max(current.until if current else self.now, self.now + self.device_lease)
+        until = max(current.until if current else self.now, self.now + self.agent_device_timeout)
         agent.devices[device] = Device(status=status, until=until)
         self.record_agent(agent)
 
@@ -155,19 +155,19 @@ class Model:
 
     def visitor_seen(self, visitor: Visitor) -> None:
         self.record_visitor(visitor)  # gone before this sign of life: that was a leaving
-        grace_end = self.now + self.visitor_grace
-        visitor.present_until = max(visitor.present_until or grace_end, grace_end)
+        lease_end = self.now + self.visitor_left_after
+        visitor.present_until = max(visitor.present_until or lease_end, lease_end)
         self.record_visitor(visitor)
 
     def visitor_wrote(self, visitor: Visitor) -> None:
         """A message is a sign of life whose lease renewal is coalesced: a lease still
-        reaching ``visitor_grace`` ahead is kept, a shorter one is renewed
+        reaching ``visitor_left_after`` ahead is kept, a shorter one is renewed
         ``visitor_seen_coalesce`` further; a visitor not on the website arrives as ever."""
-        grace_end = self.now + self.visitor_grace
+        lease_end = self.now + self.visitor_left_after
         until = visitor.present_until
         if visitor.present and until is not None and until > self.now:
-            if until < grace_end:
-                visitor.present_until = grace_end + self.visitor_seen_coalesce
+            if until < lease_end:
+                visitor.present_until = lease_end + self.visitor_seen_coalesce
             return
         self.visitor_seen(visitor)
 

@@ -69,7 +69,7 @@ def report(
     to: str, final_recipient: str, *, action: str = "failed", status: str = "5.1.1"
 ) -> bytes:
     """A delivery-status notification as Postfix writes one (RFC 3464)."""
-    diagnostic = DIAGNOSTIC.format(rcpt=final_recipient)
+    bounce_text = DIAGNOSTIC.format(rcpt=final_recipient)
     text = f"""From: MAILER-DAEMON@mx.example.net (Mail Delivery System)
 To: {to}
 Subject: Undelivered Mail Returned to Sender
@@ -91,7 +91,7 @@ Final-Recipient: rfc822; {final_recipient}
 Original-Recipient: rfc822;{final_recipient}
 Action: {action}
 Status: {status}
-Diagnostic-Code: smtp; {diagnostic}
+Diagnostic-Code: smtp; {bounce_text}
 
 --B--
 """
@@ -163,7 +163,7 @@ def test_a_dsn_turns_a_delivery_into_bounced(setup: BounceSetup, sink: MailSink)
         "email": owner.email,
         "at": profile["at"],
         "status": "5.1.1",
-        "diagnostic": DIAGNOSTIC.format(rcpt=owner.email),
+        "bounce_text": DIAGNOSTIC.format(rcpt=owner.email),
     }
     assert profile["at"][:19] == bounced["bounced_at"][:19]
     assert me(colleague)["email_bounced"] is None

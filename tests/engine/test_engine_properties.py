@@ -39,7 +39,7 @@ from frontdesk.store.database import Database
 from tests.engine import model as m
 from tests.support import unique_email
 
-DELAY, DEVICE_LEASE, VISITOR_GRACE = 120.0, 60.0, 30.0
+DELAY, AGENT_DEVICE_TIMEOUT, VISITOR_LEFT_AFTER = 120.0, 60.0, 30.0
 AGENTS, VISITORS = 3, 2
 # Each example starts a day after the one before, so that what earlier examples left in
 # the shared database is settled history by then.
@@ -107,8 +107,8 @@ def set_up(
             database_url=database.url,
             password_hashing="fast",
             offline_email_delay=DELAY,
-            agent_device_timeout=DEVICE_LEASE,
-            visitor_left_after=VISITOR_GRACE,
+            agent_device_timeout=AGENT_DEVICE_TIMEOUT,
+            visitor_left_after=VISITOR_LEFT_AFTER,
         ),
         database=database,
         clock=clock,
@@ -157,8 +157,8 @@ def set_up(
     model = m.Model(
         plan=data["plan"],
         delay=DELAY,
-        device_lease=DEVICE_LEASE,
-        visitor_grace=VISITOR_GRACE,
+        agent_device_timeout=AGENT_DEVICE_TIMEOUT,
+        visitor_left_after=VISITOR_LEFT_AFTER,
         visitor_seen_coalesce=rt.settings.visitor_seen_coalesce,
         offline_on=data["offline_on"],
         missed_on=data["missed_on"],
@@ -322,7 +322,7 @@ def run_scenario(database: Database, passwords: PasswordHasher, data: dict[str, 
         model.decide_due()
         assert decisions_of_real(real) == decisions_of_model(model), action
     # Then long enough for everything to be decided and every lease to end.
-    apply(real, model, ("advance", DELAY + DEVICE_LEASE + VISITOR_GRACE + 1))
+    apply(real, model, ("advance", DELAY + AGENT_DEVICE_TIMEOUT + VISITOR_LEFT_AFTER + 1))
     real.settle()
     model.sweep()
     model.decide_due()

@@ -232,7 +232,7 @@ def test_a_postfix_bounce_is_a_failure_with_its_status_and_diagnostic() -> None:
     assert report.failure == RecipientStatus(
         action="failed",
         status="5.1.1",
-        diagnostic="550 5.1.1 <olga@example.net>: Recipient address rejected: "
+        bounce_text="550 5.1.1 <olga@example.net>: Recipient address rejected: "
         "User unknown in virtual mailbox table",
         final_recipient="olga@example.net",
     )
@@ -244,7 +244,7 @@ def test_an_exchange_bounce_is_read_from_its_report_part_not_its_prose() -> None
     failure = report.failure
     assert failure is not None
     assert failure.status == "5.1.10"
-    assert failure.diagnostic == EXCHANGE_DIAGNOSTIC
+    assert failure.bounce_text == EXCHANGE_DIAGNOSTIC
     assert failure.final_recipient == "adam@contoso.com"
 
 
@@ -286,8 +286,8 @@ def test_failed_after_temporary_failures_is_a_failure_too() -> None:
     assert report is not None
     assert report.failure is not None
     assert report.failure.status == "4.4.7"
-    assert report.failure.diagnostic is not None
-    assert report.failure.diagnostic.startswith("delivery temporarily suspended")
+    assert report.failure.bounce_text is not None
+    assert report.failure.bounce_text.startswith("delivery temporarily suspended")
 
 
 def test_the_failed_recipient_is_found_among_others_and_fields_may_lack() -> None:
@@ -302,7 +302,7 @@ def test_the_failed_recipient_is_found_among_others_and_fields_may_lack() -> Non
     assert report is not None
     assert [r.action for r in report.recipients] == ["delayed", "failed", "failed"]
     assert report.failure == RecipientStatus(
-        action="failed", status="5.0.0", diagnostic=None, final_recipient="b@example.net"
+        action="failed", status="5.0.0", bounce_text=None, final_recipient="b@example.net"
     )
     assert report.recipients[2].status is None
 
@@ -317,11 +317,11 @@ def test_remote_text_loses_control_characters_and_is_bounded() -> None:
     )
     assert report is not None
     assert report.failure is not None
-    diagnostic = report.failure.diagnostic
-    assert diagnostic is not None
-    assert diagnostic.startswith("550 5.1.1 [31mUser [0m unknown gnp.exe x")
-    assert len(diagnostic) == 1000
-    assert not any(ord(c) < 32 or 0x7F <= ord(c) <= 0x9F or c == "\u202e" for c in diagnostic)
+    bounce_text = report.failure.bounce_text
+    assert bounce_text is not None
+    assert bounce_text.startswith("550 5.1.1 [31mUser [0m unknown gnp.exe x")
+    assert len(bounce_text) == 1000
+    assert not any(ord(c) < 32 or 0x7F <= ord(c) <= 0x9F or c == "\u202e" for c in bounce_text)
     assert clean_text("a\r\nb\x00c\udcff", limit=10) == "a b c\ufffd"
     assert clean_text("lone \ud800 surrogate", limit=100) == "lone ? surrogate"
 
@@ -338,7 +338,7 @@ def test_a_utf8_global_delivery_status_is_read_too() -> None:
     assert report.failure == RecipientStatus(
         action="failed",
         status="5.1.1",
-        diagnostic="550 5.1.1 Адресат не найден",
+        bounce_text="550 5.1.1 Адресат не найден",
         final_recipient="ольга@пример.example",
     )
 

@@ -10,8 +10,8 @@ from frontdesk.core.model import DeviceStatus, Plan
 from frontdesk.core.plans import group_that_applies
 from frontdesk.core.presence import (
     DeviceFacts,
-    OnlineChange,
     PresenceChange,
+    Transition,
     agent_is_online,
     agent_transition,
     online_at_some_moment,
@@ -130,30 +130,51 @@ def test_without_a_group_the_scope_is_every_active_agent() -> None:
 # --- a scope's history ------------------------------------------------------------------------
 
 
+def went_online(when: datetime) -> Transition:
+    return Transition(PresenceChange.AGENT_ONLINE, when)
+
+
+def went_offline(when: datetime) -> Transition:
+    return Transition(PresenceChange.AGENT_OFFLINE, when)
+
+
 def test_online_at_the_start_counts() -> None:
-    history = {1: [OnlineChange(at(-100), True)]}
+    history = {1: [went_online(at(-100))]}
     assert online_at_some_moment(history, start=at(0), end=at(10))
 
 
 def test_offline_before_the_start_and_nothing_after_does_not() -> None:
-    history = {1: [OnlineChange(at(-100), True), OnlineChange(at(-50), False)]}
+    history = {
+        1: [
+            went_online(at(-100)),
+            went_offline(at(-50)),
+        ]
+    }
     assert not online_at_some_moment(history, start=at(0), end=at(10))
 
 
 def test_coming_online_inside_the_window_counts_even_if_gone_again() -> None:
     history = {
-        1: [OnlineChange(at(-50), False)],
-        2: [OnlineChange(at(3), True), OnlineChange(at(4), False)],
+        1: [went_offline(at(-50))],
+        2: [
+            went_online(at(3)),
+            went_offline(at(4)),
+        ],
     }
     assert online_at_some_moment(history, start=at(0), end=at(10))
 
 
 def test_coming_online_after_the_window_does_not_count() -> None:
-    history = {1: [OnlineChange(at(11), True)]}
+    history = {1: [went_online(at(11))]}
     assert not online_at_some_moment(history, start=at(0), end=at(10))
     assert not online_at_some_moment({}, start=at(0), end=at(10))
 
 
 def test_going_offline_exactly_at_the_start_is_offline_then() -> None:
-    history = {1: [OnlineChange(at(-5), True), OnlineChange(at(0), False)]}
+    history = {
+        1: [
+            went_online(at(-5)),
+            went_offline(at(0)),
+        ]
+    }
     assert not online_at_some_moment(history, start=at(0), end=at(10))

@@ -394,9 +394,9 @@ def smtp_reply(code: int | None, text: str | None) -> str | None:
     return said or None
 
 
-def describe_bounce(bounced_at: datetime, status: str | None, diagnostic: str | None) -> str:
+def describe_bounce(bounced_at: datetime, status: str | None, bounce_text: str | None) -> str:
     """A bounce in words: ``bounced at 2026-01-05T09:07:44+00:00: 5.1.1 User unknown``."""
-    said = " ".join(part for part in (status, diagnostic) if part)
+    said = " ".join(part for part in (status, bounce_text) if part)
     when = bounced_at.isoformat(timespec="seconds")
     return f"bounced at {when}: {said}" if said else f"bounced at {when}"
 

@@ -100,30 +100,22 @@ def scope_agent_ids(
 # --- a scope's history ---------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class OnlineChange:
-    """One recorded transition of an agent: online (``True``) or offline, at a moment."""
-
-    at: datetime
-    online: bool
-
-
 def online_at_some_moment(
-    history: Mapping[int, Sequence[OnlineChange]], *, start: datetime, end: datetime
+    history: Mapping[int, Sequence[Transition]], *, start: datetime, end: datetime
 ) -> bool:
     """Was any of these agents online at some moment in ``[start, end]``?
 
     ``history`` holds, per agent, its transitions up to ``end`` in the order they happened,
     including the last one at or before ``start`` (which says whether it was online then).
     """
-    for changes in history.values():
+    for transitions in history.values():
         online = False
-        for change in changes:
-            if change.at > end:
+        for transition in transitions:
+            if transition.at > end:
                 break
-            if change.at <= start:
-                online = change.online
-            elif change.online:
+            if transition.at <= start:
+                online = transition.change is PresenceChange.AGENT_ONLINE
+            elif transition.change is PresenceChange.AGENT_ONLINE:
                 return True
         if online:
             return True

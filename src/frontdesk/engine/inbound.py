@@ -69,7 +69,7 @@ class BounceReceiver:
                 self.runtime,
                 token,
                 status=failure.status,
-                diagnostic=failure.diagnostic,
+                bounce_text=failure.bounce_text,
                 final_recipient=failure.final_recipient,
             )
         )

@@ -71,7 +71,7 @@ class RecipientStatus:
 
     action: str  # failed, delayed, delivered, relayed, expanded (lower case)
     status: str | None  # "5.1.1", or None when missing or malformed
-    diagnostic: str | None  # the Diagnostic-Code without its type ("smtp;")
+    bounce_text: str | None  # the Diagnostic-Code without its type ("smtp;")
     final_recipient: str | None  # without its type ("rfc822;")
 
 
@@ -152,7 +152,7 @@ def _raw_text(block: Message) -> str:
 
 
 def _field(block: Message, name: str, *, typed: bool = False, limit: int = FIELD_MAX) -> str | None:
-    # The raw value: the stdlib would make 8-bit text (UTF-8 in a diagnostic) a ``Header``
+    # The raw value: the stdlib would make 8-bit text (UTF-8 in the Diagnostic-Code) a ``Header``
     # that prints as replacement characters; ``clean_text`` decodes it as UTF-8 instead.
     text = next((v for k, v in block.raw_items() if k.lower() == name), None)
     if text is None:
@@ -169,7 +169,7 @@ def _recipient_status(block: Message) -> RecipientStatus:
     return RecipientStatus(
         action=action,
         status=".".join(match.groups()) if match else None,
-        diagnostic=_field(block, "diagnostic-code", typed=True, limit=DIAGNOSTIC_MAX),
+        bounce_text=_field(block, "diagnostic-code", typed=True, limit=DIAGNOSTIC_MAX),
         final_recipient=_field(block, "final-recipient", typed=True),
     )
 

@@ -157,7 +157,7 @@ class PresenceKeeper:
                 frame["visitor_id"] = event.visitor_id
                 frame["conversation_ids"] = list(event.conversation_ids)
                 if event.online:
-                    self._lease_ends(event.at + self.runtime.visitor_grace)
+                    self._lease_ends(event.at + self.runtime.visitor_left_after)
             self.hub.publish(agents_topic(event.account_id), frame)
         for account_id, agent_ids in online.items():
             self.hub.publish(

@@ -245,9 +245,9 @@ def update_my_notifications(
     with rt.database.write() as session:
         agent = load_agent(session, caller, caller.agent_id)
         if offline_message_email is not None:
-            agent.notify_offline_message = offline_message_email
+            agent.offline_message_email = offline_message_email
         if missed_conversation_email is not None:
-            agent.notify_missed_conversation = missed_conversation_email
+            agent.missed_conversation_email = missed_conversation_email
         return agent
 
 
@@ -280,9 +280,9 @@ def unsubscribe(rt: Runtime, token: str, *, confirm: bool) -> Unsubscribed:
             )
         if confirm:
             if target.kind is NotificationKind.OFFLINE_MESSAGE:
-                agent.notify_offline_message = False
+                agent.offline_message_email = False
             else:
-                agent.notify_missed_conversation = False
+                agent.missed_conversation_email = False
         return Unsubscribed(email=agent.email, locale=agent.locale, kind=target.kind, done=confirm)
 
 

@@ -4,7 +4,7 @@ an agent is shown about its own address. Design notes: docs/email.md (bounces).
 A mail server that accepted an e-mail (its delivery is ``sent``) may still fail to deliver it
 and report so later, to the e-mail's VERP return path (``frontdesk.mail.verp``), whose token
 names the delivery. ``record_bounce`` turns that delivery ``bounced`` with the report's
-status and diagnostic, and the notification ``failed`` when nobody else got it. Only a
+status and text, and the notification ``failed`` when nobody else got it. Only a
 ``sent`` delivery can bounce: a report about an e-mail the engine has not seen accepted
 (pending or deferred: the accepted copy was sent just before a crash, or its 250 was lost)
 is dropped, because the engine sends that e-mail again and a new report will follow about
@@ -60,11 +60,11 @@ def record_bounce(
     token: str,
     *,
     status: str | None,
-    diagnostic: str | None,
+    bounce_text: str | None,
     final_recipient: str | None = None,
 ) -> BounceResult:
     """Record that the e-mail of the return path ``token`` was returned undelivered with
-    ``status`` (``5.1.1``) and ``diagnostic`` (the remote server's words, already cleaned of
+    ``status`` (``5.1.1``) and ``bounce_text`` (the remote server's words, already cleaned of
     control characters by the reader)."""
     # Before the write transaction: making the key on first use is a write of its own.
     delivery_id = delivery_of_token(verp_key(rt), token)
@@ -87,7 +87,7 @@ def record_bounce(
             delivery.state = DeliveryState.BOUNCED
             delivery.bounced_at = now
             delivery.bounce_status = status[:BOUNCE_STATUS_MAX] if status else None
-            delivery.bounce_text = diagnostic[:BOUNCE_TEXT_MAX] if diagnostic else None
+            delivery.bounce_text = bounce_text[:BOUNCE_TEXT_MAX] if bounce_text else None
             session.flush()
             fail_if_nobody_got_it(session, delivery.notification_id)
             result = BounceResult.BOUNCED
@@ -115,7 +115,7 @@ class AddressBounce:
     email: str
     at: datetime
     status: str | None
-    diagnostic: str | None
+    bounce_text: str | None
     delivery_id: int
 
 
@@ -154,6 +154,6 @@ def bounce_of_address(rt: Runtime, *, agent_id: int, email: str) -> AddressBounc
             email=latest.email,
             at=latest.bounced_at,
             status=latest.bounce_status,
-            diagnostic=latest.bounce_text,
+            bounce_text=latest.bounce_text,
             delivery_id=latest.id,
         )

@@ -93,12 +93,12 @@ class Runtime:
         )
 
     @property
-    def device_lease(self) -> timedelta:
+    def agent_device_timeout(self) -> timedelta:
         """How long a heartbeat, or one renewal of a socket's lease, keeps a device connected."""
         return timedelta(seconds=self.settings.agent_device_timeout)
 
     @property
-    def visitor_grace(self) -> timedelta:
+    def visitor_left_after(self) -> timedelta:
         """How long a visitor stays on the website after its last open connection."""
         return timedelta(seconds=self.settings.visitor_left_after)
 

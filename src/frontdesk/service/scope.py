@@ -19,8 +19,8 @@ from frontdesk.core.model import DeviceStatus, Plan
 from frontdesk.core.plans import group_that_applies
 from frontdesk.core.presence import (
     DeviceFacts,
-    OnlineChange,
     PresenceChange,
+    Transition,
     agent_transition,
     scope_agent_ids,
 )
@@ -164,14 +164,14 @@ def online_agent_ids(
 
 def online_history(
     session: Session, agent_ids: Collection[int], *, start: datetime, now: datetime
-) -> dict[int, list[OnlineChange]]:
+) -> dict[int, list[Transition]]:
     """Each agent's online transitions from the last one at or before ``start`` up to
     ``now``, as ``frontdesk.core.presence.online_at_some_moment`` reads them.
 
     A lease that ran out but that no sweep has recorded yet is added as the offline
     transition it will be recorded as, so the answer does not depend on when the sweep ran.
     """
-    history: dict[int, list[OnlineChange]] = {}
+    history: dict[int, list[Transition]] = {}
     kinds = (PresenceChange.AGENT_ONLINE, PresenceChange.AGENT_OFFLINE)
     for agent in session.scalars(select(Agent).where(Agent.id.in_(list(agent_ids)))):
         before = session.scalar(
@@ -194,8 +194,7 @@ def online_history(
             .order_by(PresenceChangeRow.at, PresenceChangeRow.id)
         ).all()
         changes = [
-            OnlineChange(at=row.at, online=row.change is PresenceChange.AGENT_ONLINE)
-            for row in ([before] if before else []) + list(since)
+            Transition(row.change, row.at) for row in ([before] if before else []) + list(since)
         ]
         devices = session.scalars(select(Device).where(Device.agent_id == agent.id)).all()
         pending = agent_transition(
@@ -205,8 +204,6 @@ def online_history(
             now=now,
         )
         if pending is not None:
-            changes.append(
-                OnlineChange(at=pending.at, online=pending.change is PresenceChange.AGENT_ONLINE)
-            )
+            changes.append(pending)
         history[agent.id] = changes
     return history

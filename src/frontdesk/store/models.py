@@ -97,8 +97,8 @@ class Agent(Base):
     # yet, and no notification goes to it (docs/security.md: addresses proven first).
     email_confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     # The agent's own choice (``/me/notifications``): True = send me these e-mails.
-    notify_offline_message: Mapped[bool] = mapped_column(Boolean, default=True)
-    notify_missed_conversation: Mapped[bool] = mapped_column(Boolean, default=True)
+    offline_message_email: Mapped[bool] = mapped_column(Boolean, default=True)
+    missed_conversation_email: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     # The online state as last recorded in ``presence_changes``; the truth is computed from
     # the devices, and the presence sweep records where the two part.
@@ -394,7 +394,7 @@ class Delivery(Base):
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     lease_token: Mapped[str | None] = mapped_column(String(32), default=None)
     # A delivery-status notification that came back after the server had accepted the
-    # e-mail: when, its status code (``5.1.1``) and the diagnostic it gave.
+    # e-mail: when, its status code (``5.1.1``) and the words it gave (``bounce_text``).
     bounced_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     bounce_status: Mapped[str | None] = mapped_column(String(16), default=None)
     bounce_text: Mapped[str | None] = mapped_column(String(1000), default=None)

@@ -141,7 +141,7 @@ def _me_out(agent: Agent, rt: Runtime) -> MeOut:
         **agent_out(agent).model_dump(),
         account_id=agent.account_id,
         email_bounced=EmailBounceOut(
-            email=bounce.email, at=bounce.at, status=bounce.status, diagnostic=bounce.diagnostic
+            email=bounce.email, at=bounce.at, status=bounce.status, bounce_text=bounce.bounce_text
         )
         if bounce
         else None,
@@ -150,6 +150,6 @@ def _me_out(agent: Agent, rt: Runtime) -> MeOut:
 
 def _notifications_out(agent: Agent) -> MyNotifications:
     return MyNotifications(
-        offline_message_email=agent.notify_offline_message,
-        missed_conversation_email=agent.notify_missed_conversation,
+        offline_message_email=agent.offline_message_email,
+        missed_conversation_email=agent.missed_conversation_email,
     )

@@ -72,7 +72,7 @@ class EmailBounceOut(Response):
     email: str
     at: datetime
     status: str | None = Field(description="The enhanced status code, such as 5.1.1.")
-    diagnostic: str | None = Field(description="What the recipient's mail server said.")
+    bounce_text: str | None = Field(description="What the recipient's mail server said.")
 
 
 class MeOut(AgentOut):

@@ -172,9 +172,9 @@ class _DueFacts:
                     active=agent.active,
                     in_scope=members is None or agent.id in members,
                     wants_kind=(
-                        agent.notify_offline_message
+                        agent.offline_message_email
                         if kind is NotificationKind.OFFLINE_MESSAGE
-                        else agent.notify_missed_conversation
+                        else agent.missed_conversation_email
                     ),
                     confirmed=agent.email_confirmed_at is not None,
                 )

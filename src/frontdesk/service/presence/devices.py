@@ -52,7 +52,7 @@ def set_status(
                 session, rt, caller.agent_id, device_key, DeviceKind.WEB, now
             )
             device.status = status
-            _heartbeat(device, now, rt.device_lease)
+            _heartbeat(device, now, rt.agent_device_timeout)
         return _settle_devices(session, rt, caller, now, lapsed)
 
 
@@ -67,7 +67,7 @@ def heartbeat(
         )
         device.kind = kind
         device.status = status
-        _heartbeat(device, now, rt.device_lease)
+        _heartbeat(device, now, rt.agent_device_timeout)
         return _settle_devices(session, rt, caller, now, lapsed)
 
 

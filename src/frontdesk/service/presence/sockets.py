@@ -141,14 +141,16 @@ def _agent_sockets_changed(
             device.status = change.status
             device.socket_id = change.socket_id
             device.last_seen_at = now
-            device.connected_until = max(device.connected_until, now + rt.device_lease)
+            device.connected_until = max(device.connected_until, now + rt.agent_device_timeout)
             device.changed = True
         elif device is not None and device.socket_id == change.socket_id:
             # The socket is gone: connected only as long as its REST heartbeat says.
             device.socket_id = None
             device.last_seen_at = now
             heartbeat_lease = (
-                device.last_heartbeat_at + rt.device_lease if device.last_heartbeat_at else now
+                device.last_heartbeat_at + rt.agent_device_timeout
+                if device.last_heartbeat_at
+                else now
             )
             device.connected_until = max(now, heartbeat_lease)
             device.changed = True
@@ -337,11 +339,11 @@ def renew_sockets(
             session.execute(
                 update(Device)
                 .where(Device.socket_id.in_(list(device_sockets)))
-                .values(connected_until=now + rt.device_lease, last_seen_at=now)
+                .values(connected_until=now + rt.agent_device_timeout, last_seen_at=now)
             )
         if visitor_ids:
             session.execute(
                 update(Visitor)
                 .where(Visitor.id.in_(list(visitor_ids)))
-                .values(present_until=now + rt.visitor_grace)
+                .values(present_until=now + rt.visitor_left_after)
             )

@@ -52,8 +52,8 @@ def visitor_seen_at(
     # Gone unnoticed before this sign of life (the sweep has not come by): that was a
     # leaving, recorded at its moment, and this is a return.
     left = _settle_visitor(session, rt, visitor, now)
-    grace_end = now + rt.visitor_grace
-    visitor.present_until = max(visitor.present_until or grace_end, grace_end)
+    lease_end = now + rt.visitor_left_after
+    visitor.present_until = max(visitor.present_until or lease_end, lease_end)
     arrived = _settle_visitor(session, rt, visitor, now)
     return [e for e in (left, arrived) if e is not None]
 
@@ -86,16 +86,16 @@ def visitor_lease(
 ) -> tuple[VisitorLease, datetime | None]:
     """What a visitor message does to the lease, as ``visitor_active`` explains, and the
     lease's new end (renewed, or arrived)."""
-    grace_end = now + rt.visitor_grace
+    lease_end = now + rt.visitor_left_after
     if present and present_until is not None and present_until > now:
-        if present_until < grace_end:
-            return VisitorLease.RENEW, grace_end + timedelta(
+        if present_until < lease_end:
+            return VisitorLease.RENEW, lease_end + timedelta(
                 seconds=rt.settings.visitor_seen_coalesce
             )
         return VisitorLease.KEEP, None
     if present:
         return VisitorLease.RECORD_LEAVING_FIRST, None
-    return VisitorLease.ARRIVE, max(present_until or grace_end, grace_end)
+    return VisitorLease.ARRIVE, max(present_until or lease_end, lease_end)
 
 
 def visitor_active(

@@ -87,7 +87,7 @@ function unconfirmedWarning(me) {
 }
 
 function bounceWarning(bounce) {
-  const said = [bounce.status, bounce.diagnostic].filter(Boolean).join(" ") || "—";
+  const said = [bounce.status, bounce.bounce_text].filter(Boolean).join(" ") || "—";
   return h(
     "div",
     { class: "warning", role: "alert" },
