@@ -27,13 +27,11 @@ from frontdesk.security import (
 )
 from frontdesk.service.events import AgentAccessChanged, SessionsEnded
 from frontdesk.service.outbox import new_address
+from frontdesk.service.patching import UNCHANGED, Unchanged
 from frontdesk.service.runtime import ACCESS_CHANNEL, AgentCaller, Runtime
 from frontdesk.service.secrets import read_signup_invitation
 from frontdesk.store.models import Account, Agent, AgentToken, OutboxKind
 from frontdesk.store.plain import PlainStatement
-
-# Marks a PATCH field that was not sent, where ``None`` is a value of its own.
-UNSET: object = object()
 
 
 @dataclass(frozen=True, slots=True)
@@ -403,14 +401,18 @@ def get_account(rt: Runtime, caller: AgentCaller) -> Account:
 
 
 def update_account(
-    rt: Runtime, caller: AgentCaller, *, name: str | None = None, plan: Plan | None = None
+    rt: Runtime,
+    caller: AgentCaller,
+    *,
+    name: str | Unchanged = UNCHANGED,
+    plan: Plan | Unchanged = UNCHANGED,
 ) -> Account:
     require_manager(caller)
     with rt.database.write() as session:
         account = load_account(session, caller)
-        if name is not None:
+        if name is not UNCHANGED:
             account.name = name
-        if plan is not None:
+        if plan is not UNCHANGED:
             account.plan = plan
         return account
 
@@ -419,19 +421,19 @@ def update_notification_settings(
     rt: Runtime,
     caller: AgentCaller,
     *,
-    offline_message_email: bool | None = None,
-    missed_conversation_email: bool | None = None,
-    offline_email_delay: float | object | None = UNSET,
+    offline_message_email: bool | Unchanged = UNCHANGED,
+    missed_conversation_email: bool | Unchanged = UNCHANGED,
+    offline_email_delay: float | Unchanged | None = UNCHANGED,
 ) -> Account:
+    """``offline_email_delay`` ``None``: the installation's delay again."""
     require_manager(caller)
     with rt.database.write() as session:
         account = load_account(session, caller)
-        if offline_message_email is not None:
+        if offline_message_email is not UNCHANGED:
             account.offline_message_email = offline_message_email
-        if missed_conversation_email is not None:
+        if missed_conversation_email is not UNCHANGED:
             account.missed_conversation_email = missed_conversation_email
-        if offline_email_delay is not UNSET:
-            assert offline_email_delay is None or isinstance(offline_email_delay, float | int)
+        if offline_email_delay is not UNCHANGED:
             account.offline_email_delay = offline_email_delay
         return account
 

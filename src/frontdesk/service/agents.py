@@ -31,6 +31,7 @@ from frontdesk.service.accounts import (
 from frontdesk.service.events import AgentDeactivated
 from frontdesk.service.groups import load_groups_of_account, require_groups
 from frontdesk.service.outbox import new_address
+from frontdesk.service.patching import UNCHANGED, Unchanged, or_none
 from frontdesk.service.presence import settle_and_describe
 from frontdesk.service.runtime import AgentCaller, Runtime
 from frontdesk.service.secrets import read_unsubscribe_token
@@ -118,12 +119,12 @@ def update_agent(
     caller: AgentCaller,
     agent_id: int,
     *,
-    name: str | None = None,
-    role: Role | None = None,
-    locale: Locale | None = None,
-    time_zone: str | None = None,
-    active: bool | None = None,
-    group_ids: Sequence[int] | None = None,
+    name: str | Unchanged = UNCHANGED,
+    role: Role | Unchanged = UNCHANGED,
+    locale: Locale | Unchanged = UNCHANGED,
+    time_zone: str | Unchanged = UNCHANGED,
+    active: bool | Unchanged = UNCHANGED,
+    group_ids: Sequence[int] | Unchanged = UNCHANGED,
 ) -> Agent:
     with rt.database.write() as session:
         agent = load_agent(session, caller, agent_id)
@@ -132,26 +133,26 @@ def update_agent(
                 actor_role=caller.role,
                 target_role=agent.role,
                 target_is_active=agent.active,
-                new_role=role,
-                new_active=active,
+                new_role=or_none(role),
+                new_active=or_none(active),
                 active_owner_count=_active_owner_count(session, caller.account_id),
             )
         )
         if refusal is not None:
             raise _refusal_error(refusal)
-        if group_ids is not None:
+        if group_ids is not UNCHANGED:
             require_groups(load_account(session, caller))
             agent.groups = load_groups_of_account(session, caller.account_id, group_ids)
-        if name is not None:
+        if name is not UNCHANGED:
             agent.name = name
-        if role is not None and role != agent.role:
+        if role is not UNCHANGED and role != agent.role:
             agent.role = role
             access_changed(session, rt, agent.id)
-        if locale is not None:
+        if locale is not UNCHANGED:
             agent.locale = locale
-        if time_zone is not None:
+        if time_zone is not UNCHANGED:
             agent.time_zone = time_zone
-        if active is not None and active != agent.active:
+        if active is not UNCHANGED and active != agent.active:
             agent.active = active
             access_changed(session, rt, agent.id)
             if not active:
@@ -174,25 +175,25 @@ def update_me(
     rt: Runtime,
     caller: AgentCaller,
     *,
-    name: str | None = None,
-    email: str | None = None,
-    locale: Locale | None = None,
-    time_zone: str | None = None,
-    password: str | None = None,
+    name: str | Unchanged = UNCHANGED,
+    email: str | Unchanged = UNCHANGED,
+    locale: Locale | Unchanged = UNCHANGED,
+    time_zone: str | Unchanged = UNCHANGED,
+    password: str | Unchanged = UNCHANGED,
     current_password: str | None = None,
 ) -> Agent:
     """A new e-mail address or password needs the current password, checked (and the new
     one hashed) between transactions; the change is made only if the password is still
-    the one checked."""
+    the one checked. ``current_password`` changes nothing: it proves the caller."""
     changes_login = False
     checked_hash = new_hash = None
-    if email is not None or password is not None:
+    if email is not UNCHANGED or password is not UNCHANGED:
         with rt.database.read() as session:
             agent = load_agent(session, caller, caller.agent_id)
             checked_hash = agent.password_hash
-            known = (agent.name, agent.email, name or "", email or "")
-            changes_login = password is not None or (
-                email is not None and email_key(email) != agent.email_key
+            known = (agent.name, agent.email, or_none(name) or "", or_none(email) or "")
+            changes_login = password is not UNCHANGED or (
+                email is not UNCHANGED and email_key(email) != agent.email_key
             )
         if changes_login:
             if not (current_password and rt.passwords.verify(checked_hash, current_password)):
@@ -201,7 +202,7 @@ def update_me(
                     "in current_password.",
                     code="current_password_required",
                 )
-            if password is not None:
+            if password is not UNCHANGED:
                 require_strong_password(rt, password, known=known)
                 new_hash = rt.passwords.hash(password)
     with rt.database.write() as session:
@@ -212,7 +213,7 @@ def update_me(
                 "the current password.",
                 code="password_changed",
             )
-        if email is not None:
+        if email is not UNCHANGED:
             ensure_email_free(session, email, except_agent_id=agent.id)
             if email_key(email) != agent.email_key:
                 agent.email = email
@@ -226,11 +227,11 @@ def update_me(
             # Whoever else holds a session of this agent held it with the old login: every
             # other token ends, and its sockets close; the one that made the change stays.
             revoke_tokens(session, rt, caller.account_id, agent.id, but=caller.token_id)
-        if name is not None:
+        if name is not UNCHANGED:
             agent.name = name
-        if locale is not None:
+        if locale is not UNCHANGED:
             agent.locale = locale
-        if time_zone is not None:
+        if time_zone is not UNCHANGED:
             agent.time_zone = time_zone
         return agent
 
@@ -239,14 +240,14 @@ def update_my_notifications(
     rt: Runtime,
     caller: AgentCaller,
     *,
-    offline_message_email: bool | None = None,
-    missed_conversation_email: bool | None = None,
+    offline_message_email: bool | Unchanged = UNCHANGED,
+    missed_conversation_email: bool | Unchanged = UNCHANGED,
 ) -> Agent:
     with rt.database.write() as session:
         agent = load_agent(session, caller, caller.agent_id)
-        if offline_message_email is not None:
+        if offline_message_email is not UNCHANGED:
             agent.offline_message_email = offline_message_email
-        if missed_conversation_email is not None:
+        if missed_conversation_email is not UNCHANGED:
             agent.missed_conversation_email = missed_conversation_email
         return agent
 

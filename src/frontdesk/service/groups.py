@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, selectinload
 from frontdesk.core.plans import has_groups
 from frontdesk.errors import Conflict, NotFound, PlanLacksFeature
 from frontdesk.service.accounts import load_account, require_manager
+from frontdesk.service.patching import UNCHANGED, Unchanged
 from frontdesk.service.runtime import AgentCaller, Runtime
 from frontdesk.store.models import Account, Agent, Group
 
@@ -82,18 +83,18 @@ def update_group(
     caller: AgentCaller,
     group_id: int,
     *,
-    name: str | None = None,
-    agent_ids: Sequence[int] | None = None,
+    name: str | Unchanged = UNCHANGED,
+    agent_ids: Sequence[int] | Unchanged = UNCHANGED,
 ) -> Group:
     require_manager(caller)
     with rt.database.write() as session:
         require_groups(load_account(session, caller))
         group = load_group(session, caller, group_id)
-        if name is not None and name != group.name:
+        if name is not UNCHANGED and name != group.name:
             if _name_in_use(session, caller.account_id, name, except_group_id=group.id):
                 raise _name_taken(name)
             group.name = name
-        if agent_ids is not None:
+        if agent_ids is not UNCHANGED:
             group.members = _load_members(session, caller, agent_ids)
         session.flush()
         session.refresh(group, ["members"])

@@ -16,6 +16,7 @@ from frontdesk.core.model import ConversationStatus, Plan
 from frontdesk.errors import NotAuthenticated, NotFound
 from frontdesk.security import VISITOR_TOKEN_PREFIX, new_token, token_digest
 from frontdesk.service.groups import group_not_found, load_groups_of_account
+from frontdesk.service.patching import UNCHANGED, Unchanged
 from frontdesk.service.runtime import Runtime, VisitorCaller
 from frontdesk.service.scope import (
     online_agent_ids,
@@ -179,15 +180,20 @@ def update_visitor(
     rt: Runtime,
     caller: VisitorCaller,
     *,
-    changes: dict[str, str],
+    name: str | Unchanged = UNCHANGED,
+    email: str | Unchanged = UNCHANGED,
+    page_url: str | Unchanged = UNCHANGED,
 ) -> Visitor:
     """The visitor's own details, as the widget learns them: the e-mail of the offline
-    form, a name, the page the visitor is on now. Only the keys given change."""
+    form, a name, the page the visitor is on now."""
     with rt.database.write() as session:
         visitor = session.get_one(Visitor, caller.visitor_id)
-        for field_name in ("name", "email", "page_url"):
-            if field_name in changes:
-                setattr(visitor, field_name, changes[field_name])
+        if name is not UNCHANGED:
+            visitor.name = name
+        if email is not UNCHANGED:
+            visitor.email = email
+        if page_url is not UNCHANGED:
+            visitor.page_url = page_url
         return visitor
 
 

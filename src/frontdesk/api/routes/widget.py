@@ -58,7 +58,7 @@ def patch_visitor(
         rt,
         visitor,
         # Strings, not pydantic's URL and address types; null is refused by the schema.
-        changes={key: str(value) for key, value in body.sent().items()},
+        **{key: str(value) for key, value in body.sent().items()},
     )
     return VisitorOut.model_validate(changed)
 
