@@ -324,9 +324,11 @@ def after_attempt(
     attempt: accepted, tried again later after a temporary failure, or given up for good
     (a permanent failure, or temporary ones for ``retry_for``)."""
     if accepted:
-        return AfterAttempt(DeliveryState.SENT, "sent", None, text)
+        return AfterAttempt(DeliveryState.SENT, "sent", next_attempt_at=None, smtp_text=text)
     if not is_temporary_smtp_code(code):
-        return AfterAttempt(DeliveryState.REJECTED, "rejected", None, text)
+        return AfterAttempt(
+            DeliveryState.REJECTED, "rejected", next_attempt_at=None, smtp_text=text
+        )
     retry_at = next_attempt_at(
         attempts=attempts,
         first_attempt_at=first_attempt_at,
@@ -335,9 +337,11 @@ def after_attempt(
         retry_for=retry_for,
     )
     if retry_at is not None:
-        return AfterAttempt(DeliveryState.DEFERRED, "deferred", retry_at, text)
+        return AfterAttempt(
+            DeliveryState.DEFERRED, "deferred", next_attempt_at=retry_at, smtp_text=text
+        )
     gave_up = f"Gave up after {attempts} attempts over {retry_for:g} s; last reply: {text}"
-    return AfterAttempt(DeliveryState.REJECTED, "gave_up", None, gave_up)
+    return AfterAttempt(DeliveryState.REJECTED, "gave_up", next_attempt_at=None, smtp_text=gave_up)
 
 
 def is_temporary_smtp_code(code: int | None) -> bool:

@@ -149,7 +149,14 @@ def note_visitor_message(
             due_at=at,
             not_recipients=[],
         )
-        settle(session, rt, notification, Decision(SuppressedBecause.SETTING_OFF), None, at)
+        settle(
+            session,
+            rt,
+            notification,
+            Decision(SuppressedBecause.SETTING_OFF),
+            reached=None,
+            now=at,
+        )
         session.add(notification)
         session.flush()
         open_id = notification.id

@@ -127,15 +127,15 @@ def _agent_sockets_changed(
                     if gone.id is not None:
                         removed.append(gone.id)
                 device = own[change.device_key] = DeviceRow(
-                    None,
-                    change.caller.agent_id,
-                    change.device_key,
-                    change.kind,
-                    DeviceStatus.OFFLINE,
-                    now,
-                    now,
-                    None,
-                    None,
+                    id=None,
+                    agent_id=change.caller.agent_id,
+                    device_key=change.device_key,
+                    kind=change.kind,
+                    status=DeviceStatus.OFFLINE,
+                    last_seen_at=now,
+                    connected_until=now,
+                    last_heartbeat_at=None,
+                    socket_id=None,
                 )
             device.kind = change.kind
             device.status = change.status
