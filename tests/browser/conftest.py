@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,7 @@ from frontdesk.security import PasswordHasher
 from frontdesk.settings import Settings
 from frontdesk.store.database import Database
 from frontdesk.store.migrate import upgrade
-from tests.support import LiveServer, serving
+from tests.support import LiveServer, postgres_database, serving
 
 CHROMIUM = Path(os.environ.get("FRONTDESK_TEST_CHROMIUM", "/usr/bin/chromium"))
 # Chromium runs as root in CI containers (no sandbox there) and must not phone home: the
@@ -89,11 +89,20 @@ def watched(browser: Browser) -> Iterator[Watched]:
 SiteFactory = Callable[..., AbstractContextManager[LiveServer]]
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def site_database(request: pytest.FixtureRequest) -> str:
+    """What each site of a browser test stores in: the embedded default (a fresh SQLite
+    file), or a fresh PostgreSQL database, so every browser test runs on both."""
+    if request.param == "postgresql":
+        request.getfixturevalue("postgres_url")  # skipped, or failed in CI, if unreachable
+    return str(request.param)
+
+
 @pytest.fixture
-def serve_site(tmp_path: Path, passwords: PasswordHasher) -> SiteFactory:
+def serve_site(tmp_path: Path, passwords: PasswordHasher, site_database: str) -> SiteFactory:
     """``with serve_site(offline_email_delay=2) as server:`` the whole product on a real
-    uvicorn, on the embedded default (a fresh SQLite file, the built-in mail catcher), with
-    an offline-message delay of half a second unless a test says otherwise."""
+    uvicorn with the built-in mail catcher, on a database of its own (``site_database``),
+    with an offline-message delay of half a second unless a test says otherwise."""
 
     @contextmanager
     def serve(**overrides: Any) -> Iterator[LiveServer]:
@@ -104,13 +113,14 @@ def serve_site(tmp_path: Path, passwords: PasswordHasher) -> SiteFactory:
             "password_hashing": "fast",
             "offline_email_delay": 0.5,
         }
-        settings = Settings(**(chosen | overrides))
-        database = Database(settings.effective_database_url)
-        upgrade(database)
-        try:
+        with ExitStack() as stack:
+            if site_database == "postgresql":
+                chosen["database_url"] = stack.enter_context(postgres_database("frontdesk_site"))
+            settings = Settings(**(chosen | overrides))
+            database = Database(settings.effective_database_url)
+            stack.callback(database.dispose)
+            upgrade(database)
             with serving(settings, database, passwords) as server:
                 yield server
-        finally:
-            database.dispose()
 
     return serve
