@@ -14,7 +14,7 @@ from playwright.sync_api import Locator, Page, expect
 
 from tests.support import Agent, LiveServer, Socket
 
-OWNER_PASSWORD = "owner-password"  # what tests.live.conftest.sign_up gives every owner
+OWNER_PASSWORD = "owner-password"  # what tests.support.live_sign_up gives every owner
 # Long enough for a frame, a debounced fetch and a render on a busy CI machine.
 LIVE_TIMEOUT_MS = 10_000
 
