@@ -7,7 +7,6 @@ the same report twice changes nothing the second time."""
 from __future__ import annotations
 
 import re
-import smtplib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,19 +24,21 @@ from frontdesk.store.database import Database
 from frontdesk.store.models import Delivery
 from tests.mailsink import MailSink
 from tests.support import (
+    DIAGNOSTIC,
     Agent,
     LiveServer,
     engine_settings,
     free_port,
     live_sign_up,
     new_live_visitor,
+    report,
+    send,
     serving,
     settled,
 )
 
 BOUNCE_ADDRESS = "bounces@shop.example"
 RETURN_PATH = re.compile(r"^bounces\+([0-9]+-[0-9a-f]{10})@shop\.example$")
-DIAGNOSTIC = "550 5.1.1 <{rcpt}>: Recipient address rejected: User unknown in virtual mailbox table"
 
 
 @dataclass
@@ -63,53 +64,6 @@ def setup(
     )
     with serving(settings, database, passwords) as server:
         yield BounceSetup(server, port, database_url, tmp_path)
-
-
-def report(
-    to: str, final_recipient: str, *, action: str = "failed", status: str = "5.1.1"
-) -> bytes:
-    """A delivery-status notification as Postfix writes one (RFC 3464)."""
-    bounce_text = DIAGNOSTIC.format(rcpt=final_recipient)
-    text = f"""From: MAILER-DAEMON@mx.example.net (Mail Delivery System)
-To: {to}
-Subject: Undelivered Mail Returned to Sender
-Auto-Submitted: auto-replied
-MIME-Version: 1.0
-Content-Type: multipart/report; report-type=delivery-status; boundary="B"
-
---B
-Content-Type: text/plain; charset=us-ascii
-
-I'm sorry to have to inform you that your message could not be delivered.
-
---B
-Content-Type: message/delivery-status
-
-Reporting-MTA: dns; mx.example.net
-
-Final-Recipient: rfc822; {final_recipient}
-Original-Recipient: rfc822;{final_recipient}
-Action: {action}
-Status: {status}
-Diagnostic-Code: smtp; {bounce_text}
-
---B--
-"""
-    return text.replace("\n", "\r\n").encode()
-
-
-def send(port: int, to: str, raw: bytes) -> int:
-    """Hand ``raw`` to the bounce endpoint as a remote mail server would; the reply code."""
-    with smtplib.SMTP("127.0.0.1", port, timeout=10) as client:
-        client.ehlo("mx.example.net")
-        client.mail("<>")
-        code, _ = client.rcpt(to)
-        if code != 250:
-            return code
-        try:
-            return client.data(raw)[0]
-        except smtplib.SMTPDataError as refused:
-            return refused.smtp_code
 
 
 def delivery_to(agent: Agent, conversation_id: int) -> dict[str, Any]:

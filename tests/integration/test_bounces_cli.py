@@ -16,8 +16,16 @@ from pathlib import Path
 import httpx2 as httpx
 import pytest
 
-from tests.engine.test_bounces import report, send
-from tests.support import Server, eventually, free_port, frontdesk_env, run_frontdesk, unique_email
+from tests.support import (
+    Server,
+    eventually,
+    free_port,
+    frontdesk_env,
+    report,
+    run_frontdesk,
+    send,
+    unique_email,
+)
 
 pytestmark = pytest.mark.slow
 
