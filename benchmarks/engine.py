@@ -58,7 +58,7 @@ from benchmarks.engine_http import measure_http
 from benchmarks.engine_seed import SUPPRESSED_ACCOUNTS, count_by_state, seed
 from frontdesk.core.model import DeviceStatus
 from frontdesk.core.notifications import NotificationState
-from frontdesk.service import presence, visitor_messages
+from frontdesk.service import presence, visitor_messages_together
 from frontdesk.service.runtime import Runtime, VisitorCaller
 from frontdesk.settings import Settings
 from frontdesk.store.migrate import upgrade
@@ -76,7 +76,7 @@ async def open_all(rt: Runtime, callers: list[VisitorCaller]) -> None:
 
     async def client() -> None:
         for caller in waiting:
-            await visitor_messages.post_visitor_message_soon(
+            await visitor_messages_together.post_visitor_message_soon(
                 rt, caller, text="Anyone there?", group_id=None
             )
 

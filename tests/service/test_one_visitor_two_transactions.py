@@ -19,7 +19,7 @@ from frontdesk.security import PasswordHasher, token_digest
 from frontdesk.service import accounts, visitor_messages, widget
 from frontdesk.service.accounts import NewAgent
 from frontdesk.service.runtime import Runtime
-from frontdesk.service.visitor_messages import _ToPost, record_visitor_messages
+from frontdesk.service.visitor_messages_together import _ToPost, record_visitor_messages
 from frontdesk.settings import Settings
 from frontdesk.store.database import Database
 from frontdesk.store.migrate import upgrade

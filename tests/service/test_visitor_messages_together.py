@@ -28,9 +28,9 @@ from frontdesk.security import token_digest
 from frontdesk.service import accounts, groups, presence, visitor_messages, widget
 from frontdesk.service.accounts import NewAgent
 from frontdesk.service.runtime import Runtime, VisitorCaller
-from frontdesk.service.visitor_messages import (
+from frontdesk.service.visitor_messages import Posted
+from frontdesk.service.visitor_messages_together import (
     VISITOR_MESSAGES,
-    Posted,
     _ToPost,
     record_visitor_messages,
 )

@@ -33,7 +33,7 @@ from frontdesk.api.limits import replaying
 from frontdesk.api.schemas.common import WIDGET_KEY_PATTERN
 from frontdesk.api.schemas.widget import VisitorMessageIn, VisitorMessageOut
 from frontdesk.errors import FrontdeskError
-from frontdesk.service import visitor_messages
+from frontdesk.service import visitor_messages_together
 from frontdesk.service.runtime import Runtime
 
 log = logging.getLogger("frontdesk.api")
@@ -93,7 +93,7 @@ class HotPaths:
             return
         cors = [(b"access-control-allow-origin", b"*")] if b"origin" in headers else []
         try:
-            posted = await visitor_messages.post_message_of_token_soon(
+            posted = await visitor_messages_together.post_message_of_token_soon(
                 self.runtime, widget_key, token, text=fields.text, group_id=fields.group_id
             )
         except FrontdeskError as error:

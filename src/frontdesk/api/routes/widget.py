@@ -19,7 +19,7 @@ from frontdesk.api.schemas.widget import (
     VisitorPatch,
     WidgetStatusOut,
 )
-from frontdesk.service import presence, visitor_messages, widget
+from frontdesk.service import presence, visitor_messages_together, widget
 from frontdesk.service.scope import online_agent_ids
 
 router = APIRouter(prefix="/widget/{widget_key}", tags=["widget"])
@@ -90,7 +90,7 @@ async def post_message(
 ) -> VisitorMessageOut:
     """A visitor message: joins the visitor's open conversation or opens one. (The plain
     case is served ahead of this route, by frontdesk.api.hot, with the same answer.)"""
-    posted = await visitor_messages.post_visitor_message_soon(
+    posted = await visitor_messages_together.post_visitor_message_soon(
         rt, visitor, text=body.text, group_id=body.group_id
     )
     return VisitorMessageOut(conversation_id=posted.conversation_id, message_id=posted.message_id)
