@@ -31,7 +31,6 @@ from frontdesk.core.model import Locale, Role
 from frontdesk.core.notifications import (
     DeliveryState,
     NotificationKind,
-    after_attempt,
 )
 from frontdesk.errors import (
     Conflict,
@@ -49,6 +48,7 @@ from frontdesk.mail.identifiers import (
 from frontdesk.mail.notices import DigestLine, Notice
 from frontdesk.mail.transport import SendOutcome
 from frontdesk.mail.verp import return_path_base
+from frontdesk.service.attempts import record_attempt
 from frontdesk.service.runtime import AgentCaller, Runtime
 from frontdesk.service.secrets import (
     address_confirmation,
@@ -407,7 +407,6 @@ def record_notice(rt: Runtime, claimed: ClaimedNotice, outcome: SendOutcome) -> 
     from frontdesk.service.notifications.delivering import fail_if_nobody_got_it
 
     now = rt.clock.now()
-    settings = rt.settings
     with rt.database.write() as session:
         row = session.scalar(
             select(OutboxEmail)
@@ -419,31 +418,12 @@ def record_notice(rt: Runtime, claimed: ClaimedNotice, outcome: SendOutcome) -> 
         )
         if row is None:
             return False
-        row.lease_until = None
-        row.lease_token = None
-        row.attempts += 1
-        first_attempt_at = row.first_attempt_at or claimed.claimed_at
-        row.first_attempt_at = first_attempt_at
-        row.smtp_code = outcome.code
-        after = after_attempt(
-            accepted=outcome.accepted,
-            code=outcome.code,
-            text=outcome.text,
-            attempts=row.attempts,
-            first_attempt_at=first_attempt_at,
-            now=now,
-            retry_base=settings.smtp_retry_base,
-            retry_for=settings.smtp_retry_for,
+        after = record_attempt(
+            session, rt, row, claimed_at=claimed.claimed_at, outcome=outcome, now=now
         )
-        row.state = after.state
-        row.smtp_text = after.smtp_text[:1000]
-        row.next_attempt_at = after.next_attempt_at
         if after.next_attempt_at is not None:
-            rt.deliveries_due(session, after.next_attempt_at)
             return True
         final = after.state
-        if final is DeliveryState.SENT:
-            row.sent_at = now
         if row.kind is OutboxKind.DIGEST:
             _settle_digest(session, rt, row, claimed.listed, final, now)
             if final is DeliveryState.REJECTED:

@@ -19,7 +19,6 @@ from frontdesk.core.notifications import (
     DeliveryState,
     NotificationKind,
     NotificationState,
-    after_attempt,
 )
 from frontdesk.mail.content import ListedMessage, NotificationEmail
 from frontdesk.mail.identifiers import (
@@ -31,6 +30,7 @@ from frontdesk.mail.identifiers import (
 )
 from frontdesk.mail.transport import SendOutcome
 from frontdesk.mail.verp import return_path, return_path_base, verp_token
+from frontdesk.service.attempts import SMTP_TEXT_MAX, record_attempt
 from frontdesk.service.events import DeliveryAttempted
 from frontdesk.service.outbox import next_notice_at
 from frontdesk.service.runtime import Runtime
@@ -243,12 +243,11 @@ def _record(
             now=now,
             claimed_at=claimed.claimed_at,
             code=outcome.code,
-            text=outcome.text[:1000],
+            text=outcome.text[:SMTP_TEXT_MAX],
         )
         if recorded is not None:
             rt.record(session, DeliveryAttempted("sent"))
         return recorded is not None
-    settings = rt.settings
     delivery = session.scalar(
         select(Delivery)
         .where(Delivery.id == claimed.delivery_id, Delivery.lease_token == claimed.lease_token)
@@ -256,30 +255,10 @@ def _record(
     )
     if delivery is None:
         return False
-    delivery.lease_until = None
-    delivery.lease_token = None
-    delivery.attempts += 1
-    first_attempt_at = delivery.first_attempt_at or claimed.claimed_at
-    delivery.first_attempt_at = first_attempt_at
     delivery.last_attempt_at = now
-    delivery.smtp_code = outcome.code
-    after = after_attempt(
-        accepted=outcome.accepted,
-        code=outcome.code,
-        text=outcome.text,
-        attempts=delivery.attempts,
-        first_attempt_at=first_attempt_at,
-        now=now,
-        retry_base=settings.smtp_retry_base,
-        retry_for=settings.smtp_retry_for,
+    after = record_attempt(
+        session, rt, delivery, claimed_at=claimed.claimed_at, outcome=outcome, now=now
     )
-    delivery.state = after.state
-    delivery.smtp_text = after.smtp_text[:1000]
-    delivery.next_attempt_at = after.next_attempt_at
-    if after.state is DeliveryState.SENT:
-        delivery.sent_at = now
-    if after.next_attempt_at is not None:
-        rt.deliveries_due(session, after.next_attempt_at)
     session.flush()
     fail_if_nobody_got_it(session, delivery.notification_id)
     rt.record(session, DeliveryAttempted(after.result))
