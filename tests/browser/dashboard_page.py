@@ -12,7 +12,7 @@ from typing import Any
 
 from playwright.sync_api import Locator, Page, expect
 
-from tests.support import Agent, LiveServer, Socket
+from tests.support import Agent, LiveServer, Socket, live_sign_up
 
 OWNER_PASSWORD = "owner-password"  # what tests.support.live_sign_up gives every owner
 # Long enough for a frame, a debounced fetch and a render on a busy CI machine.
@@ -109,3 +109,12 @@ class Dashboard:
 
     def section(self, heading: str) -> Locator:
         return self.page.get_by_role("region", name=heading, exact=True)
+
+
+def owner_logged_in(page: Page, server: LiveServer, **account: Any) -> tuple[Agent, Dashboard]:
+    """A new account's owner (``account``: what ``live_sign_up`` takes), logged in to the
+    dashboard on ``page``."""
+    owner = live_sign_up(server, **account)
+    dashboard = Dashboard(page, server)
+    dashboard.log_in(owner.email)
+    return owner, dashboard

@@ -21,6 +21,7 @@ from tests.browser.dashboard_page import (
     Dashboard,
     agent_is_online,
     notifications_of,
+    owner_logged_in,
     rest,
     wait_for_visitor_message,
 )
@@ -35,9 +36,7 @@ def test_an_agent_goes_online_and_serves_a_visitor_without_reloading(
 ) -> None:
     page = watched.page
     with serve_site() as server:
-        owner = live_sign_up(server)
-        dashboard = Dashboard(page, server)
-        dashboard.log_in(owner.email)
+        owner, dashboard = owner_logged_in(page, server)
         # A browser the agent never switched on does not make the agent online.
         expect(dashboard.online_switch).not_to_be_checked()
         assert not agent_is_online(owner)
@@ -151,9 +150,7 @@ def test_the_header_shows_the_agents_other_devices_that_are_online(
 ) -> None:
     page = watched.page
     with serve_site() as server:
-        owner = live_sign_up(server)
-        dashboard = Dashboard(page, server)
-        dashboard.log_in(owner.email)
+        owner, dashboard = owner_logged_in(page, server)
         expect(dashboard.devices).to_have_text("")
 
         with owner.socket("desktop-1", kind="desktop"):
@@ -183,9 +180,7 @@ def test_why_no_e_mail_shows_that_the_agent_came_online_within_the_delay(
     page = watched.page
     # A delay long enough to open the conversation and switch online before it is due.
     with serve_site(offline_email_delay=3) as server:
-        owner = live_sign_up(server)
-        dashboard = Dashboard(page, server)
-        dashboard.log_in(owner.email)
+        owner, dashboard = owner_logged_in(page, server)
         expect(dashboard.online_switch).not_to_be_checked()
 
         visitor = new_live_visitor(server, owner.widget_key, name="Vera")

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from frontdesk.service.secrets import address_confirmation
 from frontdesk.store.models import OutboxEmail
 from tests.browser.conftest import SiteFactory, Watched, assert_nothing_ran
-from tests.browser.dashboard_page import OWNER_PASSWORD, Dashboard, rest
+from tests.browser.dashboard_page import OWNER_PASSWORD, Dashboard, owner_logged_in, rest
 from tests.support import live_sign_up
 
 
@@ -21,9 +21,7 @@ def test_settings_changed_in_the_dashboard_persist(
 ) -> None:
     page = watched.page
     with serve_site() as server:
-        owner = live_sign_up(server)
-        dashboard = Dashboard(page, server)
-        dashboard.log_in(owner.email)
+        owner, dashboard = owner_logged_in(page, server)
         dashboard.go("#/settings")
         offline = page.get_by_role("switch", name="E-mail notifications for offline messages")
         missed = page.get_by_role("switch", name="E-mail notifications for missed conversations")
@@ -61,9 +59,7 @@ def test_on_free_the_missed_conversation_switch_is_disabled_with_a_note(
 ) -> None:
     page = watched.page
     with serve_site() as server:
-        owner = live_sign_up(server, plan="free")
-        dashboard = Dashboard(page, server)
-        dashboard.log_in(owner.email)
+        _owner, dashboard = owner_logged_in(page, server, plan="free")
         dashboard.go("#/settings")
         missed = page.get_by_role("switch", name="E-mail notifications for missed conversations")
         expect(missed).to_be_disabled()
@@ -81,9 +77,7 @@ def test_changing_the_language_speaks_german_from_then_on(
 ) -> None:
     page = watched.page
     with serve_site() as server:
-        owner = live_sign_up(server)
-        dashboard = Dashboard(page, server)
-        dashboard.log_in(owner.email)
+        owner, dashboard = owner_logged_in(page, server)
         dashboard.go("#/profile")
         details = dashboard.section("Your details")
         details.get_by_label("Language").select_option("de")
@@ -109,9 +103,7 @@ def test_an_agent_opts_out_of_offline_e_mails_in_the_profile(
 ) -> None:
     page = watched.page
     with serve_site() as server:
-        owner = live_sign_up(server)
-        dashboard = Dashboard(page, server)
-        dashboard.log_in(owner.email)
+        owner, dashboard = owner_logged_in(page, server)
         dashboard.go("#/profile")
         mine = dashboard.section("My e-mail notifications")
         mine.get_by_label("E-mail me offline messages").uncheck()
@@ -133,9 +125,7 @@ def test_a_time_zone_the_server_does_not_know_is_refused_in_words(
 ) -> None:
     page = watched.page
     with serve_site() as server:
-        owner = live_sign_up(server)
-        dashboard = Dashboard(page, server)
-        dashboard.log_in(owner.email)
+        owner, dashboard = owner_logged_in(page, server)
         dashboard.go("#/profile")
         details = dashboard.section("Your details")
         details.get_by_label("Time zone").fill("Mars/Olympus_Mons")
@@ -155,9 +145,7 @@ def test_a_new_e_mail_address_needs_the_current_password_and_becomes_the_login(
 ) -> None:
     page = watched.page
     with serve_site() as server:
-        owner = live_sign_up(server)
-        dashboard = Dashboard(page, server)
-        dashboard.log_in(owner.email)
+        owner, dashboard = owner_logged_in(page, server)
         dashboard.go("#/profile")
         details = dashboard.section("Your details")
         current_password = details.get_by_label("Current password")
@@ -320,9 +308,7 @@ def test_below_pro_the_groups_page_says_groups_need_pro(
 ) -> None:
     page = watched.page
     with serve_site() as server:
-        owner = live_sign_up(server, plan="free")
-        dashboard = Dashboard(page, server)
-        dashboard.log_in(owner.email)
+        _owner, dashboard = owner_logged_in(page, server, plan="free")
         dashboard.go("#/groups")
         expect(
             page.get_by_text("Groups are part of the PRO plan. This account is on the FREE plan.")
