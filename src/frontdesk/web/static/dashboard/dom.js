@@ -40,13 +40,17 @@ export function uid(prefix) {
   return `${prefix}-${idSeq}`;
 }
 
+// The hint under a field, which describes its input to assistive technology; null without one.
+function hintOf(input, hint) {
+  if (!hint) return null;
+  const hintElement = h("p", { class: "hint", id: `${input.id}-hint` }, hint);
+  input.setAttribute("aria-describedby", hintElement.id);
+  return hintElement;
+}
+
 export function field(label, input, hint) {
   input.id = input.id || uid("field");
-  let hintElement = null;
-  if (hint) {
-    hintElement = h("p", { class: "hint", id: `${input.id}-hint` }, hint);
-    input.setAttribute("aria-describedby", hintElement.id);
-  }
+  const hintElement = hintOf(input, hint);
   return h(
     "div",
     { class: "field" },
@@ -58,11 +62,7 @@ export function field(label, input, hint) {
 
 export function checkField(label, input, hint) {
   input.id = input.id || uid("check");
-  let hintElement = null;
-  if (hint) {
-    hintElement = h("p", { class: "hint", id: `${input.id}-hint` }, hint);
-    input.setAttribute("aria-describedby", hintElement.id);
-  }
+  const hintElement = hintOf(input, hint);
   return h(
     "div",
     { class: "field field-check" },
