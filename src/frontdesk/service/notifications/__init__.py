@@ -29,11 +29,9 @@ from frontdesk.service.notifications.explaining import (
     list_notifications,
     views_of_account,
 )
-from frontdesk.service.notifications.missed import Departure, note_visitors_left
 from frontdesk.service.notifications.opening import (
     AccountRules,
     OfflineOpening,
-    note_agent_online,
     note_visitor_message,
     note_visitor_messages,
     open_offline_notifications_of,
@@ -44,7 +42,6 @@ __all__ = [
     "DECIDE_BATCH",
     "AccountRules",
     "ClaimedDelivery",
-    "Departure",
     "NotificationView",
     "OfflineOpening",
     "claim_deliveries",
@@ -54,10 +51,8 @@ __all__ = [
     "list_notifications",
     "next_decision_at",
     "next_delivery_at",
-    "note_agent_online",
     "note_visitor_message",
     "note_visitor_messages",
-    "note_visitors_left",
     "open_offline_notifications_of",
     "presence_recorded",
     "record_outcomes",

@@ -18,13 +18,11 @@ effect.
 """
 
 from frontdesk.service.presence.devices import (
-    DeviceChange,
     device_is_online,
     devices_by_agent,
     heartbeat,
     list_devices,
     set_status,
-    settle_agent,
     settle_and_describe,
     socket_status,
 )
@@ -41,7 +39,6 @@ from frontdesk.service.presence.sockets import (
 from frontdesk.service.presence.sweeping import changes_since, next_sweep_at, sweep
 from frontdesk.service.presence.visitors import (
     VisitorLease,
-    mark_visitor_seen,
     renew_visitor_leases,
     visitor_active,
     visitor_lease,
@@ -50,7 +47,6 @@ from frontdesk.service.presence.visitors import (
 )
 
 __all__ = [
-    "DeviceChange",
     "PresenceEvent",
     "SocketClosed",
     "SocketOpened",
@@ -61,12 +57,10 @@ __all__ = [
     "devices_by_agent",
     "heartbeat",
     "list_devices",
-    "mark_visitor_seen",
     "next_sweep_at",
     "renew_sockets",
     "renew_visitor_leases",
     "set_status",
-    "settle_agent",
     "settle_and_describe",
     "socket_closed",
     "socket_opened",
