@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from frontdesk.mail.catcher import MailCatcher
 from frontdesk.mail.compose import write
 from frontdesk.mail.content import NotificationEmail
 from frontdesk.mail.notices import Notice, write_notice
@@ -14,6 +13,7 @@ from frontdesk.mail.transport import SmtpTarget, SmtpTransport
 from frontdesk.settings import Settings
 
 if TYPE_CHECKING:
+    from frontdesk.mail.catcher import MailCatcher
     from frontdesk.mail.dkim import DkimSigner
 
 log = logging.getLogger("frontdesk.mail")
@@ -54,6 +54,9 @@ class Mailer:
         if settings.smtp_url:
             target = SmtpTarget.parse(settings.smtp_url)
         else:
+            # aiosmtpd is loaded by the embedded default only, not beside a mail server.
+            from frontdesk.mail.catcher import MailCatcher
+
             self.catcher = MailCatcher(settings.mail_dir, port=settings.mail_catcher_port)
             await self.catcher.start()
             target = SmtpTarget.parse(self.catcher.url)
