@@ -31,14 +31,18 @@ Frontdesk, on a fresh database (SQLite in a temporary folder, or PostgreSQL):
   the lateness of every decision made at a due time, counted from the event that made it
   due (the due time, the departure), how late each departure was recorded, and the wrong
   outcomes: one called off and sent all the same, one due and never sent or never
-  arrived, an e-mail that arrived twice.
+  arrived, an e-mail that arrived twice;
+- **a worker's memory** (``measure_worker``, engine_worker.py): a ``frontdesk worker``
+  beside N in-process openings, then deciding and e-mailing the 20 % left: the process
+  that keeps the schedule, as Celery's worker does, its peak RSS against that worker's.
 
 Goals (issue 11): the in-process open rate at least 10 times Celery's schedule rate, over HTTP
 at least Celery's rate, peak RSS at most 1/10 of Celery's worker, 0 wrong outcomes, lateness
 p99 at most 0.5 s, departures recorded within 1 s of the lease's end at p99.
 
-The Celery baseline is in engine_celery.py, the run over HTTP in engine_http.py, and the
-accounts and visitors both runs of Frontdesk start from in engine_seed.py.
+The Celery baseline is in engine_celery.py, the run over HTTP in engine_http.py, the
+worker's in engine_worker.py, and the accounts and visitors every run of Frontdesk starts
+from in engine_seed.py.
 """
 
 from __future__ import annotations
@@ -55,32 +59,16 @@ from typing import Any
 from benchmarks.common import bench_database
 from benchmarks.engine_celery import measure_celery
 from benchmarks.engine_http import measure_http
-from benchmarks.engine_seed import SUPPRESSED_ACCOUNTS, count_by_state, seed
+from benchmarks.engine_seed import SUPPRESSED_ACCOUNTS, count_by_state, open_all, seed
+from benchmarks.engine_worker import measure_worker
 from frontdesk.core.model import DeviceStatus
 from frontdesk.core.notifications import NotificationState
-from frontdesk.service import presence, visitor_messages_together
-from frontdesk.service.runtime import Runtime, VisitorCaller
+from frontdesk.service import presence
+from frontdesk.service.runtime import Runtime
 from frontdesk.settings import Settings
 from frontdesk.store.migrate import upgrade
 
-CONCURRENT = 256
-
-
 # --- Frontdesk in-process -------------------------------------------------------------------
-
-
-async def open_all(rt: Runtime, callers: list[VisitorCaller]) -> None:
-    """CONCURRENT callers at a time, each posting the next visitor's message once its own
-    is stored (as many clients as a server has requests in flight)."""
-    waiting = iter(callers)
-
-    async def client() -> None:
-        for caller in waiting:
-            await visitor_messages_together.post_visitor_message_soon(
-                rt, caller, text="Anyone there?", group_id=None
-            )
-
-    await asyncio.gather(*(client() for _ in range(CONCURRENT)))
 
 
 def measure_in_process(n: int, database_url: str, data: Path) -> dict[str, Any]:
@@ -134,14 +122,17 @@ def run(*, n: int, databases: list[str]) -> dict[str, Any]:
         ):
             in_process = measure_in_process(n, url, Path(scratch))
         http = measure_http(n, database, window=window)
+        worker = measure_worker(n, database)
         celery = results["celery"]
         results[database] = {
             "in_process": in_process,
             "http": http,
+            "worker": worker,
             "open_vs_celery_in_process": in_process["open_per_second"]
             / celery["schedule_per_second"],
             "open_vs_celery_http": http["open_per_second"] / celery["schedule_per_second"],
             "rss_vs_celery_worker": http["serve_peak_rss_mb"] / celery["worker_peak_rss_mb"],
+            "worker_rss_vs_celery_worker": worker["peak_rss_mb"] / celery["worker_peak_rss_mb"],
             "rss_per_pending_kb": rss_per_pending_kb(http["rss_by_pending"], n),
         }
     celery = results["celery"]
@@ -206,6 +197,14 @@ def report(results: dict[str, Any]) -> None:
             f"{http['departure_recorded_max_s']:.3f} s after the lease ended "
             f"({http['departures_unrecorded']} not recorded); missed {http['missed_by_reason']}"
             + (f"; {http['tracebacks']} tracebacks in the log" if http["tracebacks"] else "")
+        )
+        worker = r["worker"]
+        print(
+            f"    a frontdesk worker beside it: peak RSS {worker['peak_rss_mb']:.0f} MB "
+            f"({r['worker_rss_vs_celery_worker']:.3f} of celery's worker; "
+            f"{worker['peak_rss_with_all_pending_mb']:.0f} MB with all pending), "
+            f"{worker['sink_mails']} e-mails at the sink"
+            + ("" if worker["settled_in_time"] else ", NOT settled in time")
         )
 
 

@@ -1,9 +1,10 @@
 """The engine benchmark's data (benchmarks/engine.py): ACCOUNTS accounts, an owner each, and
-their visitors, inserted in bulk (making them is not what is measured); and the
-notifications counted by state."""
+their visitors, inserted in bulk (making them is not what is measured); their first
+messages written in-process; and the notifications counted by state."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import secrets
 from dataclasses import dataclass
@@ -12,13 +13,15 @@ from datetime import UTC, datetime
 from sqlalchemy import func, insert, select
 
 from frontdesk.core.model import Plan
-from frontdesk.service import accounts
+from frontdesk.service import accounts, visitor_messages_together
 from frontdesk.service.accounts import NewAgent
 from frontdesk.service.runtime import AgentCaller, Runtime, VisitorCaller
 from frontdesk.store.models import Notification, Visitor, table_of
 
 ACCOUNTS = 5
 SUPPRESSED_ACCOUNTS = 4
+# Visitors writing at once in-process: as many clients as a server has requests in flight.
+CONCURRENT = 256
 
 
 @dataclass
@@ -93,3 +96,17 @@ def count_by_state(rt: Runtime) -> dict[str, int]:
                 select(Notification.state, func.count()).group_by(Notification.state)
             )
         }
+
+
+async def open_all(rt: Runtime, callers: list[VisitorCaller]) -> None:
+    """Each visitor's first message through the service call, CONCURRENT callers at a
+    time, each posting the next visitor's message once its own is stored."""
+    waiting = iter(callers)
+
+    async def client() -> None:
+        for caller in waiting:
+            await visitor_messages_together.post_visitor_message_soon(
+                rt, caller, text="Anyone there?", group_id=None
+            )
+
+    await asyncio.gather(*(client() for _ in range(CONCURRENT)))

@@ -129,6 +129,14 @@ def plot_engine(results: dict[str, Any], path: Path) -> None:
             color=colour,
             label=f"frontdesk serve, {db}",
         )
+        samples = results[db]["worker"]["rss_by_pending"]
+        middle.plot(
+            [pending for pending, _ in samples],
+            [rss for _, rss in samples],
+            color=colour,
+            linestyle="--",
+            label=f"frontdesk worker, {db}",
+        )
     middle.set_xlabel("notifications pending")
     middle.set_ylabel("RSS (MB)")
     middle.set_title("memory as they pile up")
