@@ -90,12 +90,17 @@ def server(
                 raise RuntimeError(log.read_text() or "the server did not start")
             yield process
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=stop_timeout)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop(process, timeout=stop_timeout)
+
+
+def stop(process: subprocess.Popen[Any], *, timeout: float) -> None:
+    """SIGTERM, and SIGKILL if ``process`` has not ended within ``timeout`` seconds."""
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def tracebacks(log: Path) -> int:

@@ -13,7 +13,7 @@ from typing import Any
 
 import redis
 
-from benchmarks.common import ROOT, peak_rss_mb, percentile, rss_mb
+from benchmarks.common import ROOT, peak_rss_mb, percentile, rss_mb, stop
 from benchmarks.engine_seed import ACCOUNTS, SUPPRESSED_ACCOUNTS
 
 CELERY_BROKER = "redis://127.0.0.1:6379/15"
@@ -70,11 +70,7 @@ def measure_celery(n: int, window: float) -> dict[str, Any]:
         revoke_rate = len(suppressed) / (time.perf_counter() - started)
         lateness = celery_lateness(broker, n - len(suppressed), window)
     finally:
-        worker.terminate()
-        try:
-            worker.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            worker.kill()
+        stop(worker, timeout=60)
         broker.flushdb()
     return {
         "schedule_per_second": schedule_rate,

@@ -32,6 +32,7 @@ from benchmarks.common import (
     query,
     rss_mb,
     smtp_sink,
+    stop,
 )
 from benchmarks.engine_http import make_due, wait_settled
 from benchmarks.engine_seed import SUPPRESSED_ACCOUNTS, open_all, seed
@@ -105,11 +106,7 @@ def _worker(env: dict[str, str], log: Path) -> Iterator[int]:
                 raise RuntimeError(log.read_text() or "the worker did not start")
             yield process.pid
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                process.kill()
+            stop(process, timeout=60)
 
 
 def _sample(

@@ -59,6 +59,7 @@ from benchmarks.common import (
     free_port,
     percentile,
     rss_mb,
+    stop,
     tracebacks,
 )
 from benchmarks.sockets_clients import (
@@ -96,12 +97,7 @@ async def server(command: list[str], env: dict[str, str], port: int, log: Path) 
             yield process
         finally:
             # Closing thousands of sessions records each socket's end; give it time.
-            process.terminate()
-            try:
-                process.wait(timeout=120)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop(process, timeout=120)
 
 
 def met(goal: bool) -> str:
