@@ -12,6 +12,7 @@ import logging
 import re
 import secrets
 from collections.abc import Mapping, Sequence
+from functools import cached_property
 from typing import Literal
 
 import argon2
@@ -29,18 +30,23 @@ class PasswordHasher:
             else argon2.profiles.CHEAPEST
         )
         self._hasher = argon2.PasswordHasher.from_parameters(parameters)
-        # Checked against when the e-mail is unknown, so a login takes as long either way and
-        # does not tell which addresses have accounts.
-        self._decoy = self._hasher.hash(secrets.token_urlsafe(16))
+
+    @cached_property
+    def _decoy(self) -> str:
+        """Checked against when the e-mail is unknown, so a login takes as long either way
+        and does not tell which addresses have accounts. Made at the process's first login
+        (of any address, so that one is no slower for an unknown address), not when the
+        process starts: a hash takes 64 MiB for a moment, which a process that checks no
+        password (a worker) would otherwise hold as its peak memory."""
+        return self._hasher.hash(secrets.token_urlsafe(16))
 
     def hash(self, password: str) -> str:
         return self._hasher.hash(password)
 
     def verify(self, password_hash: str | None, password: str) -> bool:
+        decoy = self._decoy
         try:
-            return self._hasher.verify(password_hash or self._decoy, password) and bool(
-                password_hash
-            )
+            return self._hasher.verify(password_hash or decoy, password) and bool(password_hash)
         except (VerificationError, InvalidHashError):
             return False
 
