@@ -289,6 +289,24 @@ def db_upgrade() -> None:
 
 
 @main.group()
+def push() -> None:
+    """Web Push (docs/push.md)."""
+
+
+@push.command("vapid-key")
+def push_vapid_key() -> None:
+    """Print the installation's VAPID public key (made on first use), the
+    applicationServerKey browsers subscribe with."""
+    from frontdesk.service.push import vapid_key
+
+    runtime = _runtime()
+    try:
+        click.echo(vapid_key(runtime).public_key)
+    finally:
+        runtime.database.dispose()
+
+
+@main.group()
 def admin() -> None:
     """Administration without the HTTP API."""
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
+from email.utils import parseaddr
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
@@ -200,6 +202,15 @@ class Settings(BaseSettings):
     rate_limit_visitors_per_ip: str = "6 per 12 hours"
     rate_limit_messages_per_ip: str = "300/minute"
     rate_limit_messages_per_visitor: str = "200/minute"
+    # Web Push (docs/push.md). The contact the push services are given with every push
+    # (VAPID's ``sub``): a mailto: or https: URL of the operator. Default: mailto: the
+    # address of mail_from.
+    push_contact: str | None = None
+    # Hosts a push endpoint may name over plain http (a push service on this machine, as
+    # the tests run one); every other endpoint must be https.
+    push_http_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # How long a push service may take to answer one push.
+    push_timeout: PositiveFloat = 10.0
     # /metrics answers a request with "Authorization: Bearer <metrics_token>"; without a
     # token set, only requests from this machine (docs/security.md).
     metrics_token: SecretStr | None = None
@@ -233,7 +244,14 @@ class Settings(BaseSettings):
         parse_limit(value)
         return value
 
-    @field_validator("trusted_proxies", mode="before")
+    @field_validator("push_contact")
+    @classmethod
+    def _check_push_contact(cls, contact: str | None) -> str | None:
+        if contact is not None and not re.match(r"^(mailto:[^@\s]+@[^@\s]+|https://\S+)$", contact):
+            raise ValueError("push_contact must be a mailto: or https: URL")
+        return contact
+
+    @field_validator("trusted_proxies", "push_http_hosts", mode="before")
     @classmethod
     def _split_proxies(cls, value: Any) -> Any:
         if isinstance(value, str):
@@ -272,6 +290,12 @@ class Settings(BaseSettings):
     def mail_dir(self) -> Path:
         """Where the built-in mail catcher keeps what it receives (a Maildir)."""
         return self.data_dir / "mail"
+
+    @property
+    def effective_push_contact(self) -> str:
+        if self.push_contact is not None:
+            return self.push_contact
+        return f"mailto:{parseaddr(self.mail_from)[1] or self.mail_from}"
 
     @property
     def effective_database_url(self) -> str:

@@ -36,6 +36,7 @@ from frontdesk.api.routes import (
     mailbox,
     notifications,
     presence,
+    push,
     sockets,
     unsubscribe,
     widget,
@@ -214,6 +215,7 @@ def create_app(runtime: Runtime, *, hub: Hub | None = None) -> FastAPI:
         presence,
         conversations,
         notifications,
+        push,
         unsubscribe,
     ):
         api.include_router(module.router)

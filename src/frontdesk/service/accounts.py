@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.orm import Session
 
 from frontdesk.core.model import Locale, Plan, Role
@@ -30,7 +30,7 @@ from frontdesk.service.outbox import new_address
 from frontdesk.service.patching import UNCHANGED, Unchanged
 from frontdesk.service.runtime import ACCESS_CHANNEL, AgentCaller, Runtime
 from frontdesk.service.secrets import read_signup_invitation
-from frontdesk.store.models import Account, Agent, AgentToken, OutboxKind
+from frontdesk.store.models import Account, Agent, AgentToken, OutboxKind, PushSubscription
 from frontdesk.store.plain import PlainStatement
 
 
@@ -215,6 +215,10 @@ def log_out(rt: Runtime, caller: AgentCaller) -> None:
         token = session.get(AgentToken, caller.token_id)
         if token is not None and token.revoked_at is None:
             token.revoked_at = rt.clock.now()
+            # This browser's pushes end with its login (frontdesk.service.push).
+            session.execute(
+                delete(PushSubscription).where(PushSubscription.token_id == caller.token_id)
+            )
             access_changed(session, rt, caller.agent_id)
             rt.record(
                 session,
@@ -246,6 +250,11 @@ def revoke_tokens(
     if but is not None:
         revoking = revoking.where(AgentToken.id != but)
     session.execute(revoking.values(revoked_at=rt.clock.now()))
+    # Their browsers' pushes end with their logins (frontdesk.service.push).
+    forgetting = delete(PushSubscription).where(PushSubscription.agent_id == agent_id)
+    if but is not None:
+        forgetting = forgetting.where(PushSubscription.token_id != but)
+    session.execute(forgetting)
     access_changed(session, rt, agent_id)
     if close_sockets:
         rt.record(session, SessionsEnded(account_id, agent_id, every_token=True, all_but=but))

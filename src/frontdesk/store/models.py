@@ -460,6 +460,35 @@ class OutboxEmail(Base):
     )
 
 
+class PushSubscription(Base):
+    """One browser's or phone's Web Push subscription of an agent (docs/push.md): where its
+    push service takes pushes for it, the keys to encrypt them for, the dashboard's device
+    and login (``token_id``) it was made with, and what the push service answered last.
+    Unique by endpoint: a browser subscribed again, or by another agent who logged in on
+    it, has one row, the latest login's. Deleted when that login ends (a logout, a revoked
+    token) and when the push service says it is gone (404, 410)."""
+
+    __tablename__ = "push_subscriptions"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"))
+    token_id: Mapped[int] = mapped_column(ForeignKey("agent_tokens.id", ondelete="CASCADE"))
+    endpoint: Mapped[str] = mapped_column(String(2048), unique=True)
+    p256dh: Mapped[str] = mapped_column(String(100))
+    auth: Mapped[str] = mapped_column(String(50))
+    device_key: Mapped[str | None] = mapped_column(String(100), default=None)
+    device_name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_pushed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    last_status: Mapped[int | None] = mapped_column(Integer, default=None)
+    last_answer: Mapped[str | None] = mapped_column(String(300), default=None)
+
+    __table_args__ = (
+        Index("ix_push_subscriptions_agent_id", "agent_id"),
+        Index("ix_push_subscriptions_token_id", "token_id"),
+    )
+
+
 class InstallationSecret(Base):
     """Random keys this installation makes for itself on first use, shared by all its
     processes through the database: they sign the links and addresses in e-mails
