@@ -17,7 +17,7 @@ import socket
 from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 from pydantic import BaseModel, ValidationError
@@ -36,6 +36,9 @@ from frontdesk.service.runtime import Runtime
 from frontdesk.settings import CONFIG_FILE_VARIABLE, Settings
 from frontdesk.store.database import Database
 from frontdesk.store.migrate import upgrade
+
+if TYPE_CHECKING:
+    from frontdesk.api.schemas.notifications import PushStageOut
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -269,6 +272,25 @@ def explain(conversation_id: int, as_json: bool) -> None:
             )
         for left_out in out.not_recipients:
             click.echo(f"  not to agent {left_out.agent_id}: {left_out.reason.value}")
+        if out.push is not None:
+            _echo_push(out.push)
+
+
+def _echo_push(push: PushStageOut) -> None:
+    """The push before the e-mail: when, or why nobody, and each push's answer."""
+    if push.due_at is not None:
+        click.echo(f"  push: due {push.due_at.isoformat()}")
+    elif push.reason is not None:
+        click.echo(f"  push: none ({push.reason.value})")
+    for made in push.pushes:
+        answer = f" {made.status}" if made.status is not None else ""
+        said = f" ({made.answer})" if made.answer else ""
+        click.echo(
+            f"  pushed to agent {made.agent_id} on {made.device_name!r} via "
+            f"{made.push_service}: {made.state.value}{answer}{said}"
+        )
+    for left_out in push.not_pushed:
+        click.echo(f"  not pushed to agent {left_out.agent_id}: {left_out.reason.value}")
 
 
 @main.group()

@@ -74,6 +74,10 @@ class Settings(BaseSettings):
     # minutes after the message, and none is sent if an agent came back online within those
     # two minutes.
     offline_email_delay: PositiveFloat = 120.0
+    # Before that e-mail, the agents with a browser or phone subscribed are pushed this long
+    # after the message (docs/push.md), unless an agent came online meanwhile; a delay not
+    # shorter than the e-mail's means no push.
+    offline_push_delay: PositiveFloat = 10.0
     # Long enough that a page navigation (the widget reconnects within a second or two on the
     # next page) never counts as leaving; short enough that "missed" e-mails are timely.
     visitor_left_after: PositiveFloat = 30.0

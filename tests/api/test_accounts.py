@@ -104,6 +104,8 @@ def test_notification_settings_start_as_the_help_article_says(account: SignedUp)
         "missed_conversation_email_available": False,  # FREE
         "offline_email_delay": None,
         "default_offline_email_delay": 120.0,
+        "offline_push_delay": None,
+        "default_offline_push_delay": 10.0,
     }
 
 
@@ -115,11 +117,19 @@ def test_the_offline_delay_is_per_account_and_resets_with_null(account: SignedUp
     assert reset["offline_email_delay"] is None
 
 
+def test_the_push_delay_is_per_account_beside_the_e_mails(account: SignedUp) -> None:
+    changed = account.patch("/settings/notifications", {"offline_push_delay": 5}).json()
+    assert (changed["offline_push_delay"], changed["offline_email_delay"]) == (5, None)
+    reset = account.patch("/settings/notifications", {"offline_push_delay": None}).json()
+    assert reset["offline_push_delay"] is None
+
+
 @pytest.mark.parametrize(
     "body",
     [
         {"offline_email_delay": 0},
         {"offline_email_delay": 86_401},
+        {"offline_push_delay": -1},
         {"offline_message_email": None},
         {"offline_message_email": "yes please"},
         {"sms": True},

@@ -106,7 +106,11 @@ def test_my_notifications_default_to_on(account: SignedUp) -> None:
     response = account.get("/me/notifications")
 
     assert response.status_code == 200, response.text
-    assert response.json() == {"offline_message_email": True, "missed_conversation_email": True}
+    assert response.json() == {
+        "offline_message_email": True,
+        "missed_conversation_email": True,
+        "offline_message_push": True,
+    }
 
 
 @pytest.mark.parametrize(
@@ -114,11 +118,27 @@ def test_my_notifications_default_to_on(account: SignedUp) -> None:
     [
         (
             {"offline_message_email": False},
-            {"offline_message_email": False, "missed_conversation_email": True},
+            {
+                "offline_message_email": False,
+                "missed_conversation_email": True,
+                "offline_message_push": True,
+            },
         ),
         (
             {"missed_conversation_email": False},
-            {"offline_message_email": True, "missed_conversation_email": False},
+            {
+                "offline_message_email": True,
+                "missed_conversation_email": False,
+                "offline_message_push": True,
+            },
+        ),
+        (
+            {"offline_message_push": False},
+            {
+                "offline_message_email": True,
+                "missed_conversation_email": True,
+                "offline_message_push": False,
+            },
         ),
     ],
 )
@@ -136,6 +156,7 @@ def test_patching_one_notification_choice_keeps_the_other(
     assert account.get("/me/notifications").json() == {
         "offline_message_email": True,
         "missed_conversation_email": True,
+        "offline_message_push": True,
     }
 
 

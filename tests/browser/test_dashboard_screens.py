@@ -112,6 +112,7 @@ def test_an_agent_opts_out_of_offline_e_mails_in_the_profile(
         assert rest(owner, "GET", "/me/notifications") == {
             "offline_message_email": False,
             "missed_conversation_email": True,
+            "offline_message_push": True,
         }
         page.reload()
         expect(

@@ -115,7 +115,11 @@ def test_one_click_unsubscribe_switches_that_kind_off_and_the_profile_switches_i
         assert forged.json()["error"]["code"] == "unsubscribe_link_invalid"
 
     choice = colleague.call("GET", "/me/notifications").json()
-    assert choice == {"offline_message_email": False, "missed_conversation_email": True}
+    assert choice == {
+        "offline_message_email": False,
+        "missed_conversation_email": True,
+        "offline_message_push": True,  # an e-mail's link switches off that e-mail only
+    }
     assert owner.call("GET", "/me/notifications").json()["offline_message_email"]
 
     visitor.say("Still there?")

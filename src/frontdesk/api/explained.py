@@ -8,15 +8,34 @@ from frontdesk.api.schemas.notifications import (
     AgentNotificationOut,
     DeliveryOut,
     NotificationOut,
+    NotPushedOut,
     NotRecipientOut,
+    PushOut,
+    PushStageOut,
 )
 from frontdesk.core.notifications import (
+    NotPushedBecause,
     describe_bounce,
     explain,
     explain_for_agent,
     smtp_reply,
 )
 from frontdesk.service.notifications import NotificationView
+
+
+def _push_stage(view: NotificationView) -> PushStageOut | None:
+    n = view.notification
+    if n.push_due_at is None and n.push_reason is None and n.push_not_recipients is None:
+        return None
+    return PushStageOut(
+        due_at=n.push_due_at,
+        reason=n.push_reason,
+        pushes=[PushOut.model_validate(p) for p in view.pushes],
+        not_pushed=[
+            NotPushedOut(agent_id=int(a), reason=NotPushedBecause(r))
+            for a, r in n.push_not_recipients or []
+        ],
+    )
 
 
 def notification_out(view: NotificationView, agent_id: int | None = None) -> NotificationOut:
@@ -36,6 +55,7 @@ def notification_out(view: NotificationView, agent_id: int | None = None) -> Not
         listed_message_ids=view.listed_message_ids,
         recipients=[DeliveryOut.model_validate(d) for d in view.deliveries],
         not_recipients=[NotRecipientOut(agent_id=a, reason=r) for a, r in view.not_recipients],
+        push=_push_stage(view),
         for_agent=None,
     )
     if agent_id is not None:

@@ -221,6 +221,75 @@ def decide_offline(facts: OfflineFacts) -> Decision:
     return Decision(reason=None, message_ids=unread, recipients=facts.audience.recipients)
 
 
+# --- the push before the e-mail (docs/push.md) ----------------------------------------------
+
+
+def offline_push_due_at(
+    first_message_at: datetime, push_delay: float, email_delay: float
+) -> datetime | None:
+    """When the agents of an offline message's scope are pushed: ``push_delay`` after the
+    message, or never when that is not before the e-mail (the e-mail is then the first
+    word, and a push after it would only repeat it)."""
+    if push_delay >= email_delay:
+        return None
+    return first_message_at + timedelta(seconds=push_delay)
+
+
+class PushState(StrEnum):
+    """What became of one push to one browser or phone."""
+
+    SENDING = "sending"  # handed to the push service now (or the worker stopped meanwhile)
+    SENT = "sent"  # the push service took it (201)
+    GONE = "gone"  # the subscription no longer exists (404, 410); it was deleted
+    FAILED = "failed"  # the push service refused it, or did not answer
+
+
+class NotPushedBecause(StrEnum):
+    """Why an agent of the push's audience was not pushed."""
+
+    INACTIVE = "inactive"
+    OPTED_OUT = "opted_out"
+    NOT_IN_GROUP = "not_in_group"
+    NO_SUBSCRIPTION = "no_subscription"  # no browser or phone of theirs is subscribed
+
+
+@dataclass(frozen=True, slots=True)
+class PushDecision:
+    """``reason`` is ``None`` exactly when the push goes out (to ``recipients``, who may be
+    nobody: then ``not_recipients`` says why for each agent)."""
+
+    reason: SuppressedBecause | None
+    recipients: tuple[int, ...] = ()
+    not_recipients: tuple[tuple[int, NotPushedBecause], ...] = ()
+
+
+def decide_offline_push(facts: OfflineFacts, subscribed: frozenset[int]) -> PushDecision:
+    """The offline message's push, at its due time: what rule 3 would decide for the
+    e-mail now (an agent came online, the conversation was served or closed, the messages
+    were read: no push), for the agents who want pushes (``facts.audience``, built from
+    their push choice; the address need not be confirmed), and of them only those with a
+    subscription."""
+    decision = decide_offline(facts)
+    if not decision.send and decision.reason not in (
+        SuppressedBecause.NO_RECIPIENTS,
+        SuppressedBecause.OPTED_OUT,
+    ):
+        return PushDecision(reason=decision.reason)
+    left_out = [
+        (agent, NotPushedBecause(why.value)) for agent, why in facts.audience.not_recipients
+    ]
+    left_out += [
+        (agent, NotPushedBecause.NO_SUBSCRIPTION)
+        for agent in facts.audience.recipients
+        if agent not in subscribed
+    ]
+    return PushDecision(
+        reason=None,
+        recipients=tuple(a for a in facts.audience.recipients if a in subscribed),
+        not_recipients=tuple(sorted(left_out)),
+    )
+
+
 def in_this_visit(sent_at: datetime, *, arrived_at: datetime | None, left_at: datetime) -> bool:
     """Whether a visitor message belongs to the visit that ended at ``left_at``: sent no
     later than the leaving and not before the visitor's last arrival before it (none

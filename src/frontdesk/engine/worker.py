@@ -24,21 +24,26 @@ import anyio.to_thread
 from frontdesk.doorbell import Doorbell
 from frontdesk.engine.mailer import Mailer
 from frontdesk.mail.transport import SendOutcome, SmtpTransport
+from frontdesk.push.webpush import PushAnswer
 from frontdesk.service import notifications, outbox
-from frontdesk.service.notifications import ClaimedDelivery
+from frontdesk.service.notifications import ClaimedDelivery, ClaimedPush
+from frontdesk.service.push import push_sender
 from frontdesk.service.runtime import ENGINE_CHANNEL, Runtime
 
 log = logging.getLogger("frontdesk.engine")
 
 SEND_BATCH = 50
+# Pushes in flight at once: each is one HTTP request to a push service.
+PUSH_CONCURRENCY = 8
 # After an unexpected error (the database away, say) the loop waits this long, not less.
 ERROR_PAUSE = 1.0
 
 
 class NotificationWorker:
-    """Two loops: one decides notifications at their due times, the other sends the
-    e-mails decided. Apart, so that a decision due while a batch of e-mails is on its way
-    (a minute, with a slow mail server) is made on time all the same."""
+    """Three loops: one decides notifications at their due times, one sends the e-mails
+    decided, one makes the pushes before the e-mails (docs/push.md). Apart, so that a
+    decision due while a batch of e-mails or pushes is on its way (a minute, with a slow
+    mail server) is made on time all the same."""
 
     def __init__(self, runtime: Runtime, mailer: Mailer) -> None:
         self.runtime = runtime
@@ -51,6 +56,7 @@ class NotificationWorker:
         rt = self.runtime
         rt.decisions_bell.attach()
         rt.deliveries_bell.attach()
+        rt.pushes_bell.attach()
         self._stopping = asyncio.Event()
         self._loops = [
             asyncio.create_task(
@@ -68,6 +74,15 @@ class NotificationWorker:
                 ),
                 name="engine-send",
             ),
+            asyncio.create_task(
+                self._forever(
+                    self._push_due,
+                    notifications.PUSH_BATCH,
+                    notifications.next_push_at,
+                    rt.pushes_bell,
+                ),
+                name="engine-push",
+            ),
         ]
         if rt.database.is_postgresql:
             self._listener = asyncio.create_task(self._listen_forever(), name="engine-listen")
@@ -78,10 +93,14 @@ class NotificationWorker:
         self._stopping.set()
         rt.decisions_bell.ring()
         rt.deliveries_bell.ring()
+        rt.pushes_bell.ring()
         if self._listener is not None:
             self._listener.cancel()
         if self._loops:
-            _, pending = await asyncio.wait(self._loops, timeout=rt.settings.smtp_timeout + 1)
+            _, pending = await asyncio.wait(
+                self._loops,
+                timeout=max(rt.settings.smtp_timeout, rt.settings.push_timeout) + 1,
+            )
             for task in pending:
                 task.cancel()
         tasks = [*self._loops, self._listener] if self._listener else self._loops
@@ -90,14 +109,16 @@ class NotificationWorker:
                 await task
         rt.decisions_bell.detach()
         rt.deliveries_bell.detach()
+        rt.pushes_bell.detach()
         self._loops, self._listener = [], None
 
     async def run_once(self) -> None:
         """Decide and send everything that is due now (the loops' work, in turn)."""
         while not self._stopping.is_set():
+            pushed = await self._push_due()
             decided = await self._decide()
             sent = await self._send_due()
-            if not decided and not sent:
+            if not pushed and not decided and not sent:
                 return
 
     async def _decide(self) -> int:
@@ -129,6 +150,35 @@ class NotificationWorker:
             if self._stopping.is_set():
                 return
             await bell.wait(delay, wakes_at=rt.clock.now() + timedelta(seconds=delay))
+
+    async def _push_due(self) -> int:
+        """Decide a batch of due pushes and make them, ``PUSH_CONCURRENCY`` at a time, over
+        one HTTP session; record what the push services answered."""
+        rt = self.runtime
+        decided, claimed = await anyio.to_thread.run_sync(notifications.claim_pushes, rt)
+        if not claimed:
+            return decided
+        waiting = deque(claimed)
+        answered: list[tuple[ClaimedPush, PushAnswer]] = []
+        async with push_sender(rt) as sender:
+
+            async def pusher() -> None:
+                while waiting:
+                    item = waiting.popleft()
+                    answer = await sender.push(
+                        item.subscription,
+                        item.payload,
+                        now=rt.clock.now(),
+                        ttl=item.ttl,
+                        topic=item.topic,
+                    )
+                    answered.append((item, answer))
+
+            await asyncio.gather(*(pusher() for _ in range(min(PUSH_CONCURRENCY, len(claimed)))))
+        await anyio.to_thread.run_sync(
+            notifications.record_push_answers, rt, answered, rt.clock.now()
+        )
+        return decided
 
     async def _send_due(self) -> int:
         """Send a batch of due deliveries, then of due outbox e-mails."""
@@ -217,20 +267,21 @@ class NotificationWorker:
             return SendOutcome(accepted=False, code=None, text=f"could not write it: {exc}")
         return await transport.send(item.envelope_from, item.email.recipient_email, message)
 
-    def _ring_both(self) -> None:
+    def _ring_all(self) -> None:
         self.runtime.decisions_bell.ring()
         self.runtime.deliveries_bell.ring()
+        self.runtime.pushes_bell.ring()
 
     async def _listen_forever(self) -> None:
         """Other processes' commits ring this process's doorbell (PostgreSQL NOTIFY)."""
         while True:
             try:
                 async for _notice in self.runtime.database.listen(ENGINE_CHANNEL):
-                    self._ring_both()
+                    self._ring_all()
             except Exception:
                 log.warning("lost the database notification channel; listening again")
                 # Work committed meanwhile is found by the next look at the schedule.
-                self._ring_both()
+                self._ring_all()
                 await asyncio.sleep(ERROR_PAUSE)
 
 

@@ -88,15 +88,33 @@ def visitor_label(email: NotificationEmail, fit: Callable[[str], str] = str) -> 
     """Who wrote: the name the visitor typed, else their address, in quotation marks, so
     that a visitor named "Your account is locked" reads as a visitor's words, not
     Frontdesk's (``fit``: made safe for where it goes first); else ``Visitor #7``."""
-    t = translations(email.locale)
-    typed = (
-        email.visitor_name
-        if email.visitor_name and email.visitor_name.strip()
-        else email.visitor_email
+    return visitor_words(
+        email.locale, email.visitor_name, email.visitor_email, email.conversation_id, fit
     )
+
+
+def visitor_words(
+    locale: Locale,
+    name: str | None,
+    address: str | None,
+    conversation_id: int,
+    fit: Callable[[str], str] = str,
+) -> str:
+    """``visitor_label`` of the visitor with this name and address."""
+    typed = name if name and name.strip() else address
     if typed:
-        return typed_words(fit(typed), email.locale)
-    return t.gettext("Visitor #%(id)s") % {"id": email.conversation_id}
+        return typed_words(fit(typed), locale)
+    return translations(locale).gettext("Visitor #%(id)s") % {"id": conversation_id}
+
+
+def new_messages_title(locale: Locale, who: str, shop: str, count: int) -> str:
+    """``New message from "Anna" on Shop`` (the e-mail's subject, a push's title)."""
+    text = translations(locale).ngettext(
+        "New message from %(who)s on %(shop)s",
+        "%(num)d new messages from %(who)s on %(shop)s",
+        count,
+    )
+    return text % {"who": who, "shop": shop, "num": count}
 
 
 def subject(email: NotificationEmail) -> str:
@@ -105,13 +123,7 @@ def subject(email: NotificationEmail) -> str:
     who = visitor_label(email, header_safe)
     shop = header_safe(email.account_name, limit=40)
     if email.kind is NotificationKind.OFFLINE_MESSAGE:
-        count = len(email.messages)
-        text = t.ngettext(
-            "New message from %(who)s on %(shop)s",
-            "%(num)d new messages from %(who)s on %(shop)s",
-            count,
-        )
-        return text % {"who": who, "shop": shop, "num": count}
+        return new_messages_title(email.locale, who, shop, len(email.messages))
     text = t.gettext("Missed conversation: %(who)s left %(shop)s without an answer")
     return text % {"who": who, "shop": shop}
 

@@ -433,8 +433,9 @@ def update_notification_settings(
     offline_message_email: bool | Unchanged = UNCHANGED,
     missed_conversation_email: bool | Unchanged = UNCHANGED,
     offline_email_delay: float | Unchanged | None = UNCHANGED,
+    offline_push_delay: float | Unchanged | None = UNCHANGED,
 ) -> Account:
-    """``offline_email_delay`` ``None``: the installation's delay again."""
+    """A delay ``None``: the installation's again."""
     require_manager(caller)
     with rt.database.write() as session:
         account = load_account(session, caller)
@@ -444,6 +445,8 @@ def update_notification_settings(
             account.missed_conversation_email = missed_conversation_email
         if offline_email_delay is not UNCHANGED:
             account.offline_email_delay = offline_email_delay
+        if offline_push_delay is not UNCHANGED:
+            account.offline_push_delay = offline_push_delay
         return account
 
 

@@ -242,6 +242,7 @@ def update_my_notifications(
     *,
     offline_message_email: bool | Unchanged = UNCHANGED,
     missed_conversation_email: bool | Unchanged = UNCHANGED,
+    offline_message_push: bool | Unchanged = UNCHANGED,
 ) -> Agent:
     with rt.database.write() as session:
         agent = load_agent(session, caller, caller.agent_id)
@@ -249,6 +250,8 @@ def update_my_notifications(
             agent.offline_message_email = offline_message_email
         if missed_conversation_email is not UNCHANGED:
             agent.missed_conversation_email = missed_conversation_email
+        if offline_message_push is not UNCHANGED:
+            agent.offline_message_push = offline_message_push
         return agent
 
 

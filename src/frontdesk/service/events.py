@@ -103,6 +103,13 @@ class NotificationsDue:
 
 
 @dataclass(frozen=True, slots=True)
+class PushesDue:
+    """Pushes to make; ``due``: when the earliest falls due (``None``: now)."""
+
+    due: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
 class DeliveriesDue:
     """E-mails to send; ``due``: the earliest attempt (``None``: now)."""
 

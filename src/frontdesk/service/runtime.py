@@ -23,6 +23,7 @@ from frontdesk.service.events import (
     DeliveryAttempted,
     Dispatcher,
     NotificationsDue,
+    PushesDue,
 )
 from frontdesk.settings import Settings
 from frontdesk.store.database import Database
@@ -37,11 +38,13 @@ class Runtime:
     database: Database
     clock: Clock
     passwords: PasswordHasher
-    # Rung after a transaction that makes a notification due (``decisions_bell``) or an
-    # e-mail to send (``deliveries_bell``), so the engine worker of this process looks at
-    # that schedule again. Apart, so that deciding never waits for a batch of e-mails.
+    # Rung after a transaction that makes a notification due (``decisions_bell``), an
+    # e-mail to send (``deliveries_bell``) or a push to make (``pushes_bell``), so the
+    # engine worker of this process looks at that schedule again. Apart, so that deciding
+    # never waits for a batch of e-mails or pushes.
     decisions_bell: Doorbell = field(default_factory=Doorbell)
     deliveries_bell: Doorbell = field(default_factory=Doorbell)
+    pushes_bell: Doorbell = field(default_factory=Doorbell)
     visitor_callers: VisitorCallers = field(default_factory=lambda: VisitorCallers())
     agent_callers: AgentCallers = field(default_factory=lambda: AgentCallers())
     # What committed transactions changed, handed to whoever acts on it (service/events.py).
@@ -57,6 +60,7 @@ class Runtime:
         )
         self.events.subscribe(NotificationsDue, lambda e: self.decisions_bell.ring(e.due))
         self.events.subscribe(DeliveriesDue, lambda e: self.deliveries_bell.ring(e.due))
+        self.events.subscribe(PushesDue, lambda e: self.pushes_bell.ring(e.due))
         self.events.subscribe(
             Decided, lambda e: metrics.decided(e.kind, e.state, e.reason, e.lateness, count=e.count)
         )
@@ -72,6 +76,12 @@ class Runtime:
         now): this process's engine looks again once it commits, other processes' engines
         when they hear ``ENGINE_CHANNEL``."""
         self.record(session, NotificationsDue(due))
+        self.database.notify(session, ENGINE_CHANNEL)
+
+    def pushes_due(self, session: Session, due: datetime | None = None) -> None:
+        """The transaction makes pushes due (``due``: the earliest), announced as
+        ``notifications_due`` is."""
+        self.record(session, PushesDue(due))
         self.database.notify(session, ENGINE_CHANNEL)
 
     def deliveries_due(self, session: Session, due: datetime | None = None) -> None:

@@ -114,6 +114,7 @@ FACTS = (
     _accounts.c.plan,
     _accounts.c.offline_message_email,
     _accounts.c.offline_email_delay,
+    _accounts.c.offline_push_delay,
     _visitors.c.name,
     _visitors.c.email,
     _visitors.c.page_url,
@@ -182,7 +183,9 @@ def record_visitor_message(
     facts = _ACCOUNT_AND_VISITOR.first(connection, visitor_id=caller.visitor_id)
     assert facts is not None  # an authenticated visitor exists
     found = _OPEN_CONVERSATION.first(connection, visitor_id=caller.visitor_id)
-    plan, offline_on, delay, name, email, page_url, present, present_until = facts
+    _plan, _offline_on, _email_delay, _push_delay, name, email, page_url, present, present_until = (
+        facts
+    )
     if found is None:
         status = ConversationStatus.UNSERVED
         conversation_id = NEW_CONVERSATION.scalar(
@@ -221,12 +224,7 @@ def record_visitor_message(
         session,
         rt,
         connection,
-        account=notifications.AccountRules(
-            id=caller.account_id,
-            plan=plan,
-            offline_message_email=offline_on,
-            offline_email_delay=delay,
-        ),
+        account=rules_of(caller, facts),
         conversation_id=conversation_id,
         group_id=group_id,
         message_id=message_id,
@@ -255,7 +253,11 @@ def record_visitor_message(
 
 
 def rules_of(caller: VisitorCaller, facts: tuple[Any, ...]) -> notifications.AccountRules:
-    plan, offline_on, delay, *_ = facts
+    plan, offline_on, email_delay, push_delay, *_ = facts
     return notifications.AccountRules(
-        id=caller.account_id, plan=plan, offline_message_email=offline_on, offline_email_delay=delay
+        id=caller.account_id,
+        plan=plan,
+        offline_message_email=offline_on,
+        offline_email_delay=email_delay,
+        offline_push_delay=push_delay,
     )

@@ -164,7 +164,7 @@ def record_visitor_messages(session: Session, items: Sequence[_ToPost]) -> list[
 
     plain: list[_Together] = []
     for visitor_id, (index, caller) in together.items():
-        plan, offline_on, _delay, _name, _email, _page, present, present_until = facts[visitor_id]
+        plan, offline_on, *_delays, _name, _email, _page, present, present_until = facts[visitor_id]
         found = open_conversations[visitor_id][-1] if open_conversations.get(visitor_id) else None
         lease, until = visitor_lease(rt, present=present, present_until=present_until, now=now)
         scope_online = caller.account_id in online
@@ -270,7 +270,7 @@ def record_visitor_messages(session: Session, items: Sequence[_ToPost]) -> list[
         ],
     )
     for p in plain:
-        _plan, _on, _delay, name, email, page_url, _present, _until = p.facts
+        _plan, _on, _email_delay, _push_delay, name, email, page_url, _present, _until = p.facts
         arrival = arrivals.get(p.caller.visitor_id)
         results[p.index] = posted = Posted(
             account_id=p.caller.account_id,

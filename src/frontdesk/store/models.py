@@ -41,6 +41,7 @@ from frontdesk.core.notifications import (
     DeliveryState,
     NotificationKind,
     NotificationState,
+    PushState,
     SuppressedBecause,
 )
 from frontdesk.core.presence import PresenceChange
@@ -75,6 +76,8 @@ class Account(Base):
     missed_conversation_email: Mapped[bool] = mapped_column(Boolean, default=False)
     # None: the server's ``offline_email_delay``.
     offline_email_delay: Mapped[float | None] = mapped_column(Float, default=None)
+    # None: the server's ``offline_push_delay`` (docs/push.md).
+    offline_push_delay: Mapped[float | None] = mapped_column(Float, default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
@@ -99,6 +102,10 @@ class Agent(Base):
     # The agent's own choice (``/me/notifications``): True = send me these e-mails.
     offline_message_email: Mapped[bool] = mapped_column(Boolean, default=True)
     missed_conversation_email: Mapped[bool] = mapped_column(Boolean, default=True)
+    # And these pushes, to each browser or phone subscribed (docs/push.md).
+    offline_message_push: Mapped[bool] = mapped_column(
+        Boolean, default=True, server_default=text("true")
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     # The online state as last recorded in ``presence_changes``; the truth is computed from
     # the devices, and the presence sweep records where the two part.
@@ -300,6 +307,7 @@ class ConversationRead(Base):
 
 
 _OPEN_OFFLINE = text("state = 'scheduled' AND kind = 'offline_message'")
+_PUSH_PENDING = text("push_due_at IS NOT NULL")
 
 
 class Notification(Base):
@@ -329,10 +337,25 @@ class Notification(Base):
     visitor_left_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     # [[agent_id, reason], …]: the agents of the account who were not sent it, and why.
     not_recipients: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    # The push before the e-mail (docs/push.md): when it is due, while it is; once the push
+    # stage has run, why nobody was pushed (``push_reason``) or who was not and why
+    # (``push_not_recipients``, as ``not_recipients``); the pushes are ``PushDelivery`` rows.
+    push_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    push_reason: Mapped[SuppressedBecause | None] = mapped_column(
+        StrEnumType(SuppressedBecause), default=None
+    )
+    push_not_recipients: Mapped[list[Any] | None] = mapped_column(JSON, default=None)
 
     __table_args__ = (
         # By conversation: the unique constraint's index below, which starts with it.
         Index("ix_notifications_state_due_at", "state", "due_at"),
+        # Only the pushes still to make: the push stage and a call-off clear push_due_at.
+        Index(
+            "ix_notifications_push_due_at",
+            "push_due_at",
+            sqlite_where=_PUSH_PENDING,
+            postgresql_where=_PUSH_PENDING,
+        ),
         Index(
             "uq_notifications_open_offline",
             "conversation_id",
@@ -486,6 +509,38 @@ class PushSubscription(Base):
     __table_args__ = (
         Index("ix_push_subscriptions_agent_id", "agent_id"),
         Index("ix_push_subscriptions_token_id", "token_id"),
+    )
+
+
+class PushDelivery(Base):
+    """One push of a notification to one subscription, and what its push service answered.
+    Written, ``sending``, in the transaction that claims the push (the notification's
+    ``push_due_at`` cleared), so a push is made at most once: a worker that dies between
+    the claim and the answer leaves it ``sending``, and the e-mail is the safety net."""
+
+    __tablename__ = "push_deliveries"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    notification_id: Mapped[int] = mapped_column(ForeignKey("notifications.id", ondelete="CASCADE"))
+    agent_id: Mapped[int | None] = mapped_column(
+        ForeignKey("agents.id", ondelete="SET NULL"), default=None
+    )
+    subscription_id: Mapped[int | None] = mapped_column(
+        ForeignKey("push_subscriptions.id", ondelete="SET NULL"), default=None
+    )
+    # The browser or phone, as its subscription named it, and its push service's host.
+    device_name: Mapped[str] = mapped_column(String(200))
+    push_service: Mapped[str] = mapped_column(String(255))
+    state: Mapped[PushState] = mapped_column(StrEnumType(PushState))
+    status: Mapped[int | None] = mapped_column(Integer, default=None)
+    answer: Mapped[str | None] = mapped_column(String(300), default=None)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+
+    __table_args__ = (
+        Index("ix_push_deliveries_notification_id", "notification_id"),
+        Index("ix_push_deliveries_agent_id", "agent_id"),
+        Index("ix_push_deliveries_subscription_id", "subscription_id"),
     )
 
 

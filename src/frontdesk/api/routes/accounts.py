@@ -135,4 +135,6 @@ def _settings_out(rt: Runtime, account: Account) -> NotificationSettingsOut:
         missed_conversation_email_available=has_missed_conversation_emails(account.plan),
         offline_email_delay=account.offline_email_delay,
         default_offline_email_delay=rt.settings.offline_email_delay,
+        offline_push_delay=account.offline_push_delay,
+        default_offline_push_delay=rt.settings.offline_push_delay,
     )

@@ -78,11 +78,16 @@ class NotificationSettingsOut(Response):
     # None: the server's default, which ``default_offline_email_delay`` gives.
     offline_email_delay: float | None
     default_offline_email_delay: float
+    # The push before the e-mail (docs/push.md); None: the server's default. A delay not
+    # shorter than the e-mail's means no push.
+    offline_push_delay: float | None
+    default_offline_push_delay: float
 
 
 class NotificationSettingsPatch(Patch):
-    nullable = frozenset({"offline_email_delay"})
+    nullable = frozenset({"offline_email_delay", "offline_push_delay"})
 
     offline_message_email: Flag | None = None
     missed_conversation_email: Flag | None = None
     offline_email_delay: Annotated[float, Field(gt=0, le=OFFLINE_EMAIL_DELAY_MAX)] | None = None
+    offline_push_delay: Annotated[float, Field(gt=0, le=OFFLINE_EMAIL_DELAY_MAX)] | None = None

@@ -116,8 +116,11 @@ class MePatch(Patch):
 class MyNotifications(Response):
     offline_message_email: bool
     missed_conversation_email: bool
+    # Pushes to your subscribed browsers and phones before the e-mail (docs/push.md).
+    offline_message_push: bool
 
 
 class MyNotificationsPatch(Patch):
     offline_message_email: Flag | None = None
     missed_conversation_email: Flag | None = None
+    offline_message_push: Flag | None = None

@@ -13,7 +13,9 @@ from frontdesk.core.notifications import (
     DeliveryState,
     NotificationKind,
     NotificationState,
+    NotPushedBecause,
     NotRecipientBecause,
+    PushState,
     SuppressedBecause,
 )
 
@@ -36,6 +38,36 @@ class DeliveryOut(Response):
 class NotRecipientOut(Response):
     agent_id: int
     reason: NotRecipientBecause
+
+
+class PushOut(Response):
+    """One push to one browser or phone, and what its push service answered."""
+
+    agent_id: int | None
+    device_name: str
+    push_service: str  # the push service's host
+    state: PushState
+    status: int | None  # its HTTP answer: 201 taken, 404/410 gone, …
+    answer: str | None
+    created_at: datetime
+    answered_at: datetime | None
+
+
+class NotPushedOut(Response):
+    agent_id: int
+    reason: NotPushedBecause
+
+
+class PushStageOut(Response):
+    """The push before the e-mail (docs/push.md)."""
+
+    due_at: datetime | None = Field(description="When it is due, while it is still to come.")
+    reason: SuppressedBecause | None = Field(
+        description="Why nobody was pushed: an agent came online first, the message was "
+        "read, the conversation served or closed, or the e-mail was decided first."
+    )
+    pushes: list[PushOut]
+    not_pushed: list[NotPushedOut]
 
 
 class AgentNotificationOut(Response):
@@ -61,6 +93,10 @@ class NotificationOut(Response):
     )
     recipients: list[DeliveryOut]
     not_recipients: list[NotRecipientOut]
+    push: PushStageOut | None = Field(
+        description="The push before the e-mail; null when there was none to make (a "
+        "missed conversation, or a push delay not shorter than the e-mail's)."
+    )
     for_agent: AgentNotificationOut | None = Field(
         description="With ?agent_id=: the decision told from that agent's side."
     )

@@ -1,5 +1,5 @@
 """The notification engine's side of the store (docs/spec.md section 3; docs/notifications.md),
-in four rooms:
+in five rooms:
 
 - ``opening``: three events open and close notifications, each inside the transaction that
   records it, so a notification exists exactly when its cause does. A visitor message
@@ -11,6 +11,7 @@ in four rooms:
   transaction that claims rows no other worker holds, asks ``frontdesk.core.notifications``
   and records the decision with its deliveries;
 - ``delivering``: ``claim_deliveries`` and ``record_outcomes`` around each e-mail it sends;
+- ``pushing``: the push before the e-mail, ``claim_pushes`` and ``record_push_answers``;
 - ``explaining``: ``list_notifications`` and friends read it all back to explain it.
 """
 
@@ -37,25 +38,37 @@ from frontdesk.service.notifications.opening import (
     open_offline_notifications_of,
     presence_recorded,
 )
+from frontdesk.service.notifications.pushing import (
+    PUSH_BATCH,
+    ClaimedPush,
+    claim_pushes,
+    next_push_at,
+    record_push_answers,
+)
 
 __all__ = [
     "DECIDE_BATCH",
+    "PUSH_BATCH",
     "AccountRules",
     "ClaimedDelivery",
+    "ClaimedPush",
     "NotificationView",
     "OfflineOpening",
     "claim_deliveries",
+    "claim_pushes",
     "decide_due",
     "explain_conversation",
     "fail_if_nobody_got_it",
     "list_notifications",
     "next_decision_at",
     "next_delivery_at",
+    "next_push_at",
     "note_visitor_message",
     "note_visitor_messages",
     "open_offline_notifications_of",
     "presence_recorded",
     "record_outcomes",
+    "record_push_answers",
     "release_deliveries",
     "views_of_account",
 ]

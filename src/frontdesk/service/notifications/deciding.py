@@ -66,7 +66,7 @@ def decide_due(rt: Runtime, *, limit: int = DECIDE_BATCH) -> int:
         ).all()
         if not due:
             return 0
-        facts = _DueFacts(session, due, now)
+        facts = DueFacts(session, due, now)
         caps = HourlyCaps(session, rt, facts.accounts, now)
         for notification in due:
             decision, reached = facts.decide(notification)
@@ -86,7 +86,7 @@ def decide_due(rt: Runtime, *, limit: int = DECIDE_BATCH) -> int:
         return len(due)
 
 
-class _DueFacts:
+class DueFacts:
     """What a batch of due notifications is decided from, read in a few statements for the
     whole batch (a statement or ten per notification made the engine fall behind at the
     rate visitors write): their conversations, accounts, batches of messages, the agents
@@ -163,6 +163,12 @@ class _DueFacts:
             ],
         )
 
+    def members_of(self, notification: Notification) -> set[int] | None:
+        """The members of the group whose scope the notification is in; None: the
+        account's."""
+        group_id = self._group(notification)
+        return None if group_id is None else self.members[group_id]
+
     def _audience(self, account_id: int, group_id: int | None, kind: NotificationKind) -> Audience:
         members = None if group_id is None else self.members[group_id]
         return audience(
@@ -185,10 +191,8 @@ class _DueFacts:
 
     def decide(self, notification: Notification) -> tuple[Decision, Audience]:
         account = self.accounts[notification.account_id]
-        conversation = self.conversations[notification.conversation_id]
         batch = self.batches.get(notification.id, [])
-        group_id = self._group(notification)
-        reached = self._audience(account.id, group_id, notification.kind)
+        reached = self._audience(account.id, self._group(notification), notification.kind)
         if notification.kind is NotificationKind.MISSED_CONVERSATION:
             facts = MissedFacts(
                 plan=account.plan,
@@ -197,19 +201,24 @@ class _DueFacts:
                 audience=reached,
             )
             return decide_missed(facts), reached
-        history = self.histories[(account.id, group_id)]
-        read_up_to = self.read_up_to.get(conversation.id)
-        offline = OfflineFacts(
+        return decide_offline(self.offline_facts(notification, reached)), reached
+
+    def offline_facts(self, notification: Notification, reached: Audience) -> OfflineFacts:
+        """Rule 3's facts of an offline-message notification as of now, for ``reached``."""
+        account = self.accounts[notification.account_id]
+        conversation = self.conversations[notification.conversation_id]
+        batch = self.batches.get(notification.id, [])
+        history = self.histories[(account.id, self._group(notification))]
+        return OfflineFacts(
             setting_on=account.offline_message_email,
             scope_came_online=online_at_some_moment(
                 history, start=notification.opened_at, end=self.now
             ),
             status=conversation.status,
             batch=batch,
-            opened_in_dashboard=opened_in_dashboard(batch, read_up_to),
+            opened_in_dashboard=opened_in_dashboard(batch, self.read_up_to.get(conversation.id)),
             audience=reached,
         )
-        return decide_offline(offline), reached
 
 
 def settle(
@@ -233,6 +242,11 @@ def settle(
     notification.state = decision.state
     notification.reason = decision.reason
     notification.decided_at = now
+    if notification.push_due_at is not None:
+        # Decided before its push was made (the push stage fell behind, or its delay was
+        # as long as the e-mail's): the e-mail, or its suppression, is the last word.
+        notification.push_due_at = None
+        notification.push_reason = decision.reason
     audience_decided = decision.send or decision.reason in (
         SuppressedBecause.NO_RECIPIENTS,
         SuppressedBecause.OPTED_OUT,

@@ -12,7 +12,14 @@ from sqlalchemy.orm import Session
 from frontdesk.core.notifications import NotificationState, NotRecipientBecause
 from frontdesk.errors import NotFound
 from frontdesk.service.runtime import AgentCaller, Runtime
-from frontdesk.store.models import Agent, Conversation, Delivery, Notification, NotificationMessage
+from frontdesk.store.models import (
+    Agent,
+    Conversation,
+    Delivery,
+    Notification,
+    NotificationMessage,
+    PushDelivery,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,6 +28,7 @@ class NotificationView:
     message_ids: list[int]
     listed_message_ids: list[int]
     deliveries: list[Delivery]
+    pushes: list[PushDelivery]
 
     @property
     def not_recipients(self) -> list[tuple[int, NotRecipientBecause]]:
@@ -103,6 +111,7 @@ def _views(
     ids = [n.id for n in notifications]
     messages: dict[int, list[tuple[int, bool]]] = {i: [] for i in ids}
     deliveries: dict[int, list[Delivery]] = {i: [] for i in ids}
+    pushes: dict[int, list[PushDelivery]] = {i: [] for i in ids}
     if ids:
         for row in session.execute(
             select(
@@ -118,12 +127,19 @@ def _views(
             select(Delivery).where(Delivery.notification_id.in_(ids)).order_by(Delivery.id)
         ):
             deliveries[delivery.notification_id].append(delivery)
+        for push in session.scalars(
+            select(PushDelivery)
+            .where(PushDelivery.notification_id.in_(ids))
+            .order_by(PushDelivery.id)
+        ):
+            pushes[push.notification_id].append(push)
     return [
         NotificationView(
             notification=n,
             message_ids=[m for m, _ in messages[n.id]],
             listed_message_ids=[m for m, listed in messages[n.id] if listed],
             deliveries=deliveries[n.id],
+            pushes=pushes[n.id],
         )
         for n in notifications
     ]

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from sqlalchemy import Connection, bindparam, insert, or_, select, update
+from sqlalchemy import Connection, bindparam, case, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from frontdesk.core.model import Plan
@@ -26,6 +26,7 @@ from frontdesk.core.notifications import (
     OnVisitorMessage,
     SuppressedBecause,
     offline_due_at,
+    offline_push_due_at,
     on_visitor_message,
 )
 from frontdesk.core.plans import group_that_applies, has_groups
@@ -94,6 +95,7 @@ class AccountRules:
     plan: Plan
     offline_message_email: bool
     offline_email_delay: float | None
+    offline_push_delay: float | None = None
 
 
 def note_visitor_message(
@@ -179,6 +181,7 @@ _NEW_OFFLINE_NOTIFICATION = PlainStatement(
         state=NotificationState.SCHEDULED,
         opened_at=bindparam("at"),
         due_at=bindparam("due_at"),
+        push_due_at=bindparam("push_due_at"),
         not_recipients=[],
     )
     .returning(_notifications.c.id, _notifications.c.conversation_id)
@@ -224,10 +227,13 @@ def note_visitor_messages(
     (``joining``: notification, message)."""
     listed = [{"notification_id": n, "message_id": m} for n, m in joining]
     if opening:
-        due = [
-            offline_due_at(o.at, o.account.offline_email_delay or rt.settings.offline_email_delay)
-            for o in opening
-        ]
+        due: list[datetime] = []
+        push_due: list[datetime | None] = []
+        for o in opening:
+            email_delay = o.account.offline_email_delay or rt.settings.offline_email_delay
+            push_delay = o.account.offline_push_delay or rt.settings.offline_push_delay
+            due.append(offline_due_at(o.at, email_delay))
+            push_due.append(offline_push_due_at(o.at, push_delay, email_delay))
         opened = _NEW_OFFLINE_NOTIFICATION.inserted(
             connection,
             [
@@ -236,8 +242,9 @@ def note_visitor_messages(
                     "conversation_id": o.conversation_id,
                     "at": o.at,
                     "due_at": due_at,
+                    "push_due_at": push_due_at,
                 }
-                for o, due_at in zip(opening, due, strict=True)
+                for o, due_at, push_due_at in zip(opening, due, push_due, strict=True)
             ],
         )
         ids = {conversation_id: notification_id for notification_id, conversation_id in opened}
@@ -245,6 +252,8 @@ def note_visitor_messages(
             {"notification_id": ids[o.conversation_id], "message_id": o.message_id} for o in opening
         )
         rt.notifications_due(session, min(due))
+        if pushes := [at for at in push_due if at is not None]:
+            rt.pushes_due(session, min(pushes))
     IN_NOTIFICATION.run_many(connection, listed)
 
 
@@ -309,7 +318,17 @@ _call_off = (
         Notification.kind == NotificationKind.OFFLINE_MESSAGE,
         Notification.state == NotificationState.SCHEDULED,
     )
-    .values(state=bindparam("called_off"), reason=bindparam("because"), decided_at=bindparam("at"))
+    .values(
+        state=bindparam("called_off"),
+        reason=bindparam("because"),
+        decided_at=bindparam("at"),
+        # No push either, if it was still to come: an agent of the scope is here.
+        push_due_at=None,
+        push_reason=case(
+            (Notification.push_due_at.is_not(None), bindparam("because")),
+            else_=Notification.push_reason,
+        ),
+    )
 )
 _CALL_OFF = PlainStatement(_call_off)
 _CALL_OFF_IN_SCOPE = PlainStatement(

@@ -1,0 +1,245 @@
+"""The push before the e-mail (docs/push.md): an offline-message notification still open
+``offline_push_delay`` after the message pushes the agents of its scope who want pushes,
+to every browser and phone of theirs subscribed.
+
+``claim_pushes`` decides the due ones in one transaction, as ``decide_due`` decides
+e-mails (the same facts, the same rule 3 as of now: a message read, a conversation served
+or closed pushes nobody), clears their ``push_due_at`` and writes a ``sending`` row for
+each push; the engine then sends them and ``record_push_answers`` records what each push
+service answered. A push is made at most once: a worker that dies between the claim and the
+answer leaves its rows ``sending``, and the e-mail, still to come, is the safety net.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from urllib.parse import urlsplit
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session
+
+from frontdesk.core.notifications import (
+    AgentFacts,
+    NotificationKind,
+    NotificationState,
+    PushState,
+    audience,
+    decide_offline_push,
+)
+from frontdesk.mail.compose import new_messages_title, visitor_words
+from frontdesk.mail.identifiers import conversation_link
+from frontdesk.push.webpush import PushAnswer, PushResult, Subscription
+from frontdesk.service.notifications.deciding import DueFacts
+from frontdesk.service.runtime import Runtime
+from frontdesk.store.models import (
+    AgentToken,
+    Message,
+    Notification,
+    PushDelivery,
+    PushSubscription,
+    Visitor,
+)
+
+PUSH_BATCH = 100
+# A push waits at its push service this long for a phone that is off: after the e-mail's
+# delay it says nothing the e-mail does not.
+PUSH_TTL_MAX = 3600
+TEXT_MAX = 500
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedPush:
+    push_id: int
+    subscription_id: int
+    subscription: Subscription
+    payload: bytes
+    topic: str
+    ttl: int
+
+
+def claim_pushes(rt: Runtime, *, limit: int = PUSH_BATCH) -> tuple[int, list[ClaimedPush]]:
+    """Decide the due pushes (``FOR UPDATE SKIP LOCKED``, as ``decide_due``); returns how
+    many notifications were decided and the pushes to send."""
+    now = rt.clock.now()
+    settings = rt.settings
+    first = next_push_at(rt)
+    if first is None or first > now:
+        # Nothing due: no write transaction (every engine hears every process's commits).
+        return 0, []
+    with rt.database.write() as session:
+        due = session.scalars(
+            select(Notification)
+            .where(
+                Notification.push_due_at <= now,
+                Notification.state == NotificationState.SCHEDULED,
+                Notification.kind == NotificationKind.OFFLINE_MESSAGE,
+            )
+            .order_by(Notification.push_due_at, Notification.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        ).all()
+        if not due:
+            return 0, []
+        facts = DueFacts(session, due, now)
+        wanting = {
+            agent.id
+            for agent in facts.agents.values()
+            if agent.active and agent.offline_message_push
+        }
+        # The subscriptions of logins that still hold (a logout or a revoked token deleted
+        # theirs already; an expired one's browser is told nothing more).
+        lifetime_from = now - timedelta(seconds=settings.token_lifetime)
+        idle_from = now - timedelta(seconds=settings.token_idle_timeout)
+        subscriptions: dict[int, list[PushSubscription]] = {}
+        for subscribed in session.scalars(
+            select(PushSubscription)
+            .join(AgentToken, AgentToken.id == PushSubscription.token_id)
+            .where(
+                PushSubscription.agent_id.in_(wanting),
+                AgentToken.revoked_at.is_(None),
+                AgentToken.created_at > lifetime_from,
+                func.coalesce(AgentToken.last_used_at, AgentToken.created_at) > idle_from,
+            )
+            .order_by(PushSubscription.id)
+        ):
+            subscriptions.setdefault(subscribed.agent_id, []).append(subscribed)
+        texts = _newest_texts(session, facts)
+        visitors = {
+            v.id: v
+            for v in session.scalars(
+                select(Visitor).where(
+                    Visitor.id.in_({c.visitor_id for c in facts.conversations.values()})
+                )
+            )
+        }
+        claimed: list[tuple[PushDelivery, PushSubscription, bytes, str, int]] = []
+        for notification in due:
+            members = facts.members_of(notification)
+            reached = audience(
+                AgentFacts(
+                    agent_id=agent.id,
+                    active=agent.active,
+                    in_scope=members is None or agent.id in members,
+                    wants_kind=agent.offline_message_push,
+                )
+                for agent in facts.agents.values()
+                if agent.account_id == notification.account_id
+            )
+            decision = decide_offline_push(
+                facts.offline_facts(notification, reached), frozenset(subscriptions)
+            )
+            notification.push_due_at = None
+            notification.push_reason = decision.reason
+            notification.push_not_recipients = [[a, r.value] for a, r in decision.not_recipients]
+            if decision.reason is not None:
+                continue
+            conversation = facts.conversations[notification.conversation_id]
+            visitor = visitors[conversation.visitor_id]
+            account = facts.accounts[notification.account_id]
+            batch = facts.batches.get(notification.id, [])
+            ttl = max(1, min(PUSH_TTL_MAX, int((notification.due_at - now).total_seconds())))
+            for agent_id in decision.recipients:
+                locale = facts.agents[agent_id].locale
+                who = visitor_words(
+                    locale, _short(visitor.name, 60), _short(visitor.email, 60), conversation.id
+                )
+                payload = json.dumps(
+                    {
+                        "kind": NotificationKind.OFFLINE_MESSAGE.value,
+                        "notification_id": notification.id,
+                        "conversation_id": conversation.id,
+                        "title": new_messages_title(
+                            locale, who, _short(account.name, 40) or "", len(batch)
+                        ),
+                        "body": _short(texts.get(notification.id), TEXT_MAX) or "",
+                        "url": conversation_link(settings.public_url, conversation.id),
+                        "tag": f"frontdesk-conversation-{conversation.id}",
+                    },
+                    ensure_ascii=False,
+                ).encode()
+                for subscription in subscriptions[agent_id]:
+                    push = PushDelivery(
+                        notification_id=notification.id,
+                        agent_id=agent_id,
+                        subscription_id=subscription.id,
+                        device_name=subscription.device_name,
+                        push_service=urlsplit(subscription.endpoint).hostname or "",
+                        state=PushState.SENDING,
+                        created_at=now,
+                    )
+                    session.add(push)
+                    claimed.append((push, subscription, payload, f"c{conversation.id}", ttl))
+        session.flush()
+        return len(due), [
+            ClaimedPush(
+                push_id=push.id,
+                subscription_id=subscription.id,
+                subscription=Subscription(
+                    subscription.endpoint, subscription.p256dh, subscription.auth
+                ),
+                payload=payload,
+                topic=topic,
+                ttl=ttl,
+            )
+            for push, subscription, payload, topic, ttl in claimed
+        ]
+
+
+def _short(text: str | None, limit: int) -> str | None:
+    if text is None:
+        return None
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
+
+
+def _newest_texts(session: Session, facts: DueFacts) -> dict[int, str]:
+    """Each notification's newest message, the words its push shows."""
+    newest = {
+        notification_id: max(batch) for notification_id, batch in facts.batches.items() if batch
+    }
+    if not newest:
+        return {}
+    texts: dict[int, str] = dict(
+        session.execute(
+            select(Message.id, Message.text).where(Message.id.in_(set(newest.values())))
+        ).all()
+    )
+    return {n: texts[m] for n, m in newest.items() if m in texts}
+
+
+def record_push_answers(
+    rt: Runtime, answered: list[tuple[ClaimedPush, PushAnswer]], at: datetime
+) -> None:
+    """What each push service answered, on its push and its subscription; a subscription
+    gone (404, 410) is deleted."""
+    with rt.database.write() as session:
+        for push, answer in answered:
+            state = {
+                PushResult.SENT: PushState.SENT,
+                PushResult.GONE: PushState.GONE,
+            }.get(answer.result, PushState.FAILED)
+            session.execute(
+                update(PushDelivery)
+                .where(PushDelivery.id == push.push_id)
+                .values(state=state, status=answer.status, answer=answer.text[:300], answered_at=at)
+            )
+            if answer.result is PushResult.GONE:
+                session.execute(
+                    delete(PushSubscription).where(PushSubscription.id == push.subscription_id)
+                )
+            else:
+                session.execute(
+                    update(PushSubscription)
+                    .where(PushSubscription.id == push.subscription_id)
+                    .values(last_pushed_at=at, last_status=answer.status, last_answer=answer.text)
+                )
+
+
+def next_push_at(rt: Runtime) -> datetime | None:
+    """The earliest moment a push falls due."""
+    with rt.database.read() as session:
+        return session.scalar(
+            select(func.min(Notification.push_due_at)).where(Notification.push_due_at.is_not(None))
+        )

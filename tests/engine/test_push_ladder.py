@@ -1,0 +1,224 @@
+"""The push before the e-mail (docs/push.md), on a live server with the engine on the real
+clock: an offline message pushes every subscribed agent of the scope who wants pushes,
+``PUSH_DELAY`` after it, through a real push service on loopback (tests/pushservice.py),
+and the e-mail follows at ``DELAY`` unless the push made someone come online or read it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from frontdesk.security import PasswordHasher
+from frontdesk.store.database import Database
+from frontdesk.store.models import Notification, PushDelivery, PushSubscription
+from tests.mailsink import MailSink
+from tests.pushservice import Browser, PushService, push_service
+from tests.support import (
+    DELAY,
+    Agent,
+    LiveServer,
+    engine_settings,
+    eventually,
+    live_sign_up,
+    new_live_visitor,
+    serving,
+    settled,
+)
+
+PUSH_DELAY = 0.25  # offline_push_delay: Frontdesk's ten seconds before the two minutes
+
+
+@pytest.fixture
+def pushes() -> Iterator[PushService]:
+    with push_service(lambda: datetime.now(UTC)) as service:
+        yield service
+
+
+@pytest.fixture
+def push_server(
+    database: Database,
+    database_url: str,
+    passwords: PasswordHasher,
+    tmp_path: Path,
+    sink: MailSink,
+) -> Iterator[LiveServer]:
+    settings = engine_settings(
+        database_url,
+        tmp_path,
+        sink.url,
+        offline_push_delay=PUSH_DELAY,
+        push_http_hosts=["127.0.0.1"],
+    )
+    with serving(settings, database, passwords) as server:
+        yield server
+
+
+def subscribe(agent: Agent, pushes: PushService, name: str) -> Browser:
+    browser = pushes.subscribe()
+    made = agent.call(
+        "POST", "/me/push-subscriptions", browser.subscription_json() | {"device_name": name}
+    )
+    assert made.status_code == 201, made.text
+    return browser
+
+
+def push_stage(database: Database, conversation_id: int) -> tuple[Notification, list[PushDelivery]]:
+    """The conversation's offline notification once its push stage has run, and its
+    pushes once each has its answer."""
+
+    def done() -> tuple[Notification, list[PushDelivery]] | None:
+        with database.read() as session:
+            notification = session.scalars(
+                select(Notification).where(Notification.conversation_id == conversation_id)
+            ).one()
+            pushed = list(
+                session.scalars(
+                    select(PushDelivery)
+                    .where(PushDelivery.notification_id == notification.id)
+                    .order_by(PushDelivery.id)
+                )
+            )
+        if notification.push_due_at is not None or any(p.state == "sending" for p in pushed):
+            return None
+        return notification, pushed
+
+    return eventually(done, what="the push stage")
+
+
+def test_an_offline_message_is_pushed_to_every_subscribed_agent_then_e_mailed(
+    push_server: LiveServer, pushes: PushService, database: Database, sink: MailSink
+) -> None:
+    owner = live_sign_up(push_server)
+    pushes.vapid_public_key = owner.call("GET", "/push/vapid-key").json()["public_key"]
+    colleague, unsubscribed, opted_out = owner.invite(), owner.invite(), owner.invite()
+    phone, laptop = subscribe(owner, pushes, "Phone"), subscribe(owner, pushes, "Laptop")
+    colleagues_browser = subscribe(colleague, pushes, "Firefox")
+    opted_outs_browser = subscribe(opted_out, pushes, "Chrome")
+    assert opted_out.call("PATCH", "/me/notifications", {"offline_message_push": False}).is_success
+    visitor = new_live_visitor(push_server, owner.widget_key, name="Anna")
+
+    started = time.monotonic()
+    conversation_id = visitor.say("Is the <b>teapot</b> still in stock?")["conversation_id"]
+    for browser in (phone, laptop, colleagues_browser):
+        eventually(lambda b=browser: pushes.received_by(b), what="the push")  # type: ignore[misc]
+    pushed_after = time.monotonic() - started
+
+    assert PUSH_DELAY <= pushed_after < DELAY + 0.5
+    assert pushes.refused == []
+    received = pushes.received_by(phone)[0].payload
+    assert received["kind"] == "offline_message"
+    assert received["conversation_id"] == conversation_id
+    assert received["body"] == "Is the <b>teapot</b> still in stock?"  # as text, not markup
+    assert received["title"] == 'New message from "Anna" on Shop'
+    assert received["url"].endswith(f"/dashboard/conversations/{conversation_id}")
+    assert pushes.received_by(phone)[0].headers["topic"] == f"c{conversation_id}"
+    notification, pushed = push_stage(database, conversation_id)
+    assert notification.push_reason is None
+    assert sorted((p.agent_id, p.device_name, p.state, p.status) for p in pushed) == sorted(
+        [
+            (owner.agent_id, "Phone", "sent", 201),
+            (owner.agent_id, "Laptop", "sent", 201),
+            (colleague.agent_id, "Firefox", "sent", 201),
+        ]
+    )
+    # Nothing for the agent who opted out, and why, for each agent not pushed.
+    assert pushes.received_by(opted_outs_browser) == []
+    assert sorted(map(tuple, notification.push_not_recipients or [])) == sorted(
+        [(unsubscribed.agent_id, "no_subscription"), (opted_out.agent_id, "opted_out")]
+    )
+    # Nobody came online nor read it: the e-mail follows, to everyone, as before.
+    (decision,) = settled(owner, conversation_id)
+    assert decision["state"] == "sent"
+    assert len(sink.to(owner.email)) == 1
+    # The API tells who was pushed, on which device, what the push service said, and why
+    # the others were not.
+    push = decision["push"]
+    assert (push["due_at"], push["reason"]) == (None, None)
+    assert sorted((p["device_name"], p["state"], p["status"]) for p in push["pushes"]) == [
+        ("Firefox", "sent", 201),
+        ("Laptop", "sent", 201),
+        ("Phone", "sent", 201),
+    ]
+    assert {p["push_service"] for p in push["pushes"]} == {"127.0.0.1"}
+    assert sorted((n["agent_id"], n["reason"]) for n in push["not_pushed"]) == sorted(
+        [(unsubscribed.agent_id, "no_subscription"), (opted_out.agent_id, "opted_out")]
+    )
+    # And so does the administrator's CLI.
+    explained = subprocess.run(
+        [sys.executable, "-m", "frontdesk", "explain", str(conversation_id)],
+        env={"FRONTDESK_DATABASE_URL": push_server.runtime.settings.effective_database_url},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert f"pushed to agent {owner.agent_id} on 'Phone' via 127.0.0.1: sent 201" in explained
+    assert f"not pushed to agent {opted_out.agent_id}: opted_out" in explained
+
+
+def test_reading_the_pushed_message_in_the_dashboard_means_no_e_mail(
+    push_server: LiveServer, pushes: PushService, database: Database
+) -> None:
+    owner = live_sign_up(push_server)
+    phone = subscribe(owner, pushes, "Phone")
+    visitor = new_live_visitor(push_server, owner.widget_key)
+    conversation_id = visitor.say("Hello?")["conversation_id"]
+
+    eventually(lambda: pushes.received_by(phone), what="the push")
+    read = owner.call("POST", f"/conversations/{conversation_id}/read")
+
+    assert read.is_success, read.text
+    (decision,) = settled(owner, conversation_id)
+    assert (decision["state"], decision["reason"]) == ("suppressed", "read_in_dashboard")
+
+
+def test_an_agent_online_before_the_push_delay_means_no_push(
+    push_server: LiveServer, pushes: PushService, database: Database
+) -> None:
+    owner = live_sign_up(push_server)
+    colleague = owner.invite()
+    subscribe(owner, pushes, "Phone")
+    visitor = new_live_visitor(push_server, owner.widget_key)
+    conversation_id = visitor.say("Hello?")["conversation_id"]
+
+    came = colleague.call("PUT", "/me/status", {"status": "online", "device_id": "tab"})
+
+    assert came.is_success, came.text
+    (decision,) = settled(owner, conversation_id)
+    assert (decision["state"], decision["reason"]) == ("suppressed", "agent_came_online")
+    notification, pushed = push_stage(database, conversation_id)
+    assert (notification.push_reason, pushed) == ("agent_came_online", [])
+    assert decision["push"] == {
+        "due_at": None,
+        "reason": "agent_came_online",
+        "pushes": [],
+        "not_pushed": [],
+    }
+
+
+def test_a_subscription_its_push_service_says_is_gone_is_forgotten(
+    push_server: LiveServer, pushes: PushService, database: Database
+) -> None:
+    owner = live_sign_up(push_server)
+    gone, kept = subscribe(owner, pushes, "Old phone"), subscribe(owner, pushes, "Laptop")
+    pushes.answer[gone.id] = 410
+    visitor = new_live_visitor(push_server, owner.widget_key)
+    conversation_id = visitor.say("Hello?")["conversation_id"]
+
+    _, pushed = push_stage(database, conversation_id)
+
+    assert sorted((p.device_name, p.state, p.status) for p in pushed) == [
+        ("Laptop", "sent", 201),
+        ("Old phone", "gone", 410),
+    ]
+    with database.read() as session:
+        left = session.scalars(
+            select(PushSubscription.endpoint).where(PushSubscription.agent_id == owner.agent_id)
+        ).all()
+    assert left == [kept.endpoint]
