@@ -84,6 +84,51 @@ def dashboard_link(screen: str) -> RedirectResponse:
     return RedirectResponse(f"/app#/{quote(screen, safe='/')}", status_code=307)
 
 
+# The web app manifest: the dashboard can be installed on a phone's home screen or a
+# desktop, and then opens on its own, like an app (docs/push.md).
+MANIFEST = {
+    "id": "/app",
+    "name": "Frontdesk",
+    "short_name": "Frontdesk",
+    "description": "Live chat with your website's visitors.",
+    "start_url": "/app",
+    "scope": "/app",
+    "display": "standalone",
+    "background_color": "#f4f5f7",
+    "theme_color": "#2557d6",
+    "icons": [
+        {"src": "/static/icons/icon-192.png", "sizes": "192x192", "type": "image/png"},
+        {"src": "/static/icons/icon-512.png", "sizes": "512x512", "type": "image/png"},
+        {
+            "src": "/static/icons/icon-maskable-512.png",
+            "sizes": "512x512",
+            "type": "image/png",
+            "purpose": "maskable",
+        },
+    ],
+}
+
+
+@router.get("/app.webmanifest")
+def manifest() -> Response:
+    return Response(
+        json.dumps(MANIFEST),
+        media_type="application/manifest+json",
+        headers={"Cache-Control": "public, max-age=3600"},
+    )
+
+
+@router.get("/sw.js")
+def service_worker() -> FileResponse:
+    """The dashboard's service worker (pushes and their clicks), registered for ``/app``.
+    Checked for a new version at every visit: browsers do not cache it for long anyway."""
+    return FileResponse(
+        STATIC / "sw.js",
+        media_type="text/javascript; charset=utf-8",
+        headers={"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"},
+    )
+
+
 @router.get("/widget.js")
 def widget_script() -> FileResponse:
     """The widget, for ``<script src="…/widget.js" data-key="…" async>`` on any website."""

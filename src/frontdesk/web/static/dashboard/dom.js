@@ -110,7 +110,11 @@ export function showOutcome(form, message, kind = "status") {
   form.append(outcome);
 }
 
+// A refusal the page words itself (the browser cannot do something), shown as it is.
+export class Refusal extends Error {}
+
 export function errorText(error) {
+  if (error instanceof Refusal) return error.message;
   if (!(error instanceof ApiError)) return t("error.unexpected");
   if (error.code === "invalid_input" && Array.isArray(error.details) && error.details.length) {
     return error.details.map(problemText).join(" ");

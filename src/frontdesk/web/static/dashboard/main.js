@@ -24,6 +24,7 @@
  *   inbox.js         the folder tabs and the conversation list
  *   conversation.js  the open conversation
  *   why.js           "Why no e-mail?"
+ *   push.js          the service worker, and the profile's push notifications
  *   settings.js, profile.js, agents.js, groups.js: the other screens
  */
 

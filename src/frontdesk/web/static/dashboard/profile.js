@@ -1,6 +1,7 @@
 /*
  * The profile: the agent's details, language and time zone, their own e-mail notifications,
- * password and sessions, and the warnings of an unconfirmed or bouncing address.
+ * push notifications (push.js), password and sessions, and the warnings of an unconfirmed
+ * or bouncing address.
  */
 
 import { CONFIG, LANGUAGE_NAMES } from "./config.js";
@@ -20,6 +21,7 @@ import {
   uid,
 } from "./dom.js";
 import { api } from "./api.js";
+import { pushSection } from "./push.js";
 import { endSession } from "./session.js";
 import { renderShell } from "./shell.js";
 import { current, route } from "./routing.js";
@@ -28,7 +30,11 @@ export async function showProfile(seq) {
   ui.main.replaceChildren(
     page(t("profile.title"), h("p", { class: "muted", text: t("list.loading") })),
   );
-  const [me, mine] = await Promise.all([api("GET", "/me"), api("GET", "/me/notifications")]);
+  const [me, mine, subscriptions] = await Promise.all([
+    api("GET", "/me"),
+    api("GET", "/me/notifications"),
+    api("GET", "/me/push-subscriptions"),
+  ]);
   if (!current(seq)) return;
   state.me = me;
   const notice = state.notice;
@@ -41,6 +47,7 @@ export async function showProfile(seq) {
       me.email_confirmed ? null : unconfirmedWarning(me),
       section(t("profile.details"), profileForm(me)),
       section(t("profile.my_notifications"), myNotificationsForm(mine)),
+      section(t("profile.push"), ...pushSection(mine, subscriptions)),
       section(t("profile.password"), passwordForm()),
       section(t("profile.sessions"), sessionsForm()),
     ),

@@ -15,9 +15,11 @@ import { connectSocket, stopSocket } from "./socket.js";
 import { loadFolders, scheduleRefresh } from "./refresh.js";
 import { route } from "./routing.js";
 import { loadNotifications, markReadIfNew } from "./conversation.js";
+import { startServiceWorker } from "./push.js";
 
 export async function boot() {
   state.deviceId = browserDeviceId();
+  startServiceWorker();
   state.folder = FOLDERS.includes(stored(KEYS.folder)) ? stored(KEYS.folder) : "unserved";
   ui.root = document.getElementById("app");
   window.addEventListener("hashchange", () => {
