@@ -222,3 +222,22 @@ def test_a_subscription_its_push_service_says_is_gone_is_forgotten(
             select(PushSubscription.endpoint).where(PushSubscription.agent_id == owner.agent_id)
         ).all()
     assert left == [kept.endpoint]
+
+
+def test_an_account_nobody_of_which_is_subscribed_pushes_nobody_and_says_so(
+    push_server: LiveServer, pushes: PushService, database: Database
+) -> None:
+    owner = live_sign_up(push_server)
+    visitor = new_live_visitor(push_server, owner.widget_key)
+    conversation_id = visitor.say("Hello?")["conversation_id"]
+
+    notification, pushed = push_stage(database, conversation_id)
+
+    assert (notification.push_reason, notification.push_not_recipients, pushed) == (
+        "no_recipients",
+        [],
+        [],
+    )
+    (decision,) = settled(owner, conversation_id)
+    assert decision["state"] == "sent"  # the e-mail, as ever
+    assert decision["push"]["reason"] == "no_recipients"

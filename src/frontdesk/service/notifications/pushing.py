@@ -25,6 +25,7 @@ from frontdesk.core.notifications import (
     NotificationKind,
     NotificationState,
     PushState,
+    SuppressedBecause,
     audience,
     decide_offline_push,
 )
@@ -34,6 +35,7 @@ from frontdesk.push.webpush import PushAnswer, PushResult, Subscription
 from frontdesk.service.notifications.deciding import DueFacts
 from frontdesk.service.runtime import Runtime
 from frontdesk.store.models import (
+    Agent,
     AgentToken,
     Message,
     Notification,
@@ -69,6 +71,27 @@ def claim_pushes(rt: Runtime, *, limit: int = PUSH_BATCH) -> tuple[int, list[Cla
         # Nothing due: no write transaction (every engine hears every process's commits).
         return 0, []
     with rt.database.write() as session:
+        # Most offline messages of most installations: an account none of whose agents has
+        # a browser or phone subscribed pushes nobody, settled in one statement.
+        settled = session.execute(
+            update(Notification)
+            .where(
+                Notification.push_due_at <= now,
+                Notification.state == NotificationState.SCHEDULED,
+                Notification.account_id.not_in(
+                    select(Agent.account_id).join(
+                        PushSubscription, PushSubscription.agent_id == Agent.id
+                    )
+                ),
+            )
+            .values(
+                push_due_at=None,
+                push_reason=SuppressedBecause.NO_RECIPIENTS,
+                push_not_recipients=[],
+            )
+            .execution_options(synchronize_session=False)
+        )
+        unsubscribed = int(settled.rowcount)  # type: ignore[attr-defined]
         due = session.scalars(
             select(Notification)
             .where(
@@ -81,7 +104,7 @@ def claim_pushes(rt: Runtime, *, limit: int = PUSH_BATCH) -> tuple[int, list[Cla
             .with_for_update(skip_locked=True)
         ).all()
         if not due:
-            return 0, []
+            return unsubscribed, []
         facts = DueFacts(session, due, now)
         wanting = {
             agent.id
@@ -172,7 +195,7 @@ def claim_pushes(rt: Runtime, *, limit: int = PUSH_BATCH) -> tuple[int, list[Cla
                     session.add(push)
                     claimed.append((push, subscription, payload, f"c{conversation.id}", ttl))
         session.flush()
-        return len(due), [
+        return unsubscribed + len(due), [
             ClaimedPush(
                 push_id=push.id,
                 subscription_id=subscription.id,
