@@ -19,6 +19,9 @@ from tests.browser.dashboard_page import notifications_of, owner_logged_in, rest
 from tests.pushservice import push_service
 from tests.support import LiveServer, eventually, new_live_visitor
 
+HIDE_THE_TAB = (
+    "Object.defineProperty(document, 'visibilityState', {configurable: true, get: () => 'hidden'})"
+)
 HOSTILE_NAME = '<img src=x onerror="alert(1)">'
 HOSTILE_TEXT = "<script>alert(2)</script> Is the *teapot* <b>in stock</b>?"
 
@@ -203,4 +206,46 @@ def test_the_profile_lists_devices_tests_them_removes_one_and_switches_pushes_of
             "Notifications are blocked for this site. Allow them in the browser's site "
             "settings, then try again."
         )
+    assert_nothing_ran(watched)
+
+
+def test_a_new_conversation_in_a_background_tab_shows_a_notification_unless_switched_off(
+    watched: Watched, serve_site: SiteFactory
+) -> None:
+    page = watched.page
+    with serve_site() as server:
+        page.context.grant_permissions(["notifications"], origin=server.base_url)
+        owner, dashboard = owner_logged_in(page, server)
+        assert scope_of_service_worker(page) == f"{server.base_url}/app"
+        # Headless Chromium shows every tab at once: the tab says it is in the background.
+        page.evaluate(HIDE_THE_TAB)
+        assert page.evaluate("document.visibilityState") == "hidden"
+
+        vera = new_live_visitor(server, owner.widget_key, name=HOSTILE_NAME)
+        conversation_id = vera.say(HOSTILE_TEXT)["conversation_id"]
+        shown = eventually(lambda: notifications_shown(page), what="the notification")
+
+        assert shown == [
+            {
+                "title": f"New conversation with {HOSTILE_NAME}",
+                "body": HOSTILE_TEXT,
+                "tag": f"frontdesk-conversation-{conversation_id}",
+                "data": {"conversationId": conversation_id},
+            }
+        ]
+        expect(dashboard.folder("Unserved")).to_contain_text("1")
+
+        # Switched off in the profile: the next conversation is counted, and shown nowhere.
+        dashboard.go("#/profile")
+        dashboard.section("Push notifications").get_by_label(
+            "A sound and a notification for a new conversation while this tab is in the background"
+        ).uncheck()
+        dashboard.go("#/conversations")
+        new_live_visitor(server, owner.widget_key, name="Ken").say("Hello?")
+        # Counted by the hidden tab: it has heard the new conversation's frames.
+        expect(dashboard.folder("Unserved")).to_contain_text("2")
+        assert page.evaluate("document.visibilityState") == "hidden"
+        assert [n["data"] for n in notifications_shown(page)] == [
+            {"conversationId": conversation_id}
+        ]
     assert_nothing_ran(watched)

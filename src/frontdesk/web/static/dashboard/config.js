@@ -29,6 +29,7 @@ export const KEYS = {
   device: "frontdesk.device_id",
   locale: "frontdesk.locale",
   folder: "frontdesk.folder",
+  alerts: "frontdesk.alerts",
   status: (agentId) => `frontdesk.status.${agentId}`,
 };
 export const CONFIG = readConfig();

@@ -25,6 +25,7 @@
  *   conversation.js  the open conversation
  *   why.js           "Why no e-mail?"
  *   push.js          the service worker, and the profile's push notifications
+ *   alerts.js        a sound and a notification for a new conversation in a hidden tab
  *   settings.js, profile.js, agents.js, groups.js: the other screens
  */
 

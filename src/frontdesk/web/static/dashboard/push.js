@@ -19,6 +19,7 @@ import {
 } from "./dom.js";
 import { api } from "./api.js";
 import { timeElement } from "./time.js";
+import { alertsOn, setAlerts } from "./alerts.js";
 
 const CONVERSATION_HASH = /^#\/conversations(\/[1-9][0-9]{0,17})?$/;
 
@@ -98,6 +99,14 @@ async function subscribeHere() {
 export function pushSection(mine, subscriptions) {
   const list = h("ul", { class: "push-devices" });
   const wanted = h("input", { type: "checkbox", checked: mine.offline_message_push });
+  const inTab = h("input", { type: "checkbox", checked: alertsOn() });
+  inTab.addEventListener("change", () => {
+    setAlerts(inTab.checked);
+    // The system notification needs the browser's permission: asked on this click.
+    if (inTab.checked && "Notification" in window && Notification.permission === "default") {
+      Notification.requestPermission().catch(() => {});
+    }
+  });
   const choice = h(
     "form",
     { class: "stack" },
@@ -151,7 +160,12 @@ export function pushSection(mine, subscriptions) {
     }
   });
   renderDevices(list, subscriptions);
-  return [h("p", { class: "muted", text: t("push.intro") }), choice, devices];
+  return [
+    h("p", { class: "muted", text: t("push.intro") }),
+    choice,
+    devices,
+    checkField(t("alert.in_this_tab"), inTab, t("alert.in_this_tab_hint")),
+  ];
 }
 
 function renderDevices(list, subscriptions) {

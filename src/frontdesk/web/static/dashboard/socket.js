@@ -4,6 +4,7 @@
  * with jitter, and ends the session when the server refuses it.
  */
 
+import { onConversationCreated, onMessageCreated } from "./alerts.js";
 import { API, KEYS, PING_EVERY_MS, RECONNECT_DELAYS_S, store } from "./config.js";
 import { live, state } from "./state.js";
 import { loadAgents } from "./api.js";
@@ -129,8 +130,14 @@ function onFrame(text) {
       scheduleRefresh();
       break;
     case "conversation.created":
-    case "conversation.updated":
+      onConversationCreated(frame.conversation);
+      scheduleRefresh();
+      break;
     case "message.created":
+      onMessageCreated(frame.message);
+      scheduleRefresh();
+      break;
+    case "conversation.updated":
     case "conversation.read":
       scheduleRefresh();
       break;
