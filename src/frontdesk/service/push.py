@@ -158,17 +158,17 @@ def record_answers(rt: Runtime, pushed: list[Pushed], at: datetime) -> None:
     """What the push services answered, on their subscriptions; the ones gone deleted."""
     with rt.database.write() as session:
         for p in pushed:
-            if p.answer.result is PushResult.GONE:
-                session.execute(
-                    delete(PushSubscription).where(PushSubscription.id == p.subscription_id)
-                )
-                continue
-            session.execute(
-                update(PushSubscription)
-                .where(PushSubscription.id == p.subscription_id)
-                .values(
-                    last_pushed_at=at,
-                    last_status=p.answer.status,
-                    last_answer=p.answer.text[:300],
-                )
-            )
+            note_answer(session, p.subscription_id, p.answer, at)
+
+
+def note_answer(session: Session, subscription_id: int, answer: PushAnswer, at: datetime) -> None:
+    """A push service's answer, on the subscription pushed to: deleted when it is gone
+    (404, 410), else what was answered when."""
+    if answer.result is PushResult.GONE:
+        session.execute(delete(PushSubscription).where(PushSubscription.id == subscription_id))
+        return
+    session.execute(
+        update(PushSubscription)
+        .where(PushSubscription.id == subscription_id)
+        .values(last_pushed_at=at, last_status=answer.status, last_answer=answer.text[:300])
+    )

@@ -163,13 +163,11 @@ class DueFacts:
             ],
         )
 
-    def members_of(self, notification: Notification) -> set[int] | None:
-        """The members of the group whose scope the notification is in; None: the
-        account's."""
-        group_id = self._group(notification)
-        return None if group_id is None else self.members[group_id]
-
-    def _audience(self, account_id: int, group_id: int | None, kind: NotificationKind) -> Audience:
+    def _audience(
+        self, account_id: int, group_id: int | None, kind: NotificationKind, *, push: bool = False
+    ) -> Audience:
+        """Who of the account gets it by e-mail, or with ``push`` its offline message's push
+        (the agent's push choice; a push needs no confirmed address)."""
         members = None if group_id is None else self.members[group_id]
         return audience(
             [
@@ -178,15 +176,22 @@ class DueFacts:
                     active=agent.active,
                     in_scope=members is None or agent.id in members,
                     wants_kind=(
-                        agent.offline_message_email
+                        agent.offline_message_push
+                        if push
+                        else agent.offline_message_email
                         if kind is NotificationKind.OFFLINE_MESSAGE
                         else agent.missed_conversation_email
                     ),
-                    confirmed=agent.email_confirmed_at is not None,
+                    confirmed=push or agent.email_confirmed_at is not None,
                 )
                 for agent in self.agents.values()
                 if agent.account_id == account_id
             ]
+        )
+
+    def push_audience(self, notification: Notification) -> Audience:
+        return self._audience(
+            notification.account_id, self._group(notification), notification.kind, push=True
         )
 
     def decide(self, notification: Notification) -> tuple[Decision, Audience]:

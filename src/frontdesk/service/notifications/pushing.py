@@ -17,22 +17,21 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from frontdesk.core.notifications import (
-    AgentFacts,
     NotificationKind,
     NotificationState,
     PushState,
     SuppressedBecause,
-    audience,
     decide_offline_push,
 )
 from frontdesk.mail.compose import new_messages_title, visitor_words
 from frontdesk.mail.identifiers import conversation_link
 from frontdesk.push.webpush import PushAnswer, PushResult, Subscription
 from frontdesk.service.notifications.deciding import DueFacts
+from frontdesk.service.push import note_answer
 from frontdesk.service.runtime import Runtime
 from frontdesk.store.models import (
     Agent,
@@ -139,19 +138,9 @@ def claim_pushes(rt: Runtime, *, limit: int = PUSH_BATCH) -> tuple[int, list[Cla
         }
         claimed: list[tuple[PushDelivery, PushSubscription, bytes, str, int]] = []
         for notification in due:
-            members = facts.members_of(notification)
-            reached = audience(
-                AgentFacts(
-                    agent_id=agent.id,
-                    active=agent.active,
-                    in_scope=members is None or agent.id in members,
-                    wants_kind=agent.offline_message_push,
-                )
-                for agent in facts.agents.values()
-                if agent.account_id == notification.account_id
-            )
             decision = decide_offline_push(
-                facts.offline_facts(notification, reached), frozenset(subscriptions)
+                facts.offline_facts(notification, facts.push_audience(notification)),
+                frozenset(subscriptions),
             )
             notification.push_due_at = None
             notification.push_reason = decision.reason
@@ -248,16 +237,7 @@ def record_push_answers(
                 .where(PushDelivery.id == push.push_id)
                 .values(state=state, status=answer.status, answer=answer.text[:300], answered_at=at)
             )
-            if answer.result is PushResult.GONE:
-                session.execute(
-                    delete(PushSubscription).where(PushSubscription.id == push.subscription_id)
-                )
-            else:
-                session.execute(
-                    update(PushSubscription)
-                    .where(PushSubscription.id == push.subscription_id)
-                    .values(last_pushed_at=at, last_status=answer.status, last_answer=answer.text)
-                )
+            note_answer(session, push.subscription_id, answer, at)
 
 
 def next_push_at(rt: Runtime) -> datetime | None:
