@@ -22,6 +22,18 @@ TEMPLATE = LOCALES / "frontdesk.pot"
 Text = str | tuple[str, ...]
 
 GERMAN: dict[str, Text] = {
+    "A webhook endpoint of %(shop)s kept failing and was switched off.": (
+        "Ein Webhook-Endpunkt von %(shop)s ist wiederholt fehlgeschlagen und wurde abgeschaltet."
+    ),
+    "A webhook of %(shop)s was switched off": "Ein Webhook von %(shop)s wurde abgeschaltet",
+    "Endpoint": "Endpunkt",
+    "Events for it are no longer sent. Once the endpoint answers again, switch it on in the settings; its delivery log shows every attempt.": (
+        "Ereignisse werden nicht mehr an ihn gesendet. Sobald der Endpunkt wieder antwortet, "
+        "schalten Sie ihn in den Einstellungen wieder ein; sein Zustellprotokoll zeigt jeden "
+        "Versuch."
+    ),
+    "Open the settings": "Einstellungen öffnen",
+    "What happened": "Was geschah",
     "%(email)s will no longer get e-mails about messages that arrive while no agent is online.": (
         "%(email)s bekommt keine E-Mails mehr zu Nachrichten, die eintreffen, während kein "
         "Agent online ist."
@@ -149,6 +161,17 @@ GERMAN: dict[str, Text] = {
 
 # Czech has three plural forms: 1; 2 to 4; 0 and 5 and more.
 CZECH: dict[str, Text] = {
+    "A webhook endpoint of %(shop)s kept failing and was switched off.": (
+        "Webhookový endpoint účtu %(shop)s opakovaně selhával, a proto byl vypnut."
+    ),
+    "A webhook of %(shop)s was switched off": "Webhook účtu %(shop)s byl vypnut",
+    "Endpoint": "Koncový bod",
+    "Events for it are no longer sent. Once the endpoint answers again, switch it on in the settings; its delivery log shows every attempt.": (
+        "Události se mu už neposílají. Až endpoint zase odpovídá, zapněte ho v nastavení; "
+        "jeho protokol doručení ukazuje každý pokus."
+    ),
+    "Open the settings": "Otevřít nastavení",
+    "What happened": "Co se stalo",
     "%(email)s will no longer get e-mails about messages that arrive while no agent is online.": (
         "Na adresu %(email)s už nebudou chodit e-maily o zprávách, které přijdou, když není "
         "online žádný operátor."

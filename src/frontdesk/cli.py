@@ -274,6 +274,12 @@ def explain(conversation_id: int, as_json: bool) -> None:
             click.echo(f"  not to agent {left_out.agent_id}: {left_out.reason.value}")
         if out.push is not None:
             _echo_push(out.push)
+        for hook in out.webhooks:
+            answer = f", last answer {hook.last_status}" if hook.last_status is not None else ""
+            click.echo(
+                f"  webhook {hook.endpoint_id} ({hook.kind}) {hook.url}: {hook.state} after "
+                f"{hook.attempts} attempt(s){answer}"
+            )
 
 
 def _echo_push(push: PushStageOut) -> None:

@@ -215,6 +215,20 @@ class Settings(BaseSettings):
     push_http_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
     # How long a push service may take to answer one push.
     push_timeout: PositiveFloat = 10.0
+    # Webhooks (docs/webhooks.md). How long an endpoint may take to answer; a delivery
+    # that failed is tried again webhook_retry_first seconds later, four times as long
+    # after each next failure (at most webhook_retry_longest), until webhook_retry_for
+    # seconds after its event; an endpoint that has answered no attempt well for
+    # webhook_disable_after seconds is switched off and its account's owners e-mailed.
+    webhook_timeout: PositiveFloat = 10.0
+    webhook_retry_first: PositiveFloat = 5.0
+    webhook_retry_longest: PositiveFloat = 6 * 3600.0
+    webhook_retry_for: PositiveFloat = 24 * 3600.0
+    webhook_disable_after: PositiveFloat = 24 * 3600.0
+    # Hosts a webhook endpoint may name over plain http and on a loopback or private
+    # network (a receiver on this machine or in the LAN); every other endpoint must be an
+    # https URL of a public address.
+    webhook_local_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
     # /metrics answers a request with "Authorization: Bearer <metrics_token>"; without a
     # token set, only requests from this machine (docs/security.md).
     metrics_token: SecretStr | None = None
@@ -255,7 +269,7 @@ class Settings(BaseSettings):
             raise ValueError("push_contact must be a mailto: or https: URL")
         return contact
 
-    @field_validator("trusted_proxies", "push_http_hosts", mode="before")
+    @field_validator("trusted_proxies", "push_http_hosts", "webhook_local_hosts", mode="before")
     @classmethod
     def _split_proxies(cls, value: Any) -> Any:
         if isinstance(value, str):

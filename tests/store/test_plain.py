@@ -24,6 +24,7 @@ _NEW = PlainStatement(
         widget_key=bindparam("key"),
         offline_message_email=True,
         missed_conversation_email=False,
+        webhook_events=0,
         offline_email_delay=bindparam("delay"),
         created_at=bindparam("at"),
     )

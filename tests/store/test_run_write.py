@@ -45,6 +45,7 @@ def add_account(
                     widget_key=key,
                     offline_message_email=True,
                     missed_conversation_email=False,
+                    webhook_events=0,
                     created_at=datetime.now(UTC),
                 )
                 .returning(_accounts.c.id)
@@ -157,6 +158,7 @@ def test_a_thread_writes_while_the_loop_keeps_group_committing(database: Databas
                     widget_key=f"{prefix}thread",
                     offline_message_email=True,
                     missed_conversation_email=False,
+                    webhook_events=0,
                     created_at=datetime.now(UTC),
                 )
             )
@@ -215,6 +217,7 @@ _NEW_ACCOUNT = PlainStatement(
         widget_key=bindparam("key"),
         offline_message_email=True,
         missed_conversation_email=False,
+        webhook_events=0,
         created_at=bindparam("at"),
     )
     .returning(_accounts.c.id, _accounts.c.widget_key)

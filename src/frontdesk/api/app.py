@@ -39,6 +39,7 @@ from frontdesk.api.routes import (
     push,
     sockets,
     unsubscribe,
+    webhooks,
     widget,
 )
 from frontdesk.api.schemas.common import ErrorOut
@@ -216,6 +217,7 @@ def create_app(runtime: Runtime, *, hub: Hub | None = None) -> FastAPI:
         conversations,
         notifications,
         push,
+        webhooks,
         unsubscribe,
     ):
         api.include_router(module.router)

@@ -12,6 +12,7 @@ from frontdesk.api.schemas.notifications import (
     NotRecipientOut,
     PushOut,
     PushStageOut,
+    WebhookToldOut,
 )
 from frontdesk.core.notifications import (
     NotPushedBecause,
@@ -56,6 +57,7 @@ def notification_out(view: NotificationView, agent_id: int | None = None) -> Not
         recipients=[DeliveryOut.model_validate(d) for d in view.deliveries],
         not_recipients=[NotRecipientOut(agent_id=a, reason=r) for a, r in view.not_recipients],
         push=_push_stage(view),
+        webhooks=[WebhookToldOut.model_validate(w) for w in view.webhooks],
         for_agent=None,
     )
     if agent_id is not None:

@@ -25,25 +25,30 @@ from frontdesk.doorbell import Doorbell
 from frontdesk.engine.mailer import Mailer
 from frontdesk.mail.transport import SendOutcome, SmtpTransport
 from frontdesk.push.webpush import PushAnswer
-from frontdesk.service import notifications, outbox
+from frontdesk.service import notifications, outbox, webhooks
 from frontdesk.service.notifications import ClaimedDelivery, ClaimedPush
 from frontdesk.service.push import push_sender
 from frontdesk.service.runtime import ENGINE_CHANNEL, Runtime
+from frontdesk.service.webhooks import ClaimedWebhook
+from frontdesk.webhook.sender import WebhookAnswer, WebhookSender
 
 log = logging.getLogger("frontdesk.engine")
 
 SEND_BATCH = 50
 # Pushes in flight at once: each is one HTTP request to a push service.
 PUSH_CONCURRENCY = 8
+# Webhook requests in flight at once.
+WEBHOOK_CONCURRENCY = 8
 # After an unexpected error (the database away, say) the loop waits this long, not less.
 ERROR_PAUSE = 1.0
 
 
 class NotificationWorker:
-    """Three loops: one decides notifications at their due times, one sends the e-mails
-    decided, one makes the pushes before the e-mails (docs/push.md). Apart, so that a
-    decision due while a batch of e-mails or pushes is on its way (a minute, with a slow
-    mail server) is made on time all the same."""
+    """Four loops: one decides notifications at their due times, one sends the e-mails
+    decided, one makes the pushes before the e-mails (docs/push.md), one delivers the
+    webhook events (docs/webhooks.md). Apart, so that a decision due while a batch of
+    e-mails, pushes or webhooks is on its way (a minute, with a slow mail server) is made on
+    time all the same."""
 
     def __init__(self, runtime: Runtime, mailer: Mailer) -> None:
         self.runtime = runtime
@@ -57,6 +62,7 @@ class NotificationWorker:
         rt.decisions_bell.attach()
         rt.deliveries_bell.attach()
         rt.pushes_bell.attach()
+        rt.webhooks_bell.attach()
         self._stopping = asyncio.Event()
         self._loops = [
             asyncio.create_task(
@@ -83,6 +89,15 @@ class NotificationWorker:
                 ),
                 name="engine-push",
             ),
+            asyncio.create_task(
+                self._forever(
+                    self._deliver_webhooks,
+                    webhooks.WEBHOOK_BATCH,
+                    webhooks.next_webhook_at,
+                    rt.webhooks_bell,
+                ),
+                name="engine-webhooks",
+            ),
         ]
         if rt.database.is_postgresql:
             self._listener = asyncio.create_task(self._listen_forever(), name="engine-listen")
@@ -94,12 +109,16 @@ class NotificationWorker:
         rt.decisions_bell.ring()
         rt.deliveries_bell.ring()
         rt.pushes_bell.ring()
+        rt.webhooks_bell.ring()
         if self._listener is not None:
             self._listener.cancel()
         if self._loops:
             _, pending = await asyncio.wait(
                 self._loops,
-                timeout=max(rt.settings.smtp_timeout, rt.settings.push_timeout) + 1,
+                timeout=max(
+                    rt.settings.smtp_timeout, rt.settings.push_timeout, rt.settings.webhook_timeout
+                )
+                + 1,
             )
             for task in pending:
                 task.cancel()
@@ -110,6 +129,7 @@ class NotificationWorker:
         rt.decisions_bell.detach()
         rt.deliveries_bell.detach()
         rt.pushes_bell.detach()
+        rt.webhooks_bell.detach()
         self._loops, self._listener = [], None
 
     async def run_once(self) -> None:
@@ -118,7 +138,8 @@ class NotificationWorker:
             pushed = await self._push_due()
             decided = await self._decide()
             sent = await self._send_due()
-            if not pushed and not decided and not sent:
+            hooked = await self._deliver_webhooks()
+            if not pushed and not decided and not sent and not hooked:
                 return
 
     async def _decide(self) -> int:
@@ -179,6 +200,38 @@ class NotificationWorker:
             notifications.record_push_answers, rt, answered, rt.clock.now()
         )
         return decided
+
+    async def _deliver_webhooks(self) -> int:
+        """Claim a batch of due webhook events and post them, ``WEBHOOK_CONCURRENCY`` at a
+        time, over one HTTP session; record what each endpoint answered."""
+        rt = self.runtime
+        claimed = await anyio.to_thread.run_sync(webhooks.claim_webhooks, rt)
+        if not claimed:
+            return 0
+        waiting = deque(claimed)
+        answered: list[tuple[ClaimedWebhook, WebhookAnswer]] = []
+        sender = WebhookSender(
+            timeout=rt.settings.webhook_timeout, local_hosts=rt.settings.webhook_local_hosts
+        )
+        async with sender:
+
+            async def poster() -> None:
+                while waiting:
+                    item = waiting.popleft()
+                    answer = await sender.send(
+                        item.url,
+                        item.body,
+                        msg_id=item.msg_id,
+                        secret=item.secret,
+                        now=rt.clock.now(),
+                    )
+                    answered.append((item, answer))
+
+            await asyncio.gather(*(poster() for _ in range(min(WEBHOOK_CONCURRENCY, len(claimed)))))
+        await anyio.to_thread.run_sync(
+            webhooks.record_webhook_answers, rt, answered, rt.clock.now()
+        )
+        return len(claimed)
 
     async def _send_due(self) -> int:
         """Send a batch of due deliveries, then of due outbox e-mails."""
@@ -271,6 +324,7 @@ class NotificationWorker:
         self.runtime.decisions_bell.ring()
         self.runtime.deliveries_bell.ring()
         self.runtime.pushes_bell.ring()
+        self.runtime.webhooks_bell.ring()
 
     async def _listen_forever(self) -> None:
         """Other processes' commits ring this process's doorbell (PostgreSQL NOTIFY)."""

@@ -46,6 +46,10 @@ def profile_link(base_url: str) -> str:
     return f"{_base(base_url)}/dashboard/profile"
 
 
+def settings_link(base_url: str) -> str:
+    return f"{_base(base_url)}/dashboard/settings"
+
+
 def dashboard_link(base_url: str) -> str:
     return f"{_base(base_url)}/app"
 

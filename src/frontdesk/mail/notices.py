@@ -25,6 +25,7 @@ from frontdesk.mail.i18n import local_time, translations, zone_name
 CONFIRM_ADDRESS = "confirm_address"
 INVITATION = "invitation"
 DIGEST = "digest"
+WEBHOOK_DISABLED = "webhook_disabled"
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +39,7 @@ class DigestLine:
 
 @dataclass(frozen=True, slots=True)
 class Notice:
-    kind: str  # CONFIRM_ADDRESS, INVITATION or DIGEST
+    kind: str  # CONFIRM_ADDRESS, INVITATION, DIGEST or WEBHOOK_DISABLED
     message_id: str
     sender: str
     recipient_email: str
@@ -53,6 +54,9 @@ class Notice:
     valid_days: int = 7
     lines: tuple[DigestLine, ...] = ()
     dashboard_url: str = ""
+    # A webhook endpoint switched off: its URL, and why.
+    endpoint_url: str = ""
+    reason: str = ""
 
 
 def subject(notice: Notice) -> str:
@@ -61,6 +65,10 @@ def subject(notice: Notice) -> str:
         return t.gettext("Confirm your e-mail address for Frontdesk")
     if notice.kind == INVITATION:
         return t.gettext("Your invitation to answer chats on Frontdesk")
+    if notice.kind == WEBHOOK_DISABLED:
+        return t.gettext("A webhook of %(shop)s was switched off") % {
+            "shop": header_safe(notice.account_name, limit=40)
+        }
     count = len(notice.lines)
     text = t.ngettext(
         "%(num)d notification held back on %(shop)s",
@@ -106,6 +114,8 @@ def text(notice: Notice) -> str:
             lines=lines,
             dashboard_url=notice.dashboard_url,
             zone=zone_name(notice.time_zone, locale=notice.locale),
+            endpoint_url=notice.endpoint_url,
+            reason=notice.reason,
         )
     )
     return body_safe(rendered)

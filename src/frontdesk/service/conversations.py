@@ -16,10 +16,11 @@ from sqlalchemy.orm import Session
 
 from frontdesk.core.folders import folder_of
 from frontdesk.core.model import ConversationStatus, Folder, MessageAuthor
+from frontdesk.core.webhooks import WebhookEvent, wants
 from frontdesk.errors import Conflict, NotFound
-from frontdesk.service import events
+from frontdesk.service import events, webhooks
 from frontdesk.service.runtime import AgentCaller, Runtime
-from frontdesk.store.models import Agent, Conversation, ConversationRead, Message
+from frontdesk.store.models import Account, Agent, Conversation, ConversationRead, Message
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +161,20 @@ def reply(rt: Runtime, caller: AgentCaller, conversation_id: int, *, text: str) 
         # Whoever writes a reply has read everything before it.
         _advance_read(session, rt, conversation.id, caller.agent_id, message.id)
         messages = (joined, message) if joined else (message,)
+        _tell_webhooks(
+            session,
+            rt,
+            caller,
+            conversation,
+            WebhookEvent.MESSAGE_CREATED,
+            message=webhooks.message_data(
+                message.id,
+                author=MessageAuthor.AGENT.value,
+                text=text,
+                at=now,
+                agent=(caller.agent_id, _agent_name(session, caller)),
+            ),
+        )
         rt.record(session, events.ConversationChanged(conversation, messages))
         return Replied(conversation=conversation, message=message, joined=joined)
 
@@ -180,9 +195,40 @@ def close(rt: Runtime, caller: AgentCaller, conversation_id: int) -> Changed:
                     now=now,
                 )
             )
+            _tell_webhooks(
+                session,
+                rt,
+                caller,
+                conversation,
+                WebhookEvent.CONVERSATION_CLOSED,
+                closed_by={"id": caller.agent_id, "name": _agent_name(session, caller)},
+                closed_at=webhooks.iso(now),
+            )
         (view,) = _views(session, caller, [conversation])
         rt.record(session, events.ConversationChanged(conversation, tuple(new_messages)))
         return Changed(view=view, new_messages=new_messages)
+
+
+def _tell_webhooks(
+    session: Session,
+    rt: Runtime,
+    caller: AgentCaller,
+    conversation: Conversation,
+    event: WebhookEvent,
+    **data: object,
+) -> None:
+    """The webhook event of an agent's change, in its transaction (docs/webhooks.md)."""
+    mask = session.scalar(select(Account.webhook_events).where(Account.id == caller.account_id))
+    if not wants(mask, event):
+        return
+    webhooks.emit(
+        session,
+        rt,
+        account_id=caller.account_id,
+        mask=mask,
+        event=event,
+        data=webhooks.about(rt, conversation) | data,
+    )
 
 
 def _join(

@@ -110,6 +110,13 @@ class PushesDue:
 
 
 @dataclass(frozen=True, slots=True)
+class WebhooksDue:
+    """Webhook events to deliver; ``due``: the earliest attempt (``None``: now)."""
+
+    due: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
 class DeliveriesDue:
     """E-mails to send; ``due``: the earliest attempt (``None``: now)."""
 

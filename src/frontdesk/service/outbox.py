@@ -23,6 +23,7 @@ import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
@@ -44,6 +45,7 @@ from frontdesk.mail.identifiers import (
     dashboard_link,
     message_id_domain,
     notice_message_id,
+    settings_link,
 )
 from frontdesk.mail.notices import DigestLine, Notice
 from frontdesk.mail.transport import SendOutcome
@@ -64,6 +66,7 @@ from frontdesk.store.models import (
     OutboxEmail,
     OutboxKind,
     Visitor,
+    WebhookEndpoint,
 )
 
 _ADDRESS_KINDS = (OutboxKind.CONFIRM_ADDRESS, OutboxKind.INVITATION)
@@ -197,6 +200,15 @@ def _queue(
     return row
 
 
+def tell_of_webhook_switched_off(
+    session: Session, rt: Runtime, owner: Agent, endpoint_id: int, now: datetime
+) -> None:
+    """E-mail ``owner`` that the account's webhook endpoint kept failing and was switched
+    off (docs/webhooks.md)."""
+    row = _queue(session, rt, owner, OutboxKind.WEBHOOK_DISABLED, now)
+    row.webhook_endpoint_id = endpoint_id
+
+
 # --- hourly caps ----------------------------------------------------------------------------
 
 
@@ -326,13 +338,24 @@ def claim_outbox(rt: Runtime, *, limit: int) -> list[ClaimedNotice]:
         ).all()
         digests = [row.id for row, _, _ in rows if row.kind is OutboxKind.DIGEST]
         lines = _digest_lines(session, digests, base_url)
+        endpoints = {
+            e.id: e
+            for e in session.scalars(
+                select(WebhookEndpoint).where(
+                    WebhookEndpoint.id.in_({row.webhook_endpoint_id for row, _, _ in rows} - {None})
+                )
+            )
+        }
         for row, agent, account_name in rows:
             row.lease_until = lease_until
             row.lease_token = token
             link = None
-            if row.kind is not OutboxKind.DIGEST:
+            endpoint = endpoints.get(row.webhook_endpoint_id or 0)
+            if row.kind in _ADDRESS_KINDS:
                 token_of_link = address_confirmation(rt, agent.id, row.email)
                 link = confirmation_link(base_url, token_of_link)
+            elif row.kind is OutboxKind.WEBHOOK_DISABLED:
+                link = settings_link(base_url)
             listed = lines.get(row.id, [])
             claimed.append(
                 ClaimedNotice(
@@ -357,10 +380,22 @@ def claim_outbox(rt: Runtime, *, limit: int) -> list[ClaimedNotice]:
                         valid_days=max(1, round(settings.address_confirmation_valid_for / 86400)),
                         lines=tuple(line for _, line in listed),
                         dashboard_url=dashboard_link(base_url),
+                        endpoint_url=_endpoint_shown(endpoint),
+                        reason=(endpoint.disabled_reason or "") if endpoint is not None else "",
                     ),
                 )
             )
     return claimed
+
+
+def _endpoint_shown(endpoint: WebhookEndpoint | None) -> str:
+    """An endpoint as an e-mail names it: its origin and description. Its path stays out,
+    since some endpoints' paths are their secret (a Slack incoming webhook's is)."""
+    if endpoint is None:
+        return ""
+    parts = urlsplit(endpoint.url)
+    origin = f"{parts.scheme}://{parts.netloc}/…"
+    return f"{origin} ({endpoint.description})" if endpoint.description else origin
 
 
 def _digest_lines(

@@ -24,6 +24,7 @@ from frontdesk.service.events import (
     Dispatcher,
     NotificationsDue,
     PushesDue,
+    WebhooksDue,
 )
 from frontdesk.settings import Settings
 from frontdesk.store.database import Database
@@ -45,6 +46,8 @@ class Runtime:
     decisions_bell: Doorbell = field(default_factory=Doorbell)
     deliveries_bell: Doorbell = field(default_factory=Doorbell)
     pushes_bell: Doorbell = field(default_factory=Doorbell)
+    # And a webhook event to deliver (docs/webhooks.md).
+    webhooks_bell: Doorbell = field(default_factory=Doorbell)
     visitor_callers: VisitorCallers = field(default_factory=lambda: VisitorCallers())
     agent_callers: AgentCallers = field(default_factory=lambda: AgentCallers())
     # What committed transactions changed, handed to whoever acts on it (service/events.py).
@@ -61,6 +64,7 @@ class Runtime:
         self.events.subscribe(NotificationsDue, lambda e: self.decisions_bell.ring(e.due))
         self.events.subscribe(DeliveriesDue, lambda e: self.deliveries_bell.ring(e.due))
         self.events.subscribe(PushesDue, lambda e: self.pushes_bell.ring(e.due))
+        self.events.subscribe(WebhooksDue, lambda e: self.webhooks_bell.ring(e.due))
         self.events.subscribe(
             Decided, lambda e: metrics.decided(e.kind, e.state, e.reason, e.lateness, count=e.count)
         )
@@ -82,6 +86,12 @@ class Runtime:
         """The transaction makes pushes due (``due``: the earliest), announced as
         ``notifications_due`` is."""
         self.record(session, PushesDue(due))
+        self.database.notify(session, ENGINE_CHANNEL)
+
+    def webhooks_due(self, session: Session, due: datetime | None = None) -> None:
+        """The transaction writes webhook events (``due``: the earliest attempt), announced
+        as ``notifications_due`` is."""
+        self.record(session, WebhooksDue(due))
         self.database.notify(session, ENGINE_CHANNEL)
 
     def deliveries_due(self, session: Session, due: datetime | None = None) -> None:

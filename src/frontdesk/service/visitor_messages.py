@@ -14,7 +14,7 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from frontdesk.core.model import ConversationStatus, MessageAuthor
-from frontdesk.service import notifications
+from frontdesk.service import notifications, webhooks
 from frontdesk.service.events import VisitorMessagePosted
 from frontdesk.service.groups import load_groups_of_account
 from frontdesk.service.presence import (
@@ -84,6 +84,7 @@ class Written:
     name: str | None
     email: str | None
     page_url: str | None
+    webhook_events: int = 0
 
 
 def post_visitor_message(
@@ -120,6 +121,7 @@ FACTS = (
     _visitors.c.page_url,
     _visitors.c.present,
     _visitors.c.present_until,
+    _accounts.c.webhook_events,
 )
 
 
@@ -183,9 +185,18 @@ def record_visitor_message(
     facts = _ACCOUNT_AND_VISITOR.first(connection, visitor_id=caller.visitor_id)
     assert facts is not None  # an authenticated visitor exists
     found = _OPEN_CONVERSATION.first(connection, visitor_id=caller.visitor_id)
-    _plan, _offline_on, _email_delay, _push_delay, name, email, page_url, present, present_until = (
-        facts
-    )
+    (
+        _plan,
+        _offline_on,
+        _email_delay,
+        _push_delay,
+        name,
+        email,
+        page_url,
+        present,
+        present_until,
+        webhook_events,
+    ) = facts
     if found is None:
         status = ConversationStatus.UNSERVED
         conversation_id = NEW_CONVERSATION.scalar(
@@ -246,10 +257,38 @@ def record_visitor_message(
             name=name,
             email=email,
             page_url=page_url,
+            webhook_events=webhook_events,
         ),
     )
+    if webhook_events:
+        tell_webhooks(session, rt, posted)
     rt.record(session, VisitorMessagePosted(posted))
     return posted
+
+
+def tell_webhooks(session: Session, rt: Runtime, posted: Posted) -> None:
+    """The webhook events of a stored visitor message (docs/webhooks.md), in its
+    transaction; only for an account whose endpoints want some (``webhook_events``)."""
+    w = posted._written
+    webhooks.visitor_message_events(
+        session,
+        rt,
+        account_id=posted.account_id,
+        mask=w.webhook_events,
+        conversation=webhooks.conversation_data(
+            rt.settings.public_url,
+            posted.conversation_id,
+            status=w.status.value,
+            group_id=w.group_id,
+        ),
+        visitor=webhooks.visitor_data(
+            w.visitor_id, name=w.name, email=w.email, page_url=w.page_url
+        ),
+        message=webhooks.message_data(
+            posted.message_id, author=MessageAuthor.VISITOR.value, text=w.text, at=w.at
+        ),
+        opened=posted.opened_conversation,
+    )
 
 
 def rules_of(caller: VisitorCaller, facts: tuple[Any, ...]) -> notifications.AccountRules:

@@ -39,6 +39,7 @@ from frontdesk.service.visitor_messages import (
     Written,
     record_visitor_message,
     rules_of,
+    tell_webhooks,
 )
 from frontdesk.store.group_commit import Batched
 from frontdesk.store.models import Account, Conversation, Visitor, table_of
@@ -164,7 +165,9 @@ def record_visitor_messages(session: Session, items: Sequence[_ToPost]) -> list[
 
     plain: list[_Together] = []
     for visitor_id, (index, caller) in together.items():
-        plan, offline_on, *_delays, _name, _email, _page, present, present_until = facts[visitor_id]
+        plan, offline_on, *_delays, _name, _email, _page, present, present_until, _hooks = facts[
+            visitor_id
+        ]
         found = open_conversations[visitor_id][-1] if open_conversations.get(visitor_id) else None
         lease, until = visitor_lease(rt, present=present, present_until=present_until, now=now)
         scope_online = caller.account_id in online
@@ -270,7 +273,9 @@ def record_visitor_messages(session: Session, items: Sequence[_ToPost]) -> list[
         ],
     )
     for p in plain:
-        _plan, _on, _email_delay, _push_delay, name, email, page_url, _present, _until = p.facts
+        _plan, _on, _email_delay, _push_delay, name, email, page_url, _present, _until, hooks = (
+            p.facts
+        )
         arrival = arrivals.get(p.caller.visitor_id)
         results[p.index] = posted = Posted(
             account_id=p.caller.account_id,
@@ -287,8 +292,11 @@ def record_visitor_messages(session: Session, items: Sequence[_ToPost]) -> list[
                 name=name,
                 email=email,
                 page_url=page_url,
+                webhook_events=hooks,
             ),
         )
+        if hooks:
+            tell_webhooks(session, rt, posted)
         rt.record(session, VisitorMessagePosted(posted))
     for index in sorted(alone):
         results[index] = VISITOR_MESSAGES.one(session, items[index])

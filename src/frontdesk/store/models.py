@@ -45,6 +45,7 @@ from frontdesk.core.notifications import (
     SuppressedBecause,
 )
 from frontdesk.core.presence import PresenceChange
+from frontdesk.core.webhooks import WebhookKind, WebhookState
 from frontdesk.store.types import StrEnumType, UTCDateTime
 
 # Integer on SQLite so the column is the rowid alias and autoincrements; BIGINT elsewhere.
@@ -78,6 +79,10 @@ class Account(Base):
     offline_email_delay: Mapped[float | None] = mapped_column(Float, default=None)
     # None: the server's ``offline_push_delay`` (docs/push.md).
     offline_push_delay: Mapped[float | None] = mapped_column(Float, default=None)
+    # The events any enabled webhook endpoint of the account wants, as bits
+    # (``frontdesk.core.webhooks``): read with the account's other facts, so that a write
+    # of an account without webhooks pays nothing for them. Kept by service/webhooks.py.
+    webhook_events: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
@@ -448,6 +453,8 @@ class OutboxKind(StrEnum):
     CONFIRM_ADDRESS = "confirm_address"  # a new owner's, or a changed, address
     INVITATION = "invitation"  # an invited agent's address: the invitation is the link
     DIGEST = "digest"  # the notifications an agent's hourly cap held back
+    # To an owner: a webhook endpoint kept failing and was switched off (docs/webhooks.md).
+    WEBHOOK_DISABLED = "webhook_disabled"
 
 
 class OutboxEmail(Base):
@@ -464,6 +471,10 @@ class OutboxEmail(Base):
     email: Mapped[str] = mapped_column(String(320))
     # Who invited (an invitation): shown, as that agent named themselves.
     sender_name: Mapped[str | None] = mapped_column(String(200), default=None)
+    # The endpoint switched off (a ``webhook_disabled`` e-mail).
+    webhook_endpoint_id: Mapped[int | None] = mapped_column(
+        ForeignKey("webhook_endpoints.id", ondelete="CASCADE"), default=None
+    )
     message_id_header: Mapped[str] = mapped_column(String(255), unique=True)
     state: Mapped[DeliveryState] = mapped_column(StrEnumType(DeliveryState))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -542,6 +553,94 @@ class PushDelivery(Base):
         Index("ix_push_deliveries_agent_id", "agent_id"),
         Index("ix_push_deliveries_subscription_id", "subscription_id"),
     )
+
+
+class WebhookEndpoint(Base):
+    """An account's webhook endpoint (docs/webhooks.md): where to POST which events, the
+    secret they are signed with, and whether it is on. ``failing_since`` and ``failures``
+    count the attempts that failed since the last one that was answered well; an endpoint
+    that keeps failing is switched off (``disabled_at``, ``disabled_reason``) and its
+    owners are e-mailed."""
+
+    __tablename__ = "webhook_endpoints"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    kind: Mapped[WebhookKind] = mapped_column(StrEnumType(WebhookKind))
+    url: Mapped[str] = mapped_column(String(2048))
+    description: Mapped[str] = mapped_column(String(200), default="")
+    # The event names, as the API takes them.
+    events: Mapped[list[str]] = mapped_column(JSON)
+    # ``whsec_`` and 32 random bytes, base64: the HMAC key of the signatures.
+    secret: Mapped[str] = mapped_column(String(100))
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    failing_since: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    disabled_reason: Mapped[str | None] = mapped_column(String(300), default=None)
+    last_delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+
+    __table_args__ = (Index("ix_webhook_endpoints_account_id", "account_id"),)
+
+
+class WebhookMessage(Base):
+    """One event for one endpoint: the durable outbox of webhooks. Written in the
+    transaction that causes the event (a message stored, a notification decided), so an
+    event is sent if and only if that transaction commits; delivered by the engine under a
+    lease, tried again with backoff for ``webhook_retry_for``, always as ``msg_id``."""
+
+    __tablename__ = "webhook_messages"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    endpoint_id: Mapped[int] = mapped_column(ForeignKey("webhook_endpoints.id", ondelete="CASCADE"))
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    event: Mapped[str] = mapped_column(String(64))
+    # The ``webhook-id`` header: the same on every attempt.
+    msg_id: Mapped[str] = mapped_column(String(64), unique=True)
+    # The JSON body of a standard endpoint, as sent (a Slack message is made from it).
+    payload: Mapped[str] = mapped_column(Text)
+    # The notification a ``notification.*`` event tells of, for "who was told, and how".
+    notification_id: Mapped[int | None] = mapped_column(
+        ForeignKey("notifications.id", ondelete="SET NULL"), default=None
+    )
+    state: Mapped[WebhookState] = mapped_column(StrEnumType(WebhookState))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    lease_token: Mapped[str | None] = mapped_column(String(32), default=None)
+    last_status: Mapped[int | None] = mapped_column(Integer, default=None)
+    last_answer: Mapped[str | None] = mapped_column(String(300), default=None)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+
+    __table_args__ = (
+        Index(
+            "ix_webhook_messages_next_attempt_at",
+            "next_attempt_at",
+            sqlite_where=text("state = 'pending'"),
+            postgresql_where=text("state = 'pending'"),
+        ),
+        Index("ix_webhook_messages_endpoint_id_id", "endpoint_id", "id"),
+        Index("ix_webhook_messages_notification_id", "notification_id"),
+        Index("ix_webhook_messages_account_id", "account_id"),
+    )
+
+
+class WebhookAttempt(Base):
+    """One attempt of a webhook message: the delivery log."""
+
+    __tablename__ = "webhook_attempts"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("webhook_messages.id", ondelete="CASCADE"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    delivered: Mapped[bool] = mapped_column(Boolean)
+    status: Mapped[int | None] = mapped_column(Integer, default=None)
+    answer: Mapped[str | None] = mapped_column(String(300), default=None)
+    duration_ms: Mapped[int] = mapped_column(Integer)
+
+    __table_args__ = (Index("ix_webhook_attempts_message_id", "message_id"),)
 
 
 class InstallationSecret(Base):

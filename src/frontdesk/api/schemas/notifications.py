@@ -70,6 +70,20 @@ class PushStageOut(Response):
     not_pushed: list[NotPushedOut]
 
 
+class WebhookToldOut(Response):
+    """A webhook endpoint told of the notification (docs/webhooks.md), and how it went."""
+
+    endpoint_id: int
+    url: str
+    kind: str = Field(description="standard or slack")
+    state: str = Field(description="pending, delivered, or failed (given up)")
+    attempts: int
+    last_status: int | None = Field(description="The endpoint's last HTTP answer.")
+    last_answer: str | None
+    created_at: datetime
+    finished_at: datetime | None
+
+
 class AgentNotificationOut(Response):
     agent_id: int
     text: str
@@ -96,6 +110,11 @@ class NotificationOut(Response):
     push: PushStageOut | None = Field(
         description="The push before the e-mail; null when there was none to make (a "
         "missed conversation, or a push delay not shorter than the e-mail's)."
+    )
+    webhooks: list[WebhookToldOut] = Field(
+        default_factory=list,
+        description="The account's webhook endpoints told of it: at the decision to send, "
+        "or when nobody gets its e-mail.",
     )
     for_agent: AgentNotificationOut | None = Field(
         description="With ?agent_id=: the decision told from that agent's side."

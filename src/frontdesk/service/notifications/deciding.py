@@ -28,7 +28,9 @@ from frontdesk.core.notifications import (
 )
 from frontdesk.core.plans import group_that_applies
 from frontdesk.core.presence import online_at_some_moment, scope_agent_ids
+from frontdesk.core.webhooks import WebhookEvent, wants
 from frontdesk.mail.identifiers import message_id_domain, notification_message_id
+from frontdesk.service import webhooks
 from frontdesk.service.events import Decided
 from frontdesk.service.outbox import HourlyCaps
 from frontdesk.service.runtime import Runtime
@@ -40,6 +42,7 @@ from frontdesk.store.models import (
     ConversationRead,
     Delivery,
     GroupMember,
+    Message,
     Notification,
     NotificationMessage,
 )
@@ -83,7 +86,76 @@ def decide_due(rt: Runtime, *, limit: int = DECIDE_BATCH) -> int:
                 batch=facts.batches.get(notification.id, []),
                 caps=caps,
             )
+            hooks = facts.accounts[notification.account_id].webhook_events
+            if wants(hooks, _EVENTS[notification.kind]):
+                tell_webhooks(session, rt, facts, notification, decision)
         return len(due)
+
+
+_EVENTS = {
+    NotificationKind.OFFLINE_MESSAGE: WebhookEvent.OFFLINE_MESSAGE,
+    NotificationKind.MISSED_CONVERSATION: WebhookEvent.MISSED_CONVERSATION,
+}
+# A notification whose e-mail nobody gets for these reasons still tells the webhooks: the
+# visitor was not answered, only no agent wants (or may get) the e-mail.
+_NOBODY_EMAILED = (
+    SuppressedBecause.NO_RECIPIENTS,
+    SuppressedBecause.OPTED_OUT,
+    SuppressedBecause.UNCONFIRMED,
+)
+
+
+def tell_webhooks(
+    session: Session, rt: Runtime, facts: DueFacts, notification: Notification, decision: Decision
+) -> None:
+    """``notification.offline_message`` or ``notification.missed_conversation``, when the
+    notification is decided to be sent, or would be but nobody gets its e-mail
+    (docs/webhooks.md): in the deciding transaction, with the messages it tells of."""
+    if not (decision.send or decision.reason in _NOBODY_EMAILED):
+        return
+    conversation = facts.conversations[notification.conversation_id]
+    listed = decision.message_ids if decision.send else facts.batches.get(notification.id, [])
+    messages = session.scalars(
+        select(Message).where(Message.id.in_(listed)).order_by(Message.id)
+    ).all()
+    webhooks.emit(
+        session,
+        rt,
+        account_id=notification.account_id,
+        mask=facts.accounts[notification.account_id].webhook_events,
+        event=_EVENTS[notification.kind],
+        notification_id=notification.id,
+        data=webhooks.about(rt, conversation)
+        | {
+            "notification": {
+                "id": notification.id,
+                "kind": notification.kind.value,
+                "opened_at": webhooks.iso(notification.opened_at),
+                "decided_at": webhooks.iso(facts.now),
+                "state": notification.state.value,
+                "reason": None if notification.reason is None else str(notification.reason),
+                "emailed": [
+                    {"id": agent_id, "name": facts.agents[agent_id].name}
+                    for agent_id in sorted(decision.recipients)
+                ],
+            },
+            "messages": [
+                webhooks.message_data(
+                    m.id,
+                    author=m.author.value,
+                    text=m.text,
+                    at=m.created_at,
+                    agent=None if m.agent_id is None else (m.agent_id, _name(facts, m.agent_id)),
+                )
+                for m in messages
+            ],
+        },
+    )
+
+
+def _name(facts: DueFacts, agent_id: int) -> str:
+    agent = facts.agents.get(agent_id)
+    return agent.name if agent is not None else ""
 
 
 class DueFacts:

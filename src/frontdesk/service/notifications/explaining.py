@@ -4,7 +4,8 @@ administrator's CLI (both render it with ``frontdesk.api.explained``)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -19,7 +20,24 @@ from frontdesk.store.models import (
     Notification,
     NotificationMessage,
     PushDelivery,
+    WebhookEndpoint,
+    WebhookMessage,
 )
+
+
+@dataclass(frozen=True, slots=True)
+class ToldWebhook:
+    """A webhook event that told of a notification, and how its delivery went."""
+
+    endpoint_id: int
+    url: str
+    kind: str
+    state: str
+    attempts: int
+    last_status: int | None
+    last_answer: str | None
+    created_at: datetime
+    finished_at: datetime | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +47,7 @@ class NotificationView:
     listed_message_ids: list[int]
     deliveries: list[Delivery]
     pushes: list[PushDelivery]
+    webhooks: list[ToldWebhook] = field(default_factory=list)
 
     @property
     def not_recipients(self) -> list[tuple[int, NotRecipientBecause]]:
@@ -112,6 +131,7 @@ def _views(
     messages: dict[int, list[tuple[int, bool]]] = {i: [] for i in ids}
     deliveries: dict[int, list[Delivery]] = {i: [] for i in ids}
     pushes: dict[int, list[PushDelivery]] = {i: [] for i in ids}
+    webhooks: dict[int, list[ToldWebhook]] = {i: [] for i in ids}
     if ids:
         for row in session.execute(
             select(
@@ -133,6 +153,26 @@ def _views(
             .order_by(PushDelivery.id)
         ):
             pushes[push.notification_id].append(push)
+        for message, url, kind in session.execute(
+            select(WebhookMessage, WebhookEndpoint.url, WebhookEndpoint.kind)
+            .join(WebhookEndpoint, WebhookEndpoint.id == WebhookMessage.endpoint_id)
+            .where(WebhookMessage.notification_id.in_(ids))
+            .order_by(WebhookMessage.id)
+        ):
+            assert message.notification_id is not None  # selected by it
+            webhooks[message.notification_id].append(
+                ToldWebhook(
+                    endpoint_id=message.endpoint_id,
+                    url=url,
+                    kind=kind.value,
+                    state=message.state.value,
+                    attempts=message.attempts,
+                    last_status=message.last_status,
+                    last_answer=message.last_answer,
+                    created_at=message.created_at,
+                    finished_at=message.finished_at,
+                )
+            )
     return [
         NotificationView(
             notification=n,
@@ -140,6 +180,7 @@ def _views(
             listed_message_ids=[m for m, listed in messages[n.id] if listed],
             deliveries=deliveries[n.id],
             pushes=pushes[n.id],
+            webhooks=webhooks[n.id],
         )
         for n in notifications
     ]
