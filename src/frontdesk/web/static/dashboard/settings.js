@@ -1,6 +1,7 @@
 /*
- * Settings → notifications: the account's offline-message and missed-conversation e-mails
- * and their delay; owners and admins change them, agents only read them.
+ * Settings → notifications: the account's offline-message and missed-conversation e-mails,
+ * their delay and the push's before them; owners and admins change them, agents only read
+ * them. Owners and admins also get Settings → Webhooks (webhooks.js).
  */
 
 import { state, ui } from "./state.js";
@@ -8,6 +9,7 @@ import { t } from "./strings.js";
 import { formatDuration } from "./time.js";
 import {
   checkField,
+  field,
   h,
   onSubmit,
   page,
@@ -19,6 +21,7 @@ import {
 } from "./dom.js";
 import { api, isManager } from "./api.js";
 import { current } from "./routing.js";
+import { webhooksSection } from "./webhooks.js";
 
 export async function showSettings(seq) {
   ui.main.replaceChildren(
@@ -74,6 +77,16 @@ export async function showSettings(seq) {
     text: t("settings.delay_hint", { default: formatDuration(defaultDelay) }),
   });
   delay.setAttribute("aria-describedby", delayHint.id);
+  const pushDelay = h("input", {
+    type: "number",
+    min: "0",
+    step: "any",
+    inputmode: "decimal",
+    class: "short",
+    placeholder: t("settings.delay_placeholder"),
+    value: settings.offline_push_delay === null ? "" : String(settings.offline_push_delay),
+    disabled: !manager,
+  });
 
   const form = h(
     "form",
@@ -93,6 +106,13 @@ export async function showSettings(seq) {
       h("label", { for: delay.id, text: t("settings.delay") }),
       h("div", { class: "inline" }, delay, unit),
       delayHint,
+    ),
+    field(
+      t("settings.push_delay"),
+      pushDelay,
+      t("settings.push_delay_hint", {
+        default: formatDuration(settings.default_offline_push_delay),
+      }),
     ),
     manager
       ? h(
@@ -115,11 +135,27 @@ export async function showSettings(seq) {
       }
       seconds = unit.value === "minutes" ? number * 60 : number;
     }
-    const body = { offline_message_email: offline.checked, offline_email_delay: seconds };
+    let pushSeconds = null;
+    if (pushDelay.value.trim() !== "") {
+      pushSeconds = pushDelay.valueAsNumber;
+      if (!Number.isFinite(pushSeconds) || pushSeconds <= 0) {
+        showOutcome(form, t("problem.offline_push_delay"), "alert");
+        return;
+      }
+    }
+    const body = {
+      offline_message_email: offline.checked,
+      offline_email_delay: seconds,
+      offline_push_delay: pushSeconds,
+    };
     if (settings.missed_conversation_email_available)
       body.missed_conversation_email = missed.checked;
     await submitting(form, () => api("PATCH", "/settings/notifications", body));
     showOutcome(form, t("outcome.saved"));
   });
-  ui.main.replaceChildren(page(t("settings.title"), section(t("settings.notifications"), form)));
+  const hooks = manager ? await webhooksSection() : null;
+  if (!current(seq)) return;
+  ui.main.replaceChildren(
+    page(t("settings.title"), section(t("settings.notifications"), form), hooks),
+  );
 }
