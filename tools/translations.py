@@ -27,7 +27,10 @@ GERMAN: dict[str, Text] = {
     ),
     "A webhook of %(shop)s was switched off": "Ein Webhook von %(shop)s wurde abgeschaltet",
     "Endpoint": "Endpunkt",
-    "Events for it are no longer sent. Once the endpoint answers again, switch it on in the settings; its delivery log shows every attempt.": (
+    (
+        "Events for it are no longer sent. Once the endpoint answers again, switch it on in "
+        "the settings; its delivery log shows every attempt."
+    ): (
         "Ereignisse werden nicht mehr an ihn gesendet. Sobald der Endpunkt wieder antwortet, "
         "schalten Sie ihn in den Einstellungen wieder ein; sein Zustellprotokoll zeigt jeden "
         "Versuch."
@@ -166,7 +169,10 @@ CZECH: dict[str, Text] = {
     ),
     "A webhook of %(shop)s was switched off": "Webhook účtu %(shop)s byl vypnut",
     "Endpoint": "Koncový bod",
-    "Events for it are no longer sent. Once the endpoint answers again, switch it on in the settings; its delivery log shows every attempt.": (
+    (
+        "Events for it are no longer sent. Once the endpoint answers again, switch it on in "
+        "the settings; its delivery log shows every attempt."
+    ): (
         "Události se mu už neposílají. Až endpoint zase odpovídá, zapněte ho v nastavení; "
         "jeho protokol doručení ukazuje každý pokus."
     ),
