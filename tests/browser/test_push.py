@@ -22,6 +22,9 @@ from tests.support import LiveServer, eventually, new_live_visitor
 HIDE_THE_TAB = (
     "Object.defineProperty(document, 'visibilityState', {configurable: true, get: () => 'hidden'})"
 )
+# Long enough for the push, its notification and the click that reads the conversation on a
+# busy machine; the e-mail is then decided at this time.
+EMAIL_DELAY = 8
 HOSTILE_NAME = '<img src=x onerror="alert(1)">'
 HOSTILE_TEXT = "<script>alert(2)</script> Is the *teapot* <b>in stock</b>?"
 
@@ -70,7 +73,7 @@ def test_a_push_shows_the_visitors_words_as_text_and_its_click_opens_and_reads_i
     with (
         push_service(lambda: datetime.now(UTC)) as pushes,
         serve_site(
-            offline_push_delay=0.2, offline_email_delay=3, push_http_hosts=["127.0.0.1"]
+            offline_push_delay=0.2, offline_email_delay=EMAIL_DELAY, push_http_hosts=["127.0.0.1"]
         ) as server,
     ):
         page.context.grant_permissions(["notifications"], origin=server.base_url)
@@ -85,8 +88,7 @@ def test_a_push_shows_the_visitors_words_as_text_and_its_click_opens_and_reads_i
         conversation_id = visitor.say(HOSTILE_TEXT)["conversation_id"]
         (pushed,) = eventually(lambda: pushes.received_by(phone), what="the engine's push")
 
-        deliver_push(page, server, pushed.payload)
-        shown = eventually(lambda: notifications_shown(page), what="the notification")
+        shown = deliver_push(page, server, pushed.payload)
 
         assert shown == [
             {
@@ -104,7 +106,7 @@ def test_a_push_shows_the_visitors_words_as_text_and_its_click_opens_and_reads_i
             (notification,) = notifications_of(owner, conversation_id)
             return notification if notification["state"] != "scheduled" else None
 
-        notification = eventually(decided, what="the e-mail's decision")
+        notification = eventually(decided, timeout=EMAIL_DELAY + 10, what="the e-mail's decision")
         assert (notification["state"], notification["reason"]) == (
             "suppressed",
             "read_in_dashboard",
@@ -112,32 +114,55 @@ def test_a_push_shows_the_visitors_words_as_text_and_its_click_opens_and_reads_i
     assert_nothing_ran(watched)
 
 
-def deliver_push(page: Page, server: LiveServer, payload: dict[str, Any]) -> None:
-    """A push to the dashboard's service worker, through the DevTools protocol."""
+def deliver_push(page: Page, server: LiveServer, payload: dict[str, Any]) -> list[dict[str, Any]]:
+    """A push to the dashboard's service worker, through the DevTools protocol; the
+    notifications it then shows.
+
+    Chromium drops, now and then (1 run in 8 here), a push DevTools delivers while it is
+    still attaching to the worker, as a push service would find the browser away; it is
+    delivered again then, as a push service would. Its tag is the conversation's, so a
+    second delivery replaces the first notification rather than adding one."""
     devtools = page.context.new_cdp_session(page)
     registrations: list[dict[str, Any]] = []
+    activated: set[str] = set()
     devtools.on(
         "ServiceWorker.workerRegistrationUpdated",
         lambda event: registrations.extend(event["registrations"]),
+    )
+    devtools.on(
+        "ServiceWorker.workerVersionUpdated",
+        lambda event: activated.update(
+            v["registrationId"] for v in event["versions"] if v["status"] == "activated"
+        ),
     )
     devtools.send("ServiceWorker.enable")
 
     def ours() -> str | None:
         page.evaluate("0")  # Playwright's sync API hands over the events when called
         for registration in registrations:
-            if registration["scopeURL"] == f"{server.base_url}/app":
+            if (
+                registration["scopeURL"] == f"{server.base_url}/app"
+                and registration["registrationId"] in activated
+                and not registration.get("isDeleted")
+            ):
                 return str(registration["registrationId"])
         return None
 
     registration_id = eventually(ours, what="the service worker's registration")
-    devtools.send(
-        "ServiceWorker.deliverPushMessage",
-        {
-            "origin": server.base_url,
-            "registrationId": registration_id,
-            "data": json.dumps(payload),
-        },
-    )
+    for _ in range(4):
+        devtools.send(
+            "ServiceWorker.deliverPushMessage",
+            {
+                "origin": server.base_url,
+                "registrationId": registration_id,
+                "data": json.dumps(payload),
+            },
+        )
+        try:
+            return eventually(lambda: notifications_shown(page), timeout=3, what="a notification")
+        except TimeoutError:
+            continue
+    raise AssertionError("no notification after four pushes")
 
 
 def _service_worker(page: Page) -> Any:
