@@ -105,7 +105,7 @@ class Dashboard:
 
     @property
     def why_panel(self) -> Locator:
-        return self.page.get_by_role("region", name="Why no e-mail?")
+        return self.page.get_by_role("region", name="Who was told, and how")
 
     def section(self, heading: str) -> Locator:
         return self.page.get_by_role("region", name=heading, exact=True)

@@ -111,6 +111,11 @@ def test_a_push_shows_the_visitors_words_as_text_and_its_click_opens_and_reads_i
             "suppressed",
             "read_in_dashboard",
         )
+        # Who was told, and how: the push beside the e-mail that was not needed.
+        pushes_told = dashboard.why_panel.locator(".pushes")
+        expect(pushes_told).to_contain_text("Browser · 127.0.0.1", timeout=10_000)
+        expect(pushes_told).to_contain_text("taken by its push service 201")
+        expect(dashboard.why_panel.locator(".decision-reason")).to_contain_text("read_in_dashboard")
     assert_nothing_ran(watched)
 
 

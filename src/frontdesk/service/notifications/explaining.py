@@ -1,5 +1,5 @@
 """Explaining the engine's decisions (docs/notifications.md): each notification with its
-messages and deliveries, for "Why no e-mail?" in the API and the dashboard and for the
+messages and deliveries, for "Who was told, and how" in the API and the dashboard and for the
 administrator's CLI (both render it with ``frontdesk.api.explained``)."""
 
 from __future__ import annotations

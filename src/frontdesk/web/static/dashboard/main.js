@@ -23,7 +23,7 @@
  *   routing.js       #/… picks the screen
  *   inbox.js         the folder tabs and the conversation list
  *   conversation.js  the open conversation
- *   why.js           "Why no e-mail?"
+ *   why.js           "Who was told, and how"
  *   push.js          the service worker, and the profile's push notifications
  *   alerts.js        a sound and a notification for a new conversation in a hidden tab
  *   settings.js, profile.js, agents.js, groups.js: the other screens

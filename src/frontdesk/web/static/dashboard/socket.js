@@ -126,7 +126,7 @@ function onFrame(text) {
         if (state.screen === "agents") renderAgentRows();
       }
       // Visitors arriving or leaving change the lists; an agent coming online can call off
-      // an offline e-mail, which the open conversation's "Why no e-mail?" shows.
+      // an offline e-mail, which the open conversation's "Who was told, and how" shows.
       scheduleRefresh();
       break;
     case "conversation.created":

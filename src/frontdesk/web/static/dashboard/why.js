@@ -1,6 +1,8 @@
 /*
- * "Why no e-mail?": the open conversation's notification decisions as the server recorded
- * them, each with its reason, its times and what happened to each recipient's e-mail.
+ * "Who was told, and how": the open conversation's notification decisions as the server
+ * recorded them, each with its reason, its times, and per channel what happened: each
+ * recipient's e-mail, each push to a browser or phone (and who was not pushed, and why),
+ * and each webhook endpoint told of it.
  */
 
 import { DEVICES_EVERY_MS } from "./config.js";
@@ -83,6 +85,7 @@ function decisionItem(decision) {
     detail(t("why.messages"), String(decision.message_ids.length)),
   );
   const parts = [heading, why, times];
+  if (decision.push) parts.push(...pushParts(decision.push));
   if (decision.recipients.length) {
     parts.push(
       h("h5", { text: t("why.recipients") }),
@@ -107,10 +110,112 @@ function decisionItem(decision) {
       ),
     );
   }
+  if (decision.webhooks?.length) {
+    parts.push(
+      h("h5", { text: t("why.webhooks") }),
+      h("ul", { class: "recipients webhooks-told" }, decision.webhooks.map(webhookItem)),
+    );
+  }
   return h(
     "li",
     { class: `decision decision-${decision.state}`, dataset: { reason: decision.reason || "" } },
     parts,
+  );
+}
+
+const PUSH_REASONS = {
+  agent_came_online: () => t("why.push_reason.agent_came_online"),
+  read_in_dashboard: () => t("why.push_reason.read_in_dashboard"),
+  conversation_served: () => t("why.push_reason.conversation_served"),
+  conversation_closed: () => t("why.push_reason.conversation_closed"),
+  setting_off: () => t("why.push_reason.setting_off"),
+  no_recipients: () => t("why.push_reason.no_recipients"),
+};
+
+const PUSH_STATES = {
+  sending: () => t("why.push_state.sending"),
+  sent: () => t("why.push_state.sent"),
+  gone: () => t("why.push_state.gone"),
+  failed: () => t("why.push_state.failed"),
+};
+
+const NOT_PUSHED = {
+  inactive: () => t("why.not_pushed.inactive"),
+  opted_out: () => t("why.not_pushed.opted_out"),
+  not_in_group: () => t("why.not_pushed.not_in_group"),
+  no_subscription: () => t("why.not_pushed.no_subscription"),
+};
+
+const WEBHOOK_STATES = {
+  pending: () => t("webhooks.delivery.pending"),
+  delivered: () => t("webhooks.delivery.delivered"),
+  failed: () => t("webhooks.delivery.failed"),
+};
+
+// The push before the e-mail: when it is due, or why nobody was pushed, each push with
+// what its push service answered, and each agent not pushed with why.
+function pushParts(push) {
+  const parts = [h("h5", { text: t("why.push") })];
+  if (push.due_at) {
+    parts.push(
+      h("p", { class: "push-stage" }, tNodes("why.push_due", { time: timeElement(push.due_at) })),
+    );
+  } else if (push.reason) {
+    parts.push(
+      h(
+        "p",
+        { class: "push-stage", dataset: { reason: push.reason } },
+        (PUSH_REASONS[push.reason] ?? (() => push.reason))(),
+      ),
+    );
+  }
+  const told = push.pushes.map((made) =>
+    h(
+      "li",
+      { class: made.agent_id === state.me.id ? "you" : null },
+      h("span", { class: "recipient-name", text: made.agent_id ? agentName(made.agent_id) : "—" }),
+      " ",
+      h("span", { class: "recipient-email", text: `${made.device_name} · ${made.push_service}` }),
+      " ",
+      h("span", {
+        class: `badge push-${made.state}`,
+        text: (PUSH_STATES[made.state] ?? PUSH_STATES.failed)(),
+      }),
+      " ",
+      h("span", {
+        class: "recipient-detail",
+        text: [made.status, made.answer].filter((part) => part !== null && part !== "").join(" "),
+      }),
+    ),
+  );
+  const left = push.not_pushed.map((out) =>
+    h(
+      "li",
+      { class: out.agent_id === state.me.id ? "you" : null },
+      h("span", { class: "recipient-name", text: agentName(out.agent_id) }),
+      " — ",
+      (NOT_PUSHED[out.reason] ?? (() => out.reason))(),
+    ),
+  );
+  if (told.length || left.length) parts.push(h("ul", { class: "recipients pushes" }, told, left));
+  return parts;
+}
+
+function webhookItem(hook) {
+  return h(
+    "li",
+    {},
+    h("span", { class: "recipient-name", text: hook.url }),
+    " ",
+    h("span", {
+      class: `badge webhook-${hook.state}`,
+      text: (WEBHOOK_STATES[hook.state] ?? WEBHOOK_STATES.pending)(),
+    }),
+    " ",
+    h("span", {
+      class: "recipient-detail",
+      text: t("why.webhook_detail", { attempts: hook.attempts, status: hook.last_status ?? "—" }),
+    }),
   );
 }
 
