@@ -22,6 +22,7 @@ TEMPLATE = LOCALES / "frontdesk.pot"
 Text = str | tuple[str, ...]
 
 GERMAN: dict[str, Text] = {
+    "%(who)s is waiting for an answer on %(shop)s": "%(who)s wartet auf %(shop)s auf eine Antwort",
     "A webhook endpoint of %(shop)s kept failing and was switched off.": (
         "Ein Webhook-Endpunkt von %(shop)s ist wiederholt fehlgeschlagen und wurde abgeschaltet."
     ),
@@ -164,6 +165,7 @@ GERMAN: dict[str, Text] = {
 
 # Czech has three plural forms: 1; 2 to 4; 0 and 5 and more.
 CZECH: dict[str, Text] = {
+    "%(who)s is waiting for an answer on %(shop)s": "%(who)s čeká na %(shop)s na odpověď",
     "A webhook endpoint of %(shop)s kept failing and was switched off.": (
         "Webhookový endpoint účtu %(shop)s opakovaně selhával, a proto byl vypnut."
     ),

@@ -78,6 +78,10 @@ class Settings(BaseSettings):
     # after the message (docs/push.md), unless an agent came online meanwhile; a delay not
     # shorter than the e-mail's means no push.
     offline_push_delay: PositiveFloat = 10.0
+    # While agents are online, a conversation opened and still unserved this long after
+    # reminds the online agents of its scope who are away from the dashboard (its tab
+    # hidden), by push (docs/push.md); 0 switches the reminder off.
+    unserved_push_after: NonNegativeFloat = 60.0
     # Long enough that a page navigation (the widget reconnects within a second or two on the
     # next page) never counts as leaving; short enough that "missed" e-mails are timely.
     visitor_left_after: PositiveFloat = 30.0

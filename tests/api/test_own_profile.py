@@ -110,6 +110,7 @@ def test_my_notifications_default_to_on(account: SignedUp) -> None:
         "offline_message_email": True,
         "missed_conversation_email": True,
         "offline_message_push": True,
+        "unserved_conversation_push": True,
     }
 
 
@@ -122,6 +123,7 @@ def test_my_notifications_default_to_on(account: SignedUp) -> None:
                 "offline_message_email": False,
                 "missed_conversation_email": True,
                 "offline_message_push": True,
+                "unserved_conversation_push": True,
             },
         ),
         (
@@ -130,6 +132,7 @@ def test_my_notifications_default_to_on(account: SignedUp) -> None:
                 "offline_message_email": True,
                 "missed_conversation_email": False,
                 "offline_message_push": True,
+                "unserved_conversation_push": True,
             },
         ),
         (
@@ -138,6 +141,16 @@ def test_my_notifications_default_to_on(account: SignedUp) -> None:
                 "offline_message_email": True,
                 "missed_conversation_email": True,
                 "offline_message_push": False,
+                "unserved_conversation_push": True,
+            },
+        ),
+        (
+            {"unserved_conversation_push": False},
+            {
+                "offline_message_email": True,
+                "missed_conversation_email": True,
+                "offline_message_push": True,
+                "unserved_conversation_push": False,
             },
         ),
     ],
@@ -157,6 +170,7 @@ def test_patching_one_notification_choice_keeps_the_other(
         "offline_message_email": True,
         "missed_conversation_email": True,
         "offline_message_push": True,
+        "unserved_conversation_push": True,
     }
 
 

@@ -113,6 +113,7 @@ def test_an_agent_opts_out_of_offline_e_mails_in_the_profile(
             "offline_message_email": False,
             "missed_conversation_email": True,
             "offline_message_push": True,
+            "unserved_conversation_push": True,
         }
         page.reload()
         expect(

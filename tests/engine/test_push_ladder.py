@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from tests.support import (
     DELAY,
     Agent,
     LiveServer,
+    decisions,
     engine_settings,
     eventually,
     live_sign_up,
@@ -241,3 +243,122 @@ def test_an_account_nobody_of_which_is_subscribed_pushes_nobody_and_says_so(
     (decision,) = settled(owner, conversation_id)
     assert decision["state"] == "sent"  # the e-mail, as ever
     assert decision["push"]["reason"] == "no_recipients"
+
+
+REMINDER = 0.4  # unserved_push_after: Frontdesk's minute
+
+
+@pytest.fixture
+def reminder_server(
+    database: Database,
+    database_url: str,
+    passwords: PasswordHasher,
+    tmp_path: Path,
+    sink: MailSink,
+) -> Iterator[LiveServer]:
+    settings = engine_settings(
+        database_url,
+        tmp_path,
+        sink.url,
+        offline_push_delay=PUSH_DELAY,
+        unserved_push_after=REMINDER,
+        push_http_hosts=["127.0.0.1"],
+    )
+    with serving(settings, database, passwords) as server:
+        yield server
+
+
+def online(agent: Agent, stack: ExitStack, *, visible: bool) -> None:
+    """The agent's dashboard tab, connected, in view or hidden."""
+    tab = stack.enter_context(agent.socket("tab"))
+    tab.wait_for("hello")
+    tab.send({"type": "visibility", "visible": visible})
+    assert tab.wait_for("visibility") == {"type": "visibility", "visible": visible}
+
+
+def test_a_conversation_left_unserved_reminds_the_online_agents_away_from_it(
+    reminder_server: LiveServer, pushes: PushService, sink: MailSink
+) -> None:
+    owner = live_sign_up(reminder_server)
+    looking, offline, opted_out, unsubscribed = (owner.invite() for _ in range(4))
+    browsers = {
+        agent.agent_id: subscribe(agent, pushes, "Laptop")
+        for agent in (owner, looking, offline, opted_out)
+    }
+    assert opted_out.call(
+        "PATCH", "/me/notifications", {"unserved_conversation_push": False}
+    ).is_success
+    with ExitStack() as tabs:
+        online(owner, tabs, visible=False)  # online, the dashboard in another tab
+        online(looking, tabs, visible=True)
+        online(opted_out, tabs, visible=False)
+        online(unsubscribed, tabs, visible=False)
+        visitor = new_live_visitor(reminder_server, owner.widget_key, name="Anna")
+
+        started = time.monotonic()
+        conversation_id = visitor.say("Is anybody <i>there</i>?")["conversation_id"]
+        # Written with the message: the reminder, due REMINDER later.
+        (opened,) = decisions(owner, conversation_id)
+        assert opened["kind"] == "unserved_conversation"
+        (pushed,) = eventually(lambda: pushes.received_by(browsers[owner.agent_id]))
+        waited = time.monotonic() - started
+
+        (decision,) = settled(owner, conversation_id)
+    assert waited >= REMINDER
+    assert pushed.payload["kind"] == "unserved_conversation"
+    assert pushed.payload["conversation_id"] == conversation_id
+    assert pushed.payload["title"] == '"Anna" is waiting for an answer on Shop'
+    assert pushed.payload["body"] == "Is anybody <i>there</i>?"
+    for agent in (looking, offline, opted_out):
+        assert pushes.received_by(browsers[agent.agent_id]) == []
+    assert (decision["kind"], decision["state"], decision["reason"]) == (
+        "unserved_conversation",
+        "sent",
+        None,
+    )
+    push = decision["push"]
+    assert [(p["agent_id"], p["state"], p["status"]) for p in push["pushes"]] == [
+        (owner.agent_id, "sent", 201)
+    ]
+    assert sorted((n["agent_id"], n["reason"]) for n in push["not_pushed"]) == sorted(
+        [
+            (looking.agent_id, "looking"),
+            (offline.agent_id, "not_online"),
+            (opted_out.agent_id, "opted_out"),
+            (unsubscribed.agent_id, "no_subscription"),
+        ]
+    )
+    assert "went to the online agents" in decision["reason_text"]
+    assert sink.caught == []  # a push only: no e-mail is ever decided for it
+
+
+def test_a_conversation_joined_in_time_reminds_nobody(
+    reminder_server: LiveServer, pushes: PushService
+) -> None:
+    owner = live_sign_up(reminder_server)
+    colleague = owner.invite()
+    browser = subscribe(colleague, pushes, "Phone")
+    with ExitStack() as tabs:
+        online(owner, tabs, visible=True)
+        online(colleague, tabs, visible=False)
+        visitor = new_live_visitor(reminder_server, owner.widget_key)
+        conversation_id = visitor.say("Hello?")["conversation_id"]
+        assert owner.call("POST", f"/conversations/{conversation_id}/join").is_success
+
+        (decision,) = settled(owner, conversation_id)
+    assert (decision["state"], decision["reason"]) == ("suppressed", "conversation_served")
+    assert decision["push"]["reason"] == "conversation_served"
+    assert pushes.received_by(browser) == []
+
+
+def test_an_account_nobody_of_which_ever_subscribed_keeps_no_reminders(
+    reminder_server: LiveServer,
+) -> None:
+    owner = live_sign_up(reminder_server)
+    with ExitStack() as tabs:
+        online(owner, tabs, visible=False)
+        visitor = new_live_visitor(reminder_server, owner.widget_key)
+        conversation_id = visitor.say("Hello?")["conversation_id"]
+
+        # A reminder is written with the message that opens the conversation, or never.
+        assert decisions(owner, conversation_id) == []

@@ -25,6 +25,7 @@ _NEW = PlainStatement(
         offline_message_email=True,
         missed_conversation_email=False,
         webhook_events=0,
+        push_subscribed=False,
         offline_email_delay=bindparam("delay"),
         created_at=bindparam("at"),
     )

@@ -46,6 +46,7 @@ def add_account(
                     offline_message_email=True,
                     missed_conversation_email=False,
                     webhook_events=0,
+                    push_subscribed=False,
                     created_at=datetime.now(UTC),
                 )
                 .returning(_accounts.c.id)
@@ -159,6 +160,7 @@ def test_a_thread_writes_while_the_loop_keeps_group_committing(database: Databas
                     offline_message_email=True,
                     missed_conversation_email=False,
                     webhook_events=0,
+                    push_subscribed=False,
                     created_at=datetime.now(UTC),
                 )
             )
@@ -218,6 +220,7 @@ _NEW_ACCOUNT = PlainStatement(
         offline_message_email=True,
         missed_conversation_email=False,
         webhook_events=0,
+        push_subscribed=False,
         created_at=bindparam("at"),
     )
     .returning(_accounts.c.id, _accounts.c.widget_key)

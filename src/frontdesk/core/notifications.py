@@ -24,6 +24,9 @@ from frontdesk.core.plans import has_missed_conversation_emails
 class NotificationKind(StrEnum):
     OFFLINE_MESSAGE = "offline_message"
     MISSED_CONVERSATION = "missed_conversation"
+    # A push only (docs/push.md): a conversation opened while agents were online and still
+    # unserved ``unserved_push_after`` later reminds the online agents away from it.
+    UNSERVED_CONVERSATION = "unserved_conversation"
 
 
 class NotificationState(StrEnum):
@@ -251,6 +254,9 @@ class NotPushedBecause(StrEnum):
     OPTED_OUT = "opted_out"
     NOT_IN_GROUP = "not_in_group"
     NO_SUBSCRIPTION = "no_subscription"  # no browser or phone of theirs is subscribed
+    # The unserved-conversation reminder goes to agents who are online but away from it:
+    NOT_ONLINE = "not_online"  # the agent is offline (the offline-message rules are theirs)
+    LOOKING = "looking"  # a dashboard of theirs is in view: they see the conversation come
 
 
 @dataclass(frozen=True, slots=True)
@@ -418,11 +424,47 @@ def is_temporary_smtp_code(code: int | None) -> bool:
     return code is None or 400 <= code < 500
 
 
+def decide_unserved_push(
+    *,
+    status: ConversationStatus,
+    audience: Audience,
+    online: frozenset[int],
+    looking: frozenset[int],
+    subscribed: frozenset[int],
+) -> PushDecision:
+    """The unserved-conversation reminder, at its due time: nobody when an agent joined or
+    closed the conversation meanwhile; else every agent of ``audience`` (active, in scope,
+    wanting these pushes) who is online, has no dashboard in view (``looking``) and has a
+    browser or phone subscribed. The others are listed with why."""
+    if status is ConversationStatus.SERVED:
+        return PushDecision(reason=SuppressedBecause.CONVERSATION_SERVED)
+    if status is ConversationStatus.CLOSED:
+        return PushDecision(reason=SuppressedBecause.CONVERSATION_CLOSED)
+    left_out = [(agent, NotPushedBecause(why.value)) for agent, why in audience.not_recipients]
+    recipients: list[int] = []
+    for agent in audience.recipients:
+        if agent not in online:
+            left_out.append((agent, NotPushedBecause.NOT_ONLINE))
+        elif agent in looking:
+            left_out.append((agent, NotPushedBecause.LOOKING))
+        elif agent not in subscribed:
+            left_out.append((agent, NotPushedBecause.NO_SUBSCRIPTION))
+        else:
+            recipients.append(agent)
+    return PushDecision(
+        reason=None if recipients else SuppressedBecause.NO_RECIPIENTS,
+        recipients=tuple(recipients),
+        not_recipients=tuple(sorted(left_out)),
+    )
+
+
 # --- explanations -------------------------------------------------------------------------
 
 
 def explain(kind: NotificationKind, state: NotificationState, reason: str | None) -> str:
     """One sentence that answers "why did I (not) get an e-mail?" for a decision."""
+    if kind is NotificationKind.UNSERVED_CONVERSATION:
+        return _explain_reminder(state, reason)
     what = (
         "The offline-message e-mail"
         if kind is NotificationKind.OFFLINE_MESSAGE
@@ -458,6 +500,26 @@ _REASONS = {
     SuppressedBecause.UNCONFIRMED.value: "no active agent of the scope has confirmed their "
     "e-mail address yet (the link in the confirmation or invitation e-mail).",
 }
+
+
+def _explain_reminder(state: NotificationState, reason: str | None) -> str:
+    what = "The unserved-conversation push"
+    if state is NotificationState.SCHEDULED:
+        return (
+            f"{what} is scheduled: at the due time it reminds the online agents of the scope "
+            "who are away from the dashboard, unless an agent joined or closed it first."
+        )
+    if state is NotificationState.SENT:
+        return (
+            f"{what} went to the online agents of the scope who were away from the "
+            "dashboard and have a browser or phone subscribed; see push."
+        )
+    if reason == SuppressedBecause.NO_RECIPIENTS.value:
+        return (
+            f"{what} reached nobody: no online agent of the scope was away from the "
+            "dashboard with a browser or phone subscribed; see push."
+        )
+    return f"{what} was not made: {_REASONS.get(reason or '', 'for an unknown reason.')}"
 
 
 def smtp_reply(code: int | None, text: str | None) -> str | None:

@@ -117,6 +117,12 @@ def new_messages_title(locale: Locale, who: str, shop: str, count: int) -> str:
     return text % {"who": who, "shop": shop, "num": count}
 
 
+def unserved_title(locale: Locale, who: str, shop: str) -> str:
+    """``"Anna" is waiting for an answer on Shop`` (the unserved-conversation reminder)."""
+    text = translations(locale).gettext("%(who)s is waiting for an answer on %(shop)s")
+    return text % {"who": who, "shop": shop}
+
+
 def subject(email: NotificationEmail) -> str:
     """Who and what: ``New message from Anna on Shop`` / ``Missed conversation: …``."""
     t = translations(email.locale)

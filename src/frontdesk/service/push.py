@@ -28,7 +28,7 @@ from frontdesk.push.webpush import (
 )
 from frontdesk.service.runtime import AgentCaller, Runtime
 from frontdesk.service.secrets import installation_secret
-from frontdesk.store.models import PushSubscription
+from frontdesk.store.models import Account, PushSubscription
 
 VAPID_KEY = "vapid"
 # A test push waits this long at the push service for the browser to come online.
@@ -79,6 +79,12 @@ def subscribe(
         row.device_key = device_key
         session.flush()
         _keep_at_most(session, caller.agent_id, rt.settings.max_devices_per_agent, row.id)
+        # From now on, conversations of the account left unserved remind by push.
+        session.execute(
+            update(Account)
+            .where(Account.id == caller.account_id, Account.push_subscribed.is_(False))
+            .values(push_subscribed=True)
+        )
         return row
 
 

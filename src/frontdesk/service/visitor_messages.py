@@ -122,6 +122,7 @@ FACTS = (
     _visitors.c.present,
     _visitors.c.present_until,
     _accounts.c.webhook_events,
+    _accounts.c.push_subscribed,
 )
 
 
@@ -196,6 +197,7 @@ def record_visitor_message(
         present,
         present_until,
         webhook_events,
+        _push_subscribed,
     ) = facts
     if found is None:
         status = ConversationStatus.UNSERVED
@@ -292,11 +294,12 @@ def tell_webhooks(session: Session, rt: Runtime, posted: Posted) -> None:
 
 
 def rules_of(caller: VisitorCaller, facts: tuple[Any, ...]) -> notifications.AccountRules:
-    plan, offline_on, email_delay, push_delay, *_ = facts
+    plan, offline_on, email_delay, push_delay, *_, push_subscribed = facts
     return notifications.AccountRules(
         id=caller.account_id,
         plan=plan,
         offline_message_email=offline_on,
         offline_email_delay=email_delay,
         offline_push_delay=push_delay,
+        push_subscribed=push_subscribed,
     )

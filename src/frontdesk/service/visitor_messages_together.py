@@ -165,7 +165,7 @@ def record_visitor_messages(session: Session, items: Sequence[_ToPost]) -> list[
 
     plain: list[_Together] = []
     for visitor_id, (index, caller) in together.items():
-        plan, offline_on, *_delays, _name, _email, _page, present, present_until, _hooks = facts[
+        plan, offline_on, *_delays, _name, _email, _page, present, present_until, _, _ = facts[
             visitor_id
         ]
         found = open_conversations[visitor_id][-1] if open_conversations.get(visitor_id) else None
@@ -271,9 +271,16 @@ def record_visitor_messages(session: Session, items: Sequence[_ToPost]) -> list[
             for p in plain
             if p.outcome is notifications_core.OnVisitorMessage.JOIN_OPEN
         ],
+        reminding=[
+            notifications.Reminding(p.caller.account_id, p.conversation_id, p.message_id, now)
+            for p in plain
+            if p.outcome is notifications_core.OnVisitorMessage.NOT_OFFLINE
+            and p.found is None
+            and p.facts[-1]  # the account pushes (Account.push_subscribed)
+        ],
     )
     for p in plain:
-        _plan, _on, _email_delay, _push_delay, name, email, page_url, _present, _until, hooks = (
+        _plan, _on, _email_delay, _push_delay, name, email, page_url, _present, _until, hooks, _ = (
             p.facts
         )
         arrival = arrivals.get(p.caller.visitor_id)

@@ -83,6 +83,12 @@ class Account(Base):
     # (``frontdesk.core.webhooks``): read with the account's other facts, so that a write
     # of an account without webhooks pays nothing for them. Kept by service/webhooks.py.
     webhook_events: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    # Whether an agent of the account has ever subscribed a browser or phone to pushes: only
+    # then does a conversation opened while agents are online get its unserved-conversation
+    # reminder (docs/push.md), so that an account without pushes keeps none.
+    push_subscribed: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=text("false")
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
@@ -109,6 +115,10 @@ class Agent(Base):
     missed_conversation_email: Mapped[bool] = mapped_column(Boolean, default=True)
     # And these pushes, to each browser or phone subscribed (docs/push.md).
     offline_message_push: Mapped[bool] = mapped_column(
+        Boolean, default=True, server_default=text("true")
+    )
+    # And the reminder of a conversation left unserved while the agent is away from it.
+    unserved_conversation_push: Mapped[bool] = mapped_column(
         Boolean, default=True, server_default=text("true")
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -192,6 +202,10 @@ class Device(Base):
     connected_until: Mapped[datetime] = mapped_column(UTCDateTime)
     last_heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     socket_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    # Whether the agent can see it: a dashboard tab in view (it says when it is hidden); a
+    # device that never says is taken as looking. The unserved-conversation reminder goes
+    # only to agents none of whose online devices is looking (docs/push.md).
+    looking: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
 
     __table_args__ = (
         UniqueConstraint("agent_id", "device_key", name="uq_devices_agent_id_device_key"),

@@ -189,8 +189,18 @@ async def _agent_socket(websocket: WebSocket, opening: _Opening) -> None:
         )
 
         async def on_frame(frame: dict[str, Any]) -> dict[str, Any] | None:
+            if frame.get("type") == "visibility":
+                visible = frame.get("visible")
+                if not isinstance(visible, bool):
+                    return _error("invalid_visibility", "visible is true or false")
+                await anyio.to_thread.run_sync(
+                    lambda: presence.device_looking(
+                        rt, caller, device_key=device_id, looking=visible
+                    )
+                )
+                return {"type": "visibility", "visible": visible}
             if frame.get("type") != "status":
-                return _error("unknown_frame", "frames: ping, status")
+                return _error("unknown_frame", "frames: ping, status, visibility")
             new_status = frame.get("status")
             if new_status not in (DeviceStatus.ONLINE.value, DeviceStatus.OFFLINE.value):
                 return _error("invalid_status", "status is online or offline")

@@ -118,9 +118,12 @@ class MyNotifications(Response):
     missed_conversation_email: bool
     # Pushes to your subscribed browsers and phones before the e-mail (docs/push.md).
     offline_message_push: bool
+    # A push when a conversation waits unserved while you are online but away from it.
+    unserved_conversation_push: bool
 
 
 class MyNotificationsPatch(Patch):
     offline_message_email: Flag | None = None
     missed_conversation_email: Flag | None = None
     offline_message_push: Flag | None = None
+    unserved_conversation_push: Flag | None = None

@@ -33,6 +33,7 @@ from frontdesk.service.notifications.explaining import (
 from frontdesk.service.notifications.opening import (
     AccountRules,
     OfflineOpening,
+    Reminding,
     note_visitor_message,
     note_visitor_messages,
     open_offline_notifications_of,
@@ -54,6 +55,7 @@ __all__ = [
     "ClaimedPush",
     "NotificationView",
     "OfflineOpening",
+    "Reminding",
     "claim_deliveries",
     "claim_pushes",
     "decide_due",

@@ -62,6 +62,7 @@ def decide_due(rt: Runtime, *, limit: int = DECIDE_BATCH) -> int:
             .where(
                 Notification.state == NotificationState.SCHEDULED,
                 Notification.due_at <= now,
+                Notification.kind != NotificationKind.UNSERVED_CONVERSATION,  # a push only
             )
             .order_by(Notification.due_at, Notification.id)
             .limit(limit)
@@ -151,6 +152,17 @@ def tell_webhooks(
             ],
         },
     )
+
+
+def _wants(agent: Agent, kind: NotificationKind, *, push: bool) -> bool:
+    """The agent's own choice of this kind on this channel (``/me/notifications``)."""
+    if push:
+        if kind is NotificationKind.UNSERVED_CONVERSATION:
+            return agent.unserved_conversation_push
+        return agent.offline_message_push
+    if kind is NotificationKind.OFFLINE_MESSAGE:
+        return agent.offline_message_email
+    return agent.missed_conversation_email
 
 
 def _name(facts: DueFacts, agent_id: int) -> str:
@@ -247,13 +259,7 @@ class DueFacts:
                     agent_id=agent.id,
                     active=agent.active,
                     in_scope=members is None or agent.id in members,
-                    wants_kind=(
-                        agent.offline_message_push
-                        if push
-                        else agent.offline_message_email
-                        if kind is NotificationKind.OFFLINE_MESSAGE
-                        else agent.missed_conversation_email
-                    ),
+                    wants_kind=_wants(agent, kind, push=push),
                     confirmed=push or agent.email_confirmed_at is not None,
                 )
                 for agent in self.agents.values()
@@ -376,6 +382,7 @@ def next_decision_at(rt: Runtime) -> datetime | None:
     with rt.database.read() as session:
         return session.scalar(
             select(func.min(Notification.due_at)).where(
-                Notification.state == NotificationState.SCHEDULED
+                Notification.state == NotificationState.SCHEDULED,
+                Notification.kind != NotificationKind.UNSERVED_CONVERSATION,
             )
         )

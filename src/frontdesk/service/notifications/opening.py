@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from sqlalchemy import Connection, bindparam, case, insert, or_, select, update
@@ -96,6 +96,8 @@ class AccountRules:
     offline_message_email: bool
     offline_email_delay: float | None
     offline_push_delay: float | None = None
+    # An agent of the account subscribed to pushes: conversations get their reminder.
+    push_subscribed: bool = False
 
 
 def note_visitor_message(
@@ -130,6 +132,15 @@ def note_visitor_message(
         setting_on=account.offline_message_email,
     )
     if outcome is OnVisitorMessage.NOT_OFFLINE:
+        if new_conversation and account.push_subscribed:
+            note_visitor_messages(
+                session,
+                rt,
+                connection,
+                opening=[],
+                joining=[],
+                reminding=[Reminding(account.id, conversation_id, message_id, at)],
+            )
         return
     if outcome is OnVisitorMessage.OPEN_NEW:
         note_visitor_messages(
@@ -188,6 +199,24 @@ _NEW_OFFLINE_NOTIFICATION = PlainStatement(
 )
 
 
+# The unserved-conversation reminder (docs/push.md): a push only, never decided by the
+# e-mail stage; its push falls due with it.
+_NEW_REMINDER = PlainStatement(
+    insert(_notifications)
+    .values(
+        account_id=bindparam("account_id"),
+        conversation_id=bindparam("conversation_id"),
+        kind=NotificationKind.UNSERVED_CONVERSATION,
+        state=NotificationState.SCHEDULED,
+        opened_at=bindparam("at"),
+        due_at=bindparam("due_at"),
+        push_due_at=bindparam("due_at"),
+        not_recipients=[],
+    )
+    .returning(_notifications.c.id, _notifications.c.conversation_id)
+)
+
+
 @dataclass(frozen=True, slots=True)
 class OfflineOpening:
     """A message that opens an offline notification (``OnVisitorMessage.OPEN_NEW``)."""
@@ -212,6 +241,17 @@ def open_offline_notifications_of(
     }
 
 
+@dataclass(frozen=True, slots=True)
+class Reminding:
+    """A message that opens a conversation while its scope is online: the conversation's
+    unserved-conversation reminder is due ``unserved_push_after`` later (docs/push.md)."""
+
+    account_id: int
+    conversation_id: int
+    message_id: int
+    at: datetime
+
+
 def note_visitor_messages(
     session: Session,
     rt: Runtime,
@@ -219,13 +259,38 @@ def note_visitor_messages(
     *,
     opening: Sequence[OfflineOpening],
     joining: Sequence[tuple[int, int]],
+    reminding: Sequence[Reminding] = (),
 ) -> None:
     """Rule 1's writes for many visitor messages at once, whose outcomes the caller
     decided (``on_visitor_message``, from ``open_offline_notifications_of`` and
     ``frontdesk.service.scope.accounts_online``, as ``note_visitor_message`` would): the
     notifications ``opening`` opens, and each message listed in its notification
-    (``joining``: notification, message)."""
+    (``joining``: notification, message); and the reminders of the conversations opened
+    while their scope is online (``reminding``)."""
     listed = [{"notification_id": n, "message_id": m} for n, m in joining]
+    after = rt.settings.unserved_push_after
+    if reminding and after > 0:
+        due_at = [r.at + timedelta(seconds=after) for r in reminding]
+        reminders = {
+            conversation_id: notification_id
+            for notification_id, conversation_id in _NEW_REMINDER.inserted(
+                connection,
+                [
+                    {
+                        "account_id": r.account_id,
+                        "conversation_id": r.conversation_id,
+                        "at": r.at,
+                        "due_at": due,
+                    }
+                    for r, due in zip(reminding, due_at, strict=True)
+                ],
+            )
+        }
+        listed.extend(
+            {"notification_id": reminders[r.conversation_id], "message_id": r.message_id}
+            for r in reminding
+        )
+        rt.pushes_due(session, min(due_at))
     if opening:
         due: list[datetime] = []
         push_due: list[datetime | None] = []

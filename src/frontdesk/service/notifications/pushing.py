@@ -17,17 +17,19 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
-from sqlalchemy import func, select, update
+from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session
 
+from frontdesk.core.model import DeviceStatus
 from frontdesk.core.notifications import (
     NotificationKind,
     NotificationState,
     PushState,
     SuppressedBecause,
     decide_offline_push,
+    decide_unserved_push,
 )
-from frontdesk.mail.compose import new_messages_title, visitor_words
+from frontdesk.mail.compose import new_messages_title, unserved_title, visitor_words
 from frontdesk.mail.identifiers import conversation_link
 from frontdesk.push.webpush import PushAnswer, PushResult, Subscription
 from frontdesk.service.notifications.deciding import DueFacts
@@ -36,6 +38,7 @@ from frontdesk.service.runtime import Runtime
 from frontdesk.store.models import (
     Agent,
     AgentToken,
+    Device,
     Message,
     Notification,
     PushDelivery,
@@ -47,6 +50,10 @@ PUSH_BATCH = 100
 # A push waits at its push service this long for a phone that is off: after the e-mail's
 # delay it says nothing the e-mail does not.
 PUSH_TTL_MAX = 3600
+# A reminder of an unserved conversation is stale after ten minutes.
+REMINDER_TTL = 600
+# The reminder's rows in the one-statement settlement of accounts nobody can be pushed in.
+_is_reminder = Notification.kind == NotificationKind.UNSERVED_CONVERSATION
 TEXT_MAX = 500
 
 
@@ -87,6 +94,12 @@ def claim_pushes(rt: Runtime, *, limit: int = PUSH_BATCH) -> tuple[int, list[Cla
                 push_due_at=None,
                 push_reason=SuppressedBecause.NO_RECIPIENTS,
                 push_not_recipients=[],
+                # A reminder is a push only: nobody to push, it is decided.
+                state=case((_is_reminder, NotificationState.SUPPRESSED), else_=Notification.state),
+                reason=case(
+                    (_is_reminder, SuppressedBecause.NO_RECIPIENTS), else_=Notification.reason
+                ),
+                decided_at=case((_is_reminder, now), else_=Notification.decided_at),
             )
             .execution_options(synchronize_session=False)
         )
@@ -96,7 +109,9 @@ def claim_pushes(rt: Runtime, *, limit: int = PUSH_BATCH) -> tuple[int, list[Cla
             .where(
                 Notification.push_due_at <= now,
                 Notification.state == NotificationState.SCHEDULED,
-                Notification.kind == NotificationKind.OFFLINE_MESSAGE,
+                Notification.kind.in_(
+                    [NotificationKind.OFFLINE_MESSAGE, NotificationKind.UNSERVED_CONVERSATION]
+                ),
             )
             .order_by(Notification.push_due_at, Notification.id)
             .limit(limit)
@@ -108,7 +123,7 @@ def claim_pushes(rt: Runtime, *, limit: int = PUSH_BATCH) -> tuple[int, list[Cla
         wanting = {
             agent.id
             for agent in facts.agents.values()
-            if agent.active and agent.offline_message_push
+            if agent.active and (agent.offline_message_push or agent.unserved_conversation_push)
         }
         # The subscriptions of logins that still hold (a logout or a revoked token deleted
         # theirs already; an expired one's browser is told nothing more).
@@ -136,12 +151,33 @@ def claim_pushes(rt: Runtime, *, limit: int = PUSH_BATCH) -> tuple[int, list[Cla
                 )
             )
         }
+        reminders = [n for n in due if n.kind is NotificationKind.UNSERVED_CONVERSATION]
+        away = _away(session, facts, reminders, now) if reminders else None
         claimed: list[tuple[PushDelivery, PushSubscription, bytes, str, int]] = []
         for notification in due:
-            decision = decide_offline_push(
-                facts.offline_facts(notification, facts.push_audience(notification)),
-                frozenset(subscriptions),
-            )
+            reminder = notification.kind is NotificationKind.UNSERVED_CONVERSATION
+            if reminder:
+                assert away is not None
+                online, looking = away
+                decision = decide_unserved_push(
+                    status=facts.conversations[notification.conversation_id].status,
+                    audience=facts.push_audience(notification),
+                    online=online,
+                    looking=looking,
+                    subscribed=frozenset(subscriptions),
+                )
+                notification.state = (
+                    NotificationState.SENT
+                    if decision.reason is None
+                    else NotificationState.SUPPRESSED
+                )
+                notification.reason = decision.reason
+                notification.decided_at = now
+            else:
+                decision = decide_offline_push(
+                    facts.offline_facts(notification, facts.push_audience(notification)),
+                    frozenset(subscriptions),
+                )
             notification.push_due_at = None
             notification.push_reason = decision.reason
             notification.push_not_recipients = [[a, r.value] for a, r in decision.not_recipients]
@@ -151,19 +187,26 @@ def claim_pushes(rt: Runtime, *, limit: int = PUSH_BATCH) -> tuple[int, list[Cla
             visitor = visitors[conversation.visitor_id]
             account = facts.accounts[notification.account_id]
             batch = facts.batches.get(notification.id, [])
-            ttl = max(1, min(PUSH_TTL_MAX, int((notification.due_at - now).total_seconds())))
+            ttl = (
+                REMINDER_TTL
+                if reminder
+                else max(1, min(PUSH_TTL_MAX, int((notification.due_at - now).total_seconds())))
+            )
             for agent_id in decision.recipients:
                 locale = facts.agents[agent_id].locale
                 who = visitor_words(
                     locale, _short(visitor.name, 60), _short(visitor.email, 60), conversation.id
                 )
+                shop = _short(account.name, 40) or ""
                 payload = json.dumps(
                     {
-                        "kind": NotificationKind.OFFLINE_MESSAGE.value,
+                        "kind": notification.kind.value,
                         "notification_id": notification.id,
                         "conversation_id": conversation.id,
-                        "title": new_messages_title(
-                            locale, who, _short(account.name, 40) or "", len(batch)
+                        "title": (
+                            unserved_title(locale, who, shop)
+                            if reminder
+                            else new_messages_title(locale, who, shop, len(batch))
                         ),
                         "body": _short(texts.get(notification.id), TEXT_MAX) or "",
                         "url": conversation_link(settings.public_url, conversation.id),
@@ -197,6 +240,31 @@ def claim_pushes(rt: Runtime, *, limit: int = PUSH_BATCH) -> tuple[int, list[Cla
             )
             for push, subscription, payload, topic, ttl in claimed
         ]
+
+
+def _away(
+    session: Session, facts: DueFacts, reminders: list[Notification], now: datetime
+) -> tuple[frozenset[int], frozenset[int]]:
+    """Of the agents of the reminders' accounts: who is online (as presence last recorded
+    it), and who of them has an online device in view (``Device.looking``)."""
+    online = frozenset(
+        agent.id
+        for agent in facts.agents.values()
+        if agent.online and agent.account_id in {n.account_id for n in reminders}
+    )
+    looking = frozenset(
+        session.scalars(
+            select(Device.agent_id)
+            .where(
+                Device.agent_id.in_(online),
+                Device.status == DeviceStatus.ONLINE,
+                Device.connected_until > now,
+                Device.looking.is_(True),
+            )
+            .distinct()
+        )
+    )
+    return online, looking
 
 
 def _short(text: str | None, limit: int) -> str | None:

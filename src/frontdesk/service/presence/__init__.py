@@ -19,6 +19,7 @@ effect.
 
 from frontdesk.service.presence.devices import (
     device_is_online,
+    device_looking,
     devices_by_agent,
     heartbeat,
     list_devices,
@@ -54,6 +55,7 @@ __all__ = [
     "VisitorSocket",
     "changes_since",
     "device_is_online",
+    "device_looking",
     "devices_by_agent",
     "heartbeat",
     "list_devices",

@@ -85,6 +85,18 @@ def socket_status(
         return _settle_devices(session, rt, caller, now, lapsed)
 
 
+def device_looking(rt: Runtime, caller: AgentCaller, *, device_key: str, looking: bool) -> None:
+    """A visibility frame from a device's socket: whether the agent can see it (a dashboard
+    tab in view). No presence transition: an agent with a hidden tab is online all the
+    same; only the unserved-conversation reminder asks (docs/push.md)."""
+    with rt.database.write() as session:
+        session.execute(
+            update(Device)
+            .where(Device.agent_id == caller.agent_id, Device.device_key == device_key)
+            .values(looking=looking)
+        )
+
+
 def list_devices(rt: Runtime, caller: AgentCaller) -> list[Device]:
     with rt.database.read() as session:
         return devices_of(session, caller.agent_id)

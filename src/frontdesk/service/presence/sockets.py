@@ -316,7 +316,7 @@ _UPDATE_DEVICE = PlainStatement(
 
 _INSERT_DEVICE = PlainStatement(
     insert(_devices).values(
-        agent_id=bindparam("owner"), device_key=bindparam("key"), **_DEVICE_VALUES
+        agent_id=bindparam("owner"), device_key=bindparam("key"), looking=True, **_DEVICE_VALUES
     )
 )
 

@@ -99,6 +99,7 @@ async function subscribeHere() {
 export function pushSection(mine, subscriptions) {
   const list = h("ul", { class: "push-devices" });
   const wanted = h("input", { type: "checkbox", checked: mine.offline_message_push });
+  const unserved = h("input", { type: "checkbox", checked: mine.unserved_conversation_push });
   const inTab = h("input", { type: "checkbox", checked: alertsOn() });
   inTab.addEventListener("change", () => {
     setAlerts(inTab.checked);
@@ -111,6 +112,7 @@ export function pushSection(mine, subscriptions) {
     "form",
     { class: "stack" },
     checkField(t("push.offline_messages"), wanted, t("push.offline_messages_hint")),
+    checkField(t("push.unserved"), unserved, t("push.unserved_hint")),
     h(
       "div",
       { class: "actions" },
@@ -119,7 +121,10 @@ export function pushSection(mine, subscriptions) {
   );
   onSubmit(choice, async () => {
     await submitting(choice, () =>
-      api("PATCH", "/me/notifications", { offline_message_push: wanted.checked }),
+      api("PATCH", "/me/notifications", {
+        offline_message_push: wanted.checked,
+        unserved_conversation_push: unserved.checked,
+      }),
     );
     showOutcome(choice, t("outcome.saved"));
   });

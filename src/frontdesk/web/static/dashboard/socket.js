@@ -84,6 +84,12 @@ function send(frame) {
   return false;
 }
 
+function sendVisibility() {
+  send({ type: "visibility", visible: document.visibilityState !== "hidden" });
+}
+
+document.addEventListener("visibilitychange", sendVisibility);
+
 export function setDesiredStatus(status) {
   state.desiredStatus = status;
   if (state.me) store(KEYS.status(state.me.id), status);
@@ -110,9 +116,14 @@ function onFrame(text) {
       // The switch moved while the socket was connecting: the query carried the old choice.
       if (frame.status !== state.desiredStatus)
         send({ type: "status", status: state.desiredStatus });
+      // Whether the agent can see this tab: a conversation left unserved reminds by push
+      // only agents none of whose dashboards is in view (docs/push.md).
+      sendVisibility();
       refreshDevices();
       // Whatever happened while the socket was away was not announced to this page.
       scheduleRefresh();
+      break;
+    case "visibility":
       break;
     case "status":
       state.confirmedStatus = frame.status;

@@ -68,7 +68,17 @@ function decisionItem(decision) {
     h("span", { class: `badge state-${decision.state}`, text: t(`state.${decision.state}`) }),
   );
   const why = h("p", { class: "decision-reason" });
-  if (decision.reason) {
+  if (decision.kind === "unserved_conversation") {
+    // A push only: its reasons are the push's.
+    if (decision.reason) why.append(h("code", { text: decision.reason }), " ");
+    why.append(
+      decision.state === "scheduled"
+        ? t("why.reminder.scheduled")
+        : decision.state === "sent"
+          ? t("why.reminder.sent")
+          : (PUSH_REASONS[decision.reason] ?? (() => ""))(),
+    );
+  } else if (decision.reason) {
     why.append(h("code", { text: decision.reason }), " ", t(`reason.${decision.reason}`));
   } else {
     why.append(t(`state.${decision.state}.explained`));
@@ -85,7 +95,11 @@ function decisionItem(decision) {
     detail(t("why.messages"), String(decision.message_ids.length)),
   );
   const parts = [heading, why, times];
-  if (decision.push) parts.push(...pushParts(decision.push));
+  if (decision.push && decision.kind !== "unserved_conversation") {
+    parts.push(...pushParts(decision.push));
+  } else if (decision.push) {
+    parts.push(...pushParts({ ...decision.push, reason: null }));
+  }
   if (decision.recipients.length) {
     parts.push(
       h("h5", { text: t("why.recipients") }),
@@ -144,6 +158,8 @@ const NOT_PUSHED = {
   opted_out: () => t("why.not_pushed.opted_out"),
   not_in_group: () => t("why.not_pushed.not_in_group"),
   no_subscription: () => t("why.not_pushed.no_subscription"),
+  not_online: () => t("why.not_pushed.not_online"),
+  looking: () => t("why.not_pushed.looking"),
 };
 
 const WEBHOOK_STATES = {
