@@ -106,6 +106,14 @@ def test_notification_settings_start_as_the_help_article_says(account: SignedUp)
         "default_offline_email_delay": 120.0,
         "offline_push_delay": None,
         "default_offline_push_delay": 10.0,
+        # Every agent's own choices start on, until an owner says otherwise.
+        "agent_defaults": {
+            "offline_message_email": True,
+            "missed_conversation_email": True,
+            "offline_message_push": True,
+            "missed_conversation_push": True,
+            "unserved_conversation_push": True,
+        },
     }
 
 

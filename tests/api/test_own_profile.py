@@ -102,76 +102,34 @@ def test_email_or_password_change_needs_the_current_password(
 # --- own notification choices ----------------------------------------------------------
 
 
+ALL_ON = {
+    "offline_message_email": True,
+    "missed_conversation_email": True,
+    "offline_message_push": True,
+    "missed_conversation_push": True,
+    "unserved_conversation_push": True,
+}
+
+
 def test_my_notifications_default_to_on(account: SignedUp) -> None:
     response = account.get("/me/notifications")
 
     assert response.status_code == 200, response.text
-    assert response.json() == {
-        "offline_message_email": True,
-        "missed_conversation_email": True,
-        "offline_message_push": True,
-        "unserved_conversation_push": True,
-    }
+    assert response.json() == ALL_ON
 
 
-@pytest.mark.parametrize(
-    ("change", "expected"),
-    [
-        (
-            {"offline_message_email": False},
-            {
-                "offline_message_email": False,
-                "missed_conversation_email": True,
-                "offline_message_push": True,
-                "unserved_conversation_push": True,
-            },
-        ),
-        (
-            {"missed_conversation_email": False},
-            {
-                "offline_message_email": True,
-                "missed_conversation_email": False,
-                "offline_message_push": True,
-                "unserved_conversation_push": True,
-            },
-        ),
-        (
-            {"offline_message_push": False},
-            {
-                "offline_message_email": True,
-                "missed_conversation_email": True,
-                "offline_message_push": False,
-                "unserved_conversation_push": True,
-            },
-        ),
-        (
-            {"unserved_conversation_push": False},
-            {
-                "offline_message_email": True,
-                "missed_conversation_email": True,
-                "offline_message_push": True,
-                "unserved_conversation_push": False,
-            },
-        ),
-    ],
-)
-def test_patching_one_notification_choice_keeps_the_other(
-    account: SignedUp, change: dict[str, bool], expected: dict[str, bool]
-) -> None:
+@pytest.mark.parametrize("choice", sorted(ALL_ON))
+def test_patching_one_notification_choice_keeps_the_other(account: SignedUp, choice: str) -> None:
     agent = account.invite()
+    expected = ALL_ON | {choice: False}
 
-    response = agent.patch("/me/notifications", change)
+    response = agent.patch("/me/notifications", {choice: False})
 
     assert response.status_code == 200, response.text
     assert response.json() == expected
     assert agent.get("/me/notifications").json() == expected
     # Only the caller's own choice changed.
-    assert account.get("/me/notifications").json() == {
-        "offline_message_email": True,
-        "missed_conversation_email": True,
-        "offline_message_push": True,
-        "unserved_conversation_push": True,
-    }
+    assert account.get("/me/notifications").json() == ALL_ON
 
 
 # --- e-mail addresses are logins: unique across all accounts ---------------------------
@@ -243,3 +201,56 @@ def test_patch_my_notifications_refuses_bad_input(account: SignedUp, body: dict[
 
     assert_error(account.patch("/me/notifications", body), 422, "invalid_input")
     assert account.get("/me/notifications").json() == before
+
+
+def test_an_owner_sets_the_choices_new_agents_start_with(account: SignedUp) -> None:
+    before = account.invite()
+    changed = account.patch(
+        "/settings/notifications",
+        {"agent_defaults": {"offline_message_email": False, "unserved_conversation_push": False}},
+    )
+    assert changed.status_code == 200, changed.text
+    defaults = {
+        "offline_message_email": False,
+        "missed_conversation_email": True,
+        "offline_message_push": True,
+        "missed_conversation_push": True,
+        "unserved_conversation_push": False,
+    }
+    assert changed.json()["agent_defaults"] == defaults
+    # A second change merges into the first.
+    again = account.patch(
+        "/settings/notifications", {"agent_defaults": {"offline_message_push": False}}
+    )
+    defaults["offline_message_push"] = False
+    assert again.json()["agent_defaults"] == defaults
+
+    after = account.invite()
+
+    assert after.get("/me/notifications").json() == defaults
+    # Agents added before keep their own, and so does the owner.
+    assert set(before.get("/me/notifications").json().values()) == {True}
+    assert set(account.get("/me/notifications").json().values()) == {True}
+    # And a new agent's own choice is theirs from then on.
+    assert after.patch("/me/notifications", {"offline_message_email": True}).json()[
+        "offline_message_email"
+    ]
+
+
+def test_only_managers_set_the_defaults_and_bad_ones_change_nothing(account: SignedUp) -> None:
+    agent = account.invite()
+    bodies = [
+        {"agent_defaults": {"offline_message_email": "no"}},
+        {"agent_defaults": {"sms": True}},
+        {"agent_defaults": {"offline_message_email": None}},
+        {"agent_defaults": None},
+    ]
+    for body in bodies:
+        assert account.patch("/settings/notifications", body).status_code == 422, body
+    assert_error(
+        agent.patch("/settings/notifications", {"agent_defaults": {"offline_message_push": False}}),
+        403,
+        "not_a_manager",
+    )
+    defaults = account.get("/settings/notifications").json()["agent_defaults"]
+    assert set(defaults.values()) == {True}

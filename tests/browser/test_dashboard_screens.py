@@ -35,11 +35,15 @@ def test_settings_changed_in_the_dashboard_persist(
         offline.uncheck()
         delay.fill("3")
         page.get_by_label("Unit of the delay").select_option("minutes")
+        new_agents = page.get_by_role("group", name="New agents start with")
+        new_agents.get_by_label("Push missed conversations to me").uncheck()
         page.get_by_role("button", name="Save").click()
         expect(page.get_by_role("main").get_by_role("status")).to_have_text("Saved")
         settings = rest(owner, "GET", "/settings/notifications")
         assert settings["offline_message_email"] is False
         assert settings["offline_email_delay"] == 180
+        assert settings["agent_defaults"]["missed_conversation_push"] is False
+        assert settings["agent_defaults"]["offline_message_push"] is True
 
         page.reload()
         expect(offline).not_to_be_checked()
@@ -113,6 +117,7 @@ def test_an_agent_opts_out_of_offline_e_mails_in_the_profile(
             "offline_message_email": False,
             "missed_conversation_email": True,
             "offline_message_push": True,
+            "missed_conversation_push": True,
             "unserved_conversation_push": True,
         }
         page.reload()

@@ -119,6 +119,7 @@ def test_one_click_unsubscribe_switches_that_kind_off_and_the_profile_switches_i
         "offline_message_email": False,
         "missed_conversation_email": True,
         "offline_message_push": True,  # an e-mail's link switches off that e-mail only
+        "missed_conversation_push": True,
         "unserved_conversation_push": True,
     }
     assert owner.call("GET", "/me/notifications").json()["offline_message_email"]

@@ -57,6 +57,7 @@ def push_server(
         sink.url,
         offline_push_delay=PUSH_DELAY,
         push_http_hosts=["127.0.0.1"],
+        unserved_push_after=0,  # the reminder has its own server below
     )
     with serving(settings, database, passwords) as server:
         yield server
@@ -362,3 +363,39 @@ def test_an_account_nobody_of_which_ever_subscribed_keeps_no_reminders(
 
         # A reminder is written with the message that opens the conversation, or never.
         assert decisions(owner, conversation_id) == []
+
+
+def test_a_missed_conversation_is_pushed_with_its_e_mail(
+    push_server: LiveServer, pushes: PushService, sink: MailSink
+) -> None:
+    owner = live_sign_up(push_server)
+    assert owner.call(
+        "PATCH", "/settings/notifications", {"missed_conversation_email": True}
+    ).is_success
+    opted_out = owner.invite()
+    phone = subscribe(owner, pushes, "Phone")
+    opted_outs_phone = subscribe(opted_out, pushes, "Phone")
+    assert opted_out.call(
+        "PATCH", "/me/notifications", {"missed_conversation_push": False}
+    ).is_success
+    visitor = new_live_visitor(push_server, owner.widget_key, name="Vera")
+    with owner.socket("laptop") as laptop:  # online, in view: no reminder
+        laptop.wait_for("hello")
+        conversation_id = visitor.say("Anyone?")["conversation_id"]
+        laptop.wait_for("presence.changed", visitor_id=visitor.visitor_id, online=False)
+
+        (pushed,) = eventually(lambda: pushes.received_by(phone), what="the missed push")
+        missed = [d for d in settled(owner, conversation_id) if d["kind"] == "missed_conversation"]
+    assert pushed.payload["kind"] == "missed_conversation"
+    assert pushed.payload["title"] == 'Missed conversation: "Vera" left Shop without an answer'
+    assert pushed.payload["body"] == "Anyone?"
+    assert pushes.received_by(opted_outs_phone) == []
+    (decision,) = missed
+    assert decision["state"] == "sent"  # the e-mail, and its push beside it
+    assert len(sink.to(owner.email)) == 1
+    assert [(p["agent_id"], p["state"]) for p in decision["push"]["pushes"]] == [
+        (owner.agent_id, "sent")
+    ]
+    assert decision["push"]["not_pushed"] == [
+        {"agent_id": opted_out.agent_id, "reason": "opted_out"}
+    ]

@@ -29,6 +29,17 @@ class NotificationKind(StrEnum):
     UNSERVED_CONVERSATION = "unserved_conversation"
 
 
+# What an agent chooses per kind and channel (``/me/notifications``), and the account's
+# defaults for new agents (Settings → Notifications): every one on unless changed.
+AGENT_CHOICES = (
+    "offline_message_email",
+    "missed_conversation_email",
+    "offline_message_push",
+    "missed_conversation_push",
+    "unserved_conversation_push",
+)
+
+
 class NotificationState(StrEnum):
     SCHEDULED = "scheduled"  # waiting for its due time
     SENT = "sent"  # decided to send; each recipient's delivery has its own state
@@ -281,17 +292,22 @@ def decide_offline_push(facts: OfflineFacts, subscribed: frozenset[int]) -> Push
         SuppressedBecause.OPTED_OUT,
     ):
         return PushDecision(reason=decision.reason)
-    left_out = [
-        (agent, NotPushedBecause(why.value)) for agent, why in facts.audience.not_recipients
-    ]
+    return push_to(facts.audience, subscribed)
+
+
+def push_to(audience: Audience, subscribed: frozenset[int]) -> PushDecision:
+    """A push to every agent of ``audience`` (built from their push choice) with a browser
+    or phone subscribed; the others listed with why. The missed conversation's push, made
+    with its e-mail, is this alone (docs/push.md)."""
+    left_out = [(agent, NotPushedBecause(why.value)) for agent, why in audience.not_recipients]
     left_out += [
         (agent, NotPushedBecause.NO_SUBSCRIPTION)
-        for agent in facts.audience.recipients
+        for agent in audience.recipients
         if agent not in subscribed
     ]
     return PushDecision(
         reason=None,
-        recipients=tuple(a for a in facts.audience.recipients if a in subscribed),
+        recipients=tuple(a for a in audience.recipients if a in subscribed),
         not_recipients=tuple(sorted(left_out)),
     )
 

@@ -125,12 +125,19 @@ def unserved_title(locale: Locale, who: str, shop: str) -> str:
 
 def subject(email: NotificationEmail) -> str:
     """Who and what: ``New message from Anna on Shop`` / ``Missed conversation: …``."""
-    t = translations(email.locale)
     who = visitor_label(email, header_safe)
     shop = header_safe(email.account_name, limit=40)
     if email.kind is NotificationKind.OFFLINE_MESSAGE:
         return new_messages_title(email.locale, who, shop, len(email.messages))
-    text = t.gettext("Missed conversation: %(who)s left %(shop)s without an answer")
+    return missed_title(email.locale, who, shop)
+
+
+def missed_title(locale: Locale, who: str, shop: str) -> str:
+    """``Missed conversation: "Anna" left Shop without an answer`` (the e-mail's subject,
+    its push's title)."""
+    text = translations(locale).gettext(
+        "Missed conversation: %(who)s left %(shop)s without an answer"
+    )
     return text % {"who": who, "shop": shop}
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -10,6 +10,7 @@ from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.orm import Session
 
 from frontdesk.core.model import Locale, Plan, Role
+from frontdesk.core.notifications import AGENT_CHOICES
 from frontdesk.core.permissions import can_manage_account
 from frontdesk.errors import (
     Conflict,
@@ -83,6 +84,10 @@ def add_agent(
         active=True,
         created_at=rt.clock.now(),
     )
+    # The owner's defaults of the agent's own choices (Settings → Notifications).
+    defaults = session.scalar(select(Account.agent_defaults).where(Account.id == account_id))
+    for choice in AGENT_CHOICES:
+        setattr(agent, choice, (defaults or {}).get(choice, True))
     session.add(agent)
     session.flush()
     return agent
@@ -434,8 +439,10 @@ def update_notification_settings(
     missed_conversation_email: bool | Unchanged = UNCHANGED,
     offline_email_delay: float | Unchanged | None = UNCHANGED,
     offline_push_delay: float | Unchanged | None = UNCHANGED,
+    agent_defaults: Mapping[str, bool] | Unchanged = UNCHANGED,
 ) -> Account:
-    """A delay ``None``: the installation's again."""
+    """A delay ``None``: the installation's again. ``agent_defaults``: the choices new
+    agents start with, merged into the current ones (agents added before keep theirs)."""
     require_manager(caller)
     with rt.database.write() as session:
         account = load_account(session, caller)
@@ -447,7 +454,15 @@ def update_notification_settings(
             account.offline_email_delay = offline_email_delay
         if offline_push_delay is not UNCHANGED:
             account.offline_push_delay = offline_push_delay
+        if agent_defaults is not UNCHANGED:
+            account.agent_defaults = agent_defaults_of(account) | dict(agent_defaults)
         return account
+
+
+def agent_defaults_of(account: Account) -> dict[str, bool]:
+    """Every agent choice with the account's default for new agents."""
+    chosen = account.agent_defaults or {}
+    return {choice: bool(chosen.get(choice, True)) for choice in AGENT_CHOICES}
 
 
 def sole_widget_key(rt: Runtime) -> str | None:

@@ -243,6 +243,7 @@ def update_my_notifications(
     offline_message_email: bool | Unchanged = UNCHANGED,
     missed_conversation_email: bool | Unchanged = UNCHANGED,
     offline_message_push: bool | Unchanged = UNCHANGED,
+    missed_conversation_push: bool | Unchanged = UNCHANGED,
     unserved_conversation_push: bool | Unchanged = UNCHANGED,
 ) -> Agent:
     with rt.database.write() as session:
@@ -253,6 +254,8 @@ def update_my_notifications(
             agent.missed_conversation_email = missed_conversation_email
         if offline_message_push is not UNCHANGED:
             agent.offline_message_push = offline_message_push
+        if missed_conversation_push is not UNCHANGED:
+            agent.missed_conversation_push = missed_conversation_push
         if unserved_conversation_push is not UNCHANGED:
             agent.unserved_conversation_push = unserved_conversation_push
         return agent

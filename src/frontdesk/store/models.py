@@ -89,6 +89,9 @@ class Account(Base):
     push_subscribed: Mapped[bool] = mapped_column(
         Boolean, default=False, server_default=text("false")
     )
+    # The owner's defaults of the agents' own choices (``AGENT_CHOICES``), for each agent
+    # added from then on; a choice not named is on. None: all on.
+    agent_defaults: Mapped[dict[str, bool] | None] = mapped_column(JSON, default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
@@ -115,6 +118,10 @@ class Agent(Base):
     missed_conversation_email: Mapped[bool] = mapped_column(Boolean, default=True)
     # And these pushes, to each browser or phone subscribed (docs/push.md).
     offline_message_push: Mapped[bool] = mapped_column(
+        Boolean, default=True, server_default=text("true")
+    )
+    # And a push with the missed-conversation e-mail.
+    missed_conversation_push: Mapped[bool] = mapped_column(
         Boolean, default=True, server_default=text("true")
     )
     # And the reminder of a conversation left unserved while the agent is away from it.

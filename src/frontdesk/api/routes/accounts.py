@@ -11,6 +11,7 @@ from frontdesk.api.ratelimits import RateLimits, too_many
 from frontdesk.api.schemas.accounts import (
     AccountOut,
     AccountPatch,
+    AgentChoices,
     ConfirmAddressIn,
     ConfirmedAddressOut,
     LoginIn,
@@ -124,7 +125,10 @@ def get_notification_settings(caller: AgentDep, rt: RuntimeDep) -> NotificationS
 def patch_notification_settings(
     body: NotificationSettingsPatch, caller: AgentDep, rt: RuntimeDep
 ) -> NotificationSettingsOut:
-    account = accounts.update_notification_settings(rt, caller, **body.sent())
+    sent = body.sent()
+    if body.agent_defaults is not None:
+        sent["agent_defaults"] = body.agent_defaults.sent()
+    account = accounts.update_notification_settings(rt, caller, **sent)
     return _settings_out(rt, account)
 
 
@@ -137,4 +141,5 @@ def _settings_out(rt: Runtime, account: Account) -> NotificationSettingsOut:
         default_offline_email_delay=rt.settings.offline_email_delay,
         offline_push_delay=account.offline_push_delay,
         default_offline_push_delay=rt.settings.offline_push_delay,
+        agent_defaults=AgentChoices(**accounts.agent_defaults_of(account)),
     )

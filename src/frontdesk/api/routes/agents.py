@@ -153,5 +153,6 @@ def _notifications_out(agent: Agent) -> MyNotifications:
         offline_message_email=agent.offline_message_email,
         missed_conversation_email=agent.missed_conversation_email,
         offline_message_push=agent.offline_message_push,
+        missed_conversation_push=agent.missed_conversation_push,
         unserved_conversation_push=agent.unserved_conversation_push,
     )

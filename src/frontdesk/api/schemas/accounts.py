@@ -70,6 +70,24 @@ class AccountPatch(Patch):
     plan: Plan | None = None
 
 
+class AgentChoices(Response):
+    """An agent's own choices per kind and channel (``/me/notifications``)."""
+
+    offline_message_email: bool
+    missed_conversation_email: bool
+    offline_message_push: bool
+    missed_conversation_push: bool
+    unserved_conversation_push: bool
+
+
+class AgentChoicesPatch(Patch):
+    offline_message_email: Flag | None = None
+    missed_conversation_email: Flag | None = None
+    offline_message_push: Flag | None = None
+    missed_conversation_push: Flag | None = None
+    unserved_conversation_push: Flag | None = None
+
+
 class NotificationSettingsOut(Response):
     offline_message_email: bool
     missed_conversation_email: bool
@@ -82,6 +100,8 @@ class NotificationSettingsOut(Response):
     # shorter than the e-mail's means no push.
     offline_push_delay: float | None
     default_offline_push_delay: float
+    # What each agent added from now on chooses for themselves until they change it.
+    agent_defaults: AgentChoices
 
 
 class NotificationSettingsPatch(Patch):
@@ -91,3 +111,4 @@ class NotificationSettingsPatch(Patch):
     missed_conversation_email: Flag | None = None
     offline_email_delay: Annotated[float, Field(gt=0, le=OFFLINE_EMAIL_DELAY_MAX)] | None = None
     offline_push_delay: Annotated[float, Field(gt=0, le=OFFLINE_EMAIL_DELAY_MAX)] | None = None
+    agent_defaults: AgentChoicesPatch | None = None

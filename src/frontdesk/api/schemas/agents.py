@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, Field, StringConstraints
 
+from frontdesk.api.schemas.accounts import AgentChoices, AgentChoicesPatch
 from frontdesk.api.schemas.common import (
     Email,
     Flag,
@@ -113,17 +114,11 @@ class MePatch(Patch):
     current_password: Annotated[str, Field(min_length=1, max_length=200)] | None = None
 
 
-class MyNotifications(Response):
-    offline_message_email: bool
-    missed_conversation_email: bool
-    # Pushes to your subscribed browsers and phones before the e-mail (docs/push.md).
-    offline_message_push: bool
-    # A push when a conversation waits unserved while you are online but away from it.
-    unserved_conversation_push: bool
+class MyNotifications(AgentChoices):
+    """Your own choices per kind and channel: the e-mails, the push before the offline
+    e-mail, the push with the missed-conversation e-mail, and the reminder of a conversation
+    waiting unserved while you are online but away from it (docs/push.md)."""
 
 
-class MyNotificationsPatch(Patch):
-    offline_message_email: Flag | None = None
-    missed_conversation_email: Flag | None = None
-    offline_message_push: Flag | None = None
-    unserved_conversation_push: Flag | None = None
+class MyNotificationsPatch(AgentChoicesPatch):
+    pass

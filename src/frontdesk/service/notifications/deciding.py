@@ -90,6 +90,12 @@ def decide_due(rt: Runtime, *, limit: int = DECIDE_BATCH) -> int:
             hooks = facts.accounts[notification.account_id].webhook_events
             if wants(hooks, _EVENTS[notification.kind]):
                 tell_webhooks(session, rt, facts, notification, decision)
+            if notification.kind is NotificationKind.MISSED_CONVERSATION and (
+                decision.send or decision.reason in _NOBODY_EMAILED
+            ):
+                # The missed conversation's push goes with its e-mail (docs/push.md).
+                notification.push_due_at = now
+                rt.pushes_due(session, now)
         return len(due)
 
 
@@ -159,6 +165,8 @@ def _wants(agent: Agent, kind: NotificationKind, *, push: bool) -> bool:
     if push:
         if kind is NotificationKind.UNSERVED_CONVERSATION:
             return agent.unserved_conversation_push
+        if kind is NotificationKind.MISSED_CONVERSATION:
+            return agent.missed_conversation_push
         return agent.offline_message_push
     if kind is NotificationKind.OFFLINE_MESSAGE:
         return agent.offline_message_email

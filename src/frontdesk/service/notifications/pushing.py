@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session
 
-from frontdesk.core.model import DeviceStatus
+from frontdesk.core.model import DeviceStatus, Locale
 from frontdesk.core.notifications import (
     NotificationKind,
     NotificationState,
@@ -28,8 +28,14 @@ from frontdesk.core.notifications import (
     SuppressedBecause,
     decide_offline_push,
     decide_unserved_push,
+    push_to,
 )
-from frontdesk.mail.compose import new_messages_title, unserved_title, visitor_words
+from frontdesk.mail.compose import (
+    missed_title,
+    new_messages_title,
+    unserved_title,
+    visitor_words,
+)
 from frontdesk.mail.identifiers import conversation_link
 from frontdesk.push.webpush import PushAnswer, PushResult, Subscription
 from frontdesk.service.notifications.deciding import DueFacts
@@ -82,8 +88,10 @@ def claim_pushes(rt: Runtime, *, limit: int = PUSH_BATCH) -> tuple[int, list[Cla
         settled = session.execute(
             update(Notification)
             .where(
+                # A push is pending exactly while its push_due_at is set: every decision
+                # and call-off of its notification clears it (a missed conversation's is
+                # set when its e-mail is decided).
                 Notification.push_due_at <= now,
-                Notification.state == NotificationState.SCHEDULED,
                 Notification.account_id.not_in(
                     select(Agent.account_id).join(
                         PushSubscription, PushSubscription.agent_id == Agent.id
@@ -106,13 +114,7 @@ def claim_pushes(rt: Runtime, *, limit: int = PUSH_BATCH) -> tuple[int, list[Cla
         unsubscribed = int(settled.rowcount)  # type: ignore[attr-defined]
         due = session.scalars(
             select(Notification)
-            .where(
-                Notification.push_due_at <= now,
-                Notification.state == NotificationState.SCHEDULED,
-                Notification.kind.in_(
-                    [NotificationKind.OFFLINE_MESSAGE, NotificationKind.UNSERVED_CONVERSATION]
-                ),
-            )
+            .where(Notification.push_due_at <= now)
             .order_by(Notification.push_due_at, Notification.id)
             .limit(limit)
             .with_for_update(skip_locked=True)
@@ -123,7 +125,12 @@ def claim_pushes(rt: Runtime, *, limit: int = PUSH_BATCH) -> tuple[int, list[Cla
         wanting = {
             agent.id
             for agent in facts.agents.values()
-            if agent.active and (agent.offline_message_push or agent.unserved_conversation_push)
+            if agent.active
+            and (
+                agent.offline_message_push
+                or agent.missed_conversation_push
+                or agent.unserved_conversation_push
+            )
         }
         # The subscriptions of logins that still hold (a logout or a revoked token deleted
         # theirs already; an expired one's browser is told nothing more).
@@ -173,6 +180,8 @@ def claim_pushes(rt: Runtime, *, limit: int = PUSH_BATCH) -> tuple[int, list[Cla
                 )
                 notification.reason = decision.reason
                 notification.decided_at = now
+            elif notification.kind is NotificationKind.MISSED_CONVERSATION:
+                decision = push_to(facts.push_audience(notification), frozenset(subscriptions))
             else:
                 decision = decide_offline_push(
                     facts.offline_facts(notification, facts.push_audience(notification)),
@@ -190,6 +199,8 @@ def claim_pushes(rt: Runtime, *, limit: int = PUSH_BATCH) -> tuple[int, list[Cla
             ttl = (
                 REMINDER_TTL
                 if reminder
+                else PUSH_TTL_MAX
+                if notification.kind is NotificationKind.MISSED_CONVERSATION
                 else max(1, min(PUSH_TTL_MAX, int((notification.due_at - now).total_seconds())))
             )
             for agent_id in decision.recipients:
@@ -203,11 +214,7 @@ def claim_pushes(rt: Runtime, *, limit: int = PUSH_BATCH) -> tuple[int, list[Cla
                         "kind": notification.kind.value,
                         "notification_id": notification.id,
                         "conversation_id": conversation.id,
-                        "title": (
-                            unserved_title(locale, who, shop)
-                            if reminder
-                            else new_messages_title(locale, who, shop, len(batch))
-                        ),
+                        "title": _title(notification.kind, locale, who, shop, len(batch)),
                         "body": _short(texts.get(notification.id), TEXT_MAX) or "",
                         "url": conversation_link(settings.public_url, conversation.id),
                         "tag": f"frontdesk-conversation-{conversation.id}",
@@ -240,6 +247,15 @@ def claim_pushes(rt: Runtime, *, limit: int = PUSH_BATCH) -> tuple[int, list[Cla
             )
             for push, subscription, payload, topic, ttl in claimed
         ]
+
+
+def _title(kind: NotificationKind, locale: Locale, who: str, shop: str, count: int) -> str:
+    """A push's title in the agent's language: the e-mail's subject, or the reminder's."""
+    if kind is NotificationKind.UNSERVED_CONVERSATION:
+        return unserved_title(locale, who, shop)
+    if kind is NotificationKind.MISSED_CONVERSATION:
+        return missed_title(locale, who, shop)
+    return new_messages_title(locale, who, shop, count)
 
 
 def _away(

@@ -99,6 +99,7 @@ async function subscribeHere() {
 export function pushSection(mine, subscriptions) {
   const list = h("ul", { class: "push-devices" });
   const wanted = h("input", { type: "checkbox", checked: mine.offline_message_push });
+  const missed = h("input", { type: "checkbox", checked: mine.missed_conversation_push });
   const unserved = h("input", { type: "checkbox", checked: mine.unserved_conversation_push });
   const inTab = h("input", { type: "checkbox", checked: alertsOn() });
   inTab.addEventListener("change", () => {
@@ -112,6 +113,7 @@ export function pushSection(mine, subscriptions) {
     "form",
     { class: "stack" },
     checkField(t("push.offline_messages"), wanted, t("push.offline_messages_hint")),
+    checkField(t("push.missed"), missed, t("push.missed_hint")),
     checkField(t("push.unserved"), unserved, t("push.unserved_hint")),
     h(
       "div",
@@ -123,6 +125,7 @@ export function pushSection(mine, subscriptions) {
     await submitting(choice, () =>
       api("PATCH", "/me/notifications", {
         offline_message_push: wanted.checked,
+        missed_conversation_push: missed.checked,
         unserved_conversation_push: unserved.checked,
       }),
     );

@@ -88,6 +88,18 @@ export async function showSettings(seq) {
     disabled: !manager,
   });
 
+  const CHOICES = [
+    ["offline_message_email", t("profile.email_me_offline")],
+    ["missed_conversation_email", t("profile.email_me_missed")],
+    ["offline_message_push", t("push.offline_messages")],
+    ["missed_conversation_push", t("push.missed")],
+    ["unserved_conversation_push", t("push.unserved")],
+  ];
+  const defaults = CHOICES.map(([name, label]) => [
+    name,
+    h("input", { type: "checkbox", checked: settings.agent_defaults[name], disabled: !manager }),
+    label,
+  ]);
   const form = h(
     "form",
     { class: "stack", novalidate: true },
@@ -113,6 +125,13 @@ export async function showSettings(seq) {
       t("settings.push_delay_hint", {
         default: formatDuration(settings.default_offline_push_delay),
       }),
+    ),
+    h(
+      "fieldset",
+      { class: "stack agent-defaults" },
+      h("legend", { text: t("settings.agent_defaults") }),
+      h("p", { class: "hint", text: t("settings.agent_defaults_hint") }),
+      defaults.map(([, box, label]) => checkField(label, box)),
     ),
     manager
       ? h(
@@ -147,6 +166,7 @@ export async function showSettings(seq) {
       offline_message_email: offline.checked,
       offline_email_delay: seconds,
       offline_push_delay: pushSeconds,
+      agent_defaults: Object.fromEntries(defaults.map(([name, box]) => [name, box.checked])),
     };
     if (settings.missed_conversation_email_available)
       body.missed_conversation_email = missed.checked;
