@@ -18,6 +18,12 @@ baseline of the same round; the figures reported are the medians over the rounds
 
 Goal (issue 11): Frontdesk at >= 0.15 of the baseline on SQLite with p99 <= 50 ms, 0
 non-2xx, none lost; >= 0.10 on PostgreSQL.
+
+``--webhook`` measures each database a second time with the account's webhook endpoint
+wanting ``message.created`` (docs/webhooks.md): every message then writes its event in its
+transaction, and the server's engine posts them to a receiver on the load generator's core
+(benchmarks/webhook_sink.py) while the load runs. Reported beside: the events written and
+the ones delivered by the end of the run.
 """
 
 from __future__ import annotations
@@ -33,7 +39,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -150,9 +157,12 @@ def measure_baseline(duration: float, connections: int, tokens: Path) -> dict[st
     return result
 
 
-async def seed(base: str, visitors: int) -> tuple[str, list[str], float]:
+async def seed(
+    base: str, visitors: int, webhook_url: str | None = None
+) -> tuple[str, list[str], float]:
     """One account and its visitors; returns the widget key, the visitor tokens and the
-    visitors created per second (64 at a time)."""
+    visitors created per second (64 at a time). With ``webhook_url``, the account's
+    endpoint there wants every message."""
     async with httpx.AsyncClient(base_url=base, timeout=30) as http:
         created = await http.post(
             "/api/v1/accounts",
@@ -168,6 +178,13 @@ async def seed(base: str, visitors: int) -> tuple[str, list[str], float]:
         )
         created.raise_for_status()
         key = created.json()["widget_key"]
+        if webhook_url is not None:
+            endpoint = await http.post(
+                "/api/v1/webhooks",
+                json={"url": webhook_url, "events": ["message.created"]},
+                headers={"Authorization": f"Bearer {created.json()['token']}"},
+            )
+            endpoint.raise_for_status()
         semaphore = asyncio.Semaphore(64)
 
         async def one(n: int) -> str:
@@ -199,15 +216,22 @@ async def seed(base: str, visitors: int) -> tuple[str, list[str], float]:
 
 
 def measure_frontdesk(
-    database: str, duration: float, connections: int, visitors: int, *, profile: Path | None = None
+    database: str,
+    duration: float,
+    connections: int,
+    visitors: int,
+    *,
+    profile: Path | None = None,
+    webhook: bool = False,
 ) -> dict[str, Any]:
     port = free_port()
     with (
         tempfile.TemporaryDirectory() as scratch,
         bench_database(database, Path(scratch)) as database_url,
+        webhook_sink(webhook) as hook_url,
     ):
         data = Path(scratch)
-        env = frontdesk_env(data, offline_email_delay="3600") | {
+        env = frontdesk_env(data, offline_email_delay="3600", webhook_local_hosts="127.0.0.1") | {
             "FRONTDESK_DATABASE_URL": database_url
         }
         log = data / "serve.log"
@@ -221,7 +245,7 @@ def measure_frontdesk(
         ]
         with server(pinned(command, SERVER_CORE), env, port, log) as process:
             base = f"http://127.0.0.1:{port}"
-            key, tokens, visitor_rate = asyncio.run(seed(base, visitors))
+            key, tokens, visitor_rate = asyncio.run(seed(base, visitors, hook_url))
             token_file = data / "tokens.txt"
             token_file.write_text("\n".join(tokens) + "\n")
             spy = None
@@ -258,6 +282,29 @@ def measure_frontdesk(
             )
             if spy is not None:
                 spy.wait()
+            if webhook:
+                written = query(
+                    database_url, "SELECT state, count(*) FROM webhook_messages GROUP BY state"
+                )
+                result["webhooks_written"] = sum(int(n) for _, n in written)
+                result["webhooks_delivered"] = sum(
+                    int(n) for state, n in written if state == "delivered"
+                )
+                # Then, the load gone, how fast the engine delivers the rest (for 60 s at most).
+                started = time.monotonic()
+                left = result["webhooks_written"] - result["webhooks_delivered"]
+                pending = left
+                while pending and time.monotonic() - started < 60:
+                    time.sleep(0.5)
+                    pending = int(
+                        query(
+                            database_url,
+                            "SELECT count(*) FROM webhook_messages WHERE state = 'pending'",
+                        )[0][0]
+                    )
+                result["webhooks_drained_per_second"] = (left - pending) / (
+                    time.monotonic() - started
+                )
         stored = {row[0] for row in query(database_url, "SELECT id FROM messages")}
         acknowledged = result.pop("acknowledged_ids")
         result["lost"] = len(set(acknowledged) - stored)
@@ -265,6 +312,26 @@ def measure_frontdesk(
         result["visitors_per_second"] = visitor_rate
         result["server_tracebacks"] = tracebacks(log)
     return result
+
+
+@contextmanager
+def webhook_sink(wanted: bool) -> Iterator[str | None]:
+    """benchmarks/webhook_sink.py on the load generator's core, when ``wanted``: its URL."""
+    if not wanted:
+        yield None
+        return
+    port = free_port()
+    command = [sys.executable, str(ROOT / "benchmarks" / "webhook_sink.py"), str(port)]
+    process = subprocess.Popen(pinned(command, LOAD_CORE), stdout=subprocess.PIPE, text=True)
+    assert process.stdout is not None
+    if process.stdout.readline().strip() != "ready":
+        process.kill()
+        raise RuntimeError("the webhook sink did not start")
+    try:
+        yield f"http://127.0.0.1:{port}/hooks"
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=60)
 
 
 def run(
@@ -275,6 +342,7 @@ def run(
     databases: list[str],
     rounds: int = 1,
     profile: Path | None = None,
+    webhook: bool = False,
 ) -> dict[str, Any]:
     results: dict[str, Any] = {
         "connections": connections,
@@ -293,15 +361,31 @@ def run(
                 )
                 figures["ratio"] = figures["per_second"] / measured["baseline"]["per_second"]
                 measured[database] = figures
+                if webhook:
+                    figures = measure_frontdesk(
+                        database, duration, connections, visitors, webhook=True
+                    )
+                    figures["ratio"] = figures["per_second"] / measured["baseline"]["per_second"]
+                    measured[f"{database} webhook"] = figures
             results["rounds"].append(measured)
-    for name in ["baseline", *databases]:
+    names = [*databases, *(f"{d} webhook" for d in databases if webhook)]
+    for name in ["baseline", *names]:
         results[name] = _median_round([r[name] for r in results["rounds"]])
     return results
 
 
 def _median_round(measured: list[dict[str, Any]]) -> dict[str, Any]:
     """The median of each figure over the rounds; counts of failures are summed."""
-    summed = {"non_2xx", "socket_errors", "lost", "acknowledged", "requests", "ok"}
+    summed = {
+        "non_2xx",
+        "socket_errors",
+        "lost",
+        "acknowledged",
+        "requests",
+        "ok",
+        "webhooks_written",
+        "webhooks_delivered",
+    }
     combined: dict[str, Any] = {}
     for key, value in measured[0].items():
         if isinstance(value, bool) or not isinstance(value, int | float):
@@ -316,7 +400,7 @@ def report(results: dict[str, Any]) -> None:
         f"ingest: {results['connections']} connections, {results['visitors']} visitors, "
         f"{results['duration_s']:g} s each"
     )
-    for name in ("baseline", "sqlite", "postgresql"):
+    for name in ("baseline", "sqlite", "postgresql", "sqlite webhook", "postgresql webhook"):
         if name not in results:
             continue
         r = results[name]
@@ -330,6 +414,12 @@ def report(results: dict[str, Any]) -> None:
                 f"  ratio {r['ratio']:.3f}  non-2xx {r['non_2xx']}  "
                 f"socket errors {r['socket_errors']}  lost {r['lost']} of {r['acknowledged']}  "
                 f"visitors created {r['visitors_per_second']:.0f}/s"
+            )
+        if "webhooks_written" in r:
+            line += (
+                f"  webhooks written {r['webhooks_written']}, delivered by the end "
+                f"{r['webhooks_delivered']}, the rest then at "
+                f"{r['webhooks_drained_per_second']:.0f}/s"
             )
         print(line)
 
@@ -349,6 +439,9 @@ def main() -> None:
         help="py-spy of the server: flame graph (.svg), speedscope (.json), stacks (.txt)",
     )
     parser.add_argument("--json", type=Path, help="write the figures here too")
+    parser.add_argument(
+        "--webhook", action="store_true", help="each database again with a webhook endpoint"
+    )
     args = parser.parse_args()
     results = run(
         duration=args.duration,
@@ -357,6 +450,7 @@ def main() -> None:
         databases=args.databases.split(","),
         rounds=args.rounds,
         profile=args.profile,
+        webhook=args.webhook,
     )
     report(results)
     if args.json:

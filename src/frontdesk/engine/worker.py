@@ -205,7 +205,11 @@ class NotificationWorker:
         """Claim a batch of due webhook events and post them, ``WEBHOOK_CONCURRENCY`` at a
         time, over one HTTP session; record what each endpoint answered."""
         rt = self.runtime
-        claimed = await anyio.to_thread.run_sync(webhooks.claim_webhooks, rt)
+        # Claim and record as the requests write (on SQLite in the group commit): under a
+        # storm of visitor messages, a pool thread's transaction waits long for its turn.
+        claimed = await rt.database.run_write(
+            lambda session: webhooks.claim_webhooks_in(session, rt)
+        )
         if not claimed:
             return 0
         waiting = deque(claimed)
@@ -228,8 +232,9 @@ class NotificationWorker:
                     answered.append((item, answer))
 
             await asyncio.gather(*(poster() for _ in range(min(WEBHOOK_CONCURRENCY, len(claimed)))))
-        await anyio.to_thread.run_sync(
-            webhooks.record_webhook_answers, rt, answered, rt.clock.now()
+        at = rt.clock.now()
+        await rt.database.run_write(
+            lambda session: webhooks.record_webhook_answers_in(session, rt, answered, at)
         )
         return len(claimed)
 

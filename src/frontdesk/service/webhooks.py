@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from frontdesk.core.model import Role
@@ -56,6 +56,7 @@ from frontdesk.store.models import (
     WebhookMessage,
     table_of,
 )
+from frontdesk.store.plain import PlainStatement
 from frontdesk.webhook import slack
 from frontdesk.webhook.sender import WebhookAnswer, url_problem
 
@@ -67,6 +68,8 @@ MAX_ENDPOINTS = 20
 TEST_TEXT = "This is a test event from Frontdesk: this endpoint receives its webhooks."
 
 _messages = table_of(WebhookMessage)
+_endpoints = table_of(WebhookEndpoint)
+_accounts = table_of(Account)
 
 
 def new_secret() -> str:
@@ -335,19 +338,15 @@ def emit(
     account whose endpoints want nothing of it costs no statement). Returns how many."""
     if not wants(mask, event):
         return 0
-    rows = session.execute(
-        select(WebhookEndpoint.id, WebhookEndpoint.events, Account.name)
-        .join(Account, Account.id == WebhookEndpoint.account_id)
-        .where(WebhookEndpoint.account_id == account_id, WebhookEndpoint.enabled.is_(True))
-        .order_by(WebhookEndpoint.id)
-    ).all()
+    connection = session.connection()
+    rows = _ENDPOINTS_OF_ACCOUNT.rows(connection, account_id=account_id)
     targets = [endpoint_id for endpoint_id, events, _ in rows if event.value in events]
     if not targets:
         return 0
     now = rt.clock.now()
     payload = _payload(event, now, account_id, rows[0][2], data)
-    session.execute(
-        insert(_messages),
+    _NEW_WEBHOOK_MESSAGE.run_many(
+        connection,
         [
             {
                 "endpoint_id": endpoint_id,
@@ -356,16 +355,36 @@ def emit(
                 "msg_id": _msg_id(),
                 "payload": payload,
                 "notification_id": notification_id,
-                "state": WebhookState.PENDING,
-                "created_at": now,
-                "attempts": 0,
-                "next_attempt_at": now,
+                "at": now,
             }
             for endpoint_id in targets
         ],
     )
     rt.webhooks_due(session)
     return len(targets)
+
+
+# What ``emit`` runs, compiled once (frontdesk.store.plain): it runs with visitor messages.
+_ENDPOINTS_OF_ACCOUNT = PlainStatement(
+    select(_endpoints.c.id, _endpoints.c.events, _accounts.c.name)
+    .join(_accounts, _accounts.c.id == _endpoints.c.account_id)
+    .where(_endpoints.c.account_id == bindparam("account_id"), _endpoints.c.enabled.is_(True))
+    .order_by(_endpoints.c.id)
+)
+_NEW_WEBHOOK_MESSAGE = PlainStatement(
+    insert(_messages).values(
+        endpoint_id=bindparam("endpoint_id"),
+        account_id=bindparam("account_id"),
+        event=bindparam("event"),
+        msg_id=bindparam("msg_id"),
+        payload=bindparam("payload"),
+        notification_id=bindparam("notification_id"),
+        state=WebhookState.PENDING,
+        created_at=bindparam("at"),
+        attempts=0,
+        next_attempt_at=bindparam("at"),
+    )
+)
 
 
 def conversation_data(
@@ -437,47 +456,56 @@ def lease_of(rt: Runtime) -> timedelta:
 
 
 def claim_webhooks(rt: Runtime, *, limit: int = WEBHOOK_BATCH) -> list[ClaimedWebhook]:
+    """``claim_webhooks_in`` in a transaction of its own."""
+    with rt.database.write() as session:
+        return claim_webhooks_in(session, rt, limit=limit)
+
+
+def claim_webhooks_in(
+    session: Session, rt: Runtime, *, limit: int = WEBHOOK_BATCH
+) -> list[ClaimedWebhook]:
     """Take up to ``limit`` due webhook messages for ``lease_of`` (their ``next_attempt_at``
-    moved to the lease's end, so that a worker that dies leaves them due again then)."""
+    moved to the lease's end, so that a worker that dies leaves them due again then). The
+    engine runs it with ``run_write``: on SQLite in the group commit beside the requests'
+    writes, where a thread's transaction would wait for a turn under load."""
     now = rt.clock.now()
     lease_until = now + lease_of(rt)
     token = secrets.token_hex(16)
     claimed: list[ClaimedWebhook] = []
-    with rt.database.write() as session:
-        rows = session.execute(
-            select(WebhookMessage, WebhookEndpoint)
-            .join(WebhookEndpoint, WebhookEndpoint.id == WebhookMessage.endpoint_id)
-            .where(
-                WebhookMessage.state == WebhookState.PENDING,
-                WebhookMessage.next_attempt_at <= now,
+    rows = session.execute(
+        select(WebhookMessage, WebhookEndpoint)
+        .join(WebhookEndpoint, WebhookEndpoint.id == WebhookMessage.endpoint_id)
+        .where(
+            WebhookMessage.state == WebhookState.PENDING,
+            WebhookMessage.next_attempt_at <= now,
+        )
+        .order_by(WebhookMessage.next_attempt_at, WebhookMessage.id)
+        .limit(limit)
+        .with_for_update(of=WebhookMessage, skip_locked=True)
+    ).all()
+    for message, endpoint in rows:
+        if not endpoint.enabled and message.event != WebhookEvent.TEST.value:
+            # Switched off after the event was written: given up with the others.
+            _give_up(message, now, "the endpoint is switched off")
+            continue
+        message.next_attempt_at = lease_until
+        message.lease_until = lease_until
+        message.lease_token = token
+        body = (
+            slack.body(json.loads(message.payload))
+            if endpoint.kind is WebhookKind.SLACK
+            else message.payload.encode()
+        )
+        claimed.append(
+            ClaimedWebhook(
+                message_id=message.id,
+                lease_token=token,
+                msg_id=message.msg_id,
+                url=endpoint.url,
+                secret=endpoint.secret,
+                body=body,
             )
-            .order_by(WebhookMessage.next_attempt_at, WebhookMessage.id)
-            .limit(limit)
-            .with_for_update(of=WebhookMessage, skip_locked=True)
-        ).all()
-        for message, endpoint in rows:
-            if not endpoint.enabled and message.event != WebhookEvent.TEST.value:
-                # Switched off after the event was written: given up with the others.
-                _give_up(message, now, "the endpoint is switched off")
-                continue
-            message.next_attempt_at = lease_until
-            message.lease_until = lease_until
-            message.lease_token = token
-            body = (
-                slack.body(json.loads(message.payload))
-                if endpoint.kind is WebhookKind.SLACK
-                else message.payload.encode()
-            )
-            claimed.append(
-                ClaimedWebhook(
-                    message_id=message.id,
-                    lease_token=token,
-                    msg_id=message.msg_id,
-                    url=endpoint.url,
-                    secret=endpoint.secret,
-                    body=body,
-                )
-            )
+        )
     return claimed
 
 
@@ -492,76 +520,86 @@ def _give_up(message: WebhookMessage, now: datetime, why: str) -> None:
 def record_webhook_answers(
     rt: Runtime, answered: Sequence[tuple[ClaimedWebhook, WebhookAnswer]], at: datetime
 ) -> None:
+    """``record_webhook_answers_in`` in a transaction of its own."""
+    with rt.database.write() as session:
+        record_webhook_answers_in(session, rt, answered, at)
+
+
+def record_webhook_answers_in(
+    session: Session,
+    rt: Runtime,
+    answered: Sequence[tuple[ClaimedWebhook, WebhookAnswer]],
+    at: datetime,
+) -> None:
     """What the endpoints answered, for the messages this worker still holds: delivered,
     tried again later, or given up; an endpoint that keeps failing is switched off."""
     settings = rt.settings
-    with rt.database.write() as session:
-        for item, answer in answered:
-            message = session.scalar(
-                select(WebhookMessage)
-                .where(
-                    WebhookMessage.id == item.message_id,
-                    WebhookMessage.lease_token == item.lease_token,
-                )
-                .with_for_update()
+    for item, answer in answered:
+        message = session.scalar(
+            select(WebhookMessage)
+            .where(
+                WebhookMessage.id == item.message_id,
+                WebhookMessage.lease_token == item.lease_token,
             )
-            if message is None:
-                continue  # taken over by another worker after the lease lapsed
-            endpoint = session.get(WebhookEndpoint, message.endpoint_id, with_for_update=True)
-            assert endpoint is not None  # deleting an endpoint deletes its messages
-            session.add(
-                WebhookAttempt(
-                    message_id=message.id,
-                    at=at,
-                    delivered=answer.delivered,
-                    status=answer.status,
-                    answer=answer.text,
-                    duration_ms=answer.duration_ms,
-                )
+            .with_for_update()
+        )
+        if message is None:
+            continue  # taken over by another worker after the lease lapsed
+        endpoint = session.get(WebhookEndpoint, message.endpoint_id, with_for_update=True)
+        assert endpoint is not None  # deleting an endpoint deletes its messages
+        session.add(
+            WebhookAttempt(
+                message_id=message.id,
+                at=at,
+                delivered=answer.delivered,
+                status=answer.status,
+                answer=answer.text,
+                duration_ms=answer.duration_ms,
             )
-            message.attempts += 1
-            message.last_status = answer.status
-            message.last_answer = answer.text
-            message.lease_until = message.lease_token = None
-            test = message.event == WebhookEvent.TEST.value
-            if answer.delivered:
-                message.state = WebhookState.DELIVERED
-                message.finished_at = at
-                message.next_attempt_at = None
-                endpoint.failing_since = None
-                endpoint.failures = 0
-                endpoint.last_delivered_at = at
-                continue
-            again = (
-                None
-                if test
-                else next_attempt(
-                    message.attempts,
-                    created_at=message.created_at,
-                    now=at,
-                    first=settings.webhook_retry_first,
-                    longest=settings.webhook_retry_longest,
-                    retry_for=settings.webhook_retry_for,
-                )
-            )
-            if again is None:
-                message.state = WebhookState.FAILED
-                message.finished_at = at
-                message.next_attempt_at = None
-            else:
-                message.next_attempt_at = again
-            if test or not endpoint.enabled:
-                continue  # a test event does not count towards switching an endpoint off
-            endpoint.failures += 1
-            if endpoint.failing_since is None:
-                endpoint.failing_since = at
-            if keeps_failing(
-                endpoint.failing_since,
-                endpoint.failures,
+        )
+        message.attempts += 1
+        message.last_status = answer.status
+        message.last_answer = answer.text
+        message.lease_until = message.lease_token = None
+        test = message.event == WebhookEvent.TEST.value
+        if answer.delivered:
+            message.state = WebhookState.DELIVERED
+            message.finished_at = at
+            message.next_attempt_at = None
+            endpoint.failing_since = None
+            endpoint.failures = 0
+            endpoint.last_delivered_at = at
+            continue
+        again = (
+            None
+            if test
+            else next_attempt(
+                message.attempts,
+                created_at=message.created_at,
                 now=at,
-                disable_after=settings.webhook_disable_after,
-            ):
-                _switch_off(session, rt, endpoint, answer, at)
+                first=settings.webhook_retry_first,
+                longest=settings.webhook_retry_longest,
+                retry_for=settings.webhook_retry_for,
+            )
+        )
+        if again is None:
+            message.state = WebhookState.FAILED
+            message.finished_at = at
+            message.next_attempt_at = None
+        else:
+            message.next_attempt_at = again
+        if test or not endpoint.enabled:
+            continue  # a test event does not count towards switching an endpoint off
+        endpoint.failures += 1
+        if endpoint.failing_since is None:
+            endpoint.failing_since = at
+        if keeps_failing(
+            endpoint.failing_since,
+            endpoint.failures,
+            now=at,
+            disable_after=settings.webhook_disable_after,
+        ):
+            _switch_off(session, rt, endpoint, answer, at)
 
 
 def _switch_off(
