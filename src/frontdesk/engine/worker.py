@@ -56,6 +56,9 @@ class NotificationWorker:
         self._loops: list[asyncio.Task[None]] = []
         self._listener: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
+        # One HTTP session for every webhook batch: its connections to an endpoint stay
+        # open between batches (a TLS handshake per batch would cost more than the post).
+        self._webhook_sender: WebhookSender | None = None
 
     async def start(self) -> None:
         rt = self.runtime
@@ -131,6 +134,9 @@ class NotificationWorker:
         rt.pushes_bell.detach()
         rt.webhooks_bell.detach()
         self._loops, self._listener = [], None
+        if self._webhook_sender is not None:
+            await self._webhook_sender.__aexit__(None, None, None)
+            self._webhook_sender = None
 
     async def run_once(self) -> None:
         """Decide and send everything that is due now (the loops' work, in turn)."""
@@ -214,24 +220,25 @@ class NotificationWorker:
             return 0
         waiting = deque(claimed)
         answered: list[tuple[ClaimedWebhook, WebhookAnswer]] = []
-        sender = WebhookSender(
-            timeout=rt.settings.webhook_timeout, local_hosts=rt.settings.webhook_local_hosts
-        )
-        async with sender:
+        if self._webhook_sender is None:
+            self._webhook_sender = await WebhookSender(
+                timeout=rt.settings.webhook_timeout, local_hosts=rt.settings.webhook_local_hosts
+            ).__aenter__()
+        sender = self._webhook_sender
 
-            async def poster() -> None:
-                while waiting:
-                    item = waiting.popleft()
-                    answer = await sender.send(
-                        item.url,
-                        item.body,
-                        msg_id=item.msg_id,
-                        secret=item.secret,
-                        now=rt.clock.now(),
-                    )
-                    answered.append((item, answer))
+        async def poster() -> None:
+            while waiting:
+                item = waiting.popleft()
+                answer = await sender.send(
+                    item.url,
+                    item.body,
+                    msg_id=item.msg_id,
+                    secret=item.secret,
+                    now=rt.clock.now(),
+                )
+                answered.append((item, answer))
 
-            await asyncio.gather(*(poster() for _ in range(min(WEBHOOK_CONCURRENCY, len(claimed)))))
+        await asyncio.gather(*(poster() for _ in range(min(WEBHOOK_CONCURRENCY, len(claimed)))))
         at = rt.clock.now()
         await rt.database.run_write(
             lambda session: webhooks.record_webhook_answers_in(session, rt, answered, at)
