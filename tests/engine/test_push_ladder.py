@@ -8,8 +8,8 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import ExitStack
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -44,22 +44,35 @@ def pushes() -> Iterator[PushService]:
 
 
 @pytest.fixture
-def push_server(
+def serve_pushes(
     database: Database,
     database_url: str,
     passwords: PasswordHasher,
     tmp_path: Path,
     sink: MailSink,
+) -> Callable[[float], AbstractContextManager[LiveServer]]:
+    """A live server pushing through the push service on loopback, its reminder of an
+    unserved conversation ``unserved_push_after`` seconds after it opened (0: none)."""
+
+    def serve(unserved_push_after: float) -> AbstractContextManager[LiveServer]:
+        settings = engine_settings(
+            database_url,
+            tmp_path,
+            sink.url,
+            offline_push_delay=PUSH_DELAY,
+            push_http_hosts=["127.0.0.1"],
+            unserved_push_after=unserved_push_after,
+        )
+        return serving(settings, database, passwords)
+
+    return serve
+
+
+@pytest.fixture
+def push_server(
+    serve_pushes: Callable[[float], AbstractContextManager[LiveServer]],
 ) -> Iterator[LiveServer]:
-    settings = engine_settings(
-        database_url,
-        tmp_path,
-        sink.url,
-        offline_push_delay=PUSH_DELAY,
-        push_http_hosts=["127.0.0.1"],
-        unserved_push_after=0,  # the reminder has its own server below
-    )
-    with serving(settings, database, passwords) as server:
+    with serve_pushes(0) as server:  # the reminder has its own server below
         yield server
 
 
@@ -251,21 +264,9 @@ REMINDER = 0.4  # unserved_push_after: Frontdesk's minute
 
 @pytest.fixture
 def reminder_server(
-    database: Database,
-    database_url: str,
-    passwords: PasswordHasher,
-    tmp_path: Path,
-    sink: MailSink,
+    serve_pushes: Callable[[float], AbstractContextManager[LiveServer]],
 ) -> Iterator[LiveServer]:
-    settings = engine_settings(
-        database_url,
-        tmp_path,
-        sink.url,
-        offline_push_delay=PUSH_DELAY,
-        unserved_push_after=REMINDER,
-        push_http_hosts=["127.0.0.1"],
-    )
-    with serving(settings, database, passwords) as server:
+    with serve_pushes(REMINDER) as server:
         yield server
 
 

@@ -213,9 +213,7 @@ class NotificationWorker:
         rt = self.runtime
         # Claim and record as the requests write (on SQLite in the group commit): under a
         # storm of visitor messages, a pool thread's transaction waits long for its turn.
-        claimed = await rt.database.run_write(
-            lambda session: webhooks.claim_webhooks_in(session, rt)
-        )
+        claimed = await rt.database.run_write(lambda session: webhooks.claim_webhooks(session, rt))
         if not claimed:
             return 0
         waiting = deque(claimed)
@@ -241,7 +239,7 @@ class NotificationWorker:
         await asyncio.gather(*(poster() for _ in range(min(WEBHOOK_CONCURRENCY, len(claimed)))))
         at = rt.clock.now()
         await rt.database.run_write(
-            lambda session: webhooks.record_webhook_answers_in(session, rt, answered, at)
+            lambda session: webhooks.record_webhook_answers(session, rt, answered, at)
         )
         return len(claimed)
 

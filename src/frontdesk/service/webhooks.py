@@ -455,13 +455,7 @@ def lease_of(rt: Runtime) -> timedelta:
     return timedelta(seconds=3 * rt.settings.webhook_timeout)
 
 
-def claim_webhooks(rt: Runtime, *, limit: int = WEBHOOK_BATCH) -> list[ClaimedWebhook]:
-    """``claim_webhooks_in`` in a transaction of its own."""
-    with rt.database.write() as session:
-        return claim_webhooks_in(session, rt, limit=limit)
-
-
-def claim_webhooks_in(
+def claim_webhooks(
     session: Session, rt: Runtime, *, limit: int = WEBHOOK_BATCH
 ) -> list[ClaimedWebhook]:
     """Take up to ``limit`` due webhook messages for ``lease_of`` (their ``next_attempt_at``
@@ -518,14 +512,6 @@ def _give_up(message: WebhookMessage, now: datetime, why: str) -> None:
 
 
 def record_webhook_answers(
-    rt: Runtime, answered: Sequence[tuple[ClaimedWebhook, WebhookAnswer]], at: datetime
-) -> None:
-    """``record_webhook_answers_in`` in a transaction of its own."""
-    with rt.database.write() as session:
-        record_webhook_answers_in(session, rt, answered, at)
-
-
-def record_webhook_answers_in(
     session: Session,
     rt: Runtime,
     answered: Sequence[tuple[ClaimedWebhook, WebhookAnswer]],

@@ -183,38 +183,33 @@ _OPEN_OFFLINE_NOTIFICATION = PlainStatement(
         _notifications.c.state == NotificationState.SCHEDULED,
     )
 )
-_NEW_OFFLINE_NOTIFICATION = PlainStatement(
-    insert(_notifications)
-    .values(
-        account_id=bindparam("account_id"),
-        conversation_id=bindparam("conversation_id"),
-        kind=NotificationKind.OFFLINE_MESSAGE,
-        state=NotificationState.SCHEDULED,
-        opened_at=bindparam("at"),
-        due_at=bindparam("due_at"),
-        push_due_at=bindparam("push_due_at"),
-        not_recipients=[],
+
+
+def _new_notification(kind: NotificationKind) -> PlainStatement:
+    """The INSERT that opens a scheduled notification of ``kind``, due at ``due_at``, its
+    push due at ``push_due_at``."""
+    return PlainStatement(
+        insert(_notifications)
+        .values(
+            account_id=bindparam("account_id"),
+            conversation_id=bindparam("conversation_id"),
+            kind=kind,
+            state=NotificationState.SCHEDULED,
+            opened_at=bindparam("at"),
+            due_at=bindparam("due_at"),
+            push_due_at=bindparam("push_due_at"),
+            not_recipients=[],
+        )
+        .returning(_notifications.c.id, _notifications.c.conversation_id)
     )
-    .returning(_notifications.c.id, _notifications.c.conversation_id)
-)
+
+
+_NEW_OFFLINE_NOTIFICATION = _new_notification(NotificationKind.OFFLINE_MESSAGE)
 
 
 # The unserved-conversation reminder (docs/push.md): a push only, never decided by the
 # e-mail stage; its push falls due with it.
-_NEW_REMINDER = PlainStatement(
-    insert(_notifications)
-    .values(
-        account_id=bindparam("account_id"),
-        conversation_id=bindparam("conversation_id"),
-        kind=NotificationKind.UNSERVED_CONVERSATION,
-        state=NotificationState.SCHEDULED,
-        opened_at=bindparam("at"),
-        due_at=bindparam("due_at"),
-        push_due_at=bindparam("due_at"),
-        not_recipients=[],
-    )
-    .returning(_notifications.c.id, _notifications.c.conversation_id)
-)
+_NEW_REMINDER = _new_notification(NotificationKind.UNSERVED_CONVERSATION)
 
 
 @dataclass(frozen=True, slots=True)
@@ -281,6 +276,7 @@ def note_visitor_messages(
                         "conversation_id": r.conversation_id,
                         "at": r.at,
                         "due_at": due,
+                        "push_due_at": due,
                     }
                     for r, due in zip(reminding, due_at, strict=True)
                 ],

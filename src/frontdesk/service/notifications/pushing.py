@@ -263,10 +263,9 @@ def _away(
 ) -> tuple[frozenset[int], frozenset[int]]:
     """Of the agents of the reminders' accounts: who is online (as presence last recorded
     it), and who of them has an online device in view (``Device.looking``)."""
+    accounts = {n.account_id for n in reminders}
     online = frozenset(
-        agent.id
-        for agent in facts.agents.values()
-        if agent.online and agent.account_id in {n.account_id for n in reminders}
+        agent.id for agent in facts.agents.values() if agent.online and agent.account_id in accounts
     )
     looking = frozenset(
         session.scalars(
