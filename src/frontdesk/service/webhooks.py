@@ -163,15 +163,16 @@ def create_endpoint(
         return endpoint
 
 
-def _load(session: Session, caller: AgentCaller, endpoint_id: int) -> WebhookEndpoint:
-    endpoint = session.scalar(
-        select(WebhookEndpoint)
-        .where(
-            WebhookEndpoint.id == endpoint_id,
-            WebhookEndpoint.account_id == caller.account_id,
-        )
-        .with_for_update()
+def _load(
+    session: Session, caller: AgentCaller, endpoint_id: int, *, for_update: bool = False
+) -> WebhookEndpoint:
+    """The caller's endpoint; locked with ``for_update``, for a change only: a read that
+    locked it would fail on PostgreSQL when the engine records an answer meanwhile."""
+    query = select(WebhookEndpoint).where(
+        WebhookEndpoint.id == endpoint_id,
+        WebhookEndpoint.account_id == caller.account_id,
     )
+    endpoint = session.scalar(query.with_for_update() if for_update else query)
     if endpoint is None:
         raise NotFound("There is no such webhook endpoint.", code="webhook_not_found")
     return endpoint
@@ -201,7 +202,7 @@ def update_endpoint(
         _check_url(rt, url)
     chosen = _events_of(events) if events is not None else None
     with rt.database.write() as session:
-        endpoint = _load(session, caller, endpoint_id)
+        endpoint = _load(session, caller, endpoint_id, for_update=True)
         if url is not None:
             endpoint.url = url
         if chosen is not None:
@@ -229,7 +230,7 @@ def delete_endpoint(rt: Runtime, caller: AgentCaller, endpoint_id: int) -> None:
     """Delete an endpoint, its waiting events and its delivery log."""
     require_manager(caller)
     with rt.database.write() as session:
-        endpoint = _load(session, caller, endpoint_id)
+        endpoint = _load(session, caller, endpoint_id, for_update=True)
         session.execute(delete(WebhookEndpoint).where(WebhookEndpoint.id == endpoint.id))
         _refresh_mask(session, caller.account_id)
 
@@ -251,7 +252,7 @@ def send_test(rt: Runtime, caller: AgentCaller, endpoint_id: int) -> WebhookMess
     require_manager(caller)
     now = rt.clock.now()
     with rt.database.write() as session:
-        endpoint = _load(session, caller, endpoint_id)
+        endpoint = _load(session, caller, endpoint_id, for_update=True)
         account_name = session.scalar(select(Account.name).where(Account.id == caller.account_id))
         payload = _payload(
             WebhookEvent.TEST,
