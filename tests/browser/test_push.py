@@ -250,6 +250,10 @@ def test_a_new_conversation_in_a_background_tab_shows_a_notification_unless_swit
         # Headless Chromium shows every tab at once: the tab says it is in the background.
         page.evaluate(HIDE_THE_TAB)
         assert page.evaluate("document.visibilityState") == "hidden"
+        # The notification comes from the socket's frames alone: the socket must be open.
+        eventually(
+            lambda: rest(owner, "GET", "/me/status")["devices"], what="the dashboard's socket"
+        )
 
         vera = new_live_visitor(server, owner.widget_key, name=HOSTILE_NAME)
         conversation_id = vera.say(HOSTILE_TEXT)["conversation_id"]
