@@ -18,6 +18,8 @@ import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
+from functools import partial
+from typing import TypeVar
 
 import anyio.to_thread
 
@@ -30,9 +32,11 @@ from frontdesk.service.notifications import ClaimedDelivery, ClaimedPush
 from frontdesk.service.push import push_sender
 from frontdesk.service.runtime import ENGINE_CHANNEL, Runtime
 from frontdesk.service.webhooks import ClaimedWebhook
+from frontdesk.store.database import unavailable
 from frontdesk.webhook.sender import WebhookAnswer, WebhookSender
 
 log = logging.getLogger("frontdesk.engine")
+T = TypeVar("T")
 
 SEND_BATCH = 50
 # Pushes in flight at once: each is one HTTP request to a push service.
@@ -41,6 +45,10 @@ PUSH_CONCURRENCY = 8
 WEBHOOK_CONCURRENCY = 8
 # After an unexpected error (the database away, say) the loop waits this long, not less.
 ERROR_PAUSE = 1.0
+# An outcome the database could not take is offered again after this pause, doubled each
+# time up to the longest, while the e-mail's lease holds.
+RECORD_RETRY_FIRST = 0.1
+RECORD_RETRY_LONGEST = 2.0
 
 
 class NotificationWorker:
@@ -254,8 +262,9 @@ class NotificationWorker:
         claimed = await anyio.to_thread.run_sync(lambda: outbox.claim_outbox(rt, limit=SEND_BATCH))
         transport = self.mailer.transport
         assert transport is not None or not claimed, "the mailer is started before the worker"
+        budget = timedelta(seconds=rt.settings.smtp_timeout * 1.5)
         for index, item in enumerate(claimed):
-            if self._stopping.is_set():
+            if self._stopping.is_set() or rt.clock.now() + budget > item.lease_until:
                 await anyio.to_thread.run_sync(outbox.release_notices, rt, claimed[index:])
                 break
             assert transport is not None
@@ -268,7 +277,11 @@ class NotificationWorker:
                 outcome = await transport.send(
                     item.envelope_from, item.notice.recipient_email, message
                 )
-            await anyio.to_thread.run_sync(outbox.record_notice, rt, item, outcome)
+            await record_while_leased(
+                rt,
+                partial(anyio.to_thread.run_sync, outbox.record_notice, rt, item, outcome),
+                until=item.lease_until,
+            )
         return len(claimed)
 
     async def _send_deliveries(self) -> int:
@@ -349,6 +362,31 @@ class NotificationWorker:
                 await asyncio.sleep(ERROR_PAUSE)
 
 
+async def record_while_leased(
+    rt: Runtime, record: Callable[[], Awaitable[T]], *, until: datetime
+) -> T:
+    """``record()``, the outcome of an e-mail the mail server has answered, tried again
+    while the database is unavailable (down, restarting) for as long as the e-mail's lease
+    holds: an outcome dropped is an e-mail sent again once the lease has run out. After
+    that another worker may have taken the e-mail over, and its record is the one that
+    counts, so the error goes to the loop (docs/notifications.md: the duplicate window)."""
+    pause = RECORD_RETRY_FIRST
+    while True:
+        try:
+            return await record()
+        except Exception as error:
+            if not unavailable(error) or rt.clock.now() + timedelta(seconds=pause) >= until:
+                raise
+            log.warning(
+                "could not record an e-mail's outcome (the database is unavailable: %s); "
+                "trying again in %.1f s",
+                type(error).__name__,
+                pause,
+            )
+        await asyncio.sleep(pause)
+        pause = min(pause * 2, RECORD_RETRY_LONGEST)
+
+
 class _GroupRecorder:
     """Records the outcomes of one batch's senders with group commit: an outcome that arrives
     while a record transaction runs waits for it and then goes, with every other outcome
@@ -382,8 +420,12 @@ class _GroupRecorder:
         try:
             # On SQLite in the event loop's group commit, beside the requests' writes, with
             # no hop to a thread and back for each outcome.
-            results = await rt.database.run_write(
-                lambda session: notifications.record_outcomes(session, rt, outcomes)
+            results = await record_while_leased(
+                rt,
+                lambda: rt.database.run_write(
+                    lambda session: notifications.record_outcomes(session, rt, outcomes)
+                ),
+                until=max(item.lease_until for item, _ in outcomes),
             )
         except Exception as exc:
             for _, _, recorded in batch:

@@ -307,6 +307,7 @@ class ClaimedNotice:
     outbox_id: int
     lease_token: str
     claimed_at: datetime
+    lease_until: datetime
     envelope_from: str
     notice: Notice
     listed: tuple[int, ...]  # a digest's held deliveries
@@ -362,6 +363,7 @@ def claim_outbox(rt: Runtime, *, limit: int) -> list[ClaimedNotice]:
                     outbox_id=row.id,
                     lease_token=token,
                     claimed_at=now,
+                    lease_until=lease_until,
                     envelope_from=envelope_from,
                     listed=tuple(delivery_id for delivery_id, _ in listed),
                     notice=Notice(

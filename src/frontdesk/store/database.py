@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import TypeVar
 
 import anyio.to_thread
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, create_engine, event, exc, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -51,6 +51,25 @@ from frontdesk.store.sqlite import (
 
 T = TypeVar("T")
 Item = TypeVar("Item")
+
+
+class WriteTurnTimeout(TimeoutError):
+    """Another write transaction of this process held the SQLite database too long."""
+
+
+def unavailable(error: BaseException) -> bool:
+    """Whether ``error`` says the database cannot be used just now (it is down or
+    restarting, a connection to it broke, every connection is taken, another writer holds
+    it) rather than that a statement is wrong: what may well succeed if tried again shortly.
+    """
+    if isinstance(
+        error,
+        exc.OperationalError | exc.InterfaceError | exc.DisconnectionError | exc.TimeoutError,
+    ):
+        return True
+    if isinstance(error, WriteTurnTimeout):
+        return True
+    return isinstance(error, exc.DBAPIError) and error.connection_invalidated
 
 
 class Database:
@@ -145,7 +164,7 @@ class Database:
             yield
             return
         if not self._write_turn.acquire(blocking=False) and not self._wait_for_turn():
-            raise TimeoutError(
+            raise WriteTurnTimeout(
                 "another write transaction of this process has held the SQLite database "
                 f"for {SQLITE_BUSY_TIMEOUT_MS / 1000:g} s"
             )
