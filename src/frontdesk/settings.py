@@ -94,6 +94,9 @@ class Settings(BaseSettings):
     agent_device_timeout: PositiveFloat = 60.0
     smtp_retry_base: PositiveFloat = 30.0
     smtp_retry_for: PositiveFloat = 172_800.0
+    # While the database is unavailable (down, restarting) requests are answered 503 with
+    # this in Retry-After (rounded up to whole seconds).
+    unavailable_retry_after: PositiveFloat = 1.0
     # One SMTP command (connect, RCPT, DATA …) may take this long before the attempt counts
     # as a temporary failure.
     smtp_timeout: PositiveFloat = 30.0

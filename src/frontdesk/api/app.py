@@ -75,10 +75,23 @@ class FrontdeskApp(FastAPI):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self.clients is not None and scope["type"] != "lifespan":
             self.clients.resolve(scope)
-        if scope["type"] == "http":
-            send = with_security_headers(send, api=scope["path"].startswith(API_PREFIX))
-            if self.heap is not None:
-                self.heap.request()
+        if scope["type"] != "http":
+            await self._serve(scope, receive, send)
+            return
+        answer = Answer(send, api=scope["path"].startswith(API_PREFIX))
+        if self.heap is not None:
+            self.heap.request()
+        try:
+            await self._serve(scope, receive, answer)
+        except Exception:
+            if not answer.complete:
+                raise
+            # Starlette raises again what its last handler (frontdesk.api.errors) has already
+            # answered and logged. The answer is whole: the connection serves the next
+            # request, where the server would otherwise close it unannounced and leave the
+            # client unsure whether its request was carried out.
+
+    async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self.front is None:
             await super().__call__(scope, receive, send)
         else:  # it hands every other request on to FastAPI.__call__
@@ -93,18 +106,27 @@ _SECURITY_HEADERS = ((b"x-content-type-options", b"nosniff"), (b"referrer-policy
 _API_HEADERS = ((b"cache-control", b"no-store"),)
 
 
-def with_security_headers(send: Send, *, api: bool) -> Send:
-    wanted = _SECURITY_HEADERS + _API_HEADERS if api else _SECURITY_HEADERS
+class Answer:
+    """The ``send`` of an HTTP request: adds the security headers to its answer, and knows
+    whether the answer has been sent whole."""
 
-    async def sending(message: Message) -> None:
-        if message["type"] == "http.response.start":
+    __slots__ = ("_send", "_wanted", "complete")
+
+    def __init__(self, send: Send, *, api: bool) -> None:
+        self._send = send
+        self._wanted = _SECURITY_HEADERS + _API_HEADERS if api else _SECURITY_HEADERS
+        self.complete = False
+
+    async def __call__(self, message: Message) -> None:
+        kind = message["type"]
+        if kind == "http.response.start":
             headers = list(message.get("headers", ()))
             present = {bytes(name).lower() for name, _ in headers}
-            headers.extend(pair for pair in wanted if pair[0] not in present)
+            headers.extend(pair for pair in self._wanted if pair[0] not in present)
             message = {**message, "headers": headers}
-        await send(message)
-
-    return sending
+        elif kind == "http.response.body" and not message.get("more_body", False):
+            self.complete = True
+        await self._send(message)
 
 
 def create_app(runtime: Runtime, *, hub: Hub | None = None) -> FastAPI:
@@ -204,7 +226,7 @@ def create_app(runtime: Runtime, *, hub: Hub | None = None) -> FastAPI:
     app.state.live = Live(hub, keeper)
     # What the runtime's operations commit is announced through this app's hub.
     app.state.live.listen(runtime.events)
-    install_error_handlers(app)
+    install_error_handlers(app, retry_after=runtime.settings.unavailable_retry_after)
     api = APIRouter(prefix=API_PREFIX)
     # Routing tries the routes in this order, one after the other: the widget's, which
     # every visitor of every site calls, go first (docs/performance.md).

@@ -21,14 +21,13 @@ stored for it.
 from __future__ import annotations
 
 import json
-import logging
 import re
 from typing import Any
 
 from pydantic import ValidationError
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from frontdesk.api.errors import error_response, frontdesk_error_response
+from frontdesk.api.errors import frontdesk_error_response, unexpected_error_response
 from frontdesk.api.limits import replaying
 from frontdesk.api.schemas.common import WIDGET_KEY_PATTERN
 from frontdesk.api.schemas.widget import VisitorMessageIn, VisitorMessageOut
@@ -36,8 +35,9 @@ from frontdesk.errors import FrontdeskError
 from frontdesk.service import visitor_messages_together
 from frontdesk.service.runtime import Runtime
 
-log = logging.getLogger("frontdesk.api")
 MAX_TOKEN = 200
+# What the widget's browser needs to read an answer from another site's page.
+CORS = (b"access-control-allow-origin", b"*")
 
 
 class HotPaths:
@@ -67,11 +67,16 @@ class HotPaths:
             return
         try:
             await self._message(widget_key, scope, receive, send)
-        except Exception:  # a bug: answered as frontdesk.api.errors answers one
-            log.exception("unhandled error on POST %s", scope["path"])
-            await error_response(500, "internal_error", "Something went wrong on the server.")(
-                scope, receive, send
+        except Exception as error:  # answered as frontdesk.api.errors answers it
+            answer = unexpected_error_response(
+                error,
+                "POST",
+                scope["path"],
+                retry_after=self.runtime.settings.unavailable_retry_after,
             )
+            if any(name == b"origin" for name, _ in scope["headers"]):
+                answer.raw_headers.append(CORS)
+            await answer(scope, receive, send)
 
     async def _message(self, widget_key: str, scope: Scope, receive: Receive, send: Send) -> None:
         headers = dict(scope["headers"])
@@ -91,7 +96,7 @@ class HotPaths:
         if fields is None:
             await self.app(scope, replaying(body, receive), send)
             return
-        cors = [(b"access-control-allow-origin", b"*")] if b"origin" in headers else []
+        cors = [CORS] if b"origin" in headers else []
         try:
             posted = await visitor_messages_together.post_message_of_token_soon(
                 self.runtime, widget_key, token, text=fields.text, group_id=fields.group_id

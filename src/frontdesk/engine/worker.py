@@ -179,8 +179,16 @@ class NotificationWorker:
                 due = await anyio.to_thread.run_sync(next_due, rt)
                 if due is not None:
                     delay = min(max((due - rt.clock.now()).total_seconds(), 0.0), max_sleep)
-            except Exception:
-                log.exception("the notification worker failed; trying again")
+            except Exception as error:
+                if unavailable(error):
+                    log.warning(
+                        "the database is unavailable (%s); the notification worker tries "
+                        "again in %g s",
+                        type(error).__name__,
+                        ERROR_PAUSE,
+                    )
+                else:
+                    log.exception("the notification worker failed; trying again")
                 delay = ERROR_PAUSE
             if self._stopping.is_set():
                 return
