@@ -179,12 +179,14 @@ def record_visitor_message(
     (docs/performance.md): the conversation (locked), the account and visitor, the
     conversation's time, the message, and the notification rule's; the visitor's lease
     only when it needs renewing."""
-    now = rt.clock.now()
     connection = session.connection()
     if group_id is not None:
         load_groups_of_account(session, caller.account_id, [group_id])
     facts = _ACCOUNT_AND_VISITOR.first(connection, visitor_id=caller.visitor_id)
     assert facts is not None  # an authenticated visitor exists
+    # Read with the visitor locked (docs/presence.md, one clock): a socket's arrival
+    # committed before this message is never stamped after it.
+    now = rt.clock.now()
     found = _OPEN_CONVERSATION.first(connection, visitor_id=caller.visitor_id)
     (
         _plan,

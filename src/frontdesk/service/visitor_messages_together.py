@@ -126,7 +126,6 @@ def record_visitor_messages(session: Session, items: Sequence[_ToPost]) -> list[
     notification suppressed at once; the rest (and a visitor's second message of the
     moment) each run alone afterwards, with the same outcome they would have had."""
     rt = items[0].rt
-    now = rt.clock.now()
     connection = session.connection()
     results: list[Posted | None] = [None] * len(items)
     together: dict[int, tuple[int, VisitorCaller]] = {}  # visitor -> (item, caller)
@@ -147,6 +146,8 @@ def record_visitor_messages(session: Session, items: Sequence[_ToPost]) -> list[
         if visitor_ids
         else {}
     )
+    # Read with the visitors locked (docs/presence.md, one clock).
+    now = rt.clock.now()
     open_conversations: dict[int, list[tuple[int, int | None, ConversationStatus]]] = {}
     if visitor_ids:
         for conversation_id, visitor_id, group_id, status in _OPEN_CONVERSATIONS_OF_VISITORS.rows(

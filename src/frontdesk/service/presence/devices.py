@@ -40,8 +40,8 @@ def set_status(
 ) -> DeviceChange:
     """Set one device's status (creating it as a web device, which this call also keeps
     connected like a heartbeat), or the status of every device of the agent."""
-    now = rt.clock.now()
     with rt.database.write() as session:
+        now = rt.clock.now()  # once the write has begun (docs/presence.md, one clock)
         lapsed = _record_lapse(session, rt, caller, now)
         if device_key is None:
             session.execute(
@@ -59,8 +59,8 @@ def set_status(
 def heartbeat(
     rt: Runtime, caller: AgentCaller, *, device_key: str, kind: DeviceKind, status: DeviceStatus
 ) -> DeviceChange:
-    now = rt.clock.now()
     with rt.database.write() as session:
+        now = rt.clock.now()  # once the write has begun (docs/presence.md, one clock)
         lapsed = _record_lapse(session, rt, caller, now)
         device = _device(session, caller.agent_id, device_key) or _new_device(
             session, rt, caller.agent_id, device_key, kind, now
@@ -75,8 +75,8 @@ def socket_status(
     rt: Runtime, caller: AgentCaller, *, device_key: str, status: DeviceStatus
 ) -> DeviceChange:
     """A status frame from a device's socket."""
-    now = rt.clock.now()
     with rt.database.write() as session:
+        now = rt.clock.now()  # once the write has begun (docs/presence.md, one clock)
         lapsed = _record_lapse(session, rt, caller, now)
         device = _device(session, caller.agent_id, device_key)
         if device is not None:

@@ -76,15 +76,21 @@ def sockets_changed(
     transaction, each agent settled once for all of them: what a storm of sockets opening
     or closing at once (a proxy restart) is recorded with (frontdesk.realtime.keeper
     batches them). What it needs is read in a few queries for the whole batch."""
-    now = rt.clock.now()
-    visitor_ids = list(
-        dict.fromkeys(c.caller.visitor_id for c in changes if isinstance(c, VisitorSocket))
-    )
+    visitor_ids = sorted({c.caller.visitor_id for c in changes if isinstance(c, VisitorSocket)})
     agent_changes = [c for c in changes if not isinstance(c, VisitorSocket)]
     with rt.database.write() as session:
         seen: list[PresenceEvent] = []
-        # Loaded in one query; each is then settled from the session's identity map.
-        visitors = session.scalars(select(Visitor).where(Visitor.id.in_(visitor_ids))).all()
+        # Loaded in one query, locked in one order (as a visitor message locks them); each
+        # is then settled from the session's identity map.
+        visitors = session.scalars(
+            select(Visitor)
+            .where(Visitor.id.in_(visitor_ids))
+            .order_by(Visitor.id)
+            .with_for_update()
+        ).all()
+        # Read with the visitors locked and the write begun (docs/presence.md, one clock):
+        # an arrival is never stamped after a message committed before it.
+        now = rt.clock.now()
         for visitor in visitors:
             seen += visitor_seen_at(session, rt, visitor, now)
         if agent_changes:

@@ -33,7 +33,8 @@ def visitor_seen(rt: Runtime, caller: VisitorCaller) -> list[PresenceEvent]:
     """A visitor connection opened, closed, or heartbeated: the visitor is on the website
     for at least ``visitor_left_after`` more."""
     with rt.database.write() as session:
-        visitor = session.get_one(Visitor, caller.visitor_id)
+        # Locked before the clock is read (docs/presence.md, one clock).
+        visitor = session.get_one(Visitor, caller.visitor_id, with_for_update=True)
         return mark_visitor_seen(session, rt, visitor)
 
 
