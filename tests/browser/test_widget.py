@@ -9,7 +9,7 @@ import re
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import expect
+from playwright.sync_api import Route, expect
 
 from frontdesk.mail.catcher import caught_mail
 from tests.browser.conftest import SiteFactory, Watched
@@ -146,6 +146,46 @@ def test_a_website_on_another_origin_embeds_the_widget_with_one_tag(
         assert [m["text"] for m in details["messages"]] == ["Hello from another origin"]
         owner.call("POST", f"/conversations/{created['id']}/messages", {"text": "Hi there"})
         expect(widget.bubbles("agent")).to_have_text(["Hi there"], timeout=WAIT_MS)
+    nothing_went_wrong(watched)
+
+
+def test_a_message_whose_answer_was_lost_is_sent_again_and_stored_once(
+    watched: Watched, site: LiveServer
+) -> None:
+    """The server stores the message, and its answer never reaches the browser (a proxy
+    restarted, a connection cut): the widget sends the message again with the same
+    Idempotency-Key, from another origin (the browser asks first whether it may send that
+    header), and the server answers with the message it stored."""
+    owner = live_sign_up(site)
+    tag = f'<script src="{site.base_url}/widget.js" data-key="{owner.widget_key}"></script>'
+    keys: list[str | None] = []
+
+    def lose_the_first_answer(route: Route) -> None:
+        if route.request.method != "POST":
+            route.continue_()
+            return
+        keys.append(route.request.headers.get("idempotency-key"))
+        if len(keys) == 1:
+            route.fetch()  # the server takes the message; its answer is dropped
+            route.abort("connectionreset")
+        else:
+            route.continue_()
+
+    with owner.socket() as agent_socket, customer_site(f"<!doctype html>{tag}") as shop:
+        agent_socket.wait_for("hello")
+        watched.page.route(re.compile(r".*/api/v1/widget/[^/]+/messages$"), lose_the_first_answer)
+        widget = Widget(watched.page)
+        watched.page.goto(f"{shop}/teapots")
+        widget.open()
+        widget.say("Is the teapot in stock?")
+
+        created = agent_socket.wait_for("conversation.created")["conversation"]
+        assert len(keys) == 2
+        assert keys[0] is not None
+        assert keys[0] == keys[1]
+        details = conversation(owner, created["id"])
+        assert [m["text"] for m in details["messages"]] == ["Is the teapot in stock?"]
+        expect(widget.alert).to_be_empty()
     nothing_went_wrong(watched)
 
 

@@ -28,7 +28,7 @@ from frontdesk.security import token_digest
 from frontdesk.service import accounts, groups, presence, visitor_messages, widget
 from frontdesk.service.accounts import NewAgent
 from frontdesk.service.runtime import Runtime, VisitorCaller
-from frontdesk.service.visitor_messages import Posted
+from frontdesk.service.visitor_messages import Posted, Replayed
 from frontdesk.service.visitor_messages_together import (
     VISITOR_MESSAGES,
     _ToPost,
@@ -182,7 +182,7 @@ class Copy:
             "notifications": notified,
         }
 
-    def answers(self, posted: list[Posted | None]) -> list[Any]:
+    def answers(self, posted: list[Posted | Replayed | None]) -> list[Any]:
         labels = self.labels()
         with self.rt.database.read() as session:
             rank = {
@@ -197,9 +197,10 @@ class Copy:
                 )
             }
             text = dict(session.execute(select(Message.id, Message.text)).all())
+        assert not any(isinstance(p, Replayed) for p in posted)  # no Idempotency-Keys here
         return [
             None
-            if p is None
+            if p is None or isinstance(p, Replayed)
             else (
                 rank[p.conversation_id],
                 text[p.message_id],
@@ -239,7 +240,7 @@ def test_messages_written_together_store_and_answer_what_they_would_alone(
     went_alone: list[str] = []
     one = VISITOR_MESSAGES.one
 
-    def counted(session: Session, item: _ToPost) -> Posted | None:
+    def counted(session: Session, item: _ToPost) -> Posted | Replayed | None:
         went_alone.append(item.text)
         return one(session, item)
 

@@ -18,7 +18,9 @@ class WidgetCors:
             app,
             allow_origins=["*"],
             allow_methods=["GET", "POST", "PATCH"],
-            allow_headers=["Authorization", "Content-Type"],
+            # Idempotency-Key: a message's retry is safe (docs/api.md).
+            allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
+            expose_headers=["Retry-After", "Idempotent-Replayed"],
             max_age=600,
         )
 

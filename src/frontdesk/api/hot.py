@@ -34,10 +34,19 @@ from frontdesk.api.schemas.widget import VisitorMessageIn, VisitorMessageOut
 from frontdesk.errors import FrontdeskError
 from frontdesk.service import visitor_messages_together
 from frontdesk.service.runtime import Runtime
+from frontdesk.service.visitor_messages import Replayed
 
 MAX_TOKEN = 200
+# An Idempotency-Key the hot path takes (the route's schema says the same); any other goes
+# on to FastAPI, which refuses it.
+IDEMPOTENCY_KEY = re.compile(rb"[\x21-\x7e]{1,100}")
+# On the answer to a message sent again with its key: the message stored the first time.
+REPLAYED = (b"idempotent-replayed", b"true")
 # What the widget's browser needs to read an answer from another site's page.
-CORS = (b"access-control-allow-origin", b"*")
+CORS = (
+    (b"access-control-allow-origin", b"*"),
+    (b"access-control-expose-headers", b"Retry-After, Idempotent-Replayed"),
+)
 
 
 class HotPaths:
@@ -75,15 +84,17 @@ class HotPaths:
                 retry_after=self.runtime.settings.unavailable_retry_after,
             )
             if any(name == b"origin" for name, _ in scope["headers"]):
-                answer.raw_headers.append(CORS)
+                answer.raw_headers.extend(CORS)
             await answer(scope, receive, send)
 
     async def _message(self, widget_key: str, scope: Scope, receive: Receive, send: Send) -> None:
         headers = dict(scope["headers"])
         length = headers.get(b"content-length", b"")
         token = bearer(headers.get(b"authorization", b""))
+        key = headers.get(b"idempotency-key")
         if (
             token is None
+            or (key is not None and IDEMPOTENCY_KEY.fullmatch(key) is None)
             or headers.get(b"content-type", b"").partition(b";")[0].strip().lower()
             != b"application/json"
             or not length.isdigit()
@@ -96,10 +107,15 @@ class HotPaths:
         if fields is None:
             await self.app(scope, replaying(body, receive), send)
             return
-        cors = [CORS] if b"origin" in headers else []
+        cors = list(CORS) if b"origin" in headers else []
         try:
             posted = await visitor_messages_together.post_message_of_token_soon(
-                self.runtime, widget_key, token, text=fields.text, group_id=fields.group_id
+                self.runtime,
+                widget_key,
+                token,
+                text=fields.text,
+                group_id=fields.group_id,
+                idempotency_key=None if key is None else key.decode("ascii"),
             )
         except FrontdeskError as error:
             refusal = frontdesk_error_response(error)
@@ -121,6 +137,7 @@ class HotPaths:
                     (b"content-type", b"application/json"),
                     (b"content-length", b"%d" % len(payload)),
                     *cors,
+                    *([REPLAYED] if isinstance(posted, Replayed) else []),
                 ],
             }
         )

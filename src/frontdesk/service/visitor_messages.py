@@ -10,10 +10,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from frontdesk.core.model import ConversationStatus, MessageAuthor
+from frontdesk.errors import Conflict
 from frontdesk.service import notifications, webhooks
 from frontdesk.service.events import VisitorMessagePosted
 from frontdesk.service.groups import load_groups_of_account
@@ -89,7 +90,7 @@ class Written:
 
 def post_visitor_message(
     rt: Runtime, caller: VisitorCaller, *, text: str, group_id: int | None
-) -> Posted:
+) -> Posted | Replayed:
     """``record_visitor_message`` in a transaction of its own."""
     with rt.database.write() as session:
         return record_visitor_message(session, rt, caller, text=text, group_id=group_id)
@@ -165,25 +166,93 @@ NEW_MESSAGE = PlainStatement(
         author=bindparam("author"),
         text=bindparam("text"),
         created_at=bindparam("at"),
+        idempotency_key=bindparam("key"),
     )
     .returning(_messages.c.id, _messages.c.conversation_id)
 )
 
 
+@dataclass(frozen=True, slots=True)
+class Replayed:
+    """A visitor message sent again with the Idempotency-Key of one already stored: that
+    message, answered as it was the first time, nothing written (docs/api.md)."""
+
+    conversation_id: int
+    message_id: int
+
+
+# Not a PlainStatement: its lists are of strings (the keys).
+_MESSAGES_OF_KEYS = (
+    select(
+        _conversations.c.visitor_id,
+        _messages.c.idempotency_key,
+        _messages.c.conversation_id,
+        _messages.c.id,
+        _messages.c.text,
+    )
+    .join(_conversations, _conversations.c.id == _messages.c.conversation_id)
+    .where(
+        _messages.c.idempotency_key.in_(bindparam("keys", expanding=True)),
+        _conversations.c.visitor_id.in_(bindparam("visitor_ids", expanding=True)),
+    )
+)
+
+
+def stored_with_keys(
+    connection: Connection, wanted: dict[tuple[int, str], str]
+) -> dict[tuple[int, str], Replayed]:
+    """The messages already stored under the Idempotency-Keys of ``wanted`` ((visitor,
+    key): the text sent now), with their visitors locked by the caller's transaction. A key
+    a visitor used for another text is a client's bug, refused with 409 rather than
+    answered with a message it did not send."""
+    if not wanted:
+        return {}
+    found: dict[tuple[int, str], Replayed] = {}
+    for visitor_id, key, conversation_id, message_id, text in connection.execute(
+        _MESSAGES_OF_KEYS,
+        {
+            "keys": list({key for _, key in wanted}),
+            "visitor_ids": list({visitor_id for visitor_id, _ in wanted}),
+        },
+    ):
+        sent = wanted.get((visitor_id, key))
+        if sent is None:
+            continue
+        if sent != text:
+            raise Conflict(
+                "This Idempotency-Key was sent before with another message; "
+                "use a new key for each message.",
+                code="idempotency_key_reused",
+            )
+        found[(visitor_id, key)] = Replayed(conversation_id, message_id)
+    return found
+
+
 def record_visitor_message(
-    session: Session, rt: Runtime, caller: VisitorCaller, *, text: str, group_id: int | None
-) -> Posted:
+    session: Session,
+    rt: Runtime,
+    caller: VisitorCaller,
+    *,
+    text: str,
+    group_id: int | None,
+    idempotency_key: str | None = None,
+) -> Posted | Replayed:
     """A visitor message, in the caller's transaction: into the visitor's open
     conversation, or a new one; a sign of life of the visitor; rule 1 of the offline
     message. The hottest write of the product, so a fixed count of plain statements
     (docs/performance.md): the conversation (locked), the account and visitor, the
     conversation's time, the message, and the notification rule's; the visitor's lease
-    only when it needs renewing."""
+    only when it needs renewing. Sent again with its ``idempotency_key``, the message
+    stored the first time (``Replayed``)."""
     connection = session.connection()
     if group_id is not None:
         load_groups_of_account(session, caller.account_id, [group_id])
     facts = _ACCOUNT_AND_VISITOR.first(connection, visitor_id=caller.visitor_id)
     assert facts is not None  # an authenticated visitor exists
+    if idempotency_key is not None:
+        wanted = {(caller.visitor_id, idempotency_key): text}
+        for replayed in stored_with_keys(connection, wanted).values():
+            return replayed
     # Read with the visitor locked (docs/presence.md, one clock): a socket's arrival
     # committed before this message is never stamped after it.
     now = rt.clock.now()
@@ -220,6 +289,7 @@ def record_visitor_message(
         author=MessageAuthor.VISITOR,
         text=text,
         at=now,
+        key=idempotency_key,
     )
     # Writing is a sign of life: a visitor without a socket is on the website too. A
     # leaving nobody had recorded yet (the lease lapsed before the sweep came by) is

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from frontdesk.core import notifications as notifications_core
 from frontdesk.core.model import ConversationStatus, MessageAuthor
 from frontdesk.core.plans import group_that_applies
+from frontdesk.errors import Conflict
 from frontdesk.security import token_digest
 from frontdesk.service import notifications
 from frontdesk.service.events import VisitorMessagePosted
@@ -36,9 +37,11 @@ from frontdesk.service.visitor_messages import (
     NEW_CONVERSATION,
     NEW_MESSAGE,
     Posted,
+    Replayed,
     Written,
     record_visitor_message,
     rules_of,
+    stored_with_keys,
     tell_webhooks,
 )
 from frontdesk.store.group_commit import Batched
@@ -51,21 +54,39 @@ _visitors = table_of(Visitor)
 
 
 async def post_visitor_message_soon(
-    rt: Runtime, caller: VisitorCaller, *, text: str, group_id: int | None
-) -> Posted:
+    rt: Runtime,
+    caller: VisitorCaller,
+    *,
+    text: str,
+    group_id: int | None,
+    idempotency_key: str | None = None,
+) -> Posted | Replayed:
     """``record_visitor_message`` from the event loop; on SQLite group-committed with the
     other requests' writes of the moment, and written together with the other visitor
     messages among them (``record_visitor_messages``). Returns once stored."""
     posted = await rt.database.run_write_batched(
-        VISITOR_MESSAGES, _ToPost(rt=rt, text=text, group_id=group_id, caller=caller)
+        VISITOR_MESSAGES,
+        _ToPost(
+            rt=rt,
+            text=text,
+            group_id=group_id,
+            caller=caller,
+            idempotency_key=idempotency_key,
+        ),
     )
     assert posted is not None  # a proven caller
     return posted
 
 
 async def post_message_of_token_soon(
-    rt: Runtime, widget_key: str, token: str, *, text: str, group_id: int | None
-) -> Posted | None:
+    rt: Runtime,
+    widget_key: str,
+    token: str,
+    *,
+    text: str,
+    group_id: int | None,
+    idempotency_key: str | None = None,
+) -> Posted | Replayed | None:
     """``post_visitor_message_soon`` for a visitor token this process may not have proven
     yet: proven in the same transaction as the message (one transaction, not two). None,
     with nothing written, when the token is not one of this widget's visitors."""
@@ -77,6 +98,7 @@ async def post_message_of_token_soon(
             group_id=group_id,
             widget_key=widget_key,
             digest=token_digest(token),
+            idempotency_key=idempotency_key,
         ),
     )
 
@@ -92,18 +114,24 @@ class _ToPost:
     caller: VisitorCaller | None = None
     widget_key: str = ""
     digest: str = ""
+    idempotency_key: str | None = None
 
 
-class _VisitorMessages(Batched[_ToPost, "Posted | None"]):
-    def one(self, session: Session, item: _ToPost) -> Posted | None:
+class _VisitorMessages(Batched[_ToPost, "Posted | Replayed | None"]):
+    def one(self, session: Session, item: _ToPost) -> Posted | Replayed | None:
         (caller,) = _callers_of(session.connection(), [item])
         if caller is None:
             return None  # not a visitor of this widget: nothing written
         return record_visitor_message(
-            session, item.rt, caller, text=item.text, group_id=item.group_id
+            session,
+            item.rt,
+            caller,
+            text=item.text,
+            group_id=item.group_id,
+            idempotency_key=item.idempotency_key,
         )
 
-    def many(self, session: Session, items: list[_ToPost]) -> list[Posted | None]:
+    def many(self, session: Session, items: list[_ToPost]) -> list[Posted | Replayed | None]:
         return record_visitor_messages(session, items)
 
     def key(self, item: _ToPost) -> Hashable:
@@ -116,7 +144,9 @@ class _VisitorMessages(Batched[_ToPost, "Posted | None"]):
 VISITOR_MESSAGES = _VisitorMessages()
 
 
-def record_visitor_messages(session: Session, items: Sequence[_ToPost]) -> list[Posted | None]:
+def record_visitor_messages(
+    session: Session, items: Sequence[_ToPost]
+) -> list[Posted | Replayed | None]:
     """``record_visitor_message`` for the messages of one group commit, with a
     statement per table for all of them where it makes one per message. What each message
     writes and answers is what it would alone, in some order of the concurrent requests
@@ -127,7 +157,7 @@ def record_visitor_messages(session: Session, items: Sequence[_ToPost]) -> list[
     moment) each run alone afterwards, with the same outcome they would have had."""
     rt = items[0].rt
     connection = session.connection()
-    results: list[Posted | None] = [None] * len(items)
+    results: list[Posted | Replayed | None] = [None] * len(items)
     together: dict[int, tuple[int, VisitorCaller]] = {}  # visitor -> (item, caller)
     alone: list[int] = []
     callers = _callers_of(connection, items)
@@ -148,6 +178,27 @@ def record_visitor_messages(session: Session, items: Sequence[_ToPost]) -> list[
     )
     # Read with the visitors locked (docs/presence.md, one clock).
     now = rt.clock.now()
+    # Sent again with the key of a message already stored: that message, nothing written.
+    # (A key used before for another text is refused when the message runs alone.)
+    keyed = {
+        (caller.visitor_id, key): items[index].text
+        for visitor_id, (index, caller) in together.items()
+        if (key := items[index].idempotency_key) is not None
+    }
+    if keyed:
+        try:
+            replayed = stored_with_keys(connection, keyed)
+        except Conflict:
+            replayed = {}
+            for visitor_id, (index, _caller) in list(together.items()):
+                if items[index].idempotency_key is not None:
+                    alone.append(index)
+                    del together[visitor_id]
+        for visitor_id, (index, _caller) in list(together.items()):
+            key = items[index].idempotency_key
+            if key is not None and (earlier := replayed.get((visitor_id, key))) is not None:
+                results[index] = earlier
+                del together[visitor_id]
     open_conversations: dict[int, list[tuple[int, int | None, ConversationStatus]]] = {}
     if visitor_ids:
         for conversation_id, visitor_id, group_id, status in _OPEN_CONVERSATIONS_OF_VISITORS.rows(
@@ -220,6 +271,7 @@ def record_visitor_messages(session: Session, items: Sequence[_ToPost]) -> list[
                     "author": MessageAuthor.VISITOR,
                     "text": items[p.index].text,
                     "at": now,
+                    "key": items[p.index].idempotency_key,
                 }
                 for p in plain
             ],

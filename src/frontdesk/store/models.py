@@ -265,6 +265,9 @@ class Conversation(Base):
     )
 
 
+_KEYED = text("idempotency_key IS NOT NULL")
+
+
 class Message(Base):
     __tablename__ = "messages"
 
@@ -276,8 +279,19 @@ class Message(Base):
     )
     text: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # A visitor message's Idempotency-Key: a retry that carries it again is answered with
+    # this message, not stored twice (docs/api.md).
+    idempotency_key: Mapped[str | None] = mapped_column(String(100), default=None)
 
-    __table_args__ = (Index("ix_messages_conversation_id_id", "conversation_id", "id"),)
+    __table_args__ = (
+        Index("ix_messages_conversation_id_id", "conversation_id", "id"),
+        Index(
+            "ix_messages_idempotency_key",
+            "idempotency_key",
+            sqlite_where=_KEYED,
+            postgresql_where=_KEYED,
+        ),
+    )
 
 
 def _by_kind_and_time(column: str) -> Index:

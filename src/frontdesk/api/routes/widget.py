@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, status
+from fastapi import APIRouter, Header, Path, Query, Response, status
 
 from frontdesk.api.deps import RuntimeDep, VisitorDep
 from frontdesk.api.schemas.common import MAX_ID, WIDGET_KEY_PATTERN
@@ -21,6 +21,7 @@ from frontdesk.api.schemas.widget import (
 )
 from frontdesk.service import presence, visitor_messages_together, widget
 from frontdesk.service.scope import online_agent_ids
+from frontdesk.service.visitor_messages import Replayed
 
 router = APIRouter(prefix="/widget/{widget_key}", tags=["widget"])
 VISITOR_HISTORY = 200
@@ -87,12 +88,25 @@ async def post_message(
     body: VisitorMessageIn,
     visitor: VisitorDep,
     rt: RuntimeDep,
+    response: Response,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            pattern=r"^[\x21-\x7e]{1,100}$",
+            description="A key of the client's for this message (1 to 100 visible ASCII "
+            "characters, a UUID say): sent again with the same key, the message is not "
+            "stored twice; the answer is the first one's, with `Idempotent-Replayed: true`.",
+        ),
+    ] = None,
 ) -> VisitorMessageOut:
     """A visitor message: joins the visitor's open conversation or opens one. (The plain
     case is served ahead of this route, by frontdesk.api.hot, with the same answer.)"""
     posted = await visitor_messages_together.post_visitor_message_soon(
-        rt, visitor, text=body.text, group_id=body.group_id
+        rt, visitor, text=body.text, group_id=body.group_id, idempotency_key=idempotency_key
     )
+    if isinstance(posted, Replayed):
+        response.headers["Idempotent-Replayed"] = "true"
     return VisitorMessageOut(conversation_id=posted.conversation_id, message_id=posted.message_id)
 
 

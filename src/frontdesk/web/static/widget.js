@@ -59,6 +59,8 @@
   const TOKEN_KEY = `frontdesk:${key}:visitor`;
   const OPEN_KEY = `frontdesk:${key}:open`;
   const PING_EVERY = 25000;
+  // Retries of a message the server could not take (postMessage).
+  const MESSAGE_RETRIES = 4;
 
   // Storage throws where the browser or the host page blocks it: the widget still works on
   // this page then, and only forgets the visitor on the next one.
@@ -223,9 +225,9 @@ input,textarea{display:block;width:100%;margin-top:2px;padding:7px 9px;border:1p
     if (live && author !== "visitor" && panel.hidden) launcher.classList.add("unread");
   }
 
-  async function call(method, path, body) {
+  async function call(method, path, body, extra = {}) {
     const sentWith = token;
-    const headers = body ? { "Content-Type": "application/json" } : {};
+    const headers = body ? { "Content-Type": "application/json", ...extra } : { ...extra };
     if (sentWith) headers.Authorization = `Bearer ${sentWith}`;
     let response;
     try {
@@ -243,7 +245,36 @@ input,textarea{display:block;width:100%;margin-top:2px;padding:7px 9px;border:1p
         ? t.limited(Number(response.headers.get("Retry-After")) || answer.error?.retry_after || 60)
         : answer.error?.message || t.failed,
     );
-    throw Object.assign(failure, { status: response.status });
+    throw Object.assign(failure, {
+      status: response.status,
+      retryAfter: Number(response.headers.get("Retry-After")) || answer.error?.retry_after || 0,
+    });
+  }
+
+  // A message's key: sent again with it, the server stores the message once (a retry after
+  // an answer that never came back is safe).
+  function newKey() {
+    if (crypto.randomUUID) return crypto.randomUUID();
+    return Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) =>
+      b.toString(16).padStart(2, "0"),
+    ).join("");
+  }
+
+  // The message's POST, tried again with its key while the server cannot be reached or
+  // answers that it cannot take it now (502, 503, 504): after 1, 2, 4 and 8 s, or the
+  // server's Retry-After.
+  async function postMessage(body) {
+    const key = newKey();
+    for (let retry = 0; ; retry++) {
+      try {
+        return await call("POST", "/messages", body, { "Idempotency-Key": key });
+      } catch (error) {
+        const passing = error.status === 0 || [502, 503, 504].includes(error.status);
+        if (!passing || retry >= MESSAGE_RETRIES) throw error;
+        const wait = Math.max(error.retryAfter || 0, 2 ** retry);
+        await new Promise((resolve) => setTimeout(resolve, wait * 1000));
+      }
+    }
   }
 
   function forgetVisitor() {
@@ -275,7 +306,7 @@ input,textarea{display:block;width:100%;margin-top:2px;padding:7px 9px;border:1p
           await call("PATCH", "/visitor", contact());
         }
         const body = group ? { text: message, group_id: group } : { text: message };
-        const posted = await call("POST", "/messages", body);
+        const posted = await postMessage(body);
         showMessage({ id: posted.message_id, author: "visitor", text: message }, false);
         connect();
         return;
