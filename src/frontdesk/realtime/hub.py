@@ -163,6 +163,11 @@ class LocalHub:
         for subscription in tuple(self._subscriptions.get(topic, ())):
             subscription.offer(envelope)
 
+    def deliver_to_all(self, envelope: Envelope) -> None:
+        """``envelope`` to every subscription, once each, whatever its topics."""
+        for subscription in {s for subs in self._subscriptions.values() for s in subs}:
+            subscription.offer(envelope)
+
     @property
     def subscription_count(self) -> int:
         return len({s for subs in self._subscriptions.values() for s in subs})

@@ -6,6 +6,12 @@ Publishing never blocks the caller: frames queue in memory and one task writes t
 Redis. Each process listens on the whole prefix (``<prefix>:*``) and drops frames for topics
 nobody here subscribes to; that is simple and fine for a handful of processes, and the place
 to change when there are hundreds.
+
+Redis pub/sub keeps nothing: a frame published while a process's subscription is away (Redis
+restarting, a connection cut) never reaches that process's sockets. So when the
+subscription is back after a loss, every socket of the process is sent ``RESYNC``, and the
+dashboard and the widget read again from the API what the frames would have told them
+(docs/presence.md, live frames).
 """
 
 from __future__ import annotations
@@ -23,6 +29,9 @@ from frontdesk.realtime.hub import DEFAULT_QUEUE_FRAMES, Envelope, Frame, LocalH
 
 log = logging.getLogger("frontdesk.realtime.redis")
 RECONNECT_DELAY = 0.5
+# To every socket of a process whose subscription came back after a loss: frames may have
+# been missed, read the state again.
+RESYNC: Frame = {"type": "resync", "reason": "live_frames_missed"}
 
 
 class RedisHub:
@@ -107,11 +116,17 @@ class RedisHub:
         assert self._redis is not None
         pattern = f"{self._prefix}:*"
         skip = len(self._prefix) + 1
+        lost = False
         while True:
             try:
                 async with self._redis.pubsub() as pubsub:
                     await pubsub.psubscribe(pattern)
                     self._listening.set()
+                    if lost:
+                        lost = False
+                        log.info("the Redis subscription is back; sockets told to resync")
+                        text = json.dumps(RESYNC, separators=(",", ":"))
+                        self._local.deliver_to_all(Envelope(RESYNC, text))
                     async for message in pubsub.listen():
                         if message.get("type") != "pmessage":
                             continue
@@ -119,5 +134,7 @@ class RedisHub:
                         text = message["data"].decode()
                         self._local.deliver(channel[skip:], Envelope(json.loads(text), text))
             except (aioredis.ConnectionError, aioredis.TimeoutError, OSError):
-                log.warning("lost the Redis subscription; reconnecting")
+                if not lost:
+                    log.warning("lost the Redis subscription; reconnecting")
+                lost = True
                 await asyncio.sleep(RECONNECT_DELAY)

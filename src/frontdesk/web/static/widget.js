@@ -326,6 +326,19 @@ input,textarea{display:block;width:100%;margin-top:2px;padding:7px 9px;border:1p
     );
   }
 
+  function resync() {
+    call("GET", "/conversation").then(
+      (answer) => {
+        for (const message of answer.conversation?.messages || []) showMessage(message, true);
+      },
+      () => {},
+    );
+    call("GET", group ? `/status?group_id=${group}` : "/status").then(
+      (status) => setOnline(status.online),
+      () => {},
+    );
+  }
+
   function refreshStatus() {
     call("GET", group ? `/status?group_id=${group}` : "/status").then(
       (status) => socketSpoke || setOnline(status.online),
@@ -364,6 +377,9 @@ input,textarea{display:block;width:100%;margin-top:2px;padding:7px 9px;border:1p
         setOnline(frame.online);
       } else if (frame.type === "message.created") {
         showMessage(frame.message, true);
+      } else if (frame.type === "resync") {
+        // The server's live frames were interrupted: what they told is read again.
+        resync();
       } else if (frame.type === "error" && frame.error?.code !== "invalid_visitor_token") {
         showError(frame.error?.message);
       }

@@ -152,6 +152,17 @@ function onFrame(text) {
     case "conversation.read":
       scheduleRefresh();
       break;
+    case "resync":
+      // The server's live frames were interrupted (its hub lost Redis): folders, counts,
+      // devices and who is online are read again, not trusted from the frames that came.
+      refreshDevices();
+      loadAgents()
+        .then(() => {
+          if (state.screen === "agents") renderAgentRows();
+        })
+        .catch(() => {});
+      scheduleRefresh();
+      break;
     case "agent.deactivated":
       loadAgents()
         .then(() => {
