@@ -112,6 +112,7 @@ def serve(host: str, port: int, log_level: str) -> None:
         log_config=_uvicorn_log_config(),
         # Who the client is, is frontdesk.api.clients' to say, from trusted_proxies only.
         proxy_headers=False,
+        timeout_graceful_shutdown=max(1, round(settings.shutdown_timeout)),
         **UVICORN_WEBSOCKET_OPTIONS,
     )
 
@@ -168,6 +169,53 @@ async def _until_signalled() -> None:
     for signal_number in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signal_number, stopping.set)
     await stopping.wait()
+
+
+@main.command()
+@click.option(
+    "--url",
+    default=None,
+    help="A running serve's address (http://127.0.0.1:8000): its own /readyz, with its "
+    "SMTP transport's last outcome.",
+)
+def doctor(url: str | None) -> None:
+    """Check what this installation needs: the database, its schema, Redis where
+    configured, and where e-mail goes. Exits 1 when something is wrong."""
+    from frontdesk.health import readiness
+
+    settings = _load_settings()
+    if url is not None:
+        import urllib.error
+        import urllib.request
+
+        if not url.startswith(("http://", "https://")):
+            raise click.BadParameter("an http:// or https:// address", param_hint="--url")
+        try:
+            with urllib.request.urlopen(f"{url.rstrip('/')}/readyz", timeout=10) as answer:  # noqa: S310 (http(s) only, checked above)
+                found = json.loads(answer.read())
+        except urllib.error.HTTPError as error:  # 503: not ready, and why
+            found = json.loads(error.read())
+        except (OSError, ValueError) as error:
+            raise click.ClickException(f"{url} did not answer: {type(error).__name__}") from None
+    else:
+        database = Database(settings.effective_database_url)
+        try:
+            found = asyncio.run(readiness(settings, database, smtp_last=None, sending=False))
+        finally:
+            database.dispose()
+        found = found.as_json()
+        found["smtp"] = (
+            f"sends to {_redacted(settings.smtp_url)} (`frontdesk mail check` tests it)"
+            if settings.smtp_url
+            else "the built-in catcher (no FRONTDESK_SMTP_URL)"
+        )
+    click.echo(f"Database: {_redacted(settings.effective_database_url)}")
+    for name, check in found["checks"].items():
+        click.echo(f"{'ok  ' if check['ok'] else 'FAIL'} {name}: {check['detail']}")
+    click.echo(f"     smtp: {found['smtp']}")
+    click.echo("ready" if found["status"] == "ready" else "NOT READY")
+    if found["status"] != "ready":
+        raise SystemExit(1)
 
 
 @main.command()

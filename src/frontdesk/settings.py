@@ -94,6 +94,10 @@ class Settings(BaseSettings):
     agent_device_timeout: PositiveFloat = 60.0
     smtp_retry_base: PositiveFloat = 30.0
     smtp_retry_for: PositiveFloat = 172_800.0
+    # On SIGTERM `serve` stops taking connections, closes its sockets with 1012 (the
+    # dashboard and widget reconnect, spread over a few seconds), and waits this long at most
+    # for requests in flight before it stops (docs/deployment.md).
+    shutdown_timeout: PositiveFloat = 10.0
     # While the database is unavailable (down, restarting) requests are answered 503 with
     # this in Retry-After (rounded up to whole seconds).
     unavailable_retry_after: PositiveFloat = 1.0

@@ -14,6 +14,7 @@ from functools import partial
 
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.middleware.gzip import GZipMiddleware
+from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -47,6 +48,7 @@ from frontdesk.engine.inbound import BounceReceiver
 from frontdesk.engine.mailer import Mailer
 from frontdesk.engine.worker import NotificationWorker
 from frontdesk.errors import NotAuthenticated, NotFound
+from frontdesk.health import readiness
 from frontdesk.realtime.heap import HeapKeeper
 from frontdesk.realtime.hub import Hub, LocalHub
 from frontdesk.realtime.keeper import PresenceKeeper
@@ -251,7 +253,21 @@ def create_app(runtime: Runtime, *, hub: Hub | None = None) -> FastAPI:
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:
+        """The process is alive and serving (docs/deployment.md)."""
         return {"status": "ok"}
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz() -> JSONResponse:
+        """Whether this process can do its work: 200, or 503 with what is wrong
+        (frontdesk.health; docs/deployment.md)."""
+        transport = mailer.transport
+        found = await readiness(
+            runtime.settings,
+            runtime.database,
+            smtp_last=None if transport is None else transport.last_outcome,
+            sending=runtime.settings.run_worker,
+        )
+        return JSONResponse(found.as_json(), status_code=200 if found.ready else 503)
 
     metrics_token = runtime.settings.metrics_token
 

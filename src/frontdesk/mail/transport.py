@@ -315,6 +315,8 @@ class SmtpTransport:
         self._idle: list[_Connection] = []
         self._reaper: asyncio.Task[None] | None = None
         self._closed = False
+        # What the server said to the last e-mail (frontdesk.health reports it).
+        self.last_outcome: SendOutcome | None = None
 
     async def send(self, sender: str, recipient: str, message: bytes) -> SendOutcome:
         """Send one e-mail to one recipient; never raises for anything SMTP or the network
@@ -323,11 +325,13 @@ class SmtpTransport:
             raise RuntimeError("the SMTP transport is closed")
         try:
             async with asyncio.timeout(self.timeout), self._slots:
-                return await self._send(sender, recipient, message)
+                outcome = await self._send(sender, recipient, message)
         except TimeoutError:
-            return SendOutcome(
+            outcome = SendOutcome(
                 accepted=False, code=None, text=f"timed out after {self.timeout:g} s"
             )
+        self.last_outcome = outcome
+        return outcome
 
     async def _send(self, sender: str, recipient: str, message: bytes) -> SendOutcome:
         connection = self._take_idle()
