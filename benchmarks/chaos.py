@@ -1,0 +1,292 @@
+"""The SIGKILL loop: Frontdesk scaled out as deploy/supervise.py runs it (2 ``serve`` + 2
+``worker`` on PostgreSQL and Redis, each process started again 1 to 3 s after it dies),
+visitors writing while random processes are killed with SIGKILL, and the e-mails that reach
+a mail server on loopback counted by Message-ID (docs/reliability.md):
+
+- lost: a delivery the database says is due or sent whose e-mail never arrived;
+- wrong: an e-mail for a conversation whose notification was suppressed (an agent replied);
+- doubles with a new Message-ID: one agent, one conversation, two different e-mails;
+- repeats with the same Message-ID: the one window docs/notifications.md allows (a process
+  killed between the mail server's 250 and its record), which mail systems drop.
+
+``tests/integration/test_chaos.py`` runs it small in CI; ``python -m benchmarks.chaos``
+runs the full size (2,000 notifications, 3,200 e-mails, 12 kills) and prints the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx2 as httpx
+import psycopg
+from tests.mailsink import MailSink, mail_sink
+from tests.support import frontdesk_env, postgres_database, unique_email
+from tests.support.private_redis import private_redis
+
+from benchmarks.common import ROOT
+
+AGENTS = 2
+# Every SUPPRESS-th conversation is answered at once: its e-mail must never go.
+SUPPRESS = 5
+LEASE = 2.5
+QUESTION = re.compile(r"Question \d+")
+
+
+@dataclass
+class Figures:
+    visitors: int
+    kills: int
+    due: int = 0  # deliveries the database holds for notifications that were not suppressed
+    suppressed: int = 0  # notifications suppressed (an agent answered in time)
+    arrived: int = 0  # e-mails the mail server took
+    lost: int = 0
+    wrong: int = 0
+    doubles_new_id: int = 0
+    repeats_same_id: int = 0
+    request_retries: int = 0  # requests that reached a dead process and went to another
+    seconds: float = 0.0
+    restarts: dict[str, int] = field(default_factory=dict)
+
+
+class Cluster:
+    """The serve processes of a supervisor, asked in turn; a request that finds one dead
+    (refused, cut, 502/503) goes to the next, with the same Idempotency-Key if it had one."""
+
+    def __init__(self, ports: list[int], figures: Figures) -> None:
+        self.urls = [f"http://127.0.0.1:{port}/api/v1" for port in ports]
+        self.turn = 0
+        self.figures = figures
+        self.http = httpx.Client(timeout=10)
+
+    def call(
+        self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None
+    ) -> Any:
+        deadline = time.monotonic() + 60
+        while True:
+            url = self.urls[self.turn % len(self.urls)]
+            self.turn += 1
+            try:
+                answer = self.http.request(method, url + path, json=body, headers=headers)
+                if answer.status_code < 500:
+                    assert answer.is_success, f"{method} {path}: {answer.status_code} {answer.text}"
+                    return answer.json()
+            except httpx.TransportError:
+                pass
+            self.figures.request_retries += 1
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{method} {path}: no serve answered for 60 s")
+            time.sleep(0.1)
+
+
+@contextmanager
+def supervised(
+    env: dict[str, str], folder: Path, *, serve: int, worker: int, port: int
+) -> Iterator[Path]:
+    status = folder / "running.json"
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            str(ROOT / "deploy" / "supervise.py"),
+            "--serve", str(serve),
+            "--worker", str(worker),
+            "--port", str(port),
+            "--status", str(status),
+            "--logs", str(folder / "logs"),
+        ],
+        env=env,
+        stdout=(folder / "supervise.log").open("ab"),
+        stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        yield status
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def wait_until_serving(ports: list[int], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    for port in ports:
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"serve on {port} not ready")
+            time.sleep(0.1)
+
+
+def killer(status: Path, kills: int, every: float, stop: threading.Event, done: list[str]) -> None:
+    """``kills`` SIGKILLs of a random running process, one every ``every`` s or so."""
+    while len(done) < kills and not stop.wait(random.uniform(0.5, 1.5) * every):
+        running = json.loads(status.read_text())
+        if not running:
+            continue
+        chosen = random.choice(running)
+        try:
+            os.kill(chosen["pid"], signal.SIGKILL)
+        except ProcessLookupError:
+            continue
+        done.append(f"{chosen['role']} {chosen['index']}")
+
+
+def sigkill_loop(
+    *,
+    database_url: str,
+    redis_url: str,
+    folder: Path,
+    visitors: int,
+    kills: int,
+    kill_every: float,
+) -> Figures:
+    figures = Figures(visitors=visitors, kills=kills)
+    started = time.monotonic()
+    with mail_sink(data_delay=0.02) as sink:
+        env = frontdesk_env(database_url, folder / "data") | {
+            "FRONTDESK_REDIS_URL": redis_url,
+            "FRONTDESK_SMTP_URL": sink.url,
+            "FRONTDESK_OFFLINE_EMAIL_DELAY": "3",
+            "FRONTDESK_SMTP_TIMEOUT": "1",
+            "FRONTDESK_DELIVERY_LEASE": str(LEASE),
+            "FRONTDESK_SMTP_RETRY_BASE": "0.2",
+            "FRONTDESK_WORKER_MAX_SLEEP": "5",
+            "FRONTDESK_EMAILS_PER_AGENT_PER_HOUR": "0",
+            "FRONTDESK_EMAILS_PER_ACCOUNT_PER_HOUR": "0",
+            "FRONTDESK_VISITOR_LEFT_AFTER": "600",
+        }
+        port = 20000 + random.randrange(20000)
+        ports = [port, port + 1]
+        with supervised(env, folder, serve=2, worker=2, port=port) as status:
+            wait_until_serving(ports)
+            cluster = Cluster(ports, figures)
+            stop = threading.Event()
+            done: list[str] = []
+            killing = threading.Thread(
+                target=killer, args=(status, kills, kill_every, stop, done), daemon=True
+            )
+            killing.start()
+            try:
+                write_while_killed(cluster, visitors)
+                killing.join(timeout=kills * kill_every * 3 + 30)
+            finally:
+                stop.set()
+            wait_until_settled(database_url, timeout=120)
+            time.sleep(LEASE + 1)  # an e-mail sent again after a lease ran out has come
+            figures.restarts = dict(Counter(done))
+        count(figures, database_url, sink)
+    figures.seconds = round(time.monotonic() - started, 1)
+    return figures
+
+
+def write_while_killed(cluster: Cluster, visitors: int) -> None:
+    owner = {"name": "Olga", "email": unique_email("owner"), "password": "owner-password"}
+    signed = cluster.call("POST", "/accounts", {"name": "Shop", "owner": owner})
+    token = {"Authorization": f"Bearer {signed['token']}"}
+    for _ in range(AGENTS - 1):
+        agent = {"name": "Adam", "email": unique_email(), "password": "agent-password"}
+        cluster.call("POST", "/agents", agent, token)
+    key = signed["widget_key"]
+    for n in range(visitors):
+        visitor = cluster.call("POST", f"/widget/{key}/visitors", {"name": f"V{n}"})
+        headers = {
+            "Authorization": f"Bearer {visitor['visitor_token']}",
+            "Idempotency-Key": str(uuid.uuid4()),
+        }
+        posted = cluster.call("POST", f"/widget/{key}/messages", {"text": f"Question {n}"}, headers)
+        if n % SUPPRESS == 0:
+            cid = posted["conversation_id"]
+            cluster.call("POST", f"/conversations/{cid}/messages", {"text": f"Reply {n}"}, token)
+
+
+def wait_until_settled(database_url: str, *, timeout: float) -> None:
+    """Until nothing is scheduled nor waiting to be sent."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with psycopg.connect(database_url) as connection:
+            waiting = connection.execute(
+                "SELECT (SELECT count(*) FROM notifications WHERE state = 'scheduled')"
+                " + (SELECT count(*) FROM deliveries WHERE state IN ('pending', 'deferred'))"
+            ).fetchone()
+        if waiting is not None and waiting[0] == 0:
+            return
+        time.sleep(0.5)
+
+
+def count(figures: Figures, database_url: str, sink: MailSink) -> None:
+    with psycopg.connect(database_url) as connection:
+        due = connection.execute(
+            "SELECT d.email, d.message_id_header, d.state FROM deliveries d"
+            " JOIN notifications n ON n.id = d.notification_id"
+            " WHERE n.state <> 'suppressed'"
+        ).fetchall()
+        suppressed = {
+            text
+            for (text,) in connection.execute(
+                "SELECT m.text FROM notifications n JOIN messages m"
+                " ON m.conversation_id = n.conversation_id AND m.author = 'visitor'"
+                " WHERE n.state = 'suppressed'"
+            )
+        }
+    caught = sink.caught
+    arrived_ids = Counter(c.message["Message-ID"] for c in caught)
+    figures.due = len(due)
+    figures.suppressed = len(suppressed)
+    figures.arrived = len(caught)
+    figures.lost = sum(1 for _, message_id, _ in due if message_id not in arrived_ids)
+    figures.repeats_same_id = sum(n - 1 for n in arrived_ids.values())
+    by_e_mail: dict[tuple[str, str], set[str]] = {}
+    for c in caught:
+        found = QUESTION.search(c.text)
+        assert found is not None, c.text
+        question = found.group(0)
+        by_e_mail.setdefault((c.rcpt_to, question), set()).add(c.message["Message-ID"])
+        if question in suppressed:
+            figures.wrong += 1
+    figures.doubles_new_id = sum(1 for ids in by_e_mail.values() if len(ids) > 1)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="The SIGKILL loop (docs/reliability.md).")
+    parser.add_argument(
+        "--visitors", type=int, default=2000, help="each a notification; 4 in 5 two e-mails"
+    )
+    parser.add_argument("--kills", type=int, default=12)
+    parser.add_argument("--kill-every", type=float, default=3.0)
+    options = parser.parse_args()
+    folder = Path(tempfile.mkdtemp(prefix="frontdesk-chaos-"))
+    with private_redis() as redis_server, postgres_database("frontdesk_chaos") as url:
+        figures = sigkill_loop(
+            database_url=url,
+            redis_url=redis_server.url,
+            folder=folder,
+            visitors=options.visitors,
+            kills=options.kills,
+            kill_every=options.kill_every,
+        )
+    print(json.dumps(asdict(figures), indent=2))
+
+
+if __name__ == "__main__":
+    main()

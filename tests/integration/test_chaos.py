@@ -1,0 +1,37 @@
+"""The SIGKILL loop of docs/reliability.md in CI's size: 2 serve + 2 worker processes on
+PostgreSQL and a Redis of the test's own, run by deploy/supervise.py, four of them killed at
+random while visitors write. Nothing lost, nothing wrong, no e-mail doubled under a new
+Message-ID (the full size is ``python -m benchmarks.chaos``)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+
+import pytest
+from benchmarks.chaos import sigkill_loop
+
+from tests.support.private_redis import private_redis
+
+pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.chaos]
+
+
+def test_the_sigkill_loop_loses_nothing_and_doubles_nothing(
+    fresh_postgres_url: str, tmp_path: Path
+) -> None:
+    with private_redis() as redis_server:
+        figures = sigkill_loop(
+            database_url=fresh_postgres_url,
+            redis_url=redis_server.url,
+            folder=tmp_path,
+            visitors=40,
+            kills=4,
+            kill_every=1.5,
+        )
+    print(asdict(figures))
+    assert sum(figures.restarts.values()) == 4
+    assert figures.due == 32 * 2  # 40 visitors, every fifth answered, 2 agents each
+    assert figures.suppressed == 8
+    assert (figures.lost, figures.wrong, figures.doubles_new_id) == (0, 0, 0)
+    # The one window: killed between a 250 and its record (at most one per connection).
+    assert figures.arrived == figures.due + figures.repeats_same_id
