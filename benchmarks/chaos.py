@@ -21,6 +21,7 @@ import os
 import random
 import re
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -93,6 +94,20 @@ class Cluster:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{method} {path}: no serve answered for 60 s")
             time.sleep(0.1)
+
+
+def consecutive_free_ports(count: int) -> list[int]:
+    """``count`` free loopback ports in a row (deploy/supervise.py numbers its serves so),
+    below Linux's range for outgoing connections (32768 and up)."""
+    while True:
+        base = 10000 + random.randrange(20000)
+        try:
+            for port in range(base, base + count):
+                with socket.socket() as probe:
+                    probe.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        return list(range(base, base + count))
 
 
 @contextmanager
@@ -176,9 +191,8 @@ def sigkill_loop(
             "FRONTDESK_EMAILS_PER_ACCOUNT_PER_HOUR": "0",
             "FRONTDESK_VISITOR_LEFT_AFTER": "600",
         }
-        port = 20000 + random.randrange(20000)
-        ports = [port, port + 1]
-        with supervised(env, folder, serve=2, worker=2, port=port) as status:
+        ports = consecutive_free_ports(2)
+        with supervised(env, folder, serve=2, worker=2, port=ports[0]) as status:
             wait_until_serving(ports)
             cluster = Cluster(ports, figures)
             stop = threading.Event()

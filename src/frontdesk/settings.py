@@ -20,6 +20,7 @@ from limits import RateLimitItem, parse
 from pydantic import (
     Field,
     NonNegativeFloat,
+    NonNegativeInt,
     PositiveFloat,
     PositiveInt,
     SecretStr,
@@ -94,6 +95,11 @@ class Settings(BaseSettings):
     agent_device_timeout: PositiveFloat = 60.0
     smtp_retry_base: PositiveFloat = 30.0
     smtp_retry_for: PositiveFloat = 172_800.0
+    # PostgreSQL: the connections each process keeps open, and how many more it may open
+    # for a moment; a process needs at most pool + overflow, plus one or two that listen
+    # (docs/deployment.md sizes max_connections from them).
+    database_pool_size: PositiveInt = 5
+    database_max_overflow: NonNegativeInt = 10
     # On SIGTERM `serve` stops taking connections, closes its sockets with 1012 (the
     # dashboard and widget reconnect, spread over a few seconds), and waits this long at most
     # for requests in flight before it stops (docs/deployment.md).

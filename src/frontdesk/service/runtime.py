@@ -107,6 +107,8 @@ class Runtime:
             database=Database(
                 settings.effective_database_url,
                 checkpoint_every=settings.sqlite_checkpoint_every,
+                pool_size=settings.database_pool_size,
+                max_overflow=settings.database_max_overflow,
             ),
             clock=clock or SystemClock(),
             passwords=PasswordHasher(settings.password_hashing),

@@ -74,10 +74,18 @@ def unavailable(error: BaseException) -> bool:
 
 class Database:
     def __init__(
-        self, url: str, *, echo: bool = False, checkpoint_every: float | None = None
+        self,
+        url: str,
+        *,
+        echo: bool = False,
+        checkpoint_every: float | None = None,
+        pool_size: int = 5,
+        max_overflow: int = 10,
     ) -> None:
         """``checkpoint_every``: on an SQLite file, a thread checkpoints its write-ahead
-        log this often (``Checkpointer``), and writers leave it to the thread."""
+        log this often (``Checkpointer``), and writers leave it to the thread.
+        ``pool_size`` and ``max_overflow``: on PostgreSQL, the connections this process
+        keeps open, and how many more it may open at a busy moment (docs/deployment.md)."""
         parsed = make_url(url)
         self.url = url
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
@@ -103,7 +111,15 @@ class Database:
             if self.checkpointer is not None:
                 self.checkpointer.start()
         else:
-            self.engine = create_engine(url, echo=echo, pool_pre_ping=True)
+            # Pre-ping: a connection the server dropped (a restart) is replaced when it is
+            # taken, so requests recover as soon as the database is back.
+            self.engine = create_engine(
+                url,
+                echo=echo,
+                pool_pre_ping=True,
+                pool_size=pool_size,
+                max_overflow=max_overflow,
+            )
         # A read sees one snapshot of the database from its first query to its end, so an
         # answer built from several queries (a notification and its deliveries) never
         # mixes states from before and after another transaction's commit. SQLite's
