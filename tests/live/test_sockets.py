@@ -13,7 +13,8 @@ from sqlalchemy import update
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from frontdesk.realtime.hub import DEFAULT_QUEUE_FRAMES, agents_topic
+from frontdesk.realtime.hub import DEFAULT_QUEUE_FRAMES, LocalHub, agents_topic
+from frontdesk.realtime.redis_hub import RedisHub
 from frontdesk.security import PasswordHasher
 from frontdesk.service import widget
 from frontdesk.settings import Settings
@@ -410,3 +411,12 @@ def test_a_socket_waits_for_its_turn_to_open(
 
 async def _free_turns(openings: asyncio.Semaphore) -> int:
     return 0 if openings.locked() else 1
+
+
+def test_the_live_server_runs_in_the_shape_of_its_database(live_server: LiveServer) -> None:
+    """The suite runs in both shapes: embedded on SQLite (frames in-process), scale-out on
+    PostgreSQL (frames through Redis, as between several serve processes)."""
+    if live_server.runtime.database.is_postgresql:
+        assert isinstance(live_server.hub, RedisHub)
+    else:
+        assert isinstance(live_server.hub, LocalHub)

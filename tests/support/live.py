@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -26,7 +27,7 @@ from frontdesk.service.runtime import Runtime
 from frontdesk.settings import Settings
 from frontdesk.store.database import Database
 from tests.support.in_process import unique_email
-from tests.support.servers import free_port
+from tests.support.servers import REDIS_URL, free_port
 from tests.support.waiting import eventually
 
 LEASE = 0.6  # agent_device_timeout and visitor_left_after, in seconds
@@ -54,7 +55,14 @@ class LiveServer:
 def serving(
     settings: Settings, database: Database, passwords: PasswordHasher
 ) -> Iterator[LiveServer]:
-    """The whole app, lifespan and all, on a real uvicorn on a free loopback port."""
+    """The whole app, lifespan and all, on a real uvicorn on a free loopback port. On
+    PostgreSQL in the scale-out shape: its live frames go through Redis (REDIS_URL, under a
+    prefix of its own), as several processes' do, unless the test chose a Redis itself; on
+    SQLite in the embedded one, in-process."""
+    if database.is_postgresql and settings.redis_url is None:
+        settings = settings.model_copy(
+            update={"redis_url": REDIS_URL, "redis_prefix": f"frontdesk-test-{uuid.uuid4().hex}"}
+        )
     runtime = Runtime(
         settings=settings, database=database, clock=SystemClock(), passwords=passwords
     )
