@@ -195,10 +195,15 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--quick", action="store_true", help="a few seconds per benchmark (CI)")
-    parser.add_argument("--only", help="comma-separated: ingest,engine,sockets,email")
+    parser.add_argument("--only", help="comma-separated: ingest,engine,sockets,email,chaos,soak")
     parser.add_argument("--out", type=Path, default=OUT, help="where the JSON and PNG go")
     args = parser.parse_args()
-    wanted = set(args.only.split(",")) if args.only else {"ingest", "engine", "sockets", "email"}
+    # The SIGKILL loop and the soak take minutes whatever their size; CI runs the loop small
+    # as a test (tests/integration/test_chaos.py), so the quick mode leaves both out.
+    everything = {"ingest", "engine", "sockets", "email"} | (
+        set() if args.quick else {"chaos", "soak"}
+    )
+    wanted = set(args.only.split(",")) if args.only else everything
     args.out.mkdir(parents=True, exist_ok=True)
     suffix = "-quick" if args.quick else ""
     if "ingest" in wanted:
@@ -228,6 +233,12 @@ def main() -> None:
             ["--mails", "300", "--naive-mails", "100"] if args.quick else ["--dkim"],
         )
         (args.out / f"email{suffix}.txt").write_text(output)
+    if "chaos" in wanted:
+        output = run_script("chaos", ["--visitors", "40", "--kills", "4"] if args.quick else [])
+        (args.out / f"chaos{suffix}.txt").write_text(output)
+    if "soak" in wanted:
+        soak = ["--visitors", "100", "--agents", "10", "--minutes", "0.5"] if args.quick else []
+        (args.out / f"soak{suffix}.json").write_text(run_script("soak", soak))
     if FAILED:
         sys.exit(f"benchmarks that ended with an error: {', '.join(FAILED)}")
 
