@@ -22,6 +22,7 @@ import random
 import re
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -70,11 +71,16 @@ class Cluster:
     """The serve processes of a supervisor, asked in turn; a request that finds one dead
     (refused, cut, 502/503) goes to the next, with the same Idempotency-Key if it had one."""
 
-    def __init__(self, ports: list[int], figures: Figures) -> None:
-        self.urls = [f"http://127.0.0.1:{port}/api/v1" for port in ports]
+    def __init__(
+        self, urls: list[str], figures: Figures, *, verify: ssl.SSLContext | bool = True
+    ) -> None:
+        self.urls = urls
         self.turn = 0
         self.figures = figures
-        self.http = httpx.Client(timeout=10)
+        self.http = httpx.Client(timeout=10, verify=verify)
+
+    def close(self) -> None:
+        self.http.close()
 
     def call(
         self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None
@@ -115,6 +121,7 @@ def supervised(
     env: dict[str, str], folder: Path, *, serve: int, worker: int, port: int
 ) -> Iterator[Path]:
     status = folder / "running.json"
+    log = (folder / "supervise.log").open("ab")
     process = subprocess.Popen(
         [
             sys.executable,
@@ -126,7 +133,7 @@ def supervised(
             "--logs", str(folder / "logs"),
         ],
         env=env,
-        stdout=(folder / "supervise.log").open("ab"),
+        stdout=log,
         stderr=subprocess.STDOUT,
     )  # fmt: skip
     try:
@@ -137,6 +144,8 @@ def supervised(
             process.wait(timeout=60)
         except subprocess.TimeoutExpired:
             process.kill()
+            process.wait()
+        log.close()
 
 
 def wait_until_serving(ports: list[int], timeout: float = 60) -> None:
@@ -194,7 +203,7 @@ def sigkill_loop(
         ports = consecutive_free_ports(2)
         with supervised(env, folder, serve=2, worker=2, port=ports[0]) as status:
             wait_until_serving(ports)
-            cluster = Cluster(ports, figures)
+            cluster = Cluster([f"http://127.0.0.1:{port}/api/v1" for port in ports], figures)
             stop = threading.Event()
             done: list[str] = []
             killing = threading.Thread(
@@ -206,6 +215,7 @@ def sigkill_loop(
                 killing.join(timeout=kills * kill_every * 3 + 30)
             finally:
                 stop.set()
+                cluster.close()
             wait_until_settled(database_url, timeout=120)
             time.sleep(LEASE + 1)  # an e-mail sent again after a lease ran out has come
             figures.restarts = dict(Counter(done))
