@@ -31,7 +31,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,7 +40,8 @@ import httpx2 as httpx
 import psycopg
 from tests.mailsink import MailSink, mail_sink
 from tests.support import frontdesk_env, postgres_database, unique_email
-from tests.support.private_redis import private_redis
+from tests.support.pgcluster import PrivateCluster, private_cluster
+from tests.support.private_redis import PrivateRedis, private_redis
 
 from benchmarks.common import ROOT
 
@@ -63,8 +64,10 @@ class Figures:
     doubles_new_id: int = 0
     repeats_same_id: int = 0
     request_retries: int = 0  # requests that reached a dead process and went to another
+    smtp_refused: int = 0  # RCPTs the mail server answered 451
     seconds: float = 0.0
     restarts: dict[str, int] = field(default_factory=dict)
+    outages: list[str] = field(default_factory=list)
 
 
 class Cluster:
@@ -176,6 +179,37 @@ def killer(status: Path, kills: int, every: float, stop: threading.Event, done: 
         done.append(f"{chosen['role']} {chosen['index']}")
 
 
+@dataclass(frozen=True, slots=True)
+class Outages:
+    """What else goes wrong during the loop, once each, a few seconds apart, while visitors
+    write and processes are killed."""
+
+    smtp_refusing: float = 0.0  # this share of RCPTs answered 451, throughout
+    smtp_away: float = 0.0  # seconds the mail server is away
+    redis: PrivateRedis | None = None  # killed and started again (2 s away)
+    database: PrivateCluster | None = None  # stopped at once and started again (3 s away)
+
+
+def outages(sink: MailSink, planned: Outages, stop: threading.Event, done: list[str]) -> None:
+    if stop.wait(2):
+        return
+    if planned.smtp_away:
+        sink.go_away()
+        stop.wait(planned.smtp_away)
+        sink.come_back()
+        done.append(f"mail server away {planned.smtp_away:g} s")
+    if planned.redis is not None and not stop.wait(1):
+        planned.redis.stop()
+        time.sleep(2)
+        planned.redis.start()
+        done.append("Redis killed, back after 2 s")
+    if planned.database is not None and not stop.wait(1):
+        planned.database.stop()
+        time.sleep(3)
+        planned.database.start()
+        done.append("PostgreSQL stopped (immediate), back after 3 s")
+
+
 def sigkill_loop(
     *,
     database_url: str,
@@ -184,10 +218,12 @@ def sigkill_loop(
     visitors: int,
     kills: int,
     kill_every: float,
+    planned: Outages | None = None,
 ) -> Figures:
+    planned = planned or Outages()
     figures = Figures(visitors=visitors, kills=kills)
     started = time.monotonic()
-    with mail_sink(data_delay=0.02) as sink:
+    with mail_sink(data_delay=0.02, refusing=planned.smtp_refusing) as sink:
         env = frontdesk_env(database_url, folder / "data") | {
             "FRONTDESK_REDIS_URL": redis_url,
             "FRONTDESK_SMTP_URL": sink.url,
@@ -206,19 +242,27 @@ def sigkill_loop(
             cluster = Cluster([f"http://127.0.0.1:{port}/api/v1" for port in ports], figures)
             stop = threading.Event()
             done: list[str] = []
+            happened: list[str] = []
             killing = threading.Thread(
                 target=killer, args=(status, kills, kill_every, stop, done), daemon=True
             )
+            troubles = threading.Thread(
+                target=outages, args=(sink, planned, stop, happened), daemon=True
+            )
             killing.start()
+            troubles.start()
             try:
                 write_while_killed(cluster, visitors)
                 killing.join(timeout=kills * kill_every * 3 + 30)
+                troubles.join(timeout=planned.smtp_away + 60)
             finally:
                 stop.set()
                 cluster.close()
-            wait_until_settled(database_url, timeout=120)
+            wait_until_settled(database_url, timeout=180)
             time.sleep(LEASE + 1)  # an e-mail sent again after a lease ran out has come
             figures.restarts = dict(Counter(done))
+            figures.outages = happened
+        figures.smtp_refused = sink.handler.refused
         count(figures, database_url, sink)
     figures.seconds = round(time.monotonic() - started, 1)
     return figures
@@ -298,9 +342,25 @@ def main() -> None:
     )
     parser.add_argument("--kills", type=int, default=12)
     parser.add_argument("--kill-every", type=float, default=3.0)
+    parser.add_argument(
+        "--outages",
+        action="store_true",
+        help="besides: 30 %% of RCPTs answered 451, the mail server away 20 s, Redis killed "
+        "and PostgreSQL (a private cluster) stopped, each once",
+    )
     options = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="frontdesk-chaos-"))
-    with private_redis() as redis_server, postgres_database("frontdesk_chaos") as url:
+    with ExitStack() as stack:
+        redis_server = stack.enter_context(private_redis())
+        if options.outages:
+            database = stack.enter_context(private_cluster())
+            url = database.url
+            planned = Outages(
+                smtp_refusing=0.3, smtp_away=20, redis=redis_server, database=database
+            )
+        else:
+            url = stack.enter_context(postgres_database("frontdesk_chaos"))
+            planned = Outages()
         figures = sigkill_loop(
             database_url=url,
             redis_url=redis_server.url,
@@ -308,6 +368,7 @@ def main() -> None:
             visitors=options.visitors,
             kills=options.kills,
             kill_every=options.kill_every,
+            planned=planned,
         )
     print(json.dumps(asdict(figures), indent=2))
 

@@ -1,14 +1,16 @@
 """A real SMTP server on loopback (aiosmtpd) that the tests send notification e-mail to.
 
 It keeps every e-mail it accepted, and can be told to answer a recipient with temporary
-(4xx) or permanent (5xx) failures, or to take its time over DATA. An e-mail whose client
-went away before the server's reply is not kept: the client cannot have seen a 250, so for
-the sender it was never delivered.
+(4xx) or permanent (5xx) failures, to refuse a share of all recipients with 451 at random,
+to take its time over DATA, or to go away for a while and come back on its port. An e-mail
+whose client went away before the server's reply is not kept: the client cannot have seen a
+250, so for the sender it was never delivered.
 """
 
 from __future__ import annotations
 
 import asyncio
+import random
 import threading
 import time
 from collections import defaultdict
@@ -56,6 +58,10 @@ class SinkHandler:
     in_data: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
     attempts: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    # This share of RCPTs, at random, is answered 451 (a greylisting or busy server).
+    refusing: float = 0.0
+    refused: int = 0
+    chance: random.Random = field(default_factory=lambda: random.Random(451))
 
     async def handle_RCPT(
         self, _server: SMTP, _session: Session, envelope: Envelope, address: str, _options: Any
@@ -64,6 +70,9 @@ class SinkHandler:
             self.attempts[address.lower()] += 1
             script = self.scripted.get(address.lower())
             reply = script.pop(0) if script else None
+            if reply is None and self.refusing and self.chance.random() < self.refusing:
+                self.refused += 1
+                reply = "451 4.7.1 Busy, try again later"
         if reply is not None:
             return reply
         envelope.rcpt_tos.append(address)
@@ -96,6 +105,19 @@ class MailSink:
     def __init__(self, handler: SinkHandler, port: int) -> None:
         self.handler = handler
         self.port = port
+        self.controller: Controller | None = None
+
+    def go_away(self) -> None:
+        """The mail server stops: connections refused until ``come_back``."""
+        assert self.controller is not None
+        self.controller.stop()
+        self.controller = None
+
+    def come_back(self) -> None:
+        """The mail server starts again on its port, keeping what it caught."""
+        assert self.controller is None
+        self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port)
+        self.controller.start()
 
     @property
     def url(self) -> str:
@@ -130,11 +152,10 @@ class MailSink:
 
 @contextmanager
 def mail_sink(**handler_options: Any) -> Iterator[MailSink]:
-    handler = SinkHandler(**handler_options)
-    port = free_port()
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
+    sink = MailSink(SinkHandler(**handler_options), free_port())
+    sink.come_back()
     try:
-        yield MailSink(handler, port)
+        yield sink
     finally:
-        controller.stop()
+        if sink.controller is not None:
+            sink.controller.stop()

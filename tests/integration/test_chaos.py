@@ -9,8 +9,9 @@ from dataclasses import asdict
 from pathlib import Path
 
 import pytest
-from benchmarks.chaos import sigkill_loop
+from benchmarks.chaos import Outages, sigkill_loop
 
+from tests.support.pgcluster import private_cluster
 from tests.support.private_redis import private_redis
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.chaos]
@@ -34,4 +35,26 @@ def test_the_sigkill_loop_loses_nothing_and_doubles_nothing(
     assert figures.suppressed == 8
     assert (figures.lost, figures.wrong, figures.doubles_new_id) == (0, 0, 0)
     # The one window: killed between a 250 and its record (at most one per connection).
+    assert figures.arrived == figures.due + figures.repeats_same_id
+
+
+def test_the_loop_with_every_outage_at_once_loses_nothing(tmp_path: Path) -> None:
+    """Besides the kills: 30 % of RCPTs answered 451 throughout, the mail server away for
+    3 s, Redis killed and PostgreSQL (a private cluster) stopped at once, each back after
+    a few seconds."""
+    with private_redis() as redis_server, private_cluster() as database:
+        figures = sigkill_loop(
+            database_url=database.url,
+            redis_url=redis_server.url,
+            folder=tmp_path,
+            visitors=40,
+            kills=4,
+            kill_every=2.0,
+            planned=Outages(smtp_refusing=0.3, smtp_away=3, redis=redis_server, database=database),
+        )
+    print(asdict(figures))
+    assert len(figures.outages) == 3, figures.outages
+    assert figures.smtp_refused > 0
+    assert figures.due == 32 * 2
+    assert (figures.lost, figures.wrong, figures.doubles_new_id) == (0, 0, 0)
     assert figures.arrived == figures.due + figures.repeats_same_id

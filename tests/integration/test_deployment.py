@@ -67,7 +67,12 @@ def dashboard_socket(proxy: Proxy, token: str) -> ClientConnection:
     nobody would be e-mailed)."""
     tls = ssl.create_default_context(cafile=str(proxy.ca_file))
     url = f"{proxy.ws_url}/agent/ws?device_id=tab&status=offline"
-    return connect(url, ssl=tls, subprotocols=["frontdesk", f"frontdesk.token.{token}"])  # type: ignore[list-item]
+    return connect(
+        url,
+        ssl=tls,
+        open_timeout=30,
+        subprotocols=["frontdesk", f"frontdesk.token.{token}"],  # type: ignore[list-item]
+    )
 
 
 def next_frame(ws: ClientConnection, kind: str) -> dict[str, Any]:

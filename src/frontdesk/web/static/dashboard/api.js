@@ -4,7 +4,7 @@
  * server says the token no longer works. Also the agents' names, as the page shows them.
  */
 
-import { API, MANAGER_ROLES, SESSION_ENDED } from "./config.js";
+import { API, MANAGER_ROLES, SESSION_END_GRACE_MS, SESSION_ENDED } from "./config.js";
 import { state } from "./state.js";
 import { t } from "./strings.js";
 import { endSession } from "./session.js";
@@ -49,7 +49,10 @@ export async function api(method, path, body) {
     );
     // A wrong current password or a failed login is a 401 too, but it ends no session.
     if (response.status === 401 && SESSION_ENDED.has(failure.code) && state.token) {
-      endSession("expired");
+      // The socket may be about to say why (agent_deactivated): its frames cross between
+      // processes through Redis and can come a moment after this answer. It is given that
+      // moment; then the session ends as expired, unless the socket has ended it first.
+      setTimeout(() => endSession("expired"), SESSION_END_GRACE_MS);
     }
     throw failure;
   }

@@ -20,6 +20,8 @@ export const DEVICES_EVERY_MS = 30_000;
 export const RECONNECT_DELAYS_S = [1, 2, 4, 8, 15, 30];
 const DEVICE_ID = /^[A-Za-z0-9._:-]{1,100}$/;
 export const SESSION_ENDED = new Set(["not_authenticated", "invalid_token", "token_expired"]);
+// How long a refused request waits for the socket to say why the session ended (api.js).
+export const SESSION_END_GRACE_MS = 1000;
 export const MANAGER_ROLES = new Set(["owner", "admin"]);
 export const ROLES = ["agent", "admin", "owner"];
 export const PLANS = ["free", "standard", "pro"];
