@@ -8,9 +8,10 @@ import contextlib
 import gc
 import hmac
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
 from functools import partial
+from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.middleware.gzip import GZipMiddleware
@@ -179,13 +180,16 @@ def create_app(runtime: Runtime, *, hub: Hub | None = None) -> FastAPI:
         try:
             yield
         finally:
+            # Each part within its share of the shutdown's time: one that hangs (a
+            # connection that never answers) is left behind, not waited for forever.
+            bound = runtime.settings.shutdown_timeout
             if receiver is not None:
-                await receiver.stop()
+                await _stopped("the bounce receiver", receiver.stop(), bound)
             if worker is not None:
-                await worker.stop()
-            await mailer.stop()
-            await keeper.stop()
-            await hub.stop()
+                await _stopped("the notification engine", worker.stop(), bound)
+            await _stopped("the mail transport", mailer.stop(), bound)
+            await _stopped("the presence keeper", keeper.stop(), bound)
+            await _stopped("the live hub", hub.stop(), bound)
             if access is not None:
                 access.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -311,6 +315,17 @@ def create_app(runtime: Runtime, *, hub: Hub | None = None) -> FastAPI:
     )
     app.front = RateLimitLayer(app.hot_paths, limits=app.state.rate_limits, prefix=API_PREFIX)
     return app
+
+
+async def _stopped(what: str, stopping: Coroutine[Any, Any, None], seconds: float) -> None:
+    """``stopping`` awaited for at most ``seconds``; then cancelled and left behind."""
+    task = asyncio.ensure_future(stopping)
+    done, _ = await asyncio.wait({task}, timeout=seconds)
+    if not done:
+        task.cancel()
+        log.warning("%s did not stop within %g s; shutting down without it", what, seconds)
+    elif task.exception() is not None:
+        log.error("%s failed to stop", what, exc_info=task.exception())
 
 
 async def _hear_access_changes(runtime: Runtime) -> None:
