@@ -18,10 +18,9 @@ from tests.support.servers import free_port
 
 
 def _tool(name: str) -> str | None:
-    found = shutil.which(name) or sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
-    if isinstance(found, list):
-        return found[-1] if found else None
-    return found
+    """On the PATH, else the newest of Debian's versioned server folders."""
+    installed = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
+    return shutil.which(name) or (installed[-1] if installed else None)
 
 
 def private_cluster_unavailable_reason() -> str | None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -84,8 +85,6 @@ def nginx_in_front(ports: list[int]) -> Iterator[Proxy]:
         def listening() -> bool:
             if process.poll() is not None:
                 raise RuntimeError((folder / "stderr.log").read_text())
-            import socket
-
             try:
                 socket.create_connection(("127.0.0.1", listen), timeout=0.2).close()
             except OSError:
