@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.support import Server, frontdesk_env, postgres_database
+from tests.support.pgcluster import PrivateCluster, private_cluster
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -36,3 +37,10 @@ def serve(fresh_database_url: str, tmp_path: Path) -> Iterator[Server]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def cluster() -> Iterator[PrivateCluster]:
+    """A PostgreSQL cluster of the test's own, which it may stop and start again."""
+    with private_cluster() as started:
+        yield started

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import socket
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx2 as httpx
@@ -22,19 +21,13 @@ import pytest
 
 from tests.mailsink import mail_sink
 from tests.support import Server, eventually, frontdesk_env, unique_email
-from tests.support.pgcluster import PrivateCluster, private_cluster
+from tests.support.pgcluster import PrivateCluster
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
 # The sink holds each DATA this long before its 250; the database is stopped meanwhile.
 HOLD = 1.5
 OUTAGE = 3.0
-
-
-@pytest.fixture
-def cluster() -> Iterator[PrivateCluster]:
-    with private_cluster() as started:
-        yield started
 
 
 def shop_with_one_offline_message(base_url: str) -> str:

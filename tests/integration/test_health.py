@@ -17,16 +17,10 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
 from tests.support import Server, eventually, frontdesk_env, run_frontdesk, unique_email
-from tests.support.pgcluster import PrivateCluster, private_cluster
+from tests.support.pgcluster import PrivateCluster
 from tests.support.private_redis import PrivateRedis, private_redis
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
-
-
-@pytest.fixture
-def cluster() -> Iterator[PrivateCluster]:
-    with private_cluster() as started:
-        yield started
 
 
 @pytest.fixture
