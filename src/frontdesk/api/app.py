@@ -13,7 +13,7 @@ from contextlib import asynccontextmanager
 from functools import partial
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi import FastAPI, Request, Response
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST
@@ -233,9 +233,9 @@ def create_app(runtime: Runtime, *, hub: Hub | None = None) -> FastAPI:
     # What the runtime's operations commit is announced through this app's hub.
     app.state.live.listen(runtime.events)
     install_error_handlers(app, retry_after=runtime.settings.unavailable_retry_after)
-    api = APIRouter(prefix=API_PREFIX)
     # Routing tries the routes in this order, one after the other: the widget's, which
-    # every visitor of every site calls, go first (docs/performance.md).
+    # every visitor of every site calls, go first (docs/performance.md). Each router goes
+    # straight into the app: every level of nesting copies each of its routes again.
     for module in (
         widget,
         accounts,
@@ -248,8 +248,7 @@ def create_app(runtime: Runtime, *, hub: Hub | None = None) -> FastAPI:
         webhooks,
         unsubscribe,
     ):
-        api.include_router(module.router)
-    app.include_router(api)
+        app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(mailbox.router)
     web.install(app)
 
