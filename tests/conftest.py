@@ -101,7 +101,12 @@ def clock() -> ManualClock:
 
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
-    return Settings(database_url=database_url, password_hashing="fast", data_dir=tmp_path)
+    """Without the engine: a test that runs the app's lifespan on the session's shared
+    database must not send the other tests' e-mails (the shutdown then waits for them).
+    Tests of the engine turn it on with their own mail server."""
+    return Settings(
+        database_url=database_url, password_hashing="fast", data_dir=tmp_path, run_worker=False
+    )
 
 
 @pytest.fixture
