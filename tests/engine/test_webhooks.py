@@ -202,7 +202,9 @@ def test_a_failed_delivery_is_tried_again_with_the_same_id_until_it_is_answered(
     # Backoff: 0.1 s, then 0.4 s after the timeout (0.5 s), then 1.6 s.
     gaps = [later.at - earlier.at for earlier, later in itertools.pairwise(tries)]
     assert gaps[0] >= RETRY_FIRST
-    assert gaps[1] >= TIMEOUT + 4 * RETRY_FIRST
+    # The receiver stamps the hanging try once it has read it, a moment after the sender's
+    # timeout began: the gap after it may be that moment short (it was 0.8992 s once).
+    assert gaps[1] >= TIMEOUT + 4 * RETRY_FIRST - 0.02
     assert gaps[2] >= 16 * RETRY_FIRST
     assert delivery["state"] == "delivered"
     assert delivery["attempts"] == 4
