@@ -30,9 +30,10 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +69,7 @@ class Figures:
     seconds: float = 0.0
     restarts: dict[str, int] = field(default_factory=dict)
     outages: list[str] = field(default_factory=list)
+    seed: int = 0  # of the kills' and outages' draws: --seed repeats a run's choices
 
 
 class Cluster:
@@ -165,13 +167,20 @@ def wait_until_serving(ports: list[int], timeout: float = 60) -> None:
             time.sleep(0.1)
 
 
-def killer(status: Path, kills: int, every: float, stop: threading.Event, done: list[str]) -> None:
+def killer(
+    status: Path,
+    kills: int,
+    every: float,
+    chance: random.Random,
+    stop: threading.Event,
+    done: list[str],
+) -> None:
     """``kills`` SIGKILLs of a random running process, one every ``every`` s or so."""
-    while len(done) < kills and not stop.wait(random.uniform(0.5, 1.5) * every):
+    while len(done) < kills and not stop.wait(chance.uniform(0.5, 1.5) * every):
         running = json.loads(status.read_text())
         if not running:
             continue
-        chosen = random.choice(running)
+        chosen = chance.choice(running)
         try:
             os.kill(chosen["pid"], signal.SIGKILL)
         except ProcessLookupError:
@@ -181,33 +190,52 @@ def killer(status: Path, kills: int, every: float, stop: threading.Event, done: 
 
 @dataclass(frozen=True, slots=True)
 class Outages:
-    """What else goes wrong during the loop, once each, a few seconds apart, while visitors
-    write and processes are killed."""
+    """What else goes wrong during the loop while visitors write and processes are killed:
+    each outage once, in an order and at moments drawn at random (``outages``)."""
 
     smtp_refusing: float = 0.0  # this share of RCPTs answered 451, throughout
     smtp_away: float = 0.0  # seconds the mail server is away
     redis: PrivateRedis | None = None  # killed and started again (2 s away)
     database: PrivateCluster | None = None  # stopped at once and started again (3 s away)
+    within: float = 10.0  # each outage starts 0.5 to this many seconds after the previous
 
 
-def outages(sink: MailSink, planned: Outages, stop: threading.Event, done: list[str]) -> None:
-    if stop.wait(2):
-        return
-    if planned.smtp_away:
+def outages(
+    sink: MailSink, planned: Outages, chance: random.Random, stop: threading.Event, done: list[str]
+) -> None:
+    """The planned outages, shuffled, each after a random pause; they may overlap kills."""
+
+    def mail_server_away() -> str:
         sink.go_away()
         stop.wait(planned.smtp_away)
         sink.come_back()
-        done.append(f"mail server away {planned.smtp_away:g} s")
-    if planned.redis is not None and not stop.wait(1):
-        planned.redis.stop()
+        return f"mail server away {planned.smtp_away:g} s"
+
+    def redis_killed(redis: PrivateRedis) -> str:
+        redis.stop()
         time.sleep(2)
-        planned.redis.start()
-        done.append("Redis killed, back after 2 s")
-    if planned.database is not None and not stop.wait(1):
-        planned.database.stop()
+        redis.start()
+        return "Redis killed, back after 2 s"
+
+    def database_stopped(database: PrivateCluster) -> str:
+        database.stop()
         time.sleep(3)
-        planned.database.start()
-        done.append("PostgreSQL stopped (immediate), back after 3 s")
+        database.start()
+        return "PostgreSQL stopped (immediate), back after 3 s"
+
+    plan: list[Callable[[], str]] = []
+    if planned.smtp_away:
+        plan.append(mail_server_away)
+    if planned.redis is not None:
+        plan.append(partial(redis_killed, planned.redis))
+    if planned.database is not None:
+        plan.append(partial(database_stopped, planned.database))
+    chance.shuffle(plan)
+    for outage in plan:
+        pause = chance.uniform(0.5, planned.within)
+        if stop.wait(pause):
+            return
+        done.append(f"after {pause:.1f} s: {outage()}")
 
 
 def sigkill_loop(
@@ -219,9 +247,12 @@ def sigkill_loop(
     kills: int,
     kill_every: float,
     planned: Outages | None = None,
+    seed: int | None = None,
 ) -> Figures:
     planned = planned or Outages()
-    figures = Figures(visitors=visitors, kills=kills)
+    seed = random.randrange(2**32) if seed is None else seed
+    figures = Figures(visitors=visitors, kills=kills, seed=seed)
+    kill_chance, outage_chance = random.Random(seed), random.Random(seed + 1)
     started = time.monotonic()
     with mail_sink(data_delay=0.02, refusing=planned.smtp_refusing) as sink:
         env = frontdesk_env(database_url, folder / "data") | {
@@ -244,17 +275,19 @@ def sigkill_loop(
             done: list[str] = []
             happened: list[str] = []
             killing = threading.Thread(
-                target=killer, args=(status, kills, kill_every, stop, done), daemon=True
+                target=killer,
+                args=(status, kills, kill_every, kill_chance, stop, done),
+                daemon=True,
             )
             troubles = threading.Thread(
-                target=outages, args=(sink, planned, stop, happened), daemon=True
+                target=outages, args=(sink, planned, outage_chance, stop, happened), daemon=True
             )
             killing.start()
             troubles.start()
             try:
                 write_while_killed(cluster, visitors)
                 killing.join(timeout=kills * kill_every * 3 + 30)
-                troubles.join(timeout=planned.smtp_away + 60)
+                troubles.join(timeout=planned.smtp_away + 3 * planned.within + 60)
             finally:
                 stop.set()
                 cluster.close()
@@ -346,7 +379,11 @@ def main() -> None:
         "--outages",
         action="store_true",
         help="besides: 30 %% of RCPTs answered 451, the mail server away 20 s, Redis killed "
-        "and PostgreSQL (a private cluster) stopped, each once",
+        "and PostgreSQL (a private cluster) stopped, each once, in a random order at random "
+        "moments",
+    )
+    parser.add_argument(
+        "--seed", type=int, help="draw the pauses, choices and order of an earlier run again"
     )
     options = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="frontdesk-chaos-"))
@@ -356,7 +393,11 @@ def main() -> None:
             database = stack.enter_context(private_cluster())
             url = database.url
             planned = Outages(
-                smtp_refusing=0.3, smtp_away=20, redis=redis_server, database=database
+                smtp_refusing=0.3,
+                smtp_away=20,
+                redis=redis_server,
+                database=database,
+                within=20,
             )
         else:
             url = stack.enter_context(postgres_database("frontdesk_chaos"))
@@ -369,6 +410,7 @@ def main() -> None:
             kills=options.kills,
             kill_every=options.kill_every,
             planned=planned,
+            seed=options.seed,
         )
     print(json.dumps(asdict(figures), indent=2))
 

@@ -39,9 +39,9 @@ def test_the_sigkill_loop_loses_nothing_and_doubles_nothing(
 
 
 def test_the_loop_with_every_outage_at_once_loses_nothing(tmp_path: Path) -> None:
-    """Besides the kills: 30 % of RCPTs answered 451 throughout, the mail server away for
-    3 s, Redis killed and PostgreSQL (a private cluster) stopped at once, each back after
-    a few seconds."""
+    """Besides the kills: 30 % of RCPTs answered 451 throughout; the mail server away for
+    3 s, Redis killed and PostgreSQL (a private cluster) stopped at once, in a random order
+    at random moments, each back after a few seconds (the figures' seed repeats the draws)."""
     with private_redis() as redis_server, private_cluster() as database:
         figures = sigkill_loop(
             database_url=database.url,
@@ -50,7 +50,9 @@ def test_the_loop_with_every_outage_at_once_loses_nothing(tmp_path: Path) -> Non
             visitors=40,
             kills=4,
             kill_every=2.0,
-            planned=Outages(smtp_refusing=0.3, smtp_away=3, redis=redis_server, database=database),
+            planned=Outages(
+                smtp_refusing=0.3, smtp_away=3, redis=redis_server, database=database, within=3
+            ),
         )
     print(asdict(figures))
     assert len(figures.outages) == 3, figures.outages
