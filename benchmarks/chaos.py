@@ -211,25 +211,21 @@ def outages(
         sink.come_back()
         return f"mail server away {planned.smtp_away:g} s"
 
-    def redis_killed(redis: PrivateRedis) -> str:
-        redis.stop()
-        time.sleep(2)
-        redis.start()
-        return "Redis killed, back after 2 s"
-
-    def database_stopped(database: PrivateCluster) -> str:
-        database.stop()
-        time.sleep(3)
-        database.start()
-        return "PostgreSQL stopped (immediate), back after 3 s"
+    def away(part: PrivateRedis | PrivateCluster, seconds: float, said: str) -> str:
+        part.stop()
+        time.sleep(seconds)
+        part.start()
+        return said
 
     plan: list[Callable[[], str]] = []
     if planned.smtp_away:
         plan.append(mail_server_away)
     if planned.redis is not None:
-        plan.append(partial(redis_killed, planned.redis))
+        plan.append(partial(away, planned.redis, 2, "Redis killed, back after 2 s"))
     if planned.database is not None:
-        plan.append(partial(database_stopped, planned.database))
+        plan.append(
+            partial(away, planned.database, 3, "PostgreSQL stopped (immediate), back after 3 s")
+        )
     chance.shuffle(plan)
     for outage in plan:
         pause = chance.uniform(0.5, planned.within)
