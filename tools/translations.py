@@ -22,6 +22,16 @@ TEMPLATE = LOCALES / "frontdesk.pot"
 Text = str | tuple[str, ...]
 
 GERMAN: dict[str, Text] = {
+    "An answer from %(shop)s": "Eine Antwort von %(shop)s",
+    "You wrote to %(shop)s in the chat on its website. Here is the answer.": (
+        "Sie haben %(shop)s im Chat auf der Website geschrieben. Hier ist die Antwort."
+    ),
+    "Reply to this e-mail to answer: your reply goes into the same conversation.": (
+        "Antworten Sie auf diese E-Mail, um zu antworten: Ihre Antwort kommt in dasselbe Gespräch."
+    ),
+    "Or reply to this e-mail: your reply is posted in the conversation as your answer.": (
+        "Oder antworten Sie auf diese E-Mail: Ihre Antwort erscheint im Gespräch als Ihre Antwort."
+    ),
     "%(who)s is waiting for an answer on %(shop)s": "%(who)s wartet auf %(shop)s auf eine Antwort",
     "A webhook endpoint of %(shop)s kept failing and was switched off.": (
         "Ein Webhook-Endpunkt von %(shop)s ist wiederholt fehlgeschlagen und wurde abgeschaltet."
@@ -165,6 +175,16 @@ GERMAN: dict[str, Text] = {
 
 # Czech has three plural forms: 1; 2 to 4; 0 and 5 and more.
 CZECH: dict[str, Text] = {
+    "An answer from %(shop)s": "Odpověď od %(shop)s",
+    "You wrote to %(shop)s in the chat on its website. Here is the answer.": (
+        "Napsali jste %(shop)s do chatu na jeho webu. Tady je odpověď."
+    ),
+    "Reply to this e-mail to answer: your reply goes into the same conversation.": (
+        "Na tento e-mail můžete odpovědět: vaše odpověď přijde do stejné konverzace."
+    ),
+    "Or reply to this e-mail: your reply is posted in the conversation as your answer.": (
+        "Nebo odpovězte na tento e-mail: vaše odpověď se v konverzaci objeví jako vaše odpověď."
+    ),
     "%(who)s is waiting for an answer on %(shop)s": "%(who)s čeká na %(shop)s na odpověď",
     "A webhook endpoint of %(shop)s kept failing and was switched off.": (
         "Webhookový endpoint účtu %(shop)s opakovaně selhával, a proto byl vypnut."

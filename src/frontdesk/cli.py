@@ -228,16 +228,18 @@ def doctor(url: str | None) -> None:
 )
 @click.option("--log-level", default="info", show_default=True)
 def inbound(host: str | None, port: int | None, log_level: str) -> None:
-    """Run only the bounce endpoint: an SMTP server that takes the delivery-status
-    notifications sent back to notification e-mails and records their bounces.
+    """Run only the inbound endpoint: an SMTP server that takes the delivery-status
+    notifications sent back to notification e-mails and records their bounces and, with
+    reply by e-mail on, the replies to reply addresses (docs/reply-by-email.md).
 
     The MX of the bounce address's domain (FRONTDESK_BOUNCE_ADDRESS, or FRONTDESK_MAIL_FROM)
-    must lead here, directly or through a mail server that relays its `+` addresses.
+    and of the reply domain (FRONTDESK_REPLY_DOMAIN) must lead here, directly or through a
+    mail server that relays their `+` addresses.
     """
     settings = _load_settings()
     if port is None and settings.inbound_port is None:
         raise click.ClickException(
-            "the bounce endpoint needs a port: set FRONTDESK_INBOUND_PORT or give --port "
+            "the inbound endpoint needs a port: set FRONTDESK_INBOUND_PORT or give --port "
             "(0 picks a free one)"
         )
     _configure_logging(log_level)
@@ -247,13 +249,12 @@ def inbound(host: str | None, port: int | None, log_level: str) -> None:
 
 
 async def _run_inbound(runtime: Runtime, host: str | None, port: int | None) -> None:
-    from frontdesk.engine.inbound import BounceReceiver
+    from frontdesk.engine.inbound import InboundReceiver
 
-    receiver = BounceReceiver(runtime, host=host, port=port)
+    receiver = InboundReceiver(runtime, host=host, port=port)
     await receiver.start()
     click.echo(
-        f"Frontdesk bounce endpoint on {receiver.host}:{receiver.port} "
-        f"(SMTP, for {receiver.return_paths})"
+        f"Frontdesk inbound endpoint on {receiver.host}:{receiver.port} (SMTP, {receiver.what})"
     )
     try:
         await _until_signalled()
@@ -556,6 +557,7 @@ def mail_check_command(
         dkim_selector=settings.dkim_selector,
         dkim_private_key_file=settings.dkim_private_key_file,
         public_url=settings.public_url,
+        reply_domain=settings.effective_reply_domain if settings.replies_enabled else None,
     )
     try:
         resolver = mail_check.make_resolver(nameserver, timeout=dns_timeout)

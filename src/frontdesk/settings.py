@@ -159,6 +159,30 @@ class Settings(BaseSettings):
     bounce_address: str | None = None
     inbound_host: str = "127.0.0.1"
     inbound_port: int | None = Field(default=None, ge=0, le=65535)
+    # Reply by e-mail (docs/reply-by-email.md). Agents answer a notification, and visitors
+    # the answers e-mailed to them, by replying: every such e-mail carries
+    # ``Reply-To: reply+<token>@<reply_domain>``, and what comes back to that address (by
+    # SMTP to the inbound endpoint, or posted by a mail provider to /api/v1/inbound/mime
+    # with inbound_secret) goes into the conversation. Default: on when an inbound port or
+    # an inbound secret is set (something can receive the replies); the domain defaults to
+    # the bounce address's.
+    reply_by_email: bool | None = None
+    reply_domain: str | None = None
+    # The shared secret a mail provider's inbound webhook proves itself with (HTTP Basic
+    # password, or a Bearer token); unset, the webhook answers 404.
+    inbound_secret: SecretStr | None = None
+    # A reply whose From is not the address its Reply-To was made for: refused, or posted
+    # with a note that says who sent it ("mark").
+    reply_foreign_sender: Literal["refuse", "mark"] = "refuse"
+    # Replies taken per reply address, and per sender, in any hour; beyond, refused.
+    replies_per_address_per_hour: int = Field(default=30, ge=1, le=100_000)
+    replies_per_sender_per_hour: int = Field(default=120, ge=1, le=100_000)
+    # The largest reply e-mail taken, raw (attachments included; larger: 552).
+    reply_max_bytes: PositiveInt = 10 * 1024 * 1024
+    # Conversation continuity: an agent's answer to a visitor who has left and gave an
+    # address is e-mailed to them this long after it (one e-mail for what was written in
+    # that time), unless they saw it in the widget first.
+    visitor_email_delay: NonNegativeFloat = 120.0
 
     # Who may create an account with POST /api/v1/accounts: anybody ("open"), the bearer
     # of an invitation for that e-mail address made with `frontdesk admin invite-account`
@@ -325,6 +349,21 @@ class Settings(BaseSettings):
     def mail_dir(self) -> Path:
         """Where the built-in mail catcher keeps what it receives (a Maildir)."""
         return self.data_dir / "mail"
+
+    @property
+    def replies_enabled(self) -> bool:
+        """Whether e-mails carry a reply address (docs/reply-by-email.md)."""
+        if self.reply_by_email is not None:
+            return self.reply_by_email
+        return self.inbound_port is not None or self.inbound_secret is not None
+
+    @property
+    def effective_reply_domain(self) -> str:
+        """The domain of the reply addresses: reply_domain, or the bounce address's."""
+        if self.reply_domain:
+            return self.reply_domain.strip().lower()
+        address = parseaddr(self.bounce_address or self.mail_from)[1] or self.mail_from
+        return address.rpartition("@")[2].strip().lower() or "localhost"
 
     @property
     def effective_push_contact(self) -> str:

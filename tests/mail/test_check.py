@@ -580,3 +580,24 @@ def test_links_that_are_not_https_are_a_warning(key: Key, key_file: Path) -> Non
     assert statuses(result)["links"] == ["warning"]
     (finding,) = [f for f in json.loads(result.stdout)["findings"] if f["check"] == "links"]
     assert "one-click unsubscribe only for an https:// link" in finding["explanation"]
+
+
+# --- Reply by e-mail ----------------------------------------------------------------------
+
+
+def test_the_reply_domain_s_mx_is_checked_when_replies_are_on(key: Key, key_file: Path) -> None:
+    zone = good_zone(key) | {"replies.shop.example": {"MX": [(10, "mx.shop.example")]}}
+    off = mail_check(zone, environment(key_file), "--json")
+    assert "replies" not in statuses(off)
+
+    on = environment(key_file, reply_by_email="true", reply_domain="replies.shop.example")
+    found = mail_check(zone, on, "--json")
+    assert statuses(found)["replies"] == ["ok"], found.stdout
+    text = one_line(mail_check(zone, on).stdout)
+    assert "OK replies: Replies for replies.shop.example go to mx.shop.example." in text
+
+    missing = mail_check(good_zone(key), on, "--json")
+    (finding,) = [f for f in json.loads(missing.stdout)["findings"] if f["check"] == "replies"]
+    assert finding["status"] == "warning"
+    assert "replies.shop.example has no MX record" in finding["summary"]
+    assert finding["publish"]["value"] == "10 chat.shop.example."

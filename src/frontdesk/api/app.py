@@ -35,6 +35,7 @@ from frontdesk.api.routes import (
     agents,
     conversations,
     groups,
+    inbound,
     mailbox,
     notifications,
     presence,
@@ -45,7 +46,7 @@ from frontdesk.api.routes import (
     widget,
 )
 from frontdesk.api.schemas.common import ErrorOut
-from frontdesk.engine.inbound import BounceReceiver
+from frontdesk.engine.inbound import InboundReceiver
 from frontdesk.engine.mailer import Mailer
 from frontdesk.engine.worker import NotificationWorker
 from frontdesk.errors import NotAuthenticated, NotFound
@@ -164,13 +165,13 @@ def create_app(runtime: Runtime, *, hub: Hub | None = None) -> FastAPI:
             worker = NotificationWorker(runtime, mailer)
             await worker.start()
         app.state.mailer = mailer
-        # The bounce endpoint (SMTP), when inbound_port is set; ``frontdesk inbound`` runs
-        # it alone instead.
+        # The inbound endpoint (SMTP: bounces, replies), when inbound_port is set;
+        # ``frontdesk inbound`` runs it alone instead.
         receiver = None
         if runtime.settings.inbound_port is not None:
-            receiver = BounceReceiver(runtime)
+            receiver = InboundReceiver(runtime)
             await receiver.start()
-        app.state.bounce_receiver = receiver
+        app.state.inbound_receiver = receiver
         # What was loaded to start (the framework, the models, the templates: about half a
         # million objects) stays for good; frozen, the collector stops walking it in each
         # full collection, which took 110-150 ms and showed as the p99 of every request
@@ -246,6 +247,7 @@ def create_app(runtime: Runtime, *, hub: Hub | None = None) -> FastAPI:
         notifications,
         push,
         webhooks,
+        inbound,
         unsubscribe,
     ):
         app.include_router(module.router, prefix=API_PREFIX)
@@ -294,7 +296,12 @@ def create_app(runtime: Runtime, *, hub: Hub | None = None) -> FastAPI:
             )
         return Response(metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
 
-    app.add_middleware(BodyLimit, max_bytes=runtime.settings.max_request_body_bytes)
+    app.add_middleware(
+        BodyLimit,
+        max_bytes=runtime.settings.max_request_body_bytes,
+        # A mail provider's post of a reply e-mail, attachments and all.
+        larger_for={f"{API_PREFIX}/inbound/mime": runtime.settings.reply_max_bytes},
+    )
     # The widget's script travels to every visitor of every page: compressed it is about a
     # third (benchmarks/web_weight.py). Answers under 1 KB are not worth the CPU.
     app.add_middleware(GZipMiddleware, minimum_size=1000)

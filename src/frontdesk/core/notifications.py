@@ -77,6 +77,8 @@ class DeliveryState(StrEnum):
     HELD = "held"
     # It went out as a line of the recipient's digest e-mail, which was accepted.
     IN_DIGEST = "in_digest"
+    # Not sent, for good: a visitor's e-mail of answers the visitor saw in the widget first.
+    SUPPRESSED = "suppressed"
 
 
 FINAL_DELIVERY_STATES = frozenset(
@@ -593,6 +595,8 @@ def explain_for_agent(
                     "You had reached the hourly cap on notification e-mails, so it went out "
                     f"as a line of your digest e-mail, which your mail server accepted{reply}."
                 )
+            case DeliveryState.SUPPRESSED:
+                return "It was not sent: what it would have said had been seen already."
     if left_out_because is not None:
         return {
             NotRecipientBecause.INACTIVE: "You were not sent it: you were deactivated.",

@@ -1,54 +1,86 @@
-"""The bounce endpoint, running: the mail layer's inbound SMTP server
-(``frontdesk.mail.inbound``) wired to the records (``frontdesk.service.bounces``), each
-report recorded in a thread so the server's event loop never waits on the database. It runs
-inside ``frontdesk serve`` when ``inbound_port`` is set, or alone as ``frontdesk inbound``.
-Design notes: docs/email.md (bounces)."""
+"""The inbound endpoint, running: the mail layer's inbound SMTP server
+(``frontdesk.mail.inbound``) wired to the records, bounces to ``frontdesk.service.bounces``
+and, with reply by e-mail on, replies to ``frontdesk.service.replies``; each e-mail recorded
+in a thread so the server's event loop never waits on the database. It runs inside
+``frontdesk serve`` when ``inbound_port`` is set, or alone as ``frontdesk inbound``.
+Design notes: docs/email.md (bounces), docs/reply-by-email.md (replies)."""
 
 from __future__ import annotations
 
 import logging
+import re
+from collections.abc import Callable
+from dataclasses import replace
+from email import message_from_bytes
+from email.policy import compat32
+from functools import partial
 
 import anyio.to_thread
+import dkim
 
-from frontdesk.mail.inbound import InboundServer, RecipientStatus
+from frontdesk.mail.check.dmarc import organizational_domain
+from frontdesk.mail.inbound import InboundServer, RecipientStatus, ReplyReceiving
+from frontdesk.mail.reading import Authentication, ReceivedEmail, read_received
 from frontdesk.mail.verp import delivery_of_token
-from frontdesk.service import bounces
+from frontdesk.service import bounces, replies, reply_addresses
 from frontdesk.service.runtime import Runtime
 
 log = logging.getLogger("frontdesk.engine.inbound")
 
+# dkimpy's way to look up a TXT record: name in, record's text out.
+DnsFunction = Callable[..., bytes]
+_SIGNING_DOMAIN = re.compile(r"(?:^|;)\s*d\s*=\s*([^;\s]+)", re.IGNORECASE)
 
-class BounceReceiver:
-    """Receives delivery-status notifications on ``inbound_host:inbound_port`` (``port`` may
-    be given instead, 0 for any free one; after ``start`` it is the bound port)."""
 
-    def __init__(self, runtime: Runtime, *, host: str | None = None, port: int | None = None):
+class InboundReceiver:
+    """Receives bounces (and replies) on ``inbound_host:inbound_port`` (``port`` may be
+    given instead, 0 for any free one; after ``start`` it is the bound port).
+    ``dkim_dns``: how DKIM keys are looked up (default: this machine's resolver)."""
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        *,
+        host: str | None = None,
+        port: int | None = None,
+        dkim_dns: DnsFunction | None = None,
+    ):
         settings = runtime.settings
         self.runtime = runtime
         self.host = host or settings.inbound_host
         port = settings.inbound_port if port is None else port
         if port is None:
-            raise ValueError("the bounce endpoint needs a port (inbound_port)")
+            raise ValueError("the inbound endpoint needs a port (inbound_port)")
         self.port = port
         self.address = bounces.bounce_address(settings)
+        self.dkim_dns = dkim_dns
         self._server: InboundServer | None = None
 
     async def start(self) -> None:
         rt = self.runtime
         # The key is made (once per installation) in a transaction of its own.
         key = await anyio.to_thread.run_sync(bounces.verp_key, rt)
+        receiving = None
+        if rt.settings.replies_enabled:
+            receiving = ReplyReceiving(
+                domain=rt.settings.effective_reply_domain,
+                check=self._reply_refusal,
+                on_reply=self._receive_replies,
+            )
         self._server = InboundServer(
             self.address,
             token_is_ours=lambda token: delivery_of_token(key, token) is not None,
             on_bounce=self._record,
             host=self.host,
             port=self.port,
+            replies=receiving,
+            reply_max_bytes=rt.settings.reply_max_bytes,
         )
         await self._server.start()
         self.port = self._server.port
         log.info(
-            "receiving bounces for %s on %s:%s",
-            self.return_paths,
+            "receiving %s on %s:%s",
+            self.what,
             self.host,
             self.port,
         )
@@ -63,6 +95,17 @@ class BounceReceiver:
         local, _, domain = self.address.rpartition("@")
         return f"{local}+…@{domain}"
 
+    @property
+    def what(self) -> str:
+        """What this endpoint takes mail for, to say so at its start."""
+        settings = self.runtime.settings
+        if not settings.replies_enabled:
+            return f"bounces for {self.return_paths}"
+        return (
+            f"bounces for {self.return_paths} and replies for "
+            f"reply+…@{settings.effective_reply_domain}"
+        )
+
     async def _record(self, token: str, failure: RecipientStatus) -> None:
         await anyio.to_thread.run_sync(
             lambda: bounces.record_bounce(
@@ -73,3 +116,62 @@ class BounceReceiver:
                 final_recipient=failure.final_recipient,
             )
         )
+
+    async def _reply_refusal(self, token: str) -> str | None:
+        reason = await anyio.to_thread.run_sync(
+            reply_addresses.refusal_of_token, self.runtime, token
+        )
+        return None if reason is None else replies.reason_text(reason)
+
+    async def _receive_replies(self, tokens: list[str], raw: bytes, mail_from: str) -> str:
+        """Each reply stored (or refused) before the answer: 250 means committed."""
+        try:
+            email = await anyio.to_thread.run_sync(self._read, raw, mail_from)
+            results = [
+                await anyio.to_thread.run_sync(
+                    partial(replies.receive, self.runtime, token, email, via="smtp")
+                )
+                for token in tokens
+            ]
+        except Exception:
+            log.exception("could not store a reply e-mail")
+            return "451 4.3.0 Could not store the e-mail; try again later"
+        refused = [r for r in results if not r.taken]
+        if refused and len(results) == 1:
+            return f"550 5.7.1 {replies.reason_text(refused[0].reason)}"
+        return f"250 OK: {', '.join(sorted({r.reason for r in results}))}"
+
+    def _read(self, raw: bytes, mail_from: str) -> ReceivedEmail:
+        read = read_received(raw, envelope_sender=mail_from, text_limit=replies.REPLY_TEXT_MAX)
+        # Authentication-Results in an e-mail that came straight here were written by the
+        # sender: only what is checked here counts.
+        return _with_authentication(read, self._checked(raw, read.sender))
+
+    def _checked(self, raw: bytes, sender: str) -> Authentication:
+        """DKIM checked here (dkimpy); DMARC passes when a passing signature's domain is
+        aligned with the From's. SPF is not checked (docs/reply-by-email.md)."""
+        signature = message_from_bytes(raw, policy=compat32).get("dkim-signature")
+        if signature is None:
+            return Authentication(dkim="none")
+        try:
+            passed = (
+                dkim.verify(raw, dnsfunc=self.dkim_dns, timeout=5)
+                if self.dkim_dns is not None
+                else dkim.verify(raw, timeout=5)
+            )
+        except Exception:  # a lookup that failed is no verdict on the e-mail
+            log.info("a DKIM signature could not be checked", exc_info=True)
+            return Authentication(dkim="temperror")
+        if not passed:
+            return Authentication(dkim="fail")
+        found = _SIGNING_DOMAIN.search(" ".join(str(signature).split()))
+        signer = found.group(1).lower() if found else ""
+        from_domain = sender.rpartition("@")[2]
+        aligned = bool(signer) and organizational_domain(signer) == organizational_domain(
+            from_domain
+        )
+        return Authentication(dkim="pass", dmarc="pass" if aligned else None)
+
+
+def _with_authentication(email: ReceivedEmail, found: Authentication) -> ReceivedEmail:
+    return replace(email, authentication=found)

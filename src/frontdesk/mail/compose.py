@@ -162,6 +162,7 @@ def render(email: NotificationEmail) -> RenderedParts:
             recipient_email="",
             recipient_name="",
             unsubscribe_url=_LINK_STAND_IN if link else None,
+            reply_to=_REPLY_STAND_IN if email.reply_to else None,
         )
     )
     if not link:
@@ -175,6 +176,8 @@ def render(email: NotificationEmail) -> RenderedParts:
 
 # Nobody can guess it, so no visitor text can contain it.
 _LINK_STAND_IN = f"https://unsubscribe.invalid/{secrets.token_hex(16)}"
+# Only whether there is one shows in the parts.
+_REPLY_STAND_IN = "reply@reply.invalid"
 
 
 @lru_cache(maxsize=256)
@@ -206,6 +209,8 @@ def write(email: NotificationEmail) -> bytes:
         _header("Date", format_datetime(email.decided_at)),
         _header("Message-ID", email.message_id),
     ]
+    if email.reply_to:
+        lines.append(_header("Reply-To", email.reply_to))
     if email.thread_id:
         lines.append(_header("In-Reply-To", email.thread_id))
         lines.append(_header("References", email.thread_id))
@@ -314,6 +319,7 @@ def _context(email: NotificationEmail) -> dict[str, Any]:
         ),
         "conversation_url": email.conversation_url,
         "unsubscribe_url": email.unsubscribe_url,
+        "replies": email.reply_to is not None,
         "zone": zone_name(email.time_zone, locale=email.locale),
     }
 

@@ -42,3 +42,5 @@ class NotificationEmail:
     list_id: str = ""
     # The one-click unsubscribe link (RFC 8058) that switches this kind off for the recipient.
     unsubscribe_url: str | None = None
+    # The Reply-To (docs/reply-by-email.md): replying posts the answer; None: replies off.
+    reply_to: str | None = None

@@ -1,4 +1,5 @@
-"""The inbound SMTP endpoint for asynchronous bounces, and the reader of what arrives there.
+"""The inbound SMTP endpoint: asynchronous bounces, and replies to reply addresses
+(docs/reply-by-email.md), with the reader of the bounces.
 
 A mail server that accepted a notification e-mail and could not deliver it afterwards sends
 a delivery-status notification (DSN, RFC 3464) to the e-mail's envelope sender: a VERP return
@@ -8,6 +9,10 @@ address, so it is no open mail sink), reads each e-mail with the stdlib ``email`
 and hands every permanent failure it reports to a callback; recording it is the caller's
 business (this module knows no database). Anything else sent to a return path — a delayed
 notice, an auto-reply, a human answering — is accepted and dropped with a log line.
+
+With ``ReplyReceiving`` given, it also takes mail for the reply addresses of its domain
+(``frontdesk.mail.reply_address``): a token that is not live is refused at RCPT (550),
+and the e-mail is handed to a callback that answers for it, 250 only once it is stored.
 
 Everything in a DSN is written by a remote server: the fields are read as text, lose their
 control characters and are shortened before anyone sees or logs them.
@@ -27,6 +32,7 @@ from typing import Any
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from frontdesk.mail.listener import SmtpListener
+from frontdesk.mail.reply_address import reply_token_of
 from frontdesk.mail.verp import token_of
 
 log = logging.getLogger("frontdesk.mail.inbound")
@@ -184,19 +190,54 @@ BounceCallback = Callable[[str, RecipientStatus], Awaitable[None]]
 TokenCheck = Callable[[str], bool]
 
 
+# Called at RCPT with a reply address's token: ``None`` takes it, a text refuses it (550).
+ReplyCheck = Callable[[str], Awaitable[str | None]]
+# Called at DATA with the reply tokens, the e-mail and the envelope sender ("" for the null
+# sender); returns the SMTP answer, given only once the e-mail is stored.
+ReplyCallback = Callable[[list[str], bytes, str], Awaitable[str]]
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyReceiving:
+    domain: str
+    check: ReplyCheck
+    on_reply: ReplyCallback
+
+
 class ReturnPathHandler:
-    """aiosmtpd's hooks: RCPT for our return paths only, DATA read as a DSN."""
+    """aiosmtpd's hooks: RCPT for our return paths (and reply addresses) only, DATA read
+    as a DSN (or handed to the replies' callback)."""
 
     def __init__(
-        self, bounce_address: str, *, token_is_ours: TokenCheck, on_bounce: BounceCallback
+        self,
+        bounce_address: str,
+        *,
+        token_is_ours: TokenCheck,
+        on_bounce: BounceCallback,
+        replies: ReplyReceiving | None = None,
     ) -> None:
         self.bounce_address = bounce_address
         self.token_is_ours = token_is_ours
         self.on_bounce = on_bounce
+        self.replies = replies
+
+    def _reply_token(self, address: str) -> str | None:
+        return reply_token_of(self.replies.domain, address) if self.replies else None
 
     async def handle_RCPT(
         self, _server: SMTP, session: Session, envelope: Envelope, address: str, _options: Any
     ) -> str:
+        if self.replies is not None and (reply := self._reply_token(address)) is not None:
+            try:
+                refusal = await self.replies.check(reply)
+            except Exception:
+                log.exception("could not look up a reply address")
+                return "451 4.3.0 Could not look up the address; try again later"
+            if refusal is not None:
+                log.info("refused mail for a reply address (%s) from %s", refusal, session.peer)
+                return f"550 5.1.1 {refusal}"
+            envelope.rcpt_tos.append(address)
+            return "250 OK"
         token = token_of(self.bounce_address, address)
         if token is None or not self.token_is_ours(token):
             log.info("refused mail for %s from %s", for_log(address), session.peer)
@@ -206,6 +247,10 @@ class ReturnPathHandler:
 
     async def handle_DATA(self, _server: SMTP, session: Session, envelope: Envelope) -> str:
         raw = envelope.original_content or b""
+        replies = [t for rcpt in envelope.rcpt_tos if (t := self._reply_token(rcpt))]
+        if replies and self.replies is not None:
+            # A reply address and a return path in one envelope: only the reply is read.
+            return await self.replies.on_reply(replies, raw, str(envelope.mail_from or ""))
         report = read_delivery_report(raw)
         tokens = [t for rcpt in envelope.rcpt_tos if (t := token_of(self.bounce_address, rcpt))]
         if report is None:
@@ -248,17 +293,20 @@ class InboundServer(SmtpListener):
         host: str = "127.0.0.1",
         port: int = 0,
         hostname: str | None = None,
+        replies: ReplyReceiving | None = None,
+        reply_max_bytes: int = DATA_SIZE_LIMIT,
     ) -> None:
         self.handler = ReturnPathHandler(
-            bounce_address, token_is_ours=token_is_ours, on_bounce=on_bounce
+            bounce_address, token_is_ours=token_is_ours, on_bounce=on_bounce, replies=replies
         )
         self.hostname = hostname
+        size_limit = max(DATA_SIZE_LIMIT, reply_max_bytes) if replies else DATA_SIZE_LIMIT
         super().__init__(
             lambda: SMTP(
                 self.handler,
                 hostname=self.hostname,
-                ident="Frontdesk bounce endpoint",
-                data_size_limit=DATA_SIZE_LIMIT,
+                ident="Frontdesk inbound endpoint",
+                data_size_limit=size_limit,
                 # A DSN for an internationalized address (RFC 6533) may need it.
                 enable_SMTPUTF8=True,
                 timeout=IDLE_TIMEOUT,

@@ -26,6 +26,7 @@ CONFIRM_ADDRESS = "confirm_address"
 INVITATION = "invitation"
 DIGEST = "digest"
 WEBHOOK_DISABLED = "webhook_disabled"
+VISITOR_REPLY = "visitor_reply"
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +36,15 @@ class DigestLine:
     conversation_id: int
     visitor_name: str | None
     conversation_url: str
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """An agent's answer in a visitor's e-mail."""
+
+    agent_name: str
+    text: str
+    at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +67,9 @@ class Notice:
     # A webhook endpoint switched off: its URL, and why.
     endpoint_url: str = ""
     reason: str = ""
+    # A visitor's e-mail: the agents' answers, and the address replies go to.
+    answers: tuple[Answer, ...] = ()
+    reply_to: str | None = None
 
 
 def subject(notice: Notice) -> str:
@@ -65,6 +78,10 @@ def subject(notice: Notice) -> str:
         return t.gettext("Confirm your e-mail address for Frontdesk")
     if notice.kind == INVITATION:
         return t.gettext("Your invitation to answer chats on Frontdesk")
+    if notice.kind == VISITOR_REPLY:
+        return t.gettext("An answer from %(shop)s") % {
+            "shop": header_safe(notice.account_name, limit=40)
+        }
     if notice.kind == WEBHOOK_DISABLED:
         return t.gettext("A webhook of %(shop)s was switched off") % {
             "shop": header_safe(notice.account_name, limit=40)
@@ -116,6 +133,15 @@ def text(notice: Notice) -> str:
             zone=zone_name(notice.time_zone, locale=notice.locale),
             endpoint_url=notice.endpoint_url,
             reason=notice.reason,
+            answers=[
+                {
+                    "time": local_time(a.at, time_zone=notice.time_zone, locale=notice.locale),
+                    "who": body_safe(a.agent_name),
+                    "text": body_safe(a.text),
+                }
+                for a in notice.answers
+            ],
+            replies=notice.reply_to is not None,
         )
     )
     return body_safe(rendered)
@@ -130,6 +156,8 @@ def write_notice(notice: Notice) -> bytes:
     message["Subject"] = subject(notice)
     message["Date"] = format_datetime(notice.decided_at)
     message["Message-ID"] = notice.message_id
+    if notice.reply_to:
+        message["Reply-To"] = notice.reply_to
     message["Auto-Submitted"] = "auto-generated"
     message["X-Auto-Response-Suppress"] = "All"
     message.set_content(text(notice), charset="utf-8", cte="quoted-printable")

@@ -17,6 +17,7 @@ from frontdesk.core.model import Locale, Role
 from frontdesk.core.notifications import NotificationKind
 from frontdesk.core.permissions import AgentChange, Refusal, refuse_agent_change
 from frontdesk.errors import Conflict, NotAuthenticated, NotFound, PermissionDenied
+from frontdesk.service import reply_addresses
 from frontdesk.service.accounts import (
     NewAgent,
     access_changed,
@@ -158,6 +159,7 @@ def update_agent(
             if not active:
                 # AgentDeactivated below closes its sockets, telling them why.
                 revoke_tokens(session, rt, caller.account_id, agent.id, close_sockets=False)
+                reply_addresses.revoke_of_agent(session, rt, agent.id, reason="agent_deactivated")
             # A deactivated agent is offline at once, whatever its devices say (the going
             # offline, or back online, is announced after the commit).
             settle_and_describe(session, rt, agent, rt.clock.now())
@@ -219,6 +221,7 @@ def update_me(
                 agent.email = email
                 agent.email_key = email_key(email)
                 new_address(session, rt, agent, OutboxKind.CONFIRM_ADDRESS)
+                reply_addresses.revoke_of_agent(session, rt, agent.id, reason="email_changed")
             else:
                 agent.email = email  # the same address, written otherwise
         if new_hash is not None:

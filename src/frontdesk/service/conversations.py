@@ -18,7 +18,7 @@ from frontdesk.core.folders import folder_of
 from frontdesk.core.model import ConversationStatus, Folder, MessageAuthor
 from frontdesk.core.webhooks import WebhookEvent, wants
 from frontdesk.errors import Conflict, NotFound
-from frontdesk.service import events, webhooks
+from frontdesk.service import events, reply_addresses, visitor_emails, webhooks
 from frontdesk.service.runtime import AgentCaller, Runtime
 from frontdesk.store.models import Account, Agent, Conversation, ConversationRead, Message
 
@@ -140,43 +140,53 @@ class Replied:
 
 
 def reply(rt: Runtime, caller: AgentCaller, conversation_id: int, *, text: str) -> Replied:
-    now = rt.clock.now()
     with rt.database.write() as session:
-        conversation = _load(session, caller, conversation_id, for_update=True)
-        joined = None
-        if conversation.status is ConversationStatus.UNSERVED:
-            joined = _join(session, caller, conversation, now=now)
-        elif conversation.status is ConversationStatus.CLOSED:
-            raise _closed(conversation.id)
-        message = Message(
-            conversation_id=conversation.id,
-            author=MessageAuthor.AGENT,
-            agent_id=caller.agent_id,
+        return reply_in(session, rt, caller, conversation_id, text)
+
+
+def reply_in(
+    session: Session, rt: Runtime, caller: AgentCaller, conversation_id: int, text: str
+) -> Replied:
+    """An agent's answer in the caller's transaction (from the dashboard, or by e-mail:
+    ``frontdesk.service.replies``): joins an unserved conversation first; e-mailed to a
+    visitor who has left and gave an address (``visitor_emails``)."""
+    now = rt.clock.now()
+    conversation = _load(session, caller, conversation_id, for_update=True)
+    joined = None
+    if conversation.status is ConversationStatus.UNSERVED:
+        joined = _join(session, caller, conversation, now=now)
+    elif conversation.status is ConversationStatus.CLOSED:
+        raise _closed(conversation.id)
+    message = Message(
+        conversation_id=conversation.id,
+        author=MessageAuthor.AGENT,
+        agent_id=caller.agent_id,
+        text=text,
+        created_at=now,
+    )
+    session.add(message)
+    conversation.last_message_at = now
+    session.flush()
+    # Whoever writes a reply has read everything before it.
+    _advance_read(session, rt, conversation.id, caller.agent_id, message.id)
+    messages = (joined, message) if joined else (message,)
+    _tell_webhooks(
+        session,
+        rt,
+        caller,
+        conversation,
+        WebhookEvent.MESSAGE_CREATED,
+        message=webhooks.message_data(
+            message.id,
+            author=MessageAuthor.AGENT.value,
             text=text,
-            created_at=now,
-        )
-        session.add(message)
-        conversation.last_message_at = now
-        session.flush()
-        # Whoever writes a reply has read everything before it.
-        _advance_read(session, rt, conversation.id, caller.agent_id, message.id)
-        messages = (joined, message) if joined else (message,)
-        _tell_webhooks(
-            session,
-            rt,
-            caller,
-            conversation,
-            WebhookEvent.MESSAGE_CREATED,
-            message=webhooks.message_data(
-                message.id,
-                author=MessageAuthor.AGENT.value,
-                text=text,
-                at=now,
-                agent=(caller.agent_id, _agent_name(session, caller)),
-            ),
-        )
-        rt.record(session, events.ConversationChanged(conversation, messages))
-        return Replied(conversation=conversation, message=message, joined=joined)
+            at=now,
+            agent=(caller.agent_id, _agent_name(session, caller)),
+        ),
+    )
+    visitor_emails.answered(session, rt, conversation, message)
+    rt.record(session, events.ConversationChanged(conversation, messages))
+    return Replied(conversation=conversation, message=message, joined=joined)
 
 
 def close(rt: Runtime, caller: AgentCaller, conversation_id: int) -> Changed:
@@ -187,6 +197,8 @@ def close(rt: Runtime, caller: AgentCaller, conversation_id: int) -> Changed:
             now = rt.clock.now()
             conversation.status = ConversationStatus.CLOSED
             conversation.closed_at = now
+            if rt.settings.replies_enabled:
+                reply_addresses.revoke_of_conversation(session, rt, conversation.id)
             new_messages.append(
                 _system_message(
                     session,

@@ -50,6 +50,7 @@ from frontdesk.mail.identifiers import (
 from frontdesk.mail.notices import DigestLine, Notice
 from frontdesk.mail.transport import SendOutcome
 from frontdesk.mail.verp import return_path_base
+from frontdesk.service import visitor_emails
 from frontdesk.service.attempts import record_attempt
 from frontdesk.service.runtime import AgentCaller, Runtime
 from frontdesk.service.secrets import (
@@ -350,6 +351,13 @@ def claim_outbox(rt: Runtime, *, limit: int) -> list[ClaimedNotice]:
         for row, agent, account_name in rows:
             row.lease_until = lease_until
             row.lease_token = token
+            if row.kind is OutboxKind.VISITOR_REPLY:
+                prepared = visitor_emails.prepare(session, rt, row, agent, now)
+                if prepared is not None:
+                    claimed.append(
+                        _visitor_notice(rt, row, token, now, lease_until, account_name, prepared)
+                    )
+                continue
             link = None
             endpoint = endpoints.get(row.webhook_endpoint_id or 0)
             if row.kind in _ADDRESS_KINDS:
@@ -388,6 +396,40 @@ def claim_outbox(rt: Runtime, *, limit: int) -> list[ClaimedNotice]:
                 )
             )
     return claimed
+
+
+def _visitor_notice(
+    rt: Runtime,
+    row: OutboxEmail,
+    lease_token: str,
+    now: datetime,
+    lease_until: datetime,
+    account_name: str,
+    prepared: visitor_emails.VisitorEmail,
+) -> ClaimedNotice:
+    settings = rt.settings
+    return ClaimedNotice(
+        outbox_id=row.id,
+        lease_token=lease_token,
+        claimed_at=now,
+        lease_until=lease_until,
+        envelope_from=return_path_base(settings.bounce_address, settings.mail_from),
+        listed=(),
+        notice=Notice(
+            kind=row.kind.value,
+            message_id=row.message_id_header,
+            sender=settings.mail_from,
+            recipient_email=row.email,
+            recipient_name=prepared.recipient_name,
+            locale=prepared.locale,
+            time_zone="UTC",
+            account_name=account_name,
+            installation_url=settings.public_url.rstrip("/"),
+            decided_at=now,
+            answers=prepared.answers,
+            reply_to=prepared.reply_to,
+        ),
+    )
 
 
 def _endpoint_shown(endpoint: WebhookEndpoint | None) -> str:

@@ -236,6 +236,7 @@ def record_visitor_message(
     text: str,
     group_id: int | None,
     idempotency_key: str | None = None,
+    on_the_website: bool = True,
 ) -> Posted | Replayed:
     """A visitor message, in the caller's transaction: into the visitor's open
     conversation, or a new one; a sign of life of the visitor; rule 1 of the offline
@@ -243,7 +244,8 @@ def record_visitor_message(
     (docs/performance.md): the conversation (locked), the account and visitor, the
     conversation's time, the message, and the notification rule's; the visitor's lease
     only when it needs renewing. Sent again with its ``idempotency_key``, the message
-    stored the first time (``Replayed``)."""
+    stored the first time (``Replayed``). A message that came by e-mail (not
+    ``on_the_website``) is no sign that the visitor is on the website."""
     connection = session.connection()
     if group_id is not None:
         load_groups_of_account(session, caller.account_id, [group_id])
@@ -295,15 +297,19 @@ def record_visitor_message(
     # leaving nobody had recorded yet (the lease lapsed before the sweep came by) is
     # recorded first, and presence hands it to the notification engine
     # (notifications.presence_recorded), which may open a missed-conversation notification.
-    presence_events = visitor_active(
-        session,
-        rt,
-        connection,
-        visitor_id=caller.visitor_id,
-        account_id=caller.account_id,
-        present=present,
-        present_until=present_until,
-        now=now,
+    presence_events = (
+        visitor_active(
+            session,
+            rt,
+            connection,
+            visitor_id=caller.visitor_id,
+            account_id=caller.account_id,
+            present=present,
+            present_until=present_until,
+            now=now,
+        )
+        if on_the_website
+        else []
     )
     notifications.note_visitor_message(
         session,

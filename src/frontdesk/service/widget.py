@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.orm import Session
 
-from frontdesk.core.model import ConversationStatus, Plan
+from frontdesk.core.model import ConversationStatus, Locale, Plan
 from frontdesk.errors import NotAuthenticated, NotFound
 from frontdesk.security import VISITOR_TOKEN_PREFIX, new_token, token_digest
 from frontdesk.service.groups import group_not_found, load_groups_of_account
@@ -133,6 +133,7 @@ def create_visitor(
     name: str | None,
     email: str | None,
     page_url: str | None,
+    locale: Locale | None = None,
 ) -> NewVisitor:
     token = new_token(VISITOR_TOKEN_PREFIX)
     with rt.database.write() as session:
@@ -142,6 +143,7 @@ def create_visitor(
             name=name,
             email=email,
             page_url=page_url,
+            locale=locale,
             token_hash=token_digest(token),
             created_at=rt.clock.now(),
         )
@@ -183,9 +185,10 @@ def update_visitor(
     name: str | Unchanged = UNCHANGED,
     email: str | Unchanged = UNCHANGED,
     page_url: str | Unchanged = UNCHANGED,
+    locale: Locale | Unchanged = UNCHANGED,
 ) -> Visitor:
     """The visitor's own details, as the widget learns them: the e-mail of the offline
-    form, a name, the page the visitor is on now."""
+    form, a name, the page the visitor is on now, the widget's language."""
     with rt.database.write() as session:
         visitor = session.get_one(Visitor, caller.visitor_id)
         if name is not UNCHANGED:
@@ -194,6 +197,8 @@ def update_visitor(
             visitor.email = email
         if page_url is not UNCHANGED:
             visitor.page_url = page_url
+        if locale is not UNCHANGED:
+            visitor.locale = locale
         return visitor
 
 

@@ -233,6 +233,8 @@ class Visitor(Base):
     # or the last REST heartbeat, leaves it ``visitor_left_after`` in the future.
     present_until: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     present: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The widget's language, for the e-mails that bring agents' answers to the visitor.
+    locale: Mapped[Locale | None] = mapped_column(StrEnumType(Locale), default=None)
 
     __table_args__ = (
         Index("ix_visitors_account_id", "account_id"),
@@ -490,6 +492,8 @@ class OutboxKind(StrEnum):
     DIGEST = "digest"  # the notifications an agent's hourly cap held back
     # To an owner: a webhook endpoint kept failing and was switched off (docs/webhooks.md).
     WEBHOOK_DISABLED = "webhook_disabled"
+    # To a visitor who left: the agents' answers (docs/reply-by-email.md, continuity).
+    VISITOR_REPLY = "visitor_reply"
 
 
 class OutboxEmail(Base):
@@ -521,11 +525,101 @@ class OutboxEmail(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     lease_token: Mapped[str | None] = mapped_column(String(32), default=None)
+    # A visitor's e-mail: the conversation whose answers it brings, and the newest message
+    # it listed (the next one lists those after it). ``agent_id`` is the agent who answered.
+    conversation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE"), default=None
+    )
+    through_message_id: Mapped[int | None] = mapped_column(Id, default=None)
 
     __table_args__ = (
         Index("ix_mail_outbox_state_next_attempt_at", "state", "next_attempt_at"),
+        Index("ix_mail_outbox_conversation_id", "conversation_id"),
         Index("ix_mail_outbox_account_id", "account_id"),
         Index("ix_mail_outbox_agent_id", "agent_id"),
+    )
+
+
+class ReplyParty(StrEnum):
+    AGENT = "agent"  # a notification's reply address: the reply is the agent's answer
+    VISITOR = "visitor"  # a continuity e-mail's: the reply is a visitor message
+
+
+class ReplyAddress(Base):
+    """``reply+<token>@<reply domain>``: the Reply-To of one e-mail, bound to one agent or
+    visitor and one conversation (docs/reply-by-email.md). Only the token's SHA-256 is
+    kept; ``email_key`` is the address it was sent to (lower case), the one its replies
+    must come from. Revoked (``revoked_at``, ``revoked_reason``) when the agent is
+    deactivated or changes address, or the conversation is closed."""
+
+    __tablename__ = "reply_addresses"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
+    party: Mapped[ReplyParty] = mapped_column(StrEnumType(ReplyParty))
+    agent_id: Mapped[int | None] = mapped_column(
+        ForeignKey("agents.id", ondelete="CASCADE"), default=None
+    )
+    visitor_id: Mapped[int | None] = mapped_column(
+        ForeignKey("visitors.id", ondelete="CASCADE"), default=None
+    )
+    email_key: Mapped[str] = mapped_column(String(320))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    revoked_reason: Mapped[str | None] = mapped_column(String(40), default=None)
+
+    __table_args__ = (
+        Index("ix_reply_addresses_agent_id", "agent_id"),
+        Index("ix_reply_addresses_conversation_id", "conversation_id"),
+    )
+
+
+class InboundOutcome(StrEnum):
+    POSTED = "posted"  # in the conversation
+    DROPPED = "dropped"  # taken and left out: an auto-reply, a bounce, nothing new in it
+    REFUSED = "refused"  # the sender was told no (a foreign sender, a rate limit, …)
+
+
+class InboundEmail(Base):
+    """One e-mail received at a reply address, and what became of it: the record that makes
+    a second arrival of the same e-mail (its Message-ID, to the same address) a repeat,
+    not a second message, and that shows admins every refusal with its reason."""
+
+    __tablename__ = "inbound_emails"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    reply_address_id: Mapped[int] = mapped_column(
+        ForeignKey("reply_addresses.id", ondelete="CASCADE")
+    )
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
+    # SHA-256 of the reply address's token hash and the e-mail's Message-ID.
+    dedupe_key: Mapped[str] = mapped_column(String(64), unique=True)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    via: Mapped[str] = mapped_column(String(16))  # smtp, webhook
+    sender: Mapped[str] = mapped_column(String(320))
+    # The sender's address in lower case: the per-sender rate limit counts by it.
+    sender_key: Mapped[str] = mapped_column(String(320))
+    subject: Mapped[str] = mapped_column(String(300), default="")
+    outcome: Mapped[InboundOutcome] = mapped_column(StrEnumType(InboundOutcome))
+    reason: Mapped[str] = mapped_column(String(40))
+    detail: Mapped[str | None] = mapped_column(String(300), default=None)
+    # The message it became (a posted reply).
+    message_id: Mapped[int | None] = mapped_column(
+        ForeignKey("messages.id", ondelete="SET NULL"), default=None
+    )
+    # SPF, DKIM and DMARC as the receiving side found them (pass, fail, none, …).
+    spf: Mapped[str | None] = mapped_column(String(16), default=None)
+    dkim: Mapped[str | None] = mapped_column(String(16), default=None)
+    dmarc: Mapped[str | None] = mapped_column(String(16), default=None)
+
+    __table_args__ = (
+        Index("ix_inbound_emails_account_id_id", "account_id", "id"),
+        Index("ix_inbound_emails_reply_address_id_received_at", "reply_address_id", "received_at"),
+        Index("ix_inbound_emails_sender_key_received_at", "sender_key", "received_at"),
+        Index("ix_inbound_emails_conversation_id", "conversation_id"),
     )
 
 

@@ -20,6 +20,7 @@ from frontdesk.api.schemas.widget import (
     WidgetStatusOut,
 )
 from frontdesk.service import presence, visitor_messages_together, widget
+from frontdesk.service.patching import UNCHANGED
 from frontdesk.service.scope import online_agent_ids
 from frontdesk.service.visitor_messages import Replayed
 
@@ -46,6 +47,7 @@ def create_visitor(widget_key: WidgetKey, body: VisitorIn, rt: RuntimeDep) -> Ne
         name=body.name,
         email=body.email,
         page_url=str(body.page_url) if body.page_url else None,
+        locale=body.locale,
     )
     return NewVisitorOut(visitor_id=created.visitor.id, visitor_token=created.token)
 
@@ -54,12 +56,16 @@ def create_visitor(widget_key: WidgetKey, body: VisitorIn, rt: RuntimeDep) -> Ne
 def patch_visitor(
     widget_key: WidgetKey, body: VisitorPatch, visitor: VisitorDep, rt: RuntimeDep
 ) -> VisitorOut:
-    """The visitor's own name, e-mail (asked by the offline form) and current page."""
+    """The visitor's own name, e-mail (asked by the offline form), current page and the
+    widget's language."""
+    sent = body.sent()
+    locale = sent.pop("locale", UNCHANGED)
     changed = widget.update_visitor(
         rt,
         visitor,
+        locale=locale,
         # Strings, not pydantic's URL and address types; null is refused by the schema.
-        **{key: str(value) for key, value in body.sent().items()},
+        **{key: str(value) for key, value in sent.items()},
     )
     return VisitorOut.model_validate(changed)
 

@@ -9,7 +9,7 @@ from pydantic import Field, HttpUrl
 
 from frontdesk.api.schemas.common import Email, Id, MessageText, Name, Patch, Request, Response
 from frontdesk.api.schemas.conversations import MessageOut
-from frontdesk.core.model import ConversationStatus
+from frontdesk.core.model import ConversationStatus, Locale
 
 PageUrl = Annotated[HttpUrl, Field(max_length=2048)]
 
@@ -22,6 +22,8 @@ class VisitorIn(Request):
     name: Name | None = None
     email: Email | None = None
     page_url: PageUrl | None = None
+    # The widget's language: the e-mails that bring agents' answers are written in it.
+    locale: Locale | None = None
 
 
 class NewVisitorOut(Response):
@@ -43,6 +45,7 @@ class VisitorPatch(Patch):
     name: Name | None = None
     email: Email | None = None
     page_url: PageUrl | None = None
+    locale: Locale | None = None
 
 
 class VisitorConversationOut(Response):

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import dns.resolver
 
-from frontdesk.mail.check.bounces import check_bounces
+from frontdesk.mail.check.bounces import check_bounces, check_replies
 from frontdesk.mail.check.dkim_key import (
     DKIM_KEY_BITS,
     DkimPublicKey,
@@ -99,5 +99,6 @@ def check_dns(setup: MailSetup, resolver: dns.resolver.Resolver) -> list[Finding
     findings += check_dkim(setup, dns_lookups)
     findings += check_dmarc(setup, dns_lookups)
     findings += check_bounces(setup, dns_lookups)
+    findings += check_replies(setup, dns_lookups)
     findings.append(check_links(setup))
     return findings

@@ -28,6 +28,7 @@ class Check(StrEnum):
     DMARC = "DMARC"
     ALIGNMENT = "alignment"
     BOUNCES = "bounces"
+    REPLIES = "replies"
     LINKS = "links"
     TEST_EMAIL = "test e-mail"
 

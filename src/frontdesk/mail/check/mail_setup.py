@@ -24,6 +24,8 @@ class MailSetup:
     # Where Frontdesk runs, so likely where its inbound endpoint listens: the MX
     # suggestion names its host.
     public_url: str | None = None
+    # The domain of the reply addresses (docs/reply-by-email.md); None: reply by e-mail off.
+    reply_domain: str | None = None
 
     @property
     def from_address(self) -> str:

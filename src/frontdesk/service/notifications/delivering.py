@@ -30,9 +30,11 @@ from frontdesk.mail.identifiers import (
 )
 from frontdesk.mail.transport import SendOutcome
 from frontdesk.mail.verp import return_path, return_path_base, verp_token
+from frontdesk.service import reply_addresses
 from frontdesk.service.attempts import SMTP_TEXT_MAX, record_attempt
 from frontdesk.service.events import DeliveryAttempted
 from frontdesk.service.outbox import next_notice_at
+from frontdesk.service.reply_addresses import NewReplyAddress
 from frontdesk.service.runtime import Runtime
 from frontdesk.service.secrets import VERP_KEY, installation_secret, unsubscribe_token
 from frontdesk.store.models import (
@@ -43,6 +45,7 @@ from frontdesk.store.models import (
     Message,
     Notification,
     NotificationMessage,
+    ReplyParty,
     Visitor,
     table_of,
 )
@@ -99,6 +102,7 @@ def claim_deliveries(rt: Runtime, *, limit: int) -> list[ClaimedDelivery]:
         sources = _what_e_mails_are_written_from(session, ids)
         domain = message_id_domain(rt.settings.mail_from)
         base_url = rt.settings.public_url
+        reply_to = _reply_addresses(session, rt, sources)
         for source in sources:
             delivery_id = source.delivery_id
             claimed.append(
@@ -109,7 +113,7 @@ def claim_deliveries(rt: Runtime, *, limit: int) -> list[ClaimedDelivery]:
                     claimed_at=now,
                     # VERP: a bounce that comes back names this delivery (service.bounces).
                     envelope_from=return_path(bounces_to, verp_token(verp_key, delivery_id)),
-                    email=_email_of(rt, source, domain, base_url),
+                    email=_email_of(rt, source, domain, base_url, reply_to.get(source.delivery_id)),
                 )
             )
     return claimed
@@ -188,7 +192,32 @@ def _what_e_mails_are_written_from(session: Session, ids: Sequence[int]) -> list
     return [_Source(**row._mapping, messages=shared[row.notification_id]) for row in rows]
 
 
-def _email_of(rt: Runtime, source: _Source, domain: str, base_url: str) -> NotificationEmail:
+def _reply_addresses(session: Session, rt: Runtime, sources: Sequence[_Source]) -> dict[int, str]:
+    """Each agent's e-mail's reply address (docs/reply-by-email.md), by delivery, made in
+    the claim's transaction: a retry of the e-mail gets a new one, the old stays good."""
+    if not rt.settings.replies_enabled:
+        return {}
+    wanted = [s for s in sources if s.agent_id is not None]
+    made = reply_addresses.issue(
+        session,
+        rt,
+        [
+            NewReplyAddress(
+                account_id=s.account_id,
+                conversation_id=s.conversation_id,
+                party=ReplyParty.AGENT,
+                email=s.email,
+                agent_id=s.agent_id,
+            )
+            for s in wanted
+        ],
+    )
+    return {s.delivery_id: address for s, address in zip(wanted, made, strict=True)}
+
+
+def _email_of(
+    rt: Runtime, source: _Source, domain: str, base_url: str, reply_to: str | None
+) -> NotificationEmail:
     assert source.decided_at is not None
     unsubscribe_url = None
     if source.agent_id is not None:
@@ -215,6 +244,7 @@ def _email_of(rt: Runtime, source: _Source, domain: str, base_url: str) -> Notif
         thread_id=thread_id(conversation_id, domain),
         list_id=list_id(source.account_id, domain),
         unsubscribe_url=unsubscribe_url,
+        reply_to=reply_to,
     )
 
 

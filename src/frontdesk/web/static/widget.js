@@ -298,7 +298,7 @@ input,textarea{display:block;width:100%;margin-top:2px;padding:7px 9px;border:1p
     for (let attempt = 1; ; attempt++) {
       try {
         if (!token) {
-          const details = { ...(online ? {} : contact()), ...pageUrl() };
+          const details = { ...(online ? {} : contact()), ...pageUrl(), locale };
           const created = await call("POST", "/visitors", details);
           token = created.visitor_token;
           store("localStorage", TOKEN_KEY, token);

@@ -1,0 +1,172 @@
+"""Conversation continuity (docs/reply-by-email.md): an agent's answer reaches a visitor
+who has left the website by e-mail, if the visitor gave an address.
+
+An answer to a visitor who is not on the website queues one ``visitor_reply`` e-mail of
+the outbox, due ``visitor_email_delay`` later, unless one is already waiting: answers
+written in that time go out together. When it falls due, it lists the agents' answers
+after the last e-mail's, and is not sent (``suppressed``) if the visitor came back to the
+website since the first of them (the widget showed them). It carries a reply address of
+the visitor's, so the visitor's reply comes back into the conversation
+(``frontdesk.service.replies``). Only with reply by e-mail on: an e-mail the visitor
+could not answer would send their answer nowhere.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from frontdesk.core.model import Locale, MessageAuthor
+from frontdesk.core.notifications import DeliveryState
+from frontdesk.core.presence import PresenceChange
+from frontdesk.mail.identifiers import message_id_domain, notice_message_id
+from frontdesk.mail.notices import Answer
+from frontdesk.service import reply_addresses
+from frontdesk.service.reply_addresses import NewReplyAddress
+from frontdesk.service.runtime import Runtime
+from frontdesk.store.models import (
+    Agent,
+    Conversation,
+    Message,
+    OutboxEmail,
+    OutboxKind,
+    PresenceChangeRow,
+    ReplyParty,
+    Visitor,
+)
+
+
+def answered(session: Session, rt: Runtime, conversation: Conversation, answer: Message) -> None:
+    """An agent's ``answer`` (flushed), in its transaction: the visitor's e-mail queued if
+    the visitor has left and gave an address, and none is waiting."""
+    if not rt.settings.replies_enabled or answer.agent_id is None:
+        return
+    visitor = conversation.visitor
+    now = rt.clock.now()
+    if not visitor.email or on_the_website(visitor, now):
+        return
+    waiting = session.scalar(
+        select(OutboxEmail.id)
+        .where(
+            OutboxEmail.conversation_id == conversation.id,
+            OutboxEmail.kind == OutboxKind.VISITOR_REPLY,
+            OutboxEmail.state == DeliveryState.PENDING,
+            OutboxEmail.attempts == 0,
+            OutboxEmail.lease_until.is_(None),
+        )
+        .limit(1)
+    )
+    if waiting is not None:
+        return
+    due = now + timedelta(seconds=rt.settings.visitor_email_delay)
+    session.add(
+        OutboxEmail(
+            kind=OutboxKind.VISITOR_REPLY,
+            account_id=conversation.account_id,
+            agent_id=answer.agent_id,
+            email=visitor.email,
+            message_id_header=notice_message_id(
+                OutboxKind.VISITOR_REPLY.value, message_id_domain(rt.settings.mail_from)
+            ),
+            state=DeliveryState.PENDING,
+            created_at=now,
+            attempts=0,
+            next_attempt_at=due,
+            conversation_id=conversation.id,
+        )
+    )
+    session.flush()
+    rt.deliveries_due(session, due)
+
+
+def on_the_website(visitor: Visitor, now: datetime) -> bool:
+    return visitor.present and (visitor.present_until is None or visitor.present_until > now)
+
+
+@dataclass(frozen=True, slots=True)
+class VisitorEmail:
+    """What a claimed visitor's e-mail is written from."""
+
+    recipient_name: str
+    locale: Locale
+    answers: tuple[Answer, ...]
+    reply_to: str | None
+
+
+def prepare(
+    session: Session, rt: Runtime, row: OutboxEmail, agent: Agent, now: datetime
+) -> VisitorEmail | None:
+    """At the claim: the answers the e-mail lists, its reply address made; ``None`` when
+    it is not to be sent (the visitor saw the answers, or there are none), and the row is
+    then settled as ``suppressed``."""
+    assert row.conversation_id is not None
+    conversation = session.get_one(Conversation, row.conversation_id)
+    visitor = conversation.visitor
+    listed_before = session.scalar(
+        select(func.max(OutboxEmail.through_message_id)).where(
+            OutboxEmail.conversation_id == conversation.id,
+            OutboxEmail.kind == OutboxKind.VISITOR_REPLY,
+            OutboxEmail.id != row.id,
+        )
+    )
+    answers = session.execute(
+        select(Message.id, Message.text, Message.created_at, Agent.name)
+        .join(Agent, Agent.id == Message.agent_id)
+        .where(
+            Message.conversation_id == conversation.id,
+            Message.author == MessageAuthor.AGENT,
+            Message.id > (listed_before or 0),
+        )
+        .order_by(Message.id)
+    ).all()
+    seen = bool(answers) and (
+        on_the_website(visitor, now) or _came_back_since(session, visitor.id, answers[0].created_at)
+    )
+    if not answers or seen or not visitor.email:
+        row.state = DeliveryState.SUPPRESSED
+        row.next_attempt_at = None
+        row.lease_until = None
+        row.lease_token = None
+        return None
+    row.through_message_id = answers[-1].id
+    row.email = visitor.email  # the visitor's address as it is now
+    (reply_to,) = reply_addresses.issue(
+        session,
+        rt,
+        [
+            NewReplyAddress(
+                account_id=conversation.account_id,
+                conversation_id=conversation.id,
+                party=ReplyParty.VISITOR,
+                email=visitor.email,
+                visitor_id=visitor.id,
+            )
+        ],
+    )
+    return VisitorEmail(
+        recipient_name=visitor.name or "",
+        locale=visitor.locale or agent.locale or Locale.EN,
+        answers=tuple(
+            Answer(agent_name=name, text=text, at=created_at)
+            for _, text, created_at, name in answers
+        ),
+        reply_to=reply_to,
+    )
+
+
+def _came_back_since(session: Session, visitor_id: int, since: datetime) -> bool:
+    return (
+        session.scalar(
+            select(PresenceChangeRow.id)
+            .where(
+                PresenceChangeRow.visitor_id == visitor_id,
+                PresenceChangeRow.change == PresenceChange.VISITOR_ARRIVED,
+                PresenceChangeRow.at >= since,
+            )
+            .limit(1)
+        )
+        is not None
+    )
