@@ -347,7 +347,10 @@ class Model:
             self.decide(notification, "suppressed", "agent_came_online")
         elif conversation.status == "closed":
             self.decide(notification, "suppressed", "conversation_closed")
-        elif conversation.status == "served":
+        elif conversation.status == "served" and any(
+            m.author in ("agent", "system") and m.seq > notification.messages[0]
+            for m in conversation.messages
+        ):
             self.decide(notification, "suppressed", "conversation_served")
         else:
             read = max(conversation.read_up_to.values(), default=-1)

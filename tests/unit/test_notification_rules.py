@@ -138,7 +138,10 @@ def test_messages_opened_in_the_dashboard_are_left_out() -> None:
     [
         ({"setting_on": False}, SuppressedBecause.SETTING_OFF),
         ({"scope_came_online": True}, SuppressedBecause.AGENT_CAME_ONLINE),
-        ({"status": ConversationStatus.SERVED}, SuppressedBecause.CONVERSATION_SERVED),
+        (
+            {"status": ConversationStatus.SERVED, "served_since": True},
+            SuppressedBecause.CONVERSATION_SERVED,
+        ),
         ({"status": ConversationStatus.CLOSED}, SuppressedBecause.CONVERSATION_CLOSED),
         ({"opened_in_dashboard": frozenset({10, 11, 12})}, SuppressedBecause.READ_IN_DASHBOARD),
         ({"audience": audience([agent(1, wants_kind=False)])}, SuppressedBecause.OPTED_OUT),
@@ -152,6 +155,15 @@ def test_each_suppression_of_an_offline_notification(
     assert decision.reason is reason
     assert decision.state is NotificationState.SUPPRESSED
     assert decision.recipients == ()
+
+
+def test_a_conversation_served_before_the_messages_is_no_answer_to_them() -> None:
+    """The visitor writes again when the agent who served the conversation has gone: the
+    agents are told, as of any offline message (only a join or an answer after the first
+    message of the batch suppresses it)."""
+    decision = decide_offline(replace(OFFLINE, status=ConversationStatus.SERVED))
+    assert decision.send
+    assert decision.message_ids == (10, 11, 12)
 
 
 def test_the_setting_is_checked_before_anything_else() -> None:

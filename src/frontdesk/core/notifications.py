@@ -208,6 +208,10 @@ class OfflineFacts:
     batch: Sequence[int]  # the notification's message ids, oldest first
     opened_in_dashboard: frozenset[int]  # those of the batch an agent has opened since
     audience: Audience
+    # An agent joined or answered the conversation after the batch's first message. A
+    # conversation served before it (the visitor writes again, by e-mail say, when its
+    # agent has gone) is no answer to these messages (docs/spec.md rule 3).
+    served_since: bool = False
 
 
 def opened_in_dashboard(batch: Iterable[int], read_up_to: int | None) -> frozenset[int]:
@@ -227,7 +231,7 @@ def decide_offline(facts: OfflineFacts) -> Decision:
         return suppressed(SuppressedBecause.AGENT_CAME_ONLINE)
     if facts.status is ConversationStatus.CLOSED:
         return suppressed(SuppressedBecause.CONVERSATION_CLOSED)
-    if facts.status is ConversationStatus.SERVED:
+    if facts.status is ConversationStatus.SERVED and facts.served_since:
         return suppressed(SuppressedBecause.CONVERSATION_SERVED)
     unread = tuple(m for m in facts.batch if m not in facts.opened_in_dashboard)
     if not unread:

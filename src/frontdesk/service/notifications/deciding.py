@@ -11,6 +11,7 @@ from datetime import datetime
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from frontdesk.core.model import MessageAuthor
 from frontdesk.core.notifications import (
     AgentFacts,
     Audience,
@@ -230,6 +231,19 @@ class DueFacts:
                 .group_by(ConversationRead.conversation_id)
             ):
                 self.read_up_to[conversation_id] = read_up_to
+        # The newest join or answer of each conversation (a system message is a join or
+        # a close; a closed conversation is suppressed before this counts).
+        self.answered_up_to: dict[int, int] = {}
+        if offline:
+            for conversation_id, answered_up_to in session.execute(
+                select(Message.conversation_id, func.max(Message.id))
+                .where(
+                    Message.conversation_id.in_({n.conversation_id for n in offline}),
+                    Message.author.in_((MessageAuthor.AGENT, MessageAuthor.SYSTEM)),
+                )
+                .group_by(Message.conversation_id)
+            ):
+                self.answered_up_to[conversation_id] = answered_up_to
         # One history per scope, from the earliest opening that asks about it: a longer
         # history answers a later start the same (online_at_some_moment).
         starts: dict[tuple[int, int | None], datetime] = {}
@@ -309,6 +323,7 @@ class DueFacts:
             batch=batch,
             opened_in_dashboard=opened_in_dashboard(batch, self.read_up_to.get(conversation.id)),
             audience=reached,
+            served_since=bool(batch) and self.answered_up_to.get(conversation.id, 0) > batch[0],
         )
 
 
