@@ -23,6 +23,14 @@ Text = str | tuple[str, ...]
 
 GERMAN: dict[str, Text] = {
     "An answer from %(shop)s": "Eine Antwort von %(shop)s",
+    "Your conversation with %(shop)s": "Ihr Gespräch mit %(shop)s",
+    "Here is your conversation with %(shop)s in the chat on its website.": (
+        "Hier ist Ihr Gespräch mit %(shop)s im Chat auf der Website."
+    ),
+    "You": "Sie",
+    "Reply to this e-mail to write to %(shop)s again.": (
+        "Antworten Sie auf diese E-Mail, um %(shop)s wieder zu schreiben."
+    ),
     "You wrote to %(shop)s in the chat on its website. Here is the answer.": (
         "Sie haben %(shop)s im Chat auf der Website geschrieben. Hier ist die Antwort."
     ),
@@ -176,6 +184,14 @@ GERMAN: dict[str, Text] = {
 # Czech has three plural forms: 1; 2 to 4; 0 and 5 and more.
 CZECH: dict[str, Text] = {
     "An answer from %(shop)s": "Odpověď od %(shop)s",
+    "Your conversation with %(shop)s": "Vaše konverzace s %(shop)s",
+    "Here is your conversation with %(shop)s in the chat on its website.": (
+        "Tady je vaše konverzace s %(shop)s z chatu na jeho webu."
+    ),
+    "You": "Vy",
+    "Reply to this e-mail to write to %(shop)s again.": (
+        "Odpovědí na tento e-mail napíšete %(shop)s znovu."
+    ),
     "You wrote to %(shop)s in the chat on its website. Here is the answer.": (
         "Napsali jste %(shop)s do chatu na jeho webu. Tady je odpověď."
     ),

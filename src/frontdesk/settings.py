@@ -171,6 +171,10 @@ class Settings(BaseSettings):
     # The shared secret a mail provider's inbound webhook proves itself with (HTTP Basic
     # password, or a Bearer token); unset, the webhook answers 404.
     inbound_secret: SecretStr | None = None
+    # The authserv-id of the mail server whose Authentication-Results a reply's SPF, DKIM
+    # and DMARC are read from: the provider's, or the MTA in front of the inbound endpoint.
+    # Unset: the topmost header of a provider's post; the endpoint's own DKIM check.
+    inbound_authserv_id: str | None = None
     # A reply whose From is not the address its Reply-To was made for: refused, or posted
     # with a note that says who sent it ("mark").
     reply_foreign_sender: Literal["refuse", "mark"] = "refuse"

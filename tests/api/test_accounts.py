@@ -114,6 +114,8 @@ def test_notification_settings_start_as_the_help_article_says(account: SignedUp)
             "missed_conversation_push": True,
             "unserved_conversation_push": True,
         },
+        # No transcript e-mails to visitors until an owner switches them on.
+        "visitor_transcript": False,
     }
 
 

@@ -12,8 +12,10 @@ import asyncio
 import base64
 import logging
 import re
+import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from email import message_from_bytes, policy
 from pathlib import Path
@@ -22,14 +24,22 @@ from typing import Any
 import aiosmtplib
 import httpx2 as httpx
 import pytest
+from sqlalchemy import select
 
+from frontdesk.core.notifications import DeliveryState
+from frontdesk.engine.inbound import InboundReceiver
+from frontdesk.mail.check.dkim_key import dkim_public_key, new_dkim_private_key
+from frontdesk.mail.dkim import DkimSigner
 from frontdesk.security import PasswordHasher
 from frontdesk.store.database import Database
+from frontdesk.store.models import OutboxEmail, OutboxKind
+from tests.mail.dkim_dns import dns_answering
 from tests.mailsink import Caught, MailSink
 from tests.support import (
     Agent,
     LiveServer,
     engine_settings,
+    eventually,
     free_port,
     live_sign_up,
     new_live_visitor,
@@ -193,10 +203,12 @@ def test_unknown_and_revoked_reply_addresses_are_refused_at_rcpt(
 ) -> None:
     owner = live_sign_up(setup.server)
     colleague = owner.invite()
+    mover = owner.invite()
     guest = new_live_visitor(setup.server, owner.widget_key, name="Vera")
     conversation_id = guest.say("Hello?")["conversation_id"]
     (to_owner,) = sink.wait_for(1, to=owner.email)
     (to_colleague,) = sink.wait_for(1, to=colleague.email)
+    (to_mover,) = sink.wait_for(1, to=mover.email)
     text = "Hello Vera"
 
     unknown = f"reply+{'a' * 26}@{DOMAIN}"
@@ -219,6 +231,20 @@ def test_unknown_and_revoked_reply_addresses_are_refused_at_rcpt(
     assert (refused.rcpt, refused.data) == (550, None)
     assert "deactivated" in refused.text
 
+    moved = mover.call(
+        "PATCH", "/me", {"email": "moved@example.net", "current_password": "agent-password"}
+    )
+    assert moved.status_code == 200, moved.text
+    old_address = reply_to(to_mover)
+    refused = smtp_send(
+        setup.inbound_port,
+        mover.email,
+        old_address,
+        gmail_reply(mover.email, old_address, text, quoted=""),
+    )
+    assert (refused.rcpt, refused.data) == (550, None)
+    assert "changed e-mail address" in refused.text
+
     assert owner.call("POST", f"/conversations/{conversation_id}/close").status_code == 200
     mine = reply_to(to_owner)
     refused = smtp_send(
@@ -227,6 +253,13 @@ def test_unknown_and_revoked_reply_addresses_are_refused_at_rcpt(
     assert (refused.rcpt, refused.data) == (550, None)
     assert "closed" in refused.text
     assert [m for m in messages(owner, conversation_id) if m["author"] == "agent"] == []
+    # Each refusal of a revoked address is there for the admins, with its reason (an
+    # unknown address belongs to no account: it is only logged).
+    assert [(e["outcome"], e["reason"], e["sender"]) for e in inbound_log(owner)] == [
+        ("refused", "conversation_closed", owner.email),
+        ("refused", "email_changed", mover.email),
+        ("refused", "agent_deactivated", colleague.email),
+    ]
 
 
 def test_an_auto_reply_is_dropped_with_its_reason_logged(
@@ -292,14 +325,13 @@ def test_a_visitor_who_left_gets_the_answer_and_their_reply_opens_an_offline_not
     ]
     assert visitor_texts == ["Do you ship to Brno?", "Danke! Wie lange dauert es?"]
 
-    # Every agent is offline: the reply opens an offline notification, decided at its due
-    # time by the help article's rules (docs/spec.md rule 3: the owner's answer made the
-    # conversation served, so it is suppressed ``conversation_served``).
-    opened = settled(owner, conversation_id, count=2)[1:]
-    assert [(d["kind"], d["state"], d["reason"]) for d in opened] == [
-        ("offline_message", "suppressed", "conversation_served")
-    ]
-    assert opened[0]["message_ids"] == [messages(owner, conversation_id)[-1]["id"]]
+    # Every agent is offline: the reply opens an offline notification, and as no agent
+    # joined or answered since it (docs/spec.md rule 3), it is e-mailed as any is.
+    second = sink.wait_for(2, to=owner.email)[1]
+    assert second.message["Message-ID"] != first.message["Message-ID"]
+    assert "Danke! Wie lange dauert es?" in second.text
+    decided = settled(owner, conversation_id, count=2)
+    assert [(d["state"], d["reason"]) for d in decided] == [("sent", None), ("sent", None)]
 
     # Closed, the conversation takes no more answers; the visitor's next e-mail is a new
     # conversation in Unserved, and its offline e-mail goes out.
@@ -308,9 +340,8 @@ def test_a_visitor_who_left_gets_the_answer_and_their_reply_opens_an_offline_not
         "vera@example.org", address, "Noch eine Frage: Versand nach Wien?", quoted=""
     )
     assert smtp_send(setup.inbound_port, "vera@example.org", address, later).data == 250
-    second = sink.wait_for(2, to=owner.email)[1]
-    assert second.message["Message-ID"] != first.message["Message-ID"]
-    assert "Noch eine Frage: Versand nach Wien?" in second.text
+    third = sink.wait_for(3, to=owner.email)[2]
+    assert "Noch eine Frage: Versand nach Wien?" in third.text
     unserved = owner.call("GET", "/conversations?folder=unserved").json()
     (new_conversation,) = unserved["conversations"]
     assert new_conversation["id"] != conversation_id
@@ -422,3 +453,200 @@ def test_the_webhook_is_off_without_a_secret(
         (caught,) = sink.wait_for(1, to=owner.email)
         # Nothing could take a reply: the e-mail offers none.
         assert caught.message["Reply-To"] is None
+
+
+def test_replies_over_their_limits_are_refused_and_big_posts_get_413(
+    database: Database, database_url: str, passwords: PasswordHasher, tmp_path: Path, sink: MailSink
+) -> None:
+    settings = engine_settings(
+        database_url,
+        tmp_path,
+        sink.url,
+        inbound_secret=SECRET,
+        bounce_address=f"bounces@{DOMAIN}",
+        replies_per_address_per_hour=2,
+        reply_max_bytes=4096,
+    )
+    with serving(settings, database, passwords) as server, httpx.Client(timeout=10) as http:
+        owner = live_sign_up(server)
+        conversation_id = new_live_visitor(server, owner.widget_key).say("Hello")["conversation_id"]
+        (caught,) = sink.wait_for(1, to=owner.email)
+        address = reply_to(caught)
+        url = f"{server.base_url}/api/v1/inbound/mime"
+        headers = {"Content-Type": "message/rfc822", "Authorization": f"Bearer {SECRET}"}
+        outcomes = []
+        for n in range(3):
+            raw = gmail_reply(owner.email, address, f"Answer {n}", quoted="")
+            answer = http.post(url, content=raw, headers=headers)
+            assert answer.status_code == 200, answer.text
+            (result,) = answer.json()["results"]
+            outcomes.append((result["outcome"], result["reason"]))
+        assert outcomes == [
+            ("posted", "posted"),
+            ("posted", "posted"),
+            ("refused", "rate_limited_address"),
+        ]
+        big = gmail_reply(owner.email, address, "x" * 5000, quoted="")
+        too_big = http.post(url, content=big, headers=headers)
+        assert too_big.status_code == 413, too_big.text
+        assert too_big.json()["error"]["code"] == "payload_too_large"
+        texts = [m["text"] for m in messages(owner, conversation_id) if m["author"] == "agent"]
+        assert texts == ["Answer 0", "Answer 1"]
+
+
+def test_a_closed_conversation_s_transcript_goes_to_the_visitor(
+    setup: Setup, sink: MailSink
+) -> None:
+    owner, conversation_id, _ = offline_message(setup, sink, email="vera@example.org")
+    switched = owner.call("PATCH", "/settings/notifications", {"visitor_transcript": True})
+    assert switched.status_code == 200, switched.text
+    assert switched.json()["visitor_transcript"] is True
+    answered = owner.call(
+        "POST", f"/conversations/{conversation_id}/messages", {"text": "Yes, to Brno too."}
+    )
+    assert answered.status_code == 201, answered.text
+    assert owner.call("POST", f"/conversations/{conversation_id}/close").status_code == 200
+
+    (transcript,) = sink.wait_for(1, to="vera@example.org")
+    assert transcript.message["Subject"] == "Your conversation with Shop"
+    body = transcript.text.replace("\r\n", "\n")
+    assert body.index("You:\nDo you ship to Brno?") < body.index("Olga:\nYes, to Brno too.")
+    assert reply_to(transcript).startswith("reply+")
+    assert 'Reply to this e-mail to write to "Shop" again.' in body
+
+    # The answer's own e-mail, waiting when the conversation closed, is not sent: the
+    # transcript has it.
+    def states() -> dict[OutboxKind, DeliveryState]:
+        with setup.server.runtime.database.read() as session:
+            found = dict(
+                session.execute(
+                    select(OutboxEmail.kind, OutboxEmail.state).where(
+                        OutboxEmail.conversation_id == conversation_id
+                    )
+                ).all()
+            )
+        assert found[OutboxKind.TRANSCRIPT] is DeliveryState.SENT, found
+        return found
+
+    assert eventually(states, what="the transcript recorded sent") == {
+        OutboxKind.VISITOR_REPLY: DeliveryState.SUPPRESSED,
+        OutboxKind.TRANSCRIPT: DeliveryState.SENT,
+    }
+
+
+@contextmanager
+def own_endpoint(server: LiveServer, dkim_dns: Callable[..., bytes]) -> Iterator[InboundReceiver]:
+    """A second inbound endpoint of the server's runtime, on a loop of its own, looking DKIM
+    keys up on the test's DNS server (the one inside ``serve`` asks this machine's)."""
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    receiver = InboundReceiver(server.runtime, port=0, dkim_dns=dkim_dns)
+    asyncio.run_coroutine_threadsafe(receiver.start(), loop).result(timeout=10)
+    try:
+        yield receiver
+    finally:
+        asyncio.run_coroutine_threadsafe(receiver.stop(), loop).result(timeout=10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=10)
+        loop.close()
+
+
+def test_the_endpoint_checks_a_reply_s_dkim_signature_itself(setup: Setup, sink: MailSink) -> None:
+    owner, conversation_id, caught = offline_message(setup, sink)
+    address = reply_to(caught)
+    key = new_dkim_private_key()
+    signer = DkimSigner(domain="example.com", selector="s1", private_key=key)
+    record = dkim_public_key(key).record_value()
+    forged_results = {"Authentication-Results": "mx.example.com; spf=pass; dkim=pass; dmarc=pass"}
+    with (
+        dns_answering({"s1._domainkey.example.com.": record}) as dnsfunc,
+        own_endpoint(setup.server, dnsfunc) as endpoint,
+    ):
+        signed = signer.sign(
+            gmail_reply(owner.email, address, "Signed by my domain.", quoted="", **forged_results)
+        )
+        assert smtp_send(endpoint.port, owner.email, address, signed).data == 250
+        tampered = signer.sign(gmail_reply(owner.email, address, "Original words.", quoted=""))
+        tampered = tampered.replace(b"Original words.", b"Changed words!!")
+        assert smtp_send(endpoint.port, owner.email, address, tampered).data == 250
+    later, first = inbound_log(owner)
+    # The sender's own Authentication-Results count for nothing at the endpoint.
+    assert (first["spf"], first["dkim"], first["dmarc"]) == (None, "pass", "pass")
+    assert (later["spf"], later["dkim"], later["dmarc"]) == (None, "fail", None)
+    texts = [m["text"] for m in messages(owner, conversation_id) if m["author"] == "agent"]
+    assert texts == ["Signed by my domain.", "Changed words!!"]  # recorded, not enforced
+
+
+def test_a_foreign_sender_may_be_posted_marked(
+    database: Database, database_url: str, passwords: PasswordHasher, tmp_path: Path, sink: MailSink
+) -> None:
+    settings = engine_settings(
+        database_url,
+        tmp_path,
+        sink.url,
+        inbound_secret=SECRET,
+        bounce_address=f"bounces@{DOMAIN}",
+        reply_foreign_sender="mark",
+    )
+    with serving(settings, database, passwords) as server, httpx.Client(timeout=10) as http:
+        owner = live_sign_up(server)
+        conversation_id = new_live_visitor(server, owner.widget_key).say("Hi")["conversation_id"]
+        (caught,) = sink.wait_for(1, to=owner.email)
+        address = reply_to(caught)
+        forwarded = gmail_reply("assistant@example.net", address, "Answered for Olga.", quoted="")
+        answer = http.post(
+            f"{server.base_url}/api/v1/inbound/mime",
+            content=forwarded,
+            headers={"Content-Type": "message/rfc822", "Authorization": f"Bearer {SECRET}"},
+        )
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["results"][0]["outcome"] == "posted"
+        said = [(m["author"], m["text"]) for m in messages(owner, conversation_id)]
+        assert said[-2:] == [
+            ("agent", "Answered for Olga."),
+            (
+                "system",
+                "The e-mail above came from assistant@example.net, not from the address "
+                "its reply address was made for.",
+            ),
+        ]
+
+
+def test_no_visitor_e_mail_when_the_visitor_came_back_and_saw_the_answer(
+    database: Database, database_url: str, passwords: PasswordHasher, tmp_path: Path, sink: MailSink
+) -> None:
+    settings = engine_settings(
+        database_url,
+        tmp_path,
+        sink.url,
+        inbound_secret=SECRET,
+        bounce_address=f"bounces@{DOMAIN}",
+        visitor_email_delay=1.5,
+    )
+    with serving(settings, database, passwords) as server:
+        owner = live_sign_up(server)
+        guest = new_live_visitor(server, owner.widget_key, email="vera@example.org")
+        conversation_id = guest.say("Hello?")["conversation_id"]
+        sink.wait_for(1, to=owner.email)
+        answered = owner.call("POST", f"/conversations/{conversation_id}/messages", {"text": "Hi!"})
+        assert answered.status_code == 201, answered.text
+        with guest.socket() as widget:  # back on the website before the e-mail was due
+            widget.wait_for("widget.status")
+
+            def settled_row() -> DeliveryState:
+                with server.runtime.database.read() as session:
+                    state = session.scalar(
+                        select(OutboxEmail.state).where(
+                            OutboxEmail.conversation_id == conversation_id,
+                            OutboxEmail.kind == OutboxKind.VISITOR_REPLY,
+                        )
+                    )
+                assert state is not None
+                assert state is not DeliveryState.PENDING
+                return state
+
+            assert eventually(settled_row, what="the visitor's e-mail decided") is (
+                DeliveryState.SUPPRESSED
+            )
+        assert sink.to("vera@example.org") == []

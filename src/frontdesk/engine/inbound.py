@@ -22,7 +22,7 @@ from frontdesk.mail.check.dmarc import organizational_domain
 from frontdesk.mail.inbound import InboundServer, RecipientStatus, ReplyReceiving
 from frontdesk.mail.reading import Authentication, ReceivedEmail, read_received
 from frontdesk.mail.verp import delivery_of_token
-from frontdesk.service import bounces, replies, reply_addresses
+from frontdesk.service import bounces, replies
 from frontdesk.service.runtime import Runtime
 
 log = logging.getLogger("frontdesk.engine.inbound")
@@ -117,9 +117,9 @@ class InboundReceiver:
             )
         )
 
-    async def _reply_refusal(self, token: str) -> str | None:
+    async def _reply_refusal(self, token: str, mail_from: str) -> str | None:
         reason = await anyio.to_thread.run_sync(
-            reply_addresses.refusal_of_token, self.runtime, token
+            replies.refusal_at_rcpt, self.runtime, token, mail_from
         )
         return None if reason is None else replies.reason_text(reason)
 
@@ -142,7 +142,15 @@ class InboundReceiver:
         return f"250 OK: {', '.join(sorted({r.reason for r in results}))}"
 
     def _read(self, raw: bytes, mail_from: str) -> ReceivedEmail:
-        read = read_received(raw, envelope_sender=mail_from, text_limit=replies.REPLY_TEXT_MAX)
+        trusted = self.runtime.settings.inbound_authserv_id
+        read = read_received(
+            raw,
+            envelope_sender=mail_from,
+            text_limit=replies.REPLY_TEXT_MAX,
+            authserv_id=trusted,
+        )
+        if trusted and read.authentication != Authentication():
+            return read  # the verdicts of the mail server in front, named by the operator
         # Authentication-Results in an e-mail that came straight here were written by the
         # sender: only what is checked here counts.
         return _with_authentication(read, self._checked(raw, read.sender))

@@ -190,8 +190,9 @@ BounceCallback = Callable[[str, RecipientStatus], Awaitable[None]]
 TokenCheck = Callable[[str], bool]
 
 
-# Called at RCPT with a reply address's token: ``None`` takes it, a text refuses it (550).
-ReplyCheck = Callable[[str], Awaitable[str | None]]
+# Called at RCPT with a reply address's token and the envelope sender: ``None`` takes it,
+# a text refuses it (550).
+ReplyCheck = Callable[[str, str], Awaitable[str | None]]
 # Called at DATA with the reply tokens, the e-mail and the envelope sender ("" for the null
 # sender); returns the SMTP answer, given only once the e-mail is stored.
 ReplyCallback = Callable[[list[str], bytes, str], Awaitable[str]]
@@ -229,7 +230,7 @@ class ReturnPathHandler:
     ) -> str:
         if self.replies is not None and (reply := self._reply_token(address)) is not None:
             try:
-                refusal = await self.replies.check(reply)
+                refusal = await self.replies.check(reply, str(envelope.mail_from or ""))
             except Exception:
                 log.exception("could not look up a reply address")
                 return "451 4.3.0 Could not look up the address; try again later"

@@ -27,6 +27,7 @@ INVITATION = "invitation"
 DIGEST = "digest"
 WEBHOOK_DISABLED = "webhook_disabled"
 VISITOR_REPLY = "visitor_reply"
+TRANSCRIPT = "transcript"
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,9 +41,10 @@ class DigestLine:
 
 @dataclass(frozen=True, slots=True)
 class Answer:
-    """An agent's answer in a visitor's e-mail."""
+    """A message in a visitor's e-mail: an agent's answer, or (``agent_name`` None) the
+    visitor's own words, in a transcript."""
 
-    agent_name: str
+    agent_name: str | None
     text: str
     at: datetime
 
@@ -78,6 +80,10 @@ def subject(notice: Notice) -> str:
         return t.gettext("Confirm your e-mail address for Frontdesk")
     if notice.kind == INVITATION:
         return t.gettext("Your invitation to answer chats on Frontdesk")
+    if notice.kind == TRANSCRIPT:
+        return t.gettext("Your conversation with %(shop)s") % {
+            "shop": header_safe(notice.account_name, limit=40)
+        }
     if notice.kind == VISITOR_REPLY:
         return t.gettext("An answer from %(shop)s") % {
             "shop": header_safe(notice.account_name, limit=40)
@@ -136,7 +142,7 @@ def text(notice: Notice) -> str:
             answers=[
                 {
                     "time": local_time(a.at, time_zone=notice.time_zone, locale=notice.locale),
-                    "who": body_safe(a.agent_name),
+                    "who": body_safe(a.agent_name) if a.agent_name else t.gettext("You"),
                     "text": body_safe(a.text),
                 }
                 for a in notice.answers

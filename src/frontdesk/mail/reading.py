@@ -66,9 +66,11 @@ class ReceivedEmail:
     text: str  # the new words, quoted text and signature stripped
 
 
-def read_received(raw: bytes, *, envelope_sender: str | None, text_limit: int) -> ReceivedEmail:
+def read_received(
+    raw: bytes, *, envelope_sender: str | None, text_limit: int, authserv_id: str | None = None
+) -> ReceivedEmail:
     """``raw`` read; ``envelope_sender`` is SMTP's MAIL FROM where known ("" is the null
-    sender of a bounce)."""
+    sender of a bounce); ``authserv_id``: whose Authentication-Results count."""
     message = message_from_bytes(raw, policy=default)
     sender = _sender(message)
     subject = clean_text(_header(message, "subject"), limit=SUBJECT_MAX)
@@ -83,7 +85,7 @@ def read_received(raw: bytes, *, envelope_sender: str | None, text_limit: int) -
         sender_shown=clean_text(_header(message, "from"), limit=SENDER_MAX),
         subject=subject,
         automatic=_automatic(message, sender, subject, envelope_sender),
-        authentication=authentication_results(message),
+        authentication=authentication_results(message, authserv_id=authserv_id),
         text=text,
     )
 

@@ -440,6 +440,7 @@ def update_notification_settings(
     offline_email_delay: float | Unchanged | None = UNCHANGED,
     offline_push_delay: float | Unchanged | None = UNCHANGED,
     agent_defaults: Mapping[str, bool] | Unchanged = UNCHANGED,
+    visitor_transcript: bool | Unchanged = UNCHANGED,
 ) -> Account:
     """A delay ``None``: the installation's again. ``agent_defaults``: the choices new
     agents start with, merged into the current ones (agents added before keep theirs)."""
@@ -456,6 +457,8 @@ def update_notification_settings(
             account.offline_push_delay = offline_push_delay
         if agent_defaults is not UNCHANGED:
             account.agent_defaults = agent_defaults_of(account) | dict(agent_defaults)
+        if visitor_transcript is not UNCHANGED:
+            account.visitor_transcript = visitor_transcript
         return account
 
 

@@ -199,6 +199,7 @@ def close(rt: Runtime, caller: AgentCaller, conversation_id: int) -> Changed:
             conversation.closed_at = now
             if rt.settings.replies_enabled:
                 reply_addresses.revoke_of_conversation(session, rt, conversation.id)
+            visitor_emails.closed(session, rt, conversation, caller.agent_id)
             new_messages.append(
                 _system_message(
                     session,

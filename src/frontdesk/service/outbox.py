@@ -351,7 +351,7 @@ def claim_outbox(rt: Runtime, *, limit: int) -> list[ClaimedNotice]:
         for row, agent, account_name in rows:
             row.lease_until = lease_until
             row.lease_token = token
-            if row.kind is OutboxKind.VISITOR_REPLY:
+            if row.kind in (OutboxKind.VISITOR_REPLY, OutboxKind.TRANSCRIPT):
                 prepared = visitor_emails.prepare(session, rt, row, agent, now)
                 if prepared is not None:
                     claimed.append(

@@ -9,6 +9,11 @@ website since the first of them (the widget showed them). It carries a reply add
 the visitor's, so the visitor's reply comes back into the conversation
 (``frontdesk.service.replies``). Only with reply by e-mail on: an e-mail the visitor
 could not answer would send their answer nowhere.
+
+When an account wants it (``visitor_transcript``), closing a conversation queues a
+``transcript`` e-mail to its visitor instead: every message of both sides, sent whether or
+not the visitor saw them, with the waiting answers' e-mail left out (the transcript has
+them).
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from frontdesk.core.model import Locale, MessageAuthor
@@ -28,6 +33,7 @@ from frontdesk.service import reply_addresses
 from frontdesk.service.reply_addresses import NewReplyAddress
 from frontdesk.service.runtime import Runtime
 from frontdesk.store.models import (
+    Account,
     Agent,
     Conversation,
     Message,
@@ -82,6 +88,48 @@ def answered(session: Session, rt: Runtime, conversation: Conversation, answer: 
     rt.deliveries_due(session, due)
 
 
+def closed(session: Session, rt: Runtime, conversation: Conversation, agent_id: int) -> None:
+    """A conversation closed by ``agent_id``, in its transaction: its transcript queued
+    for the visitor, if the account wants transcripts and the visitor gave an address."""
+    visitor = conversation.visitor
+    wanted = session.scalar(
+        select(Account.visitor_transcript).where(Account.id == conversation.account_id)
+    )
+    if not wanted or not visitor.email:
+        return
+    now = rt.clock.now()
+    session.execute(
+        update(OutboxEmail)
+        .where(
+            OutboxEmail.conversation_id == conversation.id,
+            OutboxEmail.kind == OutboxKind.VISITOR_REPLY,
+            OutboxEmail.state == DeliveryState.PENDING,
+            OutboxEmail.attempts == 0,
+            OutboxEmail.lease_until.is_(None),
+        )
+        .values(state=DeliveryState.SUPPRESSED, next_attempt_at=None)
+        .execution_options(synchronize_session=False)
+    )
+    session.add(
+        OutboxEmail(
+            kind=OutboxKind.TRANSCRIPT,
+            account_id=conversation.account_id,
+            agent_id=agent_id,
+            email=visitor.email,
+            message_id_header=notice_message_id(
+                OutboxKind.TRANSCRIPT.value, message_id_domain(rt.settings.mail_from)
+            ),
+            state=DeliveryState.PENDING,
+            created_at=now,
+            attempts=0,
+            next_attempt_at=now,
+            conversation_id=conversation.id,
+        )
+    )
+    session.flush()
+    rt.deliveries_due(session, now)
+
+
 def on_the_website(visitor: Visitor, now: datetime) -> bool:
     return visitor.present and (visitor.present_until is None or visitor.present_until > now)
 
@@ -99,12 +147,14 @@ class VisitorEmail:
 def prepare(
     session: Session, rt: Runtime, row: OutboxEmail, agent: Agent, now: datetime
 ) -> VisitorEmail | None:
-    """At the claim: the answers the e-mail lists, its reply address made; ``None`` when
-    it is not to be sent (the visitor saw the answers, or there are none), and the row is
-    then settled as ``suppressed``."""
+    """At the claim: the answers the e-mail lists (a transcript: every message), its reply
+    address made; ``None`` when it is not to be sent (the visitor saw the answers, or
+    there are none), and the row is then settled as ``suppressed``."""
     assert row.conversation_id is not None
     conversation = session.get_one(Conversation, row.conversation_id)
     visitor = conversation.visitor
+    if row.kind is OutboxKind.TRANSCRIPT:
+        return _transcript(session, rt, row, agent, conversation)
     listed_before = session.scalar(
         select(func.max(OutboxEmail.through_message_id)).where(
             OutboxEmail.conversation_id == conversation.id,
@@ -133,19 +183,6 @@ def prepare(
         return None
     row.through_message_id = answers[-1].id
     row.email = visitor.email  # the visitor's address as it is now
-    (reply_to,) = reply_addresses.issue(
-        session,
-        rt,
-        [
-            NewReplyAddress(
-                account_id=conversation.account_id,
-                conversation_id=conversation.id,
-                party=ReplyParty.VISITOR,
-                email=visitor.email,
-                visitor_id=visitor.id,
-            )
-        ],
-    )
     return VisitorEmail(
         recipient_name=visitor.name or "",
         locale=visitor.locale or agent.locale or Locale.EN,
@@ -153,8 +190,60 @@ def prepare(
             Answer(agent_name=name, text=text, at=created_at)
             for _, text, created_at, name in answers
         ),
-        reply_to=reply_to,
+        reply_to=_reply_address(session, rt, conversation, visitor.email),
     )
+
+
+def _transcript(
+    session: Session, rt: Runtime, row: OutboxEmail, agent: Agent, conversation: Conversation
+) -> VisitorEmail | None:
+    visitor = conversation.visitor
+    said = session.execute(
+        select(Message.author, Message.text, Message.created_at, Agent.name)
+        .outerjoin(Agent, Agent.id == Message.agent_id)
+        .where(
+            Message.conversation_id == conversation.id,
+            Message.author.in_((MessageAuthor.VISITOR, MessageAuthor.AGENT)),
+        )
+        .order_by(Message.id)
+    ).all()
+    if not said or not visitor.email:
+        row.state = DeliveryState.SUPPRESSED
+        row.next_attempt_at = None
+        row.lease_until = None
+        row.lease_token = None
+        return None
+    row.email = visitor.email
+    return VisitorEmail(
+        recipient_name=visitor.name or "",
+        locale=visitor.locale or agent.locale or Locale.EN,
+        answers=tuple(
+            Answer(agent_name=name if author is MessageAuthor.AGENT else None, text=text, at=at)
+            for author, text, at, name in said
+        ),
+        reply_to=(
+            _reply_address(session, rt, conversation, visitor.email)
+            if rt.settings.replies_enabled
+            else None
+        ),
+    )
+
+
+def _reply_address(session: Session, rt: Runtime, conversation: Conversation, email: str) -> str:
+    (address,) = reply_addresses.issue(
+        session,
+        rt,
+        [
+            NewReplyAddress(
+                account_id=conversation.account_id,
+                conversation_id=conversation.id,
+                party=ReplyParty.VISITOR,
+                email=email,
+                visitor_id=conversation.visitor_id,
+            )
+        ],
+    )
+    return address
 
 
 def _came_back_since(session: Session, visitor_id: int, since: datetime) -> bool:

@@ -92,6 +92,11 @@ class Account(Base):
     # The owner's defaults of the agents' own choices (``AGENT_CHOICES``), for each agent
     # added from then on; a choice not named is on. None: all on.
     agent_defaults: Mapped[dict[str, bool] | None] = mapped_column(JSON, default=None)
+    # A closed conversation's transcript e-mailed to its visitor, when they gave an address
+    # (docs/reply-by-email.md).
+    visitor_transcript: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=text("false")
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
@@ -494,6 +499,8 @@ class OutboxKind(StrEnum):
     WEBHOOK_DISABLED = "webhook_disabled"
     # To a visitor who left: the agents' answers (docs/reply-by-email.md, continuity).
     VISITOR_REPLY = "visitor_reply"
+    # To a visitor: the conversation, when it is closed and the account wants it so.
+    TRANSCRIPT = "transcript"
 
 
 class OutboxEmail(Base):

@@ -142,4 +142,5 @@ def _settings_out(rt: Runtime, account: Account) -> NotificationSettingsOut:
         offline_push_delay=account.offline_push_delay,
         default_offline_push_delay=rt.settings.offline_push_delay,
         agent_defaults=AgentChoices(**accounts.agent_defaults_of(account)),
+        visitor_transcript=account.visitor_transcript,
     )

@@ -55,7 +55,12 @@ async def receive_mime(request: Request, rt: RuntimeDep) -> InboundAnswer:
             code="no_reply_address",
         )
     email = await anyio.to_thread.run_sync(
-        lambda: read_received(raw, envelope_sender=None, text_limit=replies.REPLY_TEXT_MAX)
+        lambda: read_received(
+            raw,
+            envelope_sender=None,
+            text_limit=replies.REPLY_TEXT_MAX,
+            authserv_id=rt.settings.inbound_authserv_id,
+        )
     )
     results = []
     for token in tokens:

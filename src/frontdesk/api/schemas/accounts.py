@@ -102,6 +102,8 @@ class NotificationSettingsOut(Response):
     default_offline_push_delay: float
     # What each agent added from now on chooses for themselves until they change it.
     agent_defaults: AgentChoices
+    # A closed conversation's transcript e-mailed to its visitor (docs/reply-by-email.md).
+    visitor_transcript: bool
 
 
 class NotificationSettingsPatch(Patch):
@@ -112,3 +114,4 @@ class NotificationSettingsPatch(Patch):
     offline_email_delay: Annotated[float, Field(gt=0, le=OFFLINE_EMAIL_DELAY_MAX)] | None = None
     offline_push_delay: Annotated[float, Field(gt=0, le=OFFLINE_EMAIL_DELAY_MAX)] | None = None
     agent_defaults: AgentChoicesPatch | None = None
+    visitor_transcript: Flag | None = None

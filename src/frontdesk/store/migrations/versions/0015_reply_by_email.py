@@ -1,4 +1,5 @@
 """reply by e-mail: reply addresses, received replies, visitors' language, visitor e-mails
+and transcripts
 
 Revision ID: 0015
 Revises: 0014
@@ -120,6 +121,12 @@ def upgrade() -> None:
     op.create_index("ix_inbound_emails_conversation_id", "inbound_emails", ["conversation_id"])
     with op.batch_alter_table("visitors", schema=None) as batch_op:
         batch_op.add_column(sa.Column("locale", sa.String(length=32), nullable=True))
+    with op.batch_alter_table("accounts", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column(
+                "visitor_transcript", sa.Boolean(), server_default=sa.text("false"), nullable=False
+            )
+        )
     with op.batch_alter_table("mail_outbox", schema=None) as batch_op:
         batch_op.add_column(sa.Column("conversation_id", _ID, nullable=True))
         batch_op.add_column(sa.Column("through_message_id", _ID, nullable=True))
@@ -139,6 +146,8 @@ def downgrade() -> None:
         batch_op.drop_constraint("fk_mail_outbox_conversation_id_conversations", type_="foreignkey")
         batch_op.drop_column("through_message_id")
         batch_op.drop_column("conversation_id")
+    with op.batch_alter_table("accounts", schema=None) as batch_op:
+        batch_op.drop_column("visitor_transcript")
     with op.batch_alter_table("visitors", schema=None) as batch_op:
         batch_op.drop_column("locale")
     op.drop_table("inbound_emails")

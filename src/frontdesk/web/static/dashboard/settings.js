@@ -1,7 +1,8 @@
 /*
  * Settings → notifications: the account's offline-message and missed-conversation e-mails,
  * their delay and the push's before them; owners and admins change them, agents only read
- * them. Owners and admins also get Settings → Webhooks (webhooks.js).
+ * them. Owners and admins also get Settings → Webhooks (webhooks.js) and the replies that
+ * came back by e-mail (replies.js).
  */
 
 import { state, ui } from "./state.js";
@@ -21,6 +22,7 @@ import {
 } from "./dom.js";
 import { api, isManager } from "./api.js";
 import { current } from "./routing.js";
+import { repliesSection } from "./replies.js";
 import { webhooksSection } from "./webhooks.js";
 
 export async function showSettings(seq) {
@@ -47,6 +49,13 @@ export async function showSettings(seq) {
     class: "switch",
     checked: settings.missed_conversation_email,
     disabled: !manager || !settings.missed_conversation_email_available,
+  });
+  const transcript = h("input", {
+    type: "checkbox",
+    role: "switch",
+    class: "switch",
+    checked: settings.visitor_transcript,
+    disabled: !manager,
   });
   const defaultDelay = settings.default_offline_email_delay;
   const chosen = settings.offline_email_delay;
@@ -112,6 +121,7 @@ export async function showSettings(seq) {
         ? t("settings.missed_hint")
         : t("settings.missed_unavailable", { plan: t(`plan.${account.plan}`) }),
     ),
+    checkField(t("settings.transcript"), transcript, t("settings.transcript_hint")),
     h(
       "div",
       { class: "field" },
@@ -167,15 +177,18 @@ export async function showSettings(seq) {
       offline_email_delay: seconds,
       offline_push_delay: pushSeconds,
       agent_defaults: Object.fromEntries(defaults.map(([name, box]) => [name, box.checked])),
+      visitor_transcript: transcript.checked,
     };
     if (settings.missed_conversation_email_available)
       body.missed_conversation_email = missed.checked;
     await submitting(form, () => api("PATCH", "/settings/notifications", body));
     showOutcome(form, t("outcome.saved"));
   });
-  const hooks = manager ? await webhooksSection() : null;
+  const [hooks, replies] = manager
+    ? await Promise.all([webhooksSection(), repliesSection()])
+    : [null, null];
   if (!current(seq)) return;
   ui.main.replaceChildren(
-    page(t("settings.title"), section(t("settings.notifications"), form), hooks),
+    page(t("settings.title"), section(t("settings.notifications"), form), hooks, replies),
   );
 }
