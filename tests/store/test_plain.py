@@ -26,6 +26,7 @@ _NEW = PlainStatement(
         missed_conversation_email=False,
         webhook_events=0,
         push_subscribed=False,
+        visitor_transcript=False,
         offline_email_delay=bindparam("delay"),
         created_at=bindparam("at"),
     )

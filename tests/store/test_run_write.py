@@ -47,6 +47,7 @@ def add_account(
                     missed_conversation_email=False,
                     webhook_events=0,
                     push_subscribed=False,
+                    visitor_transcript=False,
                     created_at=datetime.now(UTC),
                 )
                 .returning(_accounts.c.id)
@@ -161,6 +162,7 @@ def test_a_thread_writes_while_the_loop_keeps_group_committing(database: Databas
                     missed_conversation_email=False,
                     webhook_events=0,
                     push_subscribed=False,
+                    visitor_transcript=False,
                     created_at=datetime.now(UTC),
                 )
             )
@@ -221,6 +223,7 @@ _NEW_ACCOUNT = PlainStatement(
         missed_conversation_email=False,
         webhook_events=0,
         push_subscribed=False,
+        visitor_transcript=False,
         created_at=bindparam("at"),
     )
     .returning(_accounts.c.id, _accounts.c.widget_key)
