@@ -8,6 +8,7 @@ the visitor token it got when it was created. A visitor's messages are
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.orm import Session
@@ -15,6 +16,7 @@ from sqlalchemy.orm import Session
 from frontdesk.core.model import ConversationStatus, Locale, Plan
 from frontdesk.errors import NotAuthenticated, NotFound
 from frontdesk.security import VISITOR_TOKEN_PREFIX, new_token, token_digest
+from frontdesk.service import hours
 from frontdesk.service.groups import group_not_found, load_groups_of_account
 from frontdesk.service.patching import UNCHANGED, Unchanged
 from frontdesk.service.runtime import Runtime, VisitorCaller
@@ -116,14 +118,38 @@ _OPEN_CONVERSATION_GROUP = PlainStatement(
 )
 
 
-def widget_is_online(rt: Runtime, widget_key: str, *, group_id: int | None) -> bool:
+@dataclass(frozen=True, slots=True)
+class WidgetStatus:
+    """Online: an agent of the scope is online and the team is within its business hours
+    (``open``); outside them, ``back_at`` says when it is back (docs/reachability.md)."""
+
+    online: bool
+    open: bool
+    back_at: datetime | None
+
+
+def widget_status(rt: Runtime, widget_key: str, *, group_id: int | None) -> WidgetStatus:
+    now = rt.clock.now()
     with rt.database.read() as session:
         account = load_widget_account(session, widget_key)
         _check_group(session, account, group_id)
+        group = session.get(Group, group_id) if group_id is not None else None
+        within = hours.opening(hours.hours_of_scope(account, group), now)
         scope = scope_of(session, account, group_id)
-        return bool(
-            online_agent_ids(session, account_id=account.id, now=rt.clock.now(), among=scope)
-        )
+        online = bool(online_agent_ids(session, account_id=account.id, now=now, among=scope))
+        return WidgetStatus(online=online and within.open, open=within.open, back_at=within.back_at)
+
+
+def visitor_status(rt: Runtime, caller: VisitorCaller) -> WidgetStatus:
+    """``widget_status`` for a visitor's widget: of the group of their open conversation."""
+    now = rt.clock.now()
+    with rt.database.read() as session:
+        _plan, group_id, scope = _visitor_scope(session.connection(), caller, None)
+        online = bool(online_agent_ids(session, account_id=caller.account_id, now=now, among=scope))
+        account = session.get_one(Account, caller.account_id)
+        group = session.get(Group, group_id) if group_id is not None else None
+        within = hours.opening(hours.hours_of_scope(account, group), now)
+        return WidgetStatus(online=online and within.open, open=within.open, back_at=within.back_at)
 
 
 def create_visitor(

@@ -97,6 +97,9 @@ class Account(Base):
     visitor_transcript: Mapped[bool] = mapped_column(
         Boolean, default=False, server_default=text("false")
     )
+    # Business hours (``frontdesk.core.hours``, as ``hours_as_data`` writes them); None:
+    # always open (docs/reachability.md).
+    business_hours: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
@@ -174,6 +177,8 @@ class Group(Base):
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The group's own business hours; None: the account's.
+    business_hours: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
 
     members: Mapped[list[Agent]] = relationship(
         secondary="group_members", back_populates="groups", order_by="Agent.id"

@@ -21,7 +21,6 @@ from frontdesk.api.schemas.widget import (
 )
 from frontdesk.service import presence, visitor_messages_together, widget
 from frontdesk.service.patching import UNCHANGED
-from frontdesk.service.scope import online_agent_ids
 from frontdesk.service.visitor_messages import Replayed
 
 router = APIRouter(prefix="/widget/{widget_key}", tags=["widget"])
@@ -35,8 +34,10 @@ def widget_status(
     rt: RuntimeDep,
     group_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
 ) -> WidgetStatusOut:
-    """Online iff an agent of the scope (the account, or the PRO group) is online."""
-    return WidgetStatusOut(online=widget.widget_is_online(rt, widget_key, group_id=group_id))
+    """Online iff an agent of the scope (the account, or the PRO group) is online and the
+    team is within its business hours; outside them ``back_at`` says when it is back."""
+    found = widget.widget_status(rt, widget_key, group_id=group_id)
+    return WidgetStatusOut(online=found.online, open=found.open, back_at=found.back_at)
 
 
 @router.post("/visitors", status_code=status.HTTP_201_CREATED)
@@ -124,9 +125,5 @@ def visitor_heartbeat(
     ``visitor_left_after`` seconds, or the visitor counts as having left. Answers whether
     the widget is online for this visitor."""
     presence.visitor_seen(rt, visitor)
-    scope = widget.visitor_scope(rt, visitor, group_id=None)
-    with rt.database.read() as session:
-        online = online_agent_ids(
-            session, account_id=visitor.account_id, now=rt.clock.now(), among=scope
-        )
-    return WidgetStatusOut(online=bool(online))
+    found = widget.visitor_status(rt, visitor)
+    return WidgetStatusOut(online=found.online, open=found.open, back_at=found.back_at)

@@ -3,6 +3,7 @@ in front of FastAPI): the visitor, their messages and their latest conversation.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 from pydantic import Field, HttpUrl
@@ -16,6 +17,9 @@ PageUrl = Annotated[HttpUrl, Field(max_length=2048)]
 
 class WidgetStatusOut(Response):
     online: bool
+    # Within the business hours (always, without hours); outside, when the team is back.
+    open: bool = True
+    back_at: datetime | None = None
 
 
 class VisitorIn(Request):

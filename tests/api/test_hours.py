@@ -1,0 +1,117 @@
+"""Business hours through the API on a manual clock (docs/reachability.md): outside them the
+widget is offline whatever the agents' presence, and says when the team is back; a PRO
+group may have hours of its own; hours that cannot be are refused and change nothing."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from frontdesk.clock import ManualClock
+from tests.support import SignedUp, assert_error
+
+DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+def nine_to_five(clock: ManualClock) -> dict[str, Any]:
+    """09:00-17:00 every day at UTC+1 (no summer time: each test's clock starts on another
+    day, so the hours cannot depend on the weekday or the season; core/hours.py's own
+    tests cross those), but closed tomorrow, a holiday. The clock says 09:00 UTC."""
+    tomorrow = (clock.now() + timedelta(days=1)).date()
+    return {
+        "time_zone": "Etc/GMT-1",
+        "weekly": {day: ["09:00-17:00"] for day in DAYS},
+        "exceptions": {tomorrow.isoformat(): []},
+    }
+
+
+def status(account: SignedUp, group_id: int | None = None) -> dict[str, Any]:
+    query = f"?group_id={group_id}" if group_id else ""
+    response = account.client.get(f"/api/v1/widget/{account.widget_key}/status{query}")
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def go_online(agent: SignedUp) -> None:
+    response = agent.put("/me/status", {"status": "online", "device_id": "tab"})
+    assert response.status_code == 200, response.text
+
+
+def test_without_hours_the_team_is_always_open(account: SignedUp) -> None:
+    assert account.get("/settings/hours").json() == {"hours": None, "open": True, "back_at": None}
+    assert status(account) == {"online": False, "open": True, "back_at": None}
+    go_online(account)
+    assert status(account)["online"] is True
+
+
+def test_outside_its_hours_the_widget_is_offline_and_says_when_it_is_back(
+    account: SignedUp, clock: ManualClock
+) -> None:
+    go_online(account)
+    hours = nine_to_five(clock)
+    put = account.put("/settings/hours", hours)
+    assert put.status_code == 200, put.text
+    assert put.json() == {"hours": hours, "open": True, "back_at": None}
+    assert status(account) == {"online": True, "open": True, "back_at": None}
+
+    clock.advance(7 * 3600)  # 16:00 UTC, 17:00 local: closed, and tomorrow is a holiday
+    go_online(account)  # the agent stays online, the widget does not
+    after_the_holiday = (clock.now() + timedelta(days=2)).replace(hour=8)  # 09:00 local
+    assert status(account) == {
+        "online": False,
+        "open": False,
+        "back_at": after_the_holiday.isoformat().replace("+00:00", "Z"),
+    }
+    assert account.get("/settings/hours").json()["open"] is False
+
+    assert account.delete("/settings/hours").status_code == 204
+    assert status(account) == {"online": True, "open": True, "back_at": None}
+
+
+def test_impossible_hours_are_refused_and_change_nothing(
+    account: SignedUp, clock: ManualClock
+) -> None:
+    hours = nine_to_five(clock)
+    account.put("/settings/hours", hours)
+    for wrong, said in (
+        ({"time_zone": "Mars/Olympus"}, "not an IANA time zone"),
+        ({"weekly": {"monday": ["17:00-09:00"]}}, "must end after it starts"),
+        ({"weekly": {"monday": ["09:00-12:00", "11:00-13:00"]}}, "openings overlap"),
+        ({"exceptions": {"24.12.2026": []}}, "is not a date"),
+    ):
+        body = assert_error(account.put("/settings/hours", hours | wrong), 422, "invalid_hours")
+        assert said in body["message"]
+    bad_day = account.put("/settings/hours", hours | {"weekly": {"caturday": []}})
+    assert_error(bad_day, 422, "invalid_input")
+    assert account.get("/settings/hours").json()["hours"] == hours
+
+
+def test_only_owners_and_admins_set_hours(account: SignedUp, clock: ManualClock) -> None:
+    agent = account.invite()
+    assert_error(agent.put("/settings/hours", nine_to_five(clock)), 403, "not_a_manager")
+    assert agent.get("/settings/hours").json()["hours"] is None
+
+
+def test_a_pro_group_may_keep_hours_of_its_own(
+    pro_account: SignedUp, account: SignedUp, clock: ManualClock
+) -> None:
+    group = pro_account.post(
+        "/groups", {"name": "Night shift", "agent_ids": [pro_account.agent_id]}
+    )
+    assert group.status_code == 201, group.text
+    group_id = group.json()["id"]
+    go_online(pro_account)
+    pro_account.put("/settings/hours", nine_to_five(clock))
+    nights = {"time_zone": "UTC", "weekly": {day: ["00:00-08:00", "16:00-24:00"] for day in DAYS}}
+    put = pro_account.put(f"/groups/{group_id}/hours", nights)
+    assert put.status_code == 200, put.text
+
+    clock.advance(7 * 3600)  # 16:00 UTC: the account is closed, the night shift open
+    go_online(pro_account)
+    assert status(pro_account)["open"] is False
+    assert status(pro_account, group_id) == {"online": True, "open": True, "back_at": None}
+
+    assert pro_account.delete(f"/groups/{group_id}/hours").status_code == 204
+    assert status(pro_account, group_id)["open"] is False
+    assert_error(account.put("/groups/1/hours", nights), 403, "plan_lacks_feature")
