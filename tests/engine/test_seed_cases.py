@@ -257,6 +257,7 @@ def unanswered_while_online(
         conversation_id = visitor.say("Anyone?")["conversation_id"]
         if join:
             joined = owner.call("POST", f"/conversations/{conversation_id}/join")
+            assert joined.status_code == 200, joined.text  # the answer, if it is an error
             assert joined.json()["folder"] == "mine"
         laptop.wait_for("presence.changed", visitor_id=visitor.visitor_id, online=False)
     return owner, conversation_id
