@@ -153,7 +153,7 @@ class InboundReceiver:
             return read  # the verdicts of the mail server in front, named by the operator
         # Authentication-Results in an e-mail that came straight here were written by the
         # sender: only what is checked here counts.
-        return _with_authentication(read, self._checked(raw, read.sender))
+        return replace(read, authentication=self._checked(raw, read.sender))
 
     def _checked(self, raw: bytes, sender: str) -> Authentication:
         """DKIM checked here (dkimpy); DMARC passes when a passing signature's domain is
@@ -179,7 +179,3 @@ class InboundReceiver:
             from_domain
         )
         return Authentication(dkim="pass", dmarc="pass" if aligned else None)
-
-
-def _with_authentication(email: ReceivedEmail, found: Authentication) -> ReceivedEmail:
-    return replace(email, authentication=found)

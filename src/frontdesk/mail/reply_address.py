@@ -12,6 +12,8 @@ import hashlib
 import re
 import secrets
 
+from frontdesk.mail.verp import plus_tag
+
 LOCAL_PART = "reply"
 _TOKEN_LENGTH = 26  # 16 random bytes in base32, without padding
 _TOKEN = re.compile(rf"^[a-z2-7]{{{_TOKEN_LENGTH}}}$")
@@ -32,11 +34,5 @@ def reply_address(domain: str, token: str) -> str:
 def reply_token_of(domain: str, recipient: str) -> str | None:
     """The token of ``recipient`` when it has the shape of a reply address of ``domain``
     (case ignored), else ``None``; whether the token is a live one is the store's to say."""
-    local, at, their_domain = recipient.strip().strip("<>").rpartition("@")
-    if not at or their_domain.lower() != domain.lower():
-        return None
-    prefix = f"{LOCAL_PART}+"
-    if not local.lower().startswith(prefix):
-        return None
-    token = local[len(prefix) :].lower()
-    return token if _TOKEN.fullmatch(token) else None
+    token = plus_tag(LOCAL_PART, domain, recipient)
+    return token if token is not None and _TOKEN.fullmatch(token) else None

@@ -66,11 +66,19 @@ def token_of(bounce_address: str, recipient: str) -> str | None:
     bounce address's local part and domain, ignoring case, with a token after ``+``); the
     token is not checked here, see ``delivery_of_token``."""
     local, at, domain = bare_address(bounce_address).rpartition("@")
+    if not at:
+        return None
+    token = plus_tag(local, domain, recipient)
+    return token if token is not None and _TOKEN.fullmatch(token) else None
+
+
+def plus_tag(local: str, domain: str, recipient: str) -> str | None:
+    """What follows ``local+`` in ``recipient`` at ``domain`` (case ignored, lower case),
+    or ``None`` when ``recipient`` is no such address."""
     their_local, their_at, their_domain = recipient.strip().strip("<>").rpartition("@")
-    if not at or not their_at or their_domain.lower() != domain.lower():
+    if not their_at or their_domain.lower() != domain.lower():
         return None
     prefix = f"{local.lower()}+"
     if not their_local.lower().startswith(prefix):
         return None
-    token = their_local[len(prefix) :].lower()
-    return token if _TOKEN.fullmatch(token) else None
+    return their_local[len(prefix) :].lower()

@@ -35,7 +35,6 @@ from frontdesk.mail.inbound import clean_text, for_log
 from frontdesk.mail.reading import ReceivedEmail
 from frontdesk.mail.reply_address import token_hash
 from frontdesk.service import conversations
-from frontdesk.service.reply_addresses import refusal_of_token
 from frontdesk.service.runtime import AgentCaller, Runtime, VisitorCaller
 from frontdesk.service.visitor_messages import Replayed, record_visitor_message
 from frontdesk.store.models import (
@@ -100,13 +99,48 @@ def refusal_at_rcpt(rt: Runtime, token: str, envelope_sender: str) -> str | None
     """Why mail for this token is refused at RCPT (``unknown``, or the reason it was
     revoked), or ``None`` when it is taken. A revoked address's refusal is recorded for the
     account's admins (an unknown one belongs to no account: it is only logged)."""
-    reason = refusal_of_token(rt, token)
-    if reason is None:
+    with rt.database.read() as session:
+        address = session.execute(
+            select(
+                ReplyAddress.id,
+                ReplyAddress.account_id,
+                ReplyAddress.conversation_id,
+                ReplyAddress.revoked_at,
+                ReplyAddress.revoked_reason,
+            ).where(ReplyAddress.token_hash == token_hash(token))
+        ).first()
+    if address is not None and address.revoked_at is None:
         return None
     sender = clean_text(envelope_sender, limit=320).lower()
-    if reason == "unknown":
+    if address is None:
         log.warning("refused mail for an unknown reply address from %s", for_log(sender))
-        return reason
+        return "unknown"
+    reason = address.revoked_reason or "revoked"
+    with rt.database.write() as session:
+        session.add(
+            InboundEmail(
+                account_id=address.account_id,
+                reply_address_id=address.id,
+                conversation_id=address.conversation_id,
+                # Refused before its Message-ID was sent: a record of its own.
+                dedupe_key=hashlib.sha256(secrets.token_bytes(32)).hexdigest(),
+                received_at=rt.clock.now(),
+                via="smtp",
+                sender=sender,
+                sender_key=sender,
+                subject="",
+                outcome=InboundOutcome.REFUSED,
+                reason=reason,
+                detail=reason_text(reason),
+            )
+        )
+    log.warning(
+        "refused mail for a reply address of conversation %s from %s: %s",
+        address.conversation_id,
+        for_log(sender),
+        reason,
+    )
+    return reason
     with rt.database.write() as session:
         address = session.scalar(
             select(ReplyAddress).where(ReplyAddress.token_hash == token_hash(token))

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, insert, select, update
+from sqlalchemy import ColumnElement, insert, update
 from sqlalchemy.orm import Session
 
 from frontdesk.mail.reply_address import new_reply_token, reply_address, token_hash
@@ -82,19 +82,3 @@ def _revoke(session: Session, rt: Runtime, which: ColumnElement[bool], reason: s
         .where(which, _reply_addresses.c.revoked_at.is_(None))
         .values(revoked_at=rt.clock.now(), revoked_reason=reason)
     )
-
-
-def refusal_of_token(rt: Runtime, token: str) -> str | None:
-    """Why mail for this token is refused at RCPT (``unknown``, or the reason it was
-    revoked), or ``None`` when it is taken."""
-    with rt.database.read() as session:
-        row = session.execute(
-            select(ReplyAddress.revoked_at, ReplyAddress.revoked_reason).where(
-                ReplyAddress.token_hash == token_hash(token)
-            )
-        ).first()
-    if row is None:
-        return "unknown"
-    if row.revoked_at is not None:
-        return row.revoked_reason or "revoked"
-    return None

@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, and_, func, select, update
 from sqlalchemy.orm import Session
 
 from frontdesk.core.model import Locale, MessageAuthor
@@ -54,38 +54,11 @@ def answered(session: Session, rt: Runtime, conversation: Conversation, answer: 
     now = rt.clock.now()
     if not visitor.email or on_the_website(visitor, now):
         return
-    waiting = session.scalar(
-        select(OutboxEmail.id)
-        .where(
-            OutboxEmail.conversation_id == conversation.id,
-            OutboxEmail.kind == OutboxKind.VISITOR_REPLY,
-            OutboxEmail.state == DeliveryState.PENDING,
-            OutboxEmail.attempts == 0,
-            OutboxEmail.lease_until.is_(None),
-        )
-        .limit(1)
-    )
+    waiting = session.scalar(select(OutboxEmail.id).where(_waiting(conversation.id)).limit(1))
     if waiting is not None:
         return
     due = now + timedelta(seconds=rt.settings.visitor_email_delay)
-    session.add(
-        OutboxEmail(
-            kind=OutboxKind.VISITOR_REPLY,
-            account_id=conversation.account_id,
-            agent_id=answer.agent_id,
-            email=visitor.email,
-            message_id_header=notice_message_id(
-                OutboxKind.VISITOR_REPLY.value, message_id_domain(rt.settings.mail_from)
-            ),
-            state=DeliveryState.PENDING,
-            created_at=now,
-            attempts=0,
-            next_attempt_at=due,
-            conversation_id=conversation.id,
-        )
-    )
-    session.flush()
-    rt.deliveries_due(session, due)
+    _queue(session, rt, conversation, OutboxKind.VISITOR_REPLY, answer.agent_id, now, due)
 
 
 def closed(session: Session, rt: Runtime, conversation: Conversation, agent_id: int) -> None:
@@ -100,34 +73,52 @@ def closed(session: Session, rt: Runtime, conversation: Conversation, agent_id: 
     now = rt.clock.now()
     session.execute(
         update(OutboxEmail)
-        .where(
-            OutboxEmail.conversation_id == conversation.id,
-            OutboxEmail.kind == OutboxKind.VISITOR_REPLY,
-            OutboxEmail.state == DeliveryState.PENDING,
-            OutboxEmail.attempts == 0,
-            OutboxEmail.lease_until.is_(None),
-        )
+        .where(_waiting(conversation.id))
         .values(state=DeliveryState.SUPPRESSED, next_attempt_at=None)
         .execution_options(synchronize_session=False)
     )
+    _queue(session, rt, conversation, OutboxKind.TRANSCRIPT, agent_id, now, now)
+
+
+def _waiting(conversation_id: int) -> ColumnElement[bool]:
+    """The conversation's visitor e-mail of answers that waits for its time, untried."""
+    return and_(
+        OutboxEmail.conversation_id == conversation_id,
+        OutboxEmail.kind == OutboxKind.VISITOR_REPLY,
+        OutboxEmail.state == DeliveryState.PENDING,
+        OutboxEmail.attempts == 0,
+        OutboxEmail.lease_until.is_(None),
+    )
+
+
+def _queue(
+    session: Session,
+    rt: Runtime,
+    conversation: Conversation,
+    kind: OutboxKind,
+    agent_id: int,
+    now: datetime,
+    due: datetime,
+) -> None:
+    assert conversation.visitor.email is not None
     session.add(
         OutboxEmail(
-            kind=OutboxKind.TRANSCRIPT,
+            kind=kind,
             account_id=conversation.account_id,
             agent_id=agent_id,
-            email=visitor.email,
+            email=conversation.visitor.email,
             message_id_header=notice_message_id(
-                OutboxKind.TRANSCRIPT.value, message_id_domain(rt.settings.mail_from)
+                kind.value, message_id_domain(rt.settings.mail_from)
             ),
             state=DeliveryState.PENDING,
             created_at=now,
             attempts=0,
-            next_attempt_at=now,
+            next_attempt_at=due,
             conversation_id=conversation.id,
         )
     )
     session.flush()
-    rt.deliveries_due(session, now)
+    rt.deliveries_due(session, due)
 
 
 def on_the_website(visitor: Visitor, now: datetime) -> bool:
@@ -176,10 +167,7 @@ def prepare(
         on_the_website(visitor, now) or _came_back_since(session, visitor.id, answers[0].created_at)
     )
     if not answers or seen or not visitor.email:
-        row.state = DeliveryState.SUPPRESSED
-        row.next_attempt_at = None
-        row.lease_until = None
-        row.lease_token = None
+        _suppress(row)
         return None
     row.through_message_id = answers[-1].id
     row.email = visitor.email  # the visitor's address as it is now
@@ -208,10 +196,7 @@ def _transcript(
         .order_by(Message.id)
     ).all()
     if not said or not visitor.email:
-        row.state = DeliveryState.SUPPRESSED
-        row.next_attempt_at = None
-        row.lease_until = None
-        row.lease_token = None
+        _suppress(row)
         return None
     row.email = visitor.email
     return VisitorEmail(
@@ -244,6 +229,14 @@ def _reply_address(session: Session, rt: Runtime, conversation: Conversation, em
         ],
     )
     return address
+
+
+def _suppress(row: OutboxEmail) -> None:
+    """Settled without sending, for good (its lease given up with it)."""
+    row.state = DeliveryState.SUPPRESSED
+    row.next_attempt_at = None
+    row.lease_until = None
+    row.lease_token = None
 
 
 def _came_back_since(session: Session, visitor_id: int, since: datetime) -> bool:

@@ -129,27 +129,28 @@ class WidgetStatus:
 
 
 def widget_status(rt: Runtime, widget_key: str, *, group_id: int | None) -> WidgetStatus:
-    now = rt.clock.now()
     with rt.database.read() as session:
         account = load_widget_account(session, widget_key)
         _check_group(session, account, group_id)
-        group = session.get(Group, group_id) if group_id is not None else None
-        within = hours.opening(hours.hours_of_scope(account, group), now)
-        scope = scope_of(session, account, group_id)
-        online = bool(online_agent_ids(session, account_id=account.id, now=now, among=scope))
-        return WidgetStatus(online=online and within.open, open=within.open, back_at=within.back_at)
+        return _status(session, account, group_id, scope_of(session, account, group_id), rt)
 
 
 def visitor_status(rt: Runtime, caller: VisitorCaller) -> WidgetStatus:
     """``widget_status`` for a visitor's widget: of the group of their open conversation."""
-    now = rt.clock.now()
     with rt.database.read() as session:
         _plan, group_id, scope = _visitor_scope(session.connection(), caller, None)
-        online = bool(online_agent_ids(session, account_id=caller.account_id, now=now, among=scope))
         account = session.get_one(Account, caller.account_id)
-        group = session.get(Group, group_id) if group_id is not None else None
-        within = hours.opening(hours.hours_of_scope(account, group), now)
-        return WidgetStatus(online=online and within.open, open=within.open, back_at=within.back_at)
+        return _status(session, account, group_id, scope, rt)
+
+
+def _status(
+    session: Session, account: Account, group_id: int | None, scope: frozenset[int], rt: Runtime
+) -> WidgetStatus:
+    now = rt.clock.now()
+    group = session.get(Group, group_id) if group_id is not None else None
+    within = hours.opening(hours.hours_of_scope(account, group), now)
+    online = bool(online_agent_ids(session, account_id=account.id, now=now, among=scope))
+    return WidgetStatus(online=online and within.open, open=within.open, back_at=within.back_at)
 
 
 def create_visitor(
