@@ -27,6 +27,7 @@ _NEW = PlainStatement(
         webhook_events=0,
         push_subscribed=False,
         visitor_transcript=False,
+        expected_reply_time=False,
         offline_email_delay=bindparam("delay"),
         created_at=bindparam("at"),
     )

@@ -48,6 +48,7 @@ def add_account(
                     webhook_events=0,
                     push_subscribed=False,
                     visitor_transcript=False,
+                    expected_reply_time=False,
                     created_at=datetime.now(UTC),
                 )
                 .returning(_accounts.c.id)
@@ -163,6 +164,7 @@ def test_a_thread_writes_while_the_loop_keeps_group_committing(database: Databas
                     webhook_events=0,
                     push_subscribed=False,
                     visitor_transcript=False,
+                    expected_reply_time=False,
                     created_at=datetime.now(UTC),
                 )
             )
@@ -224,6 +226,7 @@ _NEW_ACCOUNT = PlainStatement(
         webhook_events=0,
         push_subscribed=False,
         visitor_transcript=False,
+        expected_reply_time=False,
         created_at=bindparam("at"),
     )
     .returning(_accounts.c.id, _accounts.c.widget_key)

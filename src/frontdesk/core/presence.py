@@ -23,22 +23,54 @@ from frontdesk.core.model import DeviceStatus
 class DeviceFacts:
     status: DeviceStatus
     connected_until: datetime
+    # When the device turns idle unless its agent does something on it: its last activity
+    # plus the account's ``agent_idle_after`` (docs/reachability.md). ``None``: it never
+    # does (idle is off, or the device does not report activity).
+    idle_at: datetime | None = None
 
 
 def device_is_connected(device: DeviceFacts, *, now: datetime) -> bool:
     return now < device.connected_until
 
 
+def device_is_idle(device: DeviceFacts, *, now: datetime) -> bool:
+    return device.idle_at is not None and device.idle_at <= now
+
+
+def counts_until(device: DeviceFacts) -> datetime:
+    """Until when a device with status online makes its agent online: the end of its
+    lease, or the moment it turns idle if that comes first."""
+    if device.idle_at is None:
+        return device.connected_until
+    return min(device.connected_until, device.idle_at)
+
+
+def device_counts(device: DeviceFacts, *, now: datetime) -> bool:
+    """Whether the device makes its agent online: status online, connected, not idle."""
+    return device.status is DeviceStatus.ONLINE and now < counts_until(device)
+
+
 def agent_is_online(*, active: bool, devices: Iterable[DeviceFacts], now: datetime) -> bool:
-    return active and any(
-        d.status is DeviceStatus.ONLINE and device_is_connected(d, now=now) for d in devices
+    return active and any(device_counts(d, now=now) for d in devices)
+
+
+def agent_is_away(*, active: bool, devices: Collection[DeviceFacts], now: datetime) -> bool:
+    """Away: not online, only because every online, connected device has been idle too
+    long (docs/reachability.md). The widget and the rules count an away agent offline."""
+    return (
+        active
+        and not agent_is_online(active=active, devices=devices, now=now)
+        and any(
+            d.status is DeviceStatus.ONLINE and device_is_connected(d, now=now) for d in devices
+        )
     )
 
 
 def online_until(devices: Iterable[DeviceFacts]) -> datetime | None:
     """When an agent stops being online if no device renews or changes: the end of the
-    longest lease among its online devices (``None``: it is not online at all)."""
-    leases = [d.connected_until for d in devices if d.status is DeviceStatus.ONLINE]
+    longest lease among its online devices, each cut short where it turns idle
+    (``None``: it is not online at all)."""
+    leases = [counts_until(d) for d in devices if d.status is DeviceStatus.ONLINE]
     return max(leases, default=None)
 
 

@@ -100,6 +100,15 @@ class Account(Base):
     # Business hours (``frontdesk.core.hours``, as ``hours_as_data`` writes them); None:
     # always open (docs/reachability.md).
     business_hours: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    # Seconds without activity on every online device after which an agent is away,
+    # counted offline (docs/reachability.md); None: off.
+    agent_idle_after: Mapped[float | None] = mapped_column(Float, default=None)
+    # Within business hours, nobody online for this long raises an alert; None: off.
+    alert_nobody_online_after: Mapped[float | None] = mapped_column(Float, default=None)
+    # The widget shows the median first-response time of the last 7 days (opt-in).
+    expected_reply_time: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=text("false")
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
@@ -223,6 +232,13 @@ class Device(Base):
     # device that never says is taken as looking. The unserved-conversation reminder goes
     # only to agents none of whose online devices is looking (docs/push.md).
     looking: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
+    # The agent's last activity on it (input, the tab shown), as its client reports it;
+    # None: a client that does not report activity, never idle.
+    last_active_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    # When it turns idle without further activity: ``last_active_at`` plus the account's
+    # ``agent_idle_after``, kept here so that the sweep and the scope queries can ask the
+    # database (``frontdesk.core.presence.counts_until``); None: never.
+    idle_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
 
     __table_args__ = (
         UniqueConstraint("agent_id", "device_key", name="uq_devices_agent_id_device_key"),
@@ -506,6 +522,8 @@ class OutboxKind(StrEnum):
     VISITOR_REPLY = "visitor_reply"
     # To a visitor: the conversation, when it is closed and the account wants it so.
     TRANSCRIPT = "transcript"
+    # To an owner or admin: somebody could not be told (docs/reachability.md).
+    ALERT = "alert"
 
 
 class OutboxEmail(Base):
@@ -543,6 +561,10 @@ class OutboxEmail(Base):
         ForeignKey("conversations.id", ondelete="CASCADE"), default=None
     )
     through_message_id: Mapped[int | None] = mapped_column(Id, default=None)
+    # An alert's e-mail to an owner or admin (docs/reachability.md).
+    alert_id: Mapped[int | None] = mapped_column(
+        ForeignKey("alerts.id", ondelete="CASCADE"), default=None
+    )
 
     __table_args__ = (
         Index("ix_mail_outbox_state_next_attempt_at", "state", "next_attempt_at"),
@@ -799,3 +821,31 @@ class InstallationSecret(Base):
 def table_of(model: type[Base]) -> Table:
     """The Core table of a model, for the plain statements of the hot paths."""
     return cast(Table, model.__table__)
+
+
+class Alert(Base):
+    """Somebody could not be told, or soon cannot: a cause (``frontdesk.core.alerts``) in
+    a subject (the account, a group, the installation's mail server). Owners and admins
+    are told once per open alert; a repeat only counts (docs/reachability.md)."""
+
+    __tablename__ = "alerts"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    cause: Mapped[str] = mapped_column(String(40))
+    subject: Mapped[str] = mapped_column(String(100))
+    # ``cause:subject`` while open, None once cleared: at most one open alert per cause
+    # and subject, whichever process raises it.
+    open_key: Mapped[str | None] = mapped_column(String(160), default=None)
+    raised_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    occurrences: Mapped[int] = mapped_column(Integer, default=1)
+    details: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    cleared_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    # What cleared it: ``resolved`` (the cause ended) or ``dismissed`` (an owner or admin).
+    cleared_by: Mapped[str | None] = mapped_column(String(40), default=None)
+
+    __table_args__ = (
+        UniqueConstraint("account_id", "open_key", name="uq_alerts_account_id_open_key"),
+        Index("ix_alerts_account_id_id", "account_id", "id"),
+    )
