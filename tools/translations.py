@@ -22,6 +22,69 @@ TEMPLATE = LOCALES / "frontdesk.pot"
 Text = str | tuple[str, ...]
 
 GERMAN: dict[str, Text] = {
+    "Your Frontdesk notifications come to this address now": (
+        "Ihre Frontdesk-Benachrichtigungen kommen jetzt an diese Adresse"
+    ),
+    "The e-mail address of your Frontdesk login was changed": (
+        "Die E-Mail-Adresse Ihres Frontdesk-Logins wurde geändert"
+    ),
+    "A test notification from Frontdesk": "Eine Testbenachrichtigung von Frontdesk",
+    (
+        "This address is now the login and the notification address of an agent of "
+        "%(shop)s on the Frontdesk at %(site)s."
+    ): (
+        "Diese Adresse ist jetzt die Login- und Benachrichtigungsadresse eines Agenten von "
+        "%(shop)s auf dem Frontdesk unter %(site)s."
+    ),
+    "This short e-mail shows that mail reaches it; there is nothing to do.": (
+        "Diese kurze E-Mail zeigt, dass Post sie erreicht; Sie müssen nichts tun."
+    ),
+    (
+        "If you did not expect it, somebody gave this address as theirs: tell the owner of "
+        "%(shop)s."
+    ): (
+        "Wenn Sie sie nicht erwartet haben, hat jemand diese Adresse als seine angegeben: "
+        "sagen Sie es dem Inhaber von %(shop)s."
+    ),
+    (
+        "The e-mail address of your agent login of %(shop)s on the Frontdesk at %(site)s "
+        "was changed from this address to %(email)s."
+    ): (
+        "Die E-Mail-Adresse Ihres Agenten-Logins von %(shop)s auf dem Frontdesk unter "
+        "%(site)s wurde von dieser Adresse auf %(email)s geändert."
+    ),
+    (
+        "Your login and your notifications go to the new address from now on, and nothing "
+        "more comes to this one. If you made the change, there is nothing to do."
+    ): (
+        "Ihr Login und Ihre Benachrichtigungen gehen ab jetzt an die neue Adresse, und an "
+        "diese kommt nichts mehr. Wenn Sie die Änderung vorgenommen haben, müssen Sie nichts "
+        "tun."
+    ),
+    (
+        "If it was not you, somebody else knows your password. Log in with the new address "
+        "and your password, set your address back and choose a new password; if you "
+        "cannot, ask an owner or an admin of %(shop)s to deactivate your agent at once."
+    ): (
+        "Wenn Sie es nicht waren, kennt jemand anderes Ihr Passwort. Melden Sie sich mit der "
+        "neuen Adresse und Ihrem Passwort an, stellen Sie Ihre Adresse zurück und wählen Sie "
+        "ein neues Passwort; wenn das nicht geht, bitten Sie einen Inhaber oder Admin von "
+        "%(shop)s, Ihren Agenten sofort zu deaktivieren."
+    ),
+    (
+        "You asked for a test notification: e-mail from the Frontdesk at %(site)s reaches "
+        "this address."
+    ): (
+        "Sie haben eine Testbenachrichtigung angefordert: E-Mails vom Frontdesk unter "
+        "%(site)s erreichen diese Adresse."
+    ),
+    (
+        "Your profile shows whether this e-mail was accepted and what each of your browsers "
+        "and phones answered to its test push."
+    ): (
+        "Ihr Profil zeigt, ob diese E-Mail angenommen wurde und was jeder Ihrer Browser und "
+        "jedes Ihrer Telefone auf den Test-Push geantwortet hat."
+    ),
     "An answer from %(shop)s": "Eine Antwort von %(shop)s",
     "Your conversation with %(shop)s": "Ihr Gespräch mit %(shop)s",
     "Here is your conversation with %(shop)s in the chat on its website.": (
@@ -183,6 +246,67 @@ GERMAN: dict[str, Text] = {
 
 # Czech has three plural forms: 1; 2 to 4; 0 and 5 and more.
 CZECH: dict[str, Text] = {
+    "Your Frontdesk notifications come to this address now": (
+        "Vaše oznámení z Frontdesku nyní chodí na tuto adresu"
+    ),
+    "The e-mail address of your Frontdesk login was changed": (
+        "E-mailová adresa vašeho přihlášení do Frontdesku byla změněna"
+    ),
+    "A test notification from Frontdesk": "Testovací oznámení z Frontdesku",
+    (
+        "This address is now the login and the notification address of an agent of "
+        "%(shop)s on the Frontdesk at %(site)s."
+    ): (
+        "Tato adresa je nyní přihlašovací adresou a adresou pro oznámení agenta %(shop)s "
+        "ve Frontdesku na %(site)s."
+    ),
+    "This short e-mail shows that mail reaches it; there is nothing to do.": (
+        "Tento krátký e-mail ukazuje, že na ni pošta dorazí; nemusíte nic dělat."
+    ),
+    (
+        "If you did not expect it, somebody gave this address as theirs: tell the owner of "
+        "%(shop)s."
+    ): (
+        "Pokud jste ho nečekali, někdo uvedl tuto adresu jako svou: řekněte to vlastníkovi "
+        "%(shop)s."
+    ),
+    (
+        "The e-mail address of your agent login of %(shop)s on the Frontdesk at %(site)s "
+        "was changed from this address to %(email)s."
+    ): (
+        "E-mailová adresa vašeho přihlášení agenta %(shop)s ve Frontdesku na %(site)s byla "
+        "změněna z této adresy na %(email)s."
+    ),
+    (
+        "Your login and your notifications go to the new address from now on, and nothing "
+        "more comes to this one. If you made the change, there is nothing to do."
+    ): (
+        "Vaše přihlášení a oznámení od teď patří nové adrese a na tuto už nic nepřijde. "
+        "Pokud jste změnu provedli vy, nemusíte nic dělat."
+    ),
+    (
+        "If it was not you, somebody else knows your password. Log in with the new address "
+        "and your password, set your address back and choose a new password; if you "
+        "cannot, ask an owner or an admin of %(shop)s to deactivate your agent at once."
+    ): (
+        "Pokud jste to nebyli vy, zná vaše heslo někdo jiný. Přihlaste se novou adresou a "
+        "svým heslem, vraťte svou adresu a zvolte nové heslo; pokud to nejde, požádejte "
+        "vlastníka nebo správce %(shop)s, aby vašeho agenta ihned deaktivoval."
+    ),
+    (
+        "You asked for a test notification: e-mail from the Frontdesk at %(site)s reaches "
+        "this address."
+    ): (
+        "Požádali jste o testovací oznámení: e-maily z Frontdesku na %(site)s na tuto "
+        "adresu docházejí."
+    ),
+    (
+        "Your profile shows whether this e-mail was accepted and what each of your browsers "
+        "and phones answered to its test push."
+    ): (
+        "Váš profil ukazuje, zda byl tento e-mail přijat a co na testovací push odpověděl "
+        "každý z vašich prohlížečů a telefonů."
+    ),
     "An answer from %(shop)s": "Odpověď od %(shop)s",
     "Your conversation with %(shop)s": "Vaše konverzace s %(shop)s",
     "Here is your conversation with %(shop)s in the chat on its website.": (

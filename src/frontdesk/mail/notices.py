@@ -28,6 +28,9 @@ DIGEST = "digest"
 WEBHOOK_DISABLED = "webhook_disabled"
 VISITOR_REPLY = "visitor_reply"
 TRANSCRIPT = "transcript"
+ADDRESS_TEST = "address_test"
+ADDRESS_CHANGED = "address_changed"
+TEST_NOTIFICATION = "test_notification"
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +75,8 @@ class Notice:
     # A visitor's e-mail: the agents' answers, and the address replies go to.
     answers: tuple[Answer, ...] = ()
     reply_to: str | None = None
+    # An old address's notice: the address the agent has now.
+    new_email: str = ""
 
 
 def subject(notice: Notice) -> str:
@@ -80,6 +85,12 @@ def subject(notice: Notice) -> str:
         return t.gettext("Confirm your e-mail address for Frontdesk")
     if notice.kind == INVITATION:
         return t.gettext("Your invitation to answer chats on Frontdesk")
+    if notice.kind == ADDRESS_TEST:
+        return t.gettext("Your Frontdesk notifications come to this address now")
+    if notice.kind == ADDRESS_CHANGED:
+        return t.gettext("The e-mail address of your Frontdesk login was changed")
+    if notice.kind == TEST_NOTIFICATION:
+        return t.gettext("A test notification from Frontdesk")
     if notice.kind == TRANSCRIPT:
         return t.gettext("Your conversation with %(shop)s") % {
             "shop": header_safe(notice.account_name, limit=40)
@@ -148,6 +159,7 @@ def text(notice: Notice) -> str:
                 for a in notice.answers
             ],
             replies=notice.reply_to is not None,
+            new_email=header_safe(notice.new_email, limit=320),
         )
     )
     return body_safe(rendered)

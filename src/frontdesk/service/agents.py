@@ -31,7 +31,7 @@ from frontdesk.service.accounts import (
 )
 from frontdesk.service.events import AgentDeactivated
 from frontdesk.service.groups import load_groups_of_account, require_groups
-from frontdesk.service.outbox import new_address
+from frontdesk.service.outbox import changed_address, new_address
 from frontdesk.service.patching import UNCHANGED, Unchanged, or_none
 from frontdesk.service.presence import settle_and_describe
 from frontdesk.service.runtime import AgentCaller, Runtime
@@ -218,9 +218,10 @@ def update_me(
         if email is not UNCHANGED:
             ensure_email_free(session, email, except_agent_id=agent.id)
             if email_key(email) != agent.email_key:
+                old_email, old_proven = agent.email, agent.email_confirmed_at is not None
                 agent.email = email
                 agent.email_key = email_key(email)
-                new_address(session, rt, agent, OutboxKind.CONFIRM_ADDRESS)
+                changed_address(session, rt, agent, old_email=old_email, old_proven=old_proven)
                 reply_addresses.revoke_of_agent(session, rt, agent.id, reason="email_changed")
             else:
                 agent.email = email  # the same address, written otherwise

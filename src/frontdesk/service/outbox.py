@@ -99,6 +99,32 @@ def new_address(
     _queue(session, rt, agent, kind, now, sender_name=sender_name)
 
 
+def changed_address(
+    session: Session, rt: Runtime, agent: Agent, *, old_email: str, old_proven: bool
+) -> None:
+    """In the transaction that changes ``agent``'s address (already set): notifications
+    and the login move to it at once, and it gets a short e-mail at once, so that a typo or
+    a full mailbox shows in the checklist within seconds (docs/reachability.md). When the
+    installation asks for proof, that e-mail is the confirmation link; otherwise a test.
+    The old address, if it was proven, is told what it was changed to, so a stolen session
+    cannot quietly take an agent's notifications elsewhere."""
+    now = rt.clock.now()
+    if rt.settings.confirm_addresses:
+        agent.email_confirmed_at = None
+        _require_account_may_mail(session, rt, agent.account_id, but=agent.id)
+        _queue(session, rt, agent, OutboxKind.CONFIRM_ADDRESS, now)
+    else:
+        agent.email_confirmed_at = now
+        _queue(session, rt, agent, OutboxKind.ADDRESS_TEST, now)
+    if old_proven:
+        _queue(session, rt, agent, OutboxKind.ADDRESS_CHANGED, now, email=old_email)
+
+
+def queue_test_email(session: Session, rt: Runtime, agent: Agent, now: datetime) -> OutboxEmail:
+    """The e-mail of a test notification, to the agent's present address."""
+    return _queue(session, rt, agent, OutboxKind.TEST_NOTIFICATION, now)
+
+
 def resend_confirmation(rt: Runtime, caller: AgentCaller) -> None:
     """``POST /me/confirmation``: the link once more, to the agent's present address."""
     now = rt.clock.now()
@@ -181,13 +207,15 @@ def _queue(
     *,
     sender_name: str | None = None,
     due: datetime | None = None,
+    email: str | None = None,
 ) -> OutboxEmail:
+    """``email``: to another address than the agent's present one (its old one)."""
     domain = message_id_domain(rt.settings.mail_from)
     row = OutboxEmail(
         kind=kind,
         account_id=agent.account_id,
         agent_id=agent.id,
-        email=agent.email,
+        email=email or agent.email,
         sender_name=sender_name,
         message_id_header=notice_message_id(kind.value, domain),
         state=DeliveryState.PENDING,
@@ -392,6 +420,8 @@ def claim_outbox(rt: Runtime, *, limit: int) -> list[ClaimedNotice]:
                         dashboard_url=dashboard_link(base_url),
                         endpoint_url=_endpoint_shown(endpoint),
                         reason=(endpoint.disabled_reason or "") if endpoint is not None else "",
+                        # An old address is told the present one (docs/reachability.md).
+                        new_email=agent.email if row.kind is OutboxKind.ADDRESS_CHANGED else "",
                     ),
                 )
             )

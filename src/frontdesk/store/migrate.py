@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 # The newest migration's revision; tests/store/test_database.py holds it to Alembic's head.
-SCHEMA_HEAD = "0017"
+SCHEMA_HEAD = "0018"
 # An arbitrary constant that names "Frontdesk schema migration" among advisory locks.
 _MIGRATION_LOCK_KEY = 0x46_44_4D_49_47  # "FDMIG"
 

@@ -524,6 +524,13 @@ class OutboxKind(StrEnum):
     TRANSCRIPT = "transcript"
     # To an owner or admin: somebody could not be told (docs/reachability.md).
     ALERT = "alert"
+    # To a changed address when the installation asks no proof: a short test, so that a
+    # typo or a full mailbox shows at once (docs/reachability.md, the checklist).
+    ADDRESS_TEST = "address_test"
+    # To the address an agent had before changing it: what it was changed to.
+    ADDRESS_CHANGED = "address_changed"
+    # The e-mail of "Send me a test notification" (``test_notifications``).
+    TEST_NOTIFICATION = "test_notification"
 
 
 class OutboxEmail(Base):
@@ -848,4 +855,30 @@ class Alert(Base):
     __table_args__ = (
         UniqueConstraint("account_id", "open_key", name="uq_alerts_account_id_open_key"),
         Index("ix_alerts_account_id_id", "account_id", "id"),
+    )
+
+
+class NotificationTest(Base):
+    """An agent's "send me a test notification" (docs/reachability.md): when it was asked,
+    the e-mail it queued (or why none), and what each push service answered."""
+
+    __tablename__ = "test_notifications"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"))
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The address the e-mail was for, and its row; None with ``email_skipped`` saying why.
+    email: Mapped[str] = mapped_column(String(320))
+    outbox_id: Mapped[int | None] = mapped_column(
+        ForeignKey("mail_outbox.id", ondelete="SET NULL"), default=None
+    )
+    email_skipped: Mapped[str | None] = mapped_column(String(40), default=None)
+    # One ``{subscription_id, device_name, result, status, answer}`` per subscription
+    # pushed to; None until the pushes are answered.
+    pushes: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, default=None)
+
+    __table_args__ = (
+        Index("ix_test_notifications_agent_id_id", "agent_id", "id"),
+        Index("ix_test_notifications_account_id", "account_id"),
     )
