@@ -208,6 +208,16 @@ class Settings(BaseSettings):
     unconfirmed_account_emails: int = Field(default=5, ge=0, le=10_000)
     # The least time between two confirmation e-mails to one agent ("send it again").
     confirmation_resend_after: NonNegativeFloat = 60.0
+    # The least time between two "send me a test notification" of one agent: each is an
+    # e-mail and a push to every browser and phone of theirs (docs/reachability.md).
+    test_notification_every: NonNegativeFloat = 30.0
+    # The reachability checklist shows the sender domain's SPF, DKIM and DMARC as
+    # ``frontdesk mail check`` sees them: looked up at most once per mail_check_cache_for
+    # in each process, each lookup given mail_check_timeout, asking mail_check_nameserver
+    # (HOST[:PORT]; unset: this machine's resolver).
+    mail_check_cache_for: PositiveFloat = 3600.0
+    mail_check_timeout: PositiveFloat = 3.0
+    mail_check_nameserver: str | None = None
     # Notification e-mails per agent and per account in any email_cap_window; beyond
     # either cap the agent's e-mails are held and go out as one digest when the window
     # that filled the cap has passed. 0: no cap.
