@@ -11,10 +11,12 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from sqlalchemy import select
 
 from frontdesk.cli import main
 from frontdesk.security import PasswordHasher
 from frontdesk.store.database import Database
+from frontdesk.store.models import OutboxEmail, OutboxKind
 from tests.mailsink import Caught, MailSink
 from tests.support import (
     Agent,
@@ -129,6 +131,11 @@ def test_a_changed_address_is_unproven_again_and_the_old_link_proves_nothing(
     assert changed.status_code == 200, changed.text
     assert changed.json()["email_confirmed"] is False
     (second,) = sink.wait_for(1, to=new_email)
+    assert second.message["Subject"] == "Confirm your e-mail address for Frontdesk"
+    # The old address was proven: it is told what it was changed to.
+    (notice,) = [c for c in sink.wait_for(2, to=old_email) if c is not first]
+    assert notice.message["Subject"] == "The e-mail address of your Frontdesk login was changed"
+    assert new_email in notice.text
 
     with proving_server.http() as http:
         stale = http.post("/auth/confirm-address", json={"token": link_token(first)})
@@ -139,6 +146,28 @@ def test_a_changed_address_is_unproven_again_and_the_old_link_proves_nothing(
     assert not is_confirmed(owner)
     confirm(proving_server, link_token(second))
     assert is_confirmed(owner)
+
+
+def test_an_unproven_old_address_is_told_nothing(
+    proving_server: LiveServer, sink: MailSink
+) -> None:
+    owner = live_sign_up(proving_server)
+    sink.wait_for(1, to=owner.email)
+    new_email = "moved-" + owner.email
+    changed = owner.call("PATCH", "/me", {"email": new_email, "current_password": "owner-password"})
+    assert changed.status_code == 200, changed.text
+    sink.wait_for(1, to=new_email)
+    # The confirmation link was the only e-mail the unproven address was ever given.
+    with proving_server.runtime.database.read() as session:
+        kinds = session.execute(
+            select(OutboxEmail.email, OutboxEmail.kind)
+            .where(OutboxEmail.agent_id == owner.agent_id)
+            .order_by(OutboxEmail.id)
+        ).all()
+    assert [tuple(k) for k in kinds] == [
+        (owner.email, OutboxKind.CONFIRM_ADDRESS),
+        (new_email, OutboxKind.CONFIRM_ADDRESS),
+    ]
 
 
 def test_an_account_nobody_proved_makes_few_e_mails_and_resends_wait(
