@@ -20,6 +20,7 @@ from frontdesk.core.notifications import (
     explain_for_agent,
     smtp_reply,
 )
+from frontdesk.core.reachability import ItemKey, Problem
 
 LOCALES = Path(__file__).resolve().parents[2] / "src/frontdesk/web/static/locales"
 
@@ -86,6 +87,21 @@ def test_the_dashboard_has_words_for_every_code_in_every_language(locale: Locale
         english = dashboard_words(Locale.EN)
         same = [key for key in wanted if words[key] == english[key] and len(english[key]) > 12]
         assert same == []
+
+
+@pytest.mark.parametrize("locale", list(Locale))
+def test_the_dashboard_says_each_checklist_item_and_what_to_do_in_every_language(
+    locale: Locale,
+) -> None:
+    words = dashboard_words(locale)
+    wanted = [f"reachability.item.{k.value}" for k in ItemKey] + [
+        f"reachability.problem.{p.value}" for p in Problem
+    ]
+    missing = [key for key in wanted if not words.get(key, "").strip()]
+    assert missing == []
+    if locale is not Locale.EN:
+        english = dashboard_words(Locale.EN)
+        assert [key for key in wanted if words[key] == english[key]] == []
 
 
 @pytest.mark.parametrize(

@@ -1,7 +1,7 @@
 /*
  * The profile: the agent's details, language and time zone, their own e-mail notifications,
- * push notifications (push.js), password and sessions, and the warnings of an unconfirmed
- * or bouncing address.
+ * push notifications (push.js), password and sessions, the warnings of an unconfirmed
+ * or bouncing address, and the "can I be reached?" checklist (reachability.js).
  */
 
 import { CONFIG, LANGUAGE_NAMES } from "./config.js";
@@ -22,6 +22,7 @@ import {
 } from "./dom.js";
 import { api } from "./api.js";
 import { pushSection } from "./push.js";
+import { myReachability } from "./reachability.js";
 import { endSession } from "./session.js";
 import { renderShell } from "./shell.js";
 import { current, route } from "./routing.js";
@@ -30,10 +31,11 @@ export async function showProfile(seq) {
   ui.main.replaceChildren(
     page(t("profile.title"), h("p", { class: "muted", text: t("list.loading") })),
   );
-  const [me, mine, subscriptions] = await Promise.all([
+  const [me, mine, subscriptions, reachable] = await Promise.all([
     api("GET", "/me"),
     api("GET", "/me/notifications"),
     api("GET", "/me/push-subscriptions"),
+    api("GET", "/me/reachability"),
   ]);
   if (!current(seq)) return;
   state.me = me;
@@ -48,6 +50,7 @@ export async function showProfile(seq) {
       section(t("profile.details"), profileForm(me)),
       section(t("profile.my_notifications"), myNotificationsForm(mine)),
       section(t("profile.push"), ...pushSection(mine, subscriptions)),
+      section(t("reachability.title"), ...myReachability(reachable)),
       section(t("profile.password"), passwordForm()),
       section(t("profile.sessions"), sessionsForm()),
     ),

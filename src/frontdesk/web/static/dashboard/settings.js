@@ -1,8 +1,9 @@
 /*
  * Settings → notifications: the account's offline-message and missed-conversation e-mails,
  * their delay and the push's before them; owners and admins change them, agents only read
- * them. Owners and admins also get Settings → Webhooks (webhooks.js) and the replies that
- * came back by e-mail (replies.js).
+ * them. Owners and admins also get the team's "can we be reached?" checklist
+ * (reachability.js), Settings → Webhooks (webhooks.js) and the replies that came back by
+ * e-mail (replies.js).
  */
 
 import { state, ui } from "./state.js";
@@ -22,6 +23,7 @@ import {
 } from "./dom.js";
 import { api, isManager } from "./api.js";
 import { current } from "./routing.js";
+import { teamReachability } from "./reachability.js";
 import { repliesSection } from "./replies.js";
 import { webhooksSection } from "./webhooks.js";
 
@@ -184,11 +186,17 @@ export async function showSettings(seq) {
     await submitting(form, () => api("PATCH", "/settings/notifications", body));
     showOutcome(form, t("outcome.saved"));
   });
-  const [hooks, replies] = manager
-    ? await Promise.all([webhooksSection(), repliesSection()])
-    : [null, null];
+  const [team, hooks, replies] = manager
+    ? await Promise.all([teamReachability(), webhooksSection(), repliesSection()])
+    : [null, null, null];
   if (!current(seq)) return;
   ui.main.replaceChildren(
-    page(t("settings.title"), section(t("settings.notifications"), form), hooks, replies),
+    page(
+      t("settings.title"),
+      section(t("settings.notifications"), form),
+      team ? section(t("reachability.team_title"), team) : null,
+      hooks,
+      replies,
+    ),
   );
 }
