@@ -113,6 +113,8 @@ def serve(host: str, port: int, log_level: str) -> None:
         # Who the client is, is frontdesk.api.clients' to say, from trusted_proxies only.
         proxy_headers=False,
         timeout_graceful_shutdown=max(1, round(settings.shutdown_timeout)),
+        ws_ping_interval=settings.ws_ping_interval,
+        ws_ping_timeout=settings.ws_ping_timeout,
         **UVICORN_WEBSOCKET_OPTIONS,
     )
 

@@ -93,6 +93,11 @@ class Settings(BaseSettings):
     # A mobile app in the background heartbeats over REST; twice a 30 s heartbeat interval
     # tolerates one lost heartbeat before the device counts as gone.
     agent_device_timeout: PositiveFloat = 60.0
+    # Every socket is pinged this often and closed when the pong has not come within
+    # ws_ping_timeout: a laptop closed without a goodbye (a "hard disconnect") is offline
+    # at most ws_ping_interval + ws_ping_timeout after its last sign (docs/reachability.md).
+    ws_ping_interval: PositiveFloat = 20.0
+    ws_ping_timeout: PositiveFloat = 20.0
     smtp_retry_base: PositiveFloat = 30.0
     smtp_retry_for: PositiveFloat = 172_800.0
     # PostgreSQL: the connections each process keeps open, and how many more it may open

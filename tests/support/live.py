@@ -75,6 +75,8 @@ def serving(
             port=port,
             log_level="warning",
             proxy_headers=False,
+            ws_ping_interval=settings.ws_ping_interval,
+            ws_ping_timeout=settings.ws_ping_timeout,
             **UVICORN_WEBSOCKET_OPTIONS,
         )
     )
