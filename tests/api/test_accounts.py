@@ -116,6 +116,9 @@ def test_notification_settings_start_as_the_help_article_says(account: SignedUp)
         },
         # No transcript e-mails to visitors until an owner switches them on.
         "visitor_transcript": False,
+        "agent_idle_after": None,
+        "alert_nobody_online_after": None,
+        "expected_reply_time": False,
     }
 
 

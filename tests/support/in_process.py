@@ -107,7 +107,7 @@ def agents_of(caller: SignedUp) -> list[dict[str, Any]]:
 def agent_in(caller: SignedUp, agent_id: int) -> dict[str, Any]:
     """The agent's profile as the list shows it (its presence left out)."""
     (agent,) = [a for a in agents_of(caller) if a["id"] == agent_id]
-    return {key: value for key, value in agent.items() if key not in ("online", "devices")}
+    return {key: value for key, value in agent.items() if key not in ("online", "state", "devices")}
 
 
 @dataclass

@@ -414,6 +414,14 @@ def get_account(rt: Runtime, caller: AgentCaller) -> Account:
         return load_account(session, caller)
 
 
+def agent_idle_after(rt: Runtime, caller: AgentCaller) -> float | None:
+    """The account's ``agent_idle_after`` (docs/reachability.md)."""
+    with rt.database.read() as session:
+        return session.scalar(
+            select(Account.agent_idle_after).where(Account.id == caller.account_id)
+        )
+
+
 def update_account(
     rt: Runtime,
     caller: AgentCaller,
@@ -441,9 +449,14 @@ def update_notification_settings(
     offline_push_delay: float | Unchanged | None = UNCHANGED,
     agent_defaults: Mapping[str, bool] | Unchanged = UNCHANGED,
     visitor_transcript: bool | Unchanged = UNCHANGED,
+    agent_idle_after: float | Unchanged | None = UNCHANGED,
+    alert_nobody_online_after: float | Unchanged | None = UNCHANGED,
+    expected_reply_time: bool | Unchanged = UNCHANGED,
 ) -> Account:
     """A delay ``None``: the installation's again. ``agent_defaults``: the choices new
-    agents start with, merged into the current ones (agents added before keep theirs)."""
+    agents start with, merged into the current ones (agents added before keep theirs).
+    ``agent_idle_after`` ``None``: nobody is ever away; a change applies to every device
+    at once (``presence.idle_after_changed``)."""
     require_manager(caller)
     with rt.database.write() as session:
         account = load_account(session, caller)
@@ -459,6 +472,17 @@ def update_notification_settings(
             account.agent_defaults = agent_defaults_of(account) | dict(agent_defaults)
         if visitor_transcript is not UNCHANGED:
             account.visitor_transcript = visitor_transcript
+        if alert_nobody_online_after is not UNCHANGED:
+            account.alert_nobody_online_after = alert_nobody_online_after
+        if expected_reply_time is not UNCHANGED:
+            account.expected_reply_time = expected_reply_time
+        if agent_idle_after is not UNCHANGED and agent_idle_after != account.agent_idle_after:
+            account.agent_idle_after = agent_idle_after
+            session.flush()
+            # Presence reaches the engine, whose webhooks ask this module who manages.
+            from frontdesk.service.presence import idle_after_changed
+
+            idle_after_changed(session, rt, account.id, agent_idle_after)
         return account
 
 

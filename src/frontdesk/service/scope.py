@@ -12,7 +12,16 @@ from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Select, bindparam, select
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Connection,
+    Select,
+    and_,
+    bindparam,
+    or_,
+    select,
+)
 from sqlalchemy.orm import Session
 
 from frontdesk.core.model import DeviceStatus, Plan
@@ -55,6 +64,16 @@ _GROUP_MEMBERS = PlainStatement(
 )
 
 
+def device_counts_at(now: datetime | BindParameter[datetime]) -> ColumnElement[bool]:
+    """``frontdesk.core.presence.device_counts`` as SQL: a device that makes its agent
+    online at ``now`` (status online, its lease running, not idle)."""
+    return and_(
+        Device.status == DeviceStatus.ONLINE,
+        Device.connected_until > now,
+        or_(Device.idle_at.is_(None), Device.idle_at > now),
+    )
+
+
 def scope_is_online(
     connection: Connection, *, account_id: int, plan: Plan, group_id: int | None, now: datetime
 ) -> bool:
@@ -75,8 +94,7 @@ _ACCOUNT_ONLINE = PlainStatement(
     .where(
         Agent.account_id == bindparam("account_id"),
         Agent.active.is_(True),
-        Device.status == DeviceStatus.ONLINE,
-        Device.connected_until > bindparam("now"),
+        device_counts_at(bindparam("now")),
     )
     .limit(1)
 )
@@ -88,8 +106,7 @@ _GROUP_ONLINE = PlainStatement(
         Agent.account_id == bindparam("account_id"),
         Agent.active.is_(True),
         GroupMember.group_id == bindparam("group_id"),
-        Device.status == DeviceStatus.ONLINE,
-        Device.connected_until > bindparam("now"),
+        device_counts_at(bindparam("now")),
     )
     .limit(1)
 )
@@ -116,8 +133,7 @@ def _online_in_accounts(*columns: Any) -> Select[Any]:
         .where(
             Agent.account_id.in_(bindparam("account_ids", expanding=True)),
             Agent.active.is_(True),
-            Device.status == DeviceStatus.ONLINE,
-            Device.connected_until > bindparam("now"),
+            device_counts_at(bindparam("now")),
         )
         .distinct()
     )
@@ -152,8 +168,7 @@ def online_agent_ids(
         .where(
             Agent.account_id == account_id,
             Agent.active.is_(True),
-            Device.status == DeviceStatus.ONLINE,
-            Device.connected_until > now,
+            device_counts_at(now),
         )
         .distinct()
     )
@@ -200,7 +215,7 @@ def online_history(
         pending = agent_transition(
             was_online=agent.online,
             active=agent.active,
-            devices=[DeviceFacts(d.status, d.connected_until) for d in devices],
+            devices=[DeviceFacts(d.status, d.connected_until, d.idle_at) for d in devices],
             now=now,
         )
         if pending is not None:

@@ -143,4 +143,7 @@ def _settings_out(rt: Runtime, account: Account) -> NotificationSettingsOut:
         default_offline_push_delay=rt.settings.offline_push_delay,
         agent_defaults=AgentChoices(**accounts.agent_defaults_of(account)),
         visitor_transcript=account.visitor_transcript,
+        agent_idle_after=account.agent_idle_after,
+        alert_nobody_online_after=account.alert_nobody_online_after,
+        expected_reply_time=account.expected_reply_time,
     )

@@ -83,6 +83,7 @@ def list_agents(caller: AgentDep, rt: RuntimeDep) -> list[AgentPresenceOut]:
             AgentPresenceOut(
                 **agent_out(agent).model_dump(),
                 online=agent.active and any(d.online for d in device_outs),
+                state=presence.presence_state(agent.active, devices[agent.id], now=now),
                 devices=device_outs,
             )
         )

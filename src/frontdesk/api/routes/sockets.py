@@ -189,6 +189,12 @@ async def _agent_socket(websocket: WebSocket, opening: _Opening) -> None:
         )
 
         async def on_frame(frame: dict[str, Any]) -> dict[str, Any] | None:
+            if frame.get("type") == "activity":
+                # The agent did something here: not idle (docs/reachability.md).
+                await anyio.to_thread.run_sync(
+                    lambda: presence.device_active(rt, caller, device_key=device_id)
+                )
+                return {"type": "activity"}
             if frame.get("type") == "visibility":
                 visible = frame.get("visible")
                 if not isinstance(visible, bool):
@@ -200,7 +206,7 @@ async def _agent_socket(websocket: WebSocket, opening: _Opening) -> None:
                 )
                 return {"type": "visibility", "visible": visible}
             if frame.get("type") != "status":
-                return _error("unknown_frame", "frames: ping, status, visibility")
+                return _error("unknown_frame", "frames: ping, status, visibility, activity")
             new_status = frame.get("status")
             if new_status not in (DeviceStatus.ONLINE.value, DeviceStatus.OFFLINE.value):
                 return _error("invalid_status", "status is online or offline")

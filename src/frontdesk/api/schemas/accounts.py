@@ -13,6 +13,8 @@ from frontdesk.core.model import Locale, Plan
 
 # The longest delay an account may choose: a day. Longer would no longer be a notification.
 OFFLINE_EMAIL_DELAY_MAX = 86_400.0
+# Idle and nobody-online thresholds: fractions of a second for tests, at most a day.
+IDLE_AFTER_MAX = 86_400.0
 
 
 class OwnerIn(Request):
@@ -104,10 +106,24 @@ class NotificationSettingsOut(Response):
     agent_defaults: AgentChoices
     # A closed conversation's transcript e-mailed to its visitor (docs/reply-by-email.md).
     visitor_transcript: bool
+    # Seconds without activity on every online device after which an agent is away and
+    # counted offline; null: off (docs/reachability.md).
+    agent_idle_after: float | None
+    # Within business hours, nobody online for this many seconds raises an alert; null: off.
+    alert_nobody_online_after: float | None
+    # The widget shows the median first-response time of the last 7 days.
+    expected_reply_time: bool
 
 
 class NotificationSettingsPatch(Patch):
-    nullable = frozenset({"offline_email_delay", "offline_push_delay"})
+    nullable = frozenset(
+        {
+            "offline_email_delay",
+            "offline_push_delay",
+            "agent_idle_after",
+            "alert_nobody_online_after",
+        }
+    )
 
     offline_message_email: Flag | None = None
     missed_conversation_email: Flag | None = None
@@ -115,3 +131,6 @@ class NotificationSettingsPatch(Patch):
     offline_push_delay: Annotated[float, Field(gt=0, le=OFFLINE_EMAIL_DELAY_MAX)] | None = None
     agent_defaults: AgentChoicesPatch | None = None
     visitor_transcript: Flag | None = None
+    agent_idle_after: Annotated[float, Field(gt=0, le=IDLE_AFTER_MAX)] | None = None
+    alert_nobody_online_after: Annotated[float, Field(gt=0, le=IDLE_AFTER_MAX)] | None = None
+    expected_reply_time: Flag | None = None

@@ -4,7 +4,7 @@ own notification choices, and the zone an agent reads times in."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, Field, StringConstraints
@@ -62,6 +62,9 @@ class AgentPresenceOut(AgentOut):
     """An agent with its presence: online iff active and some device is ``online``."""
 
     online: bool
+    # online; away: only idle devices would make the agent online (counted offline);
+    # offline (docs/reachability.md).
+    state: Literal["online", "away", "offline"]
     devices: list[DeviceOut]
 
 

@@ -4,7 +4,7 @@ heartbeats that keep it online."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import StringConstraints
 
@@ -22,8 +22,13 @@ class DeviceOut(Response):
     kind: DeviceKind
     status: DeviceStatus
     last_seen_at: datetime
-    # Whether this device makes its agent online now: status online and still connected.
+    # Whether this device makes its agent online now: status online, still connected and
+    # not idle.
     online: bool
+    # Status online and connected, but no activity for the account's agent_idle_after.
+    idle: bool
+    # The agent's last activity on it, as its client reported it; null: never reported.
+    last_active_at: datetime | None
 
 
 class StatusIn(Request):
@@ -34,8 +39,16 @@ class StatusIn(Request):
 class HeartbeatIn(Request):
     kind: DeviceKind
     status: DeviceStatus
+    # The agent did something on the device since the last heartbeat (an app in the
+    # foreground): it is not idle (docs/reachability.md).
+    active: bool = False
 
 
 class PresenceOut(Response):
     online: bool
+    # online; away: only idle devices would make you online, and the widget and the rules
+    # count you offline; offline.
+    state: Literal["online", "away", "offline"]
+    # The account's agent_idle_after in seconds; null: nobody is ever away.
+    idle_after: float | None
     devices: list[DeviceOut]

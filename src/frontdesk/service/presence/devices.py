@@ -13,12 +13,20 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from frontdesk.core.model import DeviceKind, DeviceStatus
-from frontdesk.core.presence import DeviceFacts, PresenceChange, agent_is_online, agent_transition
+from frontdesk.core.presence import (
+    DeviceFacts,
+    PresenceChange,
+    agent_is_away,
+    agent_is_online,
+    agent_transition,
+    device_is_connected,
+)
+from frontdesk.core.presence import device_is_idle as core_device_is_idle
 from frontdesk.errors import Conflict
 from frontdesk.service import notifications
 from frontdesk.service.presence.recording import PresenceEvent, announced, record_transition
 from frontdesk.service.runtime import AgentCaller, Runtime
-from frontdesk.store.models import Agent, Device
+from frontdesk.store.models import Account, Agent, Device
 
 if TYPE_CHECKING:
     from frontdesk.service.presence.sockets import DeviceRow
@@ -57,8 +65,15 @@ def set_status(
 
 
 def heartbeat(
-    rt: Runtime, caller: AgentCaller, *, device_key: str, kind: DeviceKind, status: DeviceStatus
+    rt: Runtime,
+    caller: AgentCaller,
+    *,
+    device_key: str,
+    kind: DeviceKind,
+    status: DeviceStatus,
+    active: bool = False,
 ) -> DeviceChange:
+    """``active``: the agent did something on the device since its last heartbeat."""
     with rt.database.write() as session:
         now = rt.clock.now()  # once the write has begun (docs/presence.md, one clock)
         lapsed = _record_lapse(session, rt, caller, now)
@@ -68,6 +83,8 @@ def heartbeat(
         device.kind = kind
         device.status = status
         _heartbeat(device, now, rt.agent_device_timeout)
+        if active:
+            _mark_active(session, caller, device, now)
         return _settle_devices(session, rt, caller, now, lapsed)
 
 
@@ -83,6 +100,55 @@ def socket_status(
             device.status = status
             device.last_seen_at = now
         return _settle_devices(session, rt, caller, now, lapsed)
+
+
+def device_active(rt: Runtime, caller: AgentCaller, *, device_key: str) -> DeviceChange:
+    """The agent did something on this device (typed, clicked, brought the tab into view),
+    as its client reports it: the device is not idle for ``agent_idle_after`` from now, and
+    an agent who was away is online again (docs/reachability.md)."""
+    with rt.database.write() as session:
+        now = rt.clock.now()  # once the write has begun (docs/presence.md, one clock)
+        lapsed = _record_lapse(session, rt, caller, now)
+        device = _device(session, caller.agent_id, device_key)
+        if device is not None:
+            _mark_active(session, caller, device, now)
+        return _settle_devices(session, rt, caller, now, lapsed)
+
+
+def _mark_active(session: Session, caller: AgentCaller, device: Device, now: datetime) -> None:
+    idle_after = session.scalar(
+        select(Account.agent_idle_after).where(Account.id == caller.account_id)
+    )
+    device.last_active_at = now
+    device.idle_at = _idle_at(now, idle_after)
+
+
+def idle_after_changed(
+    session: Session, rt: Runtime, account_id: int, idle_after: float | None
+) -> list[PresenceEvent]:
+    """The account's ``agent_idle_after`` changed: each device that reports activity turns
+    idle that long after its last activity, but not before now (nobody is made away in
+    the past, before the setting said so); its agents are settled and what they recorded
+    is described for the caller to announce."""
+    now = rt.clock.now()
+    agents = session.scalars(
+        select(Agent).where(Agent.account_id == account_id).order_by(Agent.id)
+    ).all()
+    events: list[PresenceEvent] = []
+    for agent in agents:
+        devices = devices_of(session, agent.id)
+        for device in devices:
+            if device.last_active_at is not None:
+                idle_at = _idle_at(device.last_active_at, idle_after)
+                device.idle_at = None if idle_at is None else max(idle_at, now)
+        session.flush()
+        if (event := settle_agent(session, rt, agent, now, devices)) is not None:
+            events.append(event)
+    return announced(session, rt, events)
+
+
+def _idle_at(active_at: datetime, idle_after: float | None) -> datetime | None:
+    return None if idle_after is None else active_at + timedelta(seconds=idle_after)
 
 
 def device_looking(rt: Runtime, caller: AgentCaller, *, device_key: str, looking: bool) -> None:
@@ -114,6 +180,25 @@ def devices_by_agent(rt: Runtime, agent_ids: Collection[int]) -> dict[int, list[
 
 def device_is_online(device: Device, *, now: datetime) -> bool:
     return agent_is_online(active=True, devices=[_facts(device)], now=now)
+
+
+def device_is_idle(device: Device, *, now: datetime) -> bool:
+    """Status online and connected, but idle: what makes an agent away."""
+    facts = _facts(device)
+    return (
+        device.status is DeviceStatus.ONLINE
+        and device_is_connected(facts, now=now)
+        and core_device_is_idle(facts, now=now)
+    )
+
+
+def presence_state(active: bool, devices: Collection[Device], *, now: datetime) -> str:
+    """``online``, ``away`` (only idle devices would make the agent online) or
+    ``offline``, as the widget and the rules count it."""
+    facts = [_facts(d) for d in devices]
+    if agent_is_online(active=active, devices=facts, now=now):
+        return "online"
+    return "away" if agent_is_away(active=active, devices=facts, now=now) else "offline"
 
 
 def settle_agent(
@@ -183,7 +268,9 @@ def _heartbeat(device: Device, now: datetime, lease: timedelta) -> None:
 
 
 def _facts(device: Device) -> DeviceFacts:
-    return DeviceFacts(status=device.status, connected_until=device.connected_until)
+    return DeviceFacts(
+        status=device.status, connected_until=device.connected_until, idle_at=device.idle_at
+    )
 
 
 def _device(session: Session, agent_id: int, device_key: str) -> Device | None:

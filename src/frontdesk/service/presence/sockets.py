@@ -142,6 +142,7 @@ def _agent_sockets_changed(
                     connected_until=now,
                     last_heartbeat_at=None,
                     socket_id=None,
+                    idle_at=None,
                 )
             device.kind = change.kind
             device.status = change.status
@@ -201,6 +202,7 @@ class DeviceRow:
     connected_until: datetime
     last_heartbeat_at: datetime | None
     socket_id: str | None
+    idle_at: datetime | None  # read only: activity is written elsewhere (devices.py)
     changed: bool = False
 
 
@@ -215,7 +217,7 @@ def _settle_row(
     transition = agent_transition(
         was_online=agent.online,
         active=agent.active,
-        devices=[DeviceFacts(status=d.status, connected_until=d.connected_until) for d in devices],
+        devices=[DeviceFacts(d.status, d.connected_until, d.idle_at) for d in devices],
         now=now,
     )
     if transition is not None:
@@ -299,6 +301,7 @@ _DEVICES_OF_AGENTS = PlainStatement(
         _devices.c.connected_until,
         _devices.c.last_heartbeat_at,
         _devices.c.socket_id,
+        _devices.c.idle_at,
     )
     .where(_devices.c.agent_id.in_(bindparam("agent_ids", expanding=True)))
     .order_by(_devices.c.id)

@@ -11,13 +11,14 @@ from datetime import datetime
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from frontdesk.core.model import ConversationStatus, DeviceStatus
+from frontdesk.core.model import ConversationStatus
 from frontdesk.core.presence import PresenceChange, visitor_transition
 from frontdesk.service import notifications
 from frontdesk.service.events import PresenceChanged
 from frontdesk.service.presence.devices import settle_agent
 from frontdesk.service.presence.recording import VISITOR_PRESENCE_CHANGED, PresenceEvent, announced
 from frontdesk.service.runtime import Runtime
+from frontdesk.service.scope import device_counts_at
 from frontdesk.store.models import Agent, Conversation, Device, PresenceChangeRow, Visitor
 
 # How many agents or visitors one sweep transaction settles at most; the next sweep
@@ -35,11 +36,7 @@ def sweep(rt: Runtime) -> list[PresenceEvent]:
             .where(Agent.online.is_(True))
             .where(
                 ~select(Device.id)
-                .where(
-                    Device.agent_id == Agent.id,
-                    Device.status == DeviceStatus.ONLINE,
-                    Device.connected_until > now,
-                )
+                .where(Device.agent_id == Agent.id, device_counts_at(now))
                 .exists()
             )
             .order_by(Agent.id)
@@ -121,23 +118,26 @@ def next_sweep_at(rt: Runtime) -> datetime | None:
     """When the next lease of someone online or on the website runs out."""
     now = rt.clock.now()
     # Only leases still running count: one that ended while the same agent holds another
-    # is no reason to sweep again (and would make the sweep spin).
+    # is no reason to sweep again (and would make the sweep spin). A device turning idle
+    # ends what it counts for as a lease does.
     with rt.database.read() as session:
+        counting = (Agent.online.is_(True), device_counts_at(now))
         agent_lease = session.scalar(
             select(func.min(Device.connected_until))
             .join(Agent, Agent.id == Device.agent_id)
-            .where(
-                Agent.online.is_(True),
-                Device.status == DeviceStatus.ONLINE,
-                Device.connected_until > now,
-            )
+            .where(*counting)
+        )
+        idle_at = session.scalar(
+            select(func.min(Device.idle_at))
+            .join(Agent, Agent.id == Device.agent_id)
+            .where(*counting)
         )
         # A visitor still present is one to record as gone at its lease's end, even
         # if that end has passed (it ran out while the last sweep was under way).
         visitor_lease = session.scalar(
             select(func.min(Visitor.present_until)).where(Visitor.present.is_(True))
         )
-    leases = [t for t in (agent_lease, visitor_lease) if t is not None]
+    leases = [t for t in (agent_lease, idle_at, visitor_lease) if t is not None]
     return min(leases, default=None)
 
 

@@ -118,16 +118,20 @@ function agentRow(agent) {
     ),
   );
   const online = agent.active && agent.online;
+  const away = agent.active && !online && agent.state === "away";
   return h(
     "tr",
     { class: agent.active ? null : "inactive", dataset: { agentId: String(agent.id) } },
     h(
       "td",
       {},
-      h("span", { class: `presence-dot ${online ? "on" : "off"}`, "aria-hidden": "true" }),
       h("span", {
-        class: "visually-hidden",
-        text: online ? t("agents.is_online") : t("agents.is_offline"),
+        class: `presence-dot ${online ? "on" : away ? "away" : "off"}`,
+        "aria-hidden": "true",
+      }),
+      h("span", {
+        class: away ? "presence-away" : "visually-hidden",
+        text: online ? t("agents.is_online") : away ? t("agents.is_away") : t("agents.is_offline"),
       }),
     ),
     h(

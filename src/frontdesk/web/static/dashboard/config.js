@@ -14,6 +14,8 @@ export const FOLDER_PAGE = 100;
 export const REFRESH_DEBOUNCE_MS = 150;
 // Below uvicorn's 20 s ping timeout, so idle proxies never see a silent socket.
 export const PING_EVERY_MS = 25_000;
+// Activity is reported at most this often (a third of agent_idle_after if shorter).
+export const ACTIVITY_EVERY_MS = 30_000;
 // Another device's lease can lapse without any frame (the agent stays online), so the
 // list of this agent's devices is read again this often.
 export const DEVICES_EVERY_MS = 30_000;

@@ -162,14 +162,32 @@ export function renderPresence() {
   }
 }
 
+function deviceNames(devices) {
+  return devices.map((d) => `${t(`device.${d.kind}`)} (${d.device_id})`).join(", ");
+}
+
 export function renderDevices() {
   if (!ui.devices) return;
   const others = state.devices.filter((d) => d.online && d.device_id !== state.deviceId);
+  const away = state.presenceState === "away";
   ui.devices.replaceChildren();
-  ui.devices.classList.toggle("warn", others.length > 0 && state.desiredStatus === "offline");
+  ui.devices.classList.toggle(
+    "warn",
+    away || (others.length > 0 && state.desiredStatus === "offline"),
+  );
+  if (away) {
+    // Which devices would make the agent online, and why they do not (docs/reachability.md).
+    const idle = state.devices.filter((d) => d.idle);
+    ui.devices.append(
+      t("presence.away", {
+        devices: deviceNames(idle),
+        minutes: Math.max(1, Math.round((state.idleAfter || 0) / 60)),
+      }),
+    );
+    return;
+  }
   if (!others.length) return;
-  const names = others.map((d) => `${t(`device.${d.kind}`)} (${d.device_id})`).join(", ");
-  ui.devices.append(t("presence.also_online", { devices: names }));
+  ui.devices.append(t("presence.also_online", { devices: deviceNames(others) }));
   if (state.desiredStatus === "offline") ui.devices.append(` — ${t("presence.still_online")}`);
 }
 
@@ -187,6 +205,8 @@ export async function refreshDevices() {
   try {
     const presence = await api("GET", "/me/status");
     state.devices = presence.devices;
+    state.presenceState = presence.state;
+    state.idleAfter = presence.idle_after;
     renderDevices();
   } catch {
     // The next frame or the next 30 s tick tries again.

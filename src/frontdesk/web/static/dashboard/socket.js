@@ -5,7 +5,14 @@
  */
 
 import { onConversationCreated, onMessageCreated } from "./alerts.js";
-import { API, KEYS, PING_EVERY_MS, RECONNECT_DELAYS_S, store } from "./config.js";
+import {
+  ACTIVITY_EVERY_MS,
+  API,
+  KEYS,
+  PING_EVERY_MS,
+  RECONNECT_DELAYS_S,
+  store,
+} from "./config.js";
 import { live, state } from "./state.js";
 import { loadAgents } from "./api.js";
 import { endSession } from "./session.js";
@@ -88,7 +95,45 @@ function sendVisibility() {
   send({ type: "visibility", visible: document.visibilityState !== "hidden" });
 }
 
-document.addEventListener("visibilitychange", sendVisibility);
+document.addEventListener("visibilitychange", () => {
+  sendVisibility();
+  if (document.visibilityState !== "hidden") noteActivity();
+});
+
+// Activity: the agent typed, clicked, scrolled or brought the tab into view. The server
+// makes an agent away when every online device has had none for the account's
+// agent_idle_after (docs/reachability.md), so it is reported at most every 30 s, or a
+// third of that threshold if shorter; loading the page counts.
+let activityPending = true;
+let activitySentAt = 0;
+let activityTimer = 0;
+
+function activityEveryMs() {
+  const idleAfter = state.idleAfter;
+  return idleAfter
+    ? Math.min(ACTIVITY_EVERY_MS, Math.max(100, (idleAfter * 1000) / 3))
+    : ACTIVITY_EVERY_MS;
+}
+
+function noteActivity() {
+  activityPending = true;
+  const wait = activitySentAt + activityEveryMs() - Date.now();
+  if (wait <= 0) sendActivity();
+  else if (!activityTimer) activityTimer = setTimeout(sendActivity, wait);
+}
+
+function sendActivity() {
+  clearTimeout(activityTimer);
+  activityTimer = 0;
+  if (activityPending && send({ type: "activity" })) {
+    activityPending = false;
+    activitySentAt = Date.now();
+  }
+}
+
+for (const type of ["keydown", "pointerdown", "pointermove", "wheel", "touchstart", "focus"]) {
+  window.addEventListener(type, noteActivity, { passive: true, capture: true });
+}
 
 export function setDesiredStatus(status) {
   state.desiredStatus = status;
@@ -119,11 +164,14 @@ function onFrame(text) {
       // Whether the agent can see this tab: a conversation left unserved reminds by push
       // only agents none of whose dashboards is in view (docs/push.md).
       sendVisibility();
+      // Activity while the socket was away (or the page's loading) is reported now.
+      sendActivity();
       refreshDevices();
       // Whatever happened while the socket was away was not announced to this page.
       scheduleRefresh();
       break;
     case "visibility":
+    case "activity":
       break;
     case "status":
       state.confirmedStatus = frame.status;
@@ -133,8 +181,19 @@ function onFrame(text) {
       if (frame.agent_id !== undefined) {
         if (state.me && frame.agent_id === state.me.id) refreshDevices();
         const agent = state.agents.find((a) => a.id === frame.agent_id);
-        if (agent) agent.online = frame.online;
-        if (state.screen === "agents") renderAgentRows();
+        if (agent) {
+          agent.online = frame.online;
+          // Offline or away: the list's next read says which.
+          agent.state = frame.online
+            ? "online"
+            : agent.state === "online"
+              ? "offline"
+              : agent.state;
+        }
+        if (state.screen === "agents") {
+          renderAgentRows();
+          if (!frame.online) loadAgents().then(renderAgentRows, () => {});
+        }
       }
       // Visitors arriving or leaving change the lists; an agent coming online can call off
       // an offline e-mail, which the open conversation's "Who was told, and how" shows.

@@ -18,6 +18,10 @@ export const state = {
   connection: "connecting",
   reconnectInSeconds: 0,
   devices: [],
+  // online, away or offline as the server counts this agent (GET /me/status), and the
+  // account's idle threshold in seconds (null: nobody is ever away).
+  presenceState: "offline",
+  idleAfter: null,
   folder: "unserved",
   lists: { unserved: null, mine: null, served: null, closed: null },
   conversationId: null,
