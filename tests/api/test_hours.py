@@ -7,8 +7,12 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from fastapi.testclient import TestClient
+
+from frontdesk.api.app import create_app
 from frontdesk.clock import ManualClock
-from tests.support import SignedUp, assert_error
+from frontdesk.service.runtime import Runtime
+from tests.support import SignedUp, assert_error, new_visitor, sign_up
 
 DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
@@ -115,3 +119,47 @@ def test_a_pro_group_may_keep_hours_of_its_own(
     assert pro_account.delete(f"/groups/{group_id}/hours").status_code == 204
     assert status(pro_account, group_id)["open"] is False
     assert_error(account.put("/groups/1/hours", nights), 403, "plan_lacks_feature")
+
+
+def test_a_widget_socket_says_when_the_team_closes_and_when_it_opens(
+    runtime: Runtime, clock: ManualClock
+) -> None:
+    """No agent changes anything: the socket wakes itself at the closing moment (on the
+    manual clock, which the test moves past it) and tells the visitor, with when the team
+    is back; and again at the opening."""
+    with TestClient(create_app(runtime)) as client:  # with its lifespan: the sockets' parts
+        account = sign_up(client)
+        local_now = clock.now() + timedelta(hours=1)  # 10:00 at UTC+1
+        closes = (local_now + timedelta(minutes=1)).strftime("%H:%M")
+        hours = {
+            "time_zone": "Etc/GMT-1",
+            "weekly": {day: ["00:00-" + closes, "23:00-24:00"] for day in DAYS},
+        }
+        assert account.put("/settings/hours", hours).status_code == 200
+        clock.advance(59.9)  # 0.1 s before the close
+        go_online(account)
+        visitor = new_visitor(client, account.widget_key)
+        protocols = ["frontdesk", f"frontdesk.token.{visitor.token}"]
+        with client.websocket_connect(
+            f"/api/v1/widget/ws?widget_key={account.widget_key}", subprotocols=protocols
+        ) as widget:
+            assert widget.receive_json() == {
+                "type": "widget.status",
+                "online": True,
+                "open": True,
+                "back_at": None,
+            }
+            clock.advance(0.2)  # past the close
+            closed = widget.receive_json()
+            reopens = (clock.now().replace(second=0, microsecond=0) + timedelta(hours=13)).replace(
+                minute=0
+            )
+            assert closed == {
+                "type": "widget.status",
+                "online": False,
+                "open": False,
+                "back_at": reopens.isoformat(),
+            }
+            clock.advance((reopens - clock.now()).total_seconds() + 0.01)
+            go_online(account)  # the lease of an hour ago is long gone
+            assert widget.receive_json()["online"] is True

@@ -128,7 +128,12 @@ def test_the_widget_status_follows_the_agents_live(live_server: LiveServer) -> N
     owner = live_sign_up(live_server)
     visitor = new_live_visitor(live_server, owner.widget_key)
     with visitor.socket() as widget:
-        assert widget.wait_for("widget.status") == {"type": "widget.status", "online": False}
+        assert widget.wait_for("widget.status") == {
+            "type": "widget.status",
+            "online": False,
+            "open": True,
+            "back_at": None,
+        }
         with owner.socket("laptop") as dashboard:
             dashboard.wait_for("hello")
             assert widget.wait_for("widget.status")["online"] is True
@@ -227,7 +232,12 @@ def test_a_pro_group_widget_follows_its_members_only(live_server: LiveServer) ->
     seller = owner.invite(group_ids=[group_id])
     visitor = new_live_visitor(live_server, owner.widget_key)
     with visitor.socket(group_id=group_id) as widget:
-        assert widget.wait_for("widget.status") == {"type": "widget.status", "online": False}
+        assert widget.wait_for("widget.status") == {
+            "type": "widget.status",
+            "online": False,
+            "open": True,
+            "back_at": None,
+        }
         with owner.socket("owner-laptop") as outsider:
             outsider.wait_for("hello")
             # The owner is not in Sales: the Sales widget stays offline.

@@ -12,6 +12,7 @@ from frontdesk.core.hours import (
     HoursError,
     hours_as_data,
     is_open,
+    next_change,
     next_opening,
     parse_hours,
 )
@@ -124,3 +125,26 @@ def test_impossible_hours_are_refused_with_what_is_wrong(
 ) -> None:
     with pytest.raises(HoursError, match=said):
         parse_hours(zone, weekly, exceptions)
+
+
+def test_the_next_change_is_the_close_while_open_and_the_opening_while_closed() -> None:
+    """What a widget's socket waits for to say the team opened or closed."""
+    hours = prague(**{"2026_12_24": ["09:00-12:00"], "2026_12_25": []})
+    # Monday 7 December 2026, 10:00 CET: open until 17:00 CET (16:00 UTC).
+    assert next_change(hours, utc(2026, 12, 7, 9, 0)) == utc(2026, 12, 7, 16, 0)
+    # At the close: closed, back on Tuesday at 09:00.
+    assert next_change(hours, utc(2026, 12, 7, 16, 0)) == utc(2026, 12, 8, 8, 0)
+    # Christmas Eve closes at noon; Christmas Day is a holiday; back on the 28th (Monday).
+    assert next_change(hours, utc(2026, 12, 24, 9, 0)) == utc(2026, 12, 24, 11, 0)
+    assert next_change(hours, utc(2026, 12, 24, 11, 0)) == utc(2026, 12, 28, 8, 0)
+    # Summer: Monday 6 July 2026, 16:59 CEST closes at 17:00 CEST (15:00 UTC).
+    assert next_change(hours, utc(2026, 7, 6, 14, 59)) == utc(2026, 7, 6, 15, 0)
+
+
+def test_an_opening_until_midnight_changes_at_midnight_and_asking_then_says_open() -> None:
+    hours = parse_hours("Etc/GMT-1", {"monday": ["20:00-24:00"], "tuesday": ["00:00-02:00"]})
+    # Monday 7 December 2026 22:00 local (21:00 UTC): the next change is midnight local.
+    midnight = next_change(hours, utc(2026, 12, 7, 21, 0))
+    assert midnight == utc(2026, 12, 7, 23, 0)
+    assert is_open(hours, midnight)
+    assert next_change(hours, midnight) == utc(2026, 12, 8, 1, 0)

@@ -98,6 +98,20 @@ def next_opening(hours: BusinessHours, at: datetime) -> datetime | None:
     return None
 
 
+def next_change(hours: BusinessHours, at: datetime) -> datetime | None:
+    """The next moment after ``at`` (aware) when the team may open or close, in UTC: the
+    end of the opening it is in, else the next opening; ``None`` when closed for longer
+    than ``LOOK_AHEAD_DAYS``. (An opening ending at midnight followed by one from midnight
+    is no change; asking again at that moment says so.)"""
+    if not is_open(hours, at):
+        return next_opening(hours, at)
+    zone = zone_of(hours.time_zone)
+    local = at.astimezone(zone)
+    minute = local.hour * 60 + local.minute
+    current = next(o for o in hours.openings_on(local.date()) if o.start <= minute < o.end)
+    return _local_moment(local.date(), current.end, zone).astimezone(UTC)
+
+
 def parse_hours(
     time_zone: str,
     weekly: Mapping[str, Sequence[str]],

@@ -13,7 +13,9 @@ from datetime import datetime
 from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.orm import Session
 
+from frontdesk.core.hours import BusinessHours
 from frontdesk.core.model import ConversationStatus, Locale, Plan
+from frontdesk.core.plans import group_that_applies
 from frontdesk.errors import NotAuthenticated, NotFound
 from frontdesk.security import VISITOR_TOKEN_PREFIX, new_token, token_digest
 from frontdesk.service import hours
@@ -63,12 +65,25 @@ def visitor_scope(rt: Runtime, caller: VisitorCaller, *, group_id: int | None) -
         return scope
 
 
-def visitor_widget(
-    rt: Runtime, caller: VisitorCaller, *, group_id: int | None
-) -> tuple[frozenset[int], bool]:
-    """What a visitor's socket greets with: the scope (``visitor_scope``) and whether an
-    agent of it is online now. In plain statements, as every socket of a reconnect storm
-    asks it."""
+@dataclass(frozen=True, slots=True)
+class VisitorWidget:
+    """What a visitor's socket greets with and then keeps up to date: the scope
+    (``visitor_scope``), whether an agent of it is online now, and the business hours that
+    apply (``None``: always open)."""
+
+    scope: frozenset[int]
+    members_online: bool
+    hours: BusinessHours | None
+
+    def status(self, members_online: bool, now: datetime) -> WidgetStatus:
+        within = hours.opening(self.hours, now)
+        return WidgetStatus(
+            online=members_online and within.open, open=within.open, back_at=within.back_at
+        )
+
+
+def visitor_widget(rt: Runtime, caller: VisitorCaller, *, group_id: int | None) -> VisitorWidget:
+    """``VisitorWidget`` in plain statements, as every socket of a reconnect storm asks it."""
     with rt.database.read() as session:
         connection = session.connection()
         plan, group_id, scope = _visitor_scope(connection, caller, group_id)
@@ -79,7 +94,16 @@ def visitor_widget(
             group_id=group_id,
             now=rt.clock.now(),
         )
-        return scope, online
+        # JSON, which plain statements do not convert.
+        data = None
+        applies = group_that_applies(plan, group_id)
+        if applies is not None:
+            data = session.scalar(select(Group.business_hours).where(Group.id == applies))
+        if data is None:
+            data = session.scalar(
+                select(Account.business_hours).where(Account.id == caller.account_id)
+            )
+        return VisitorWidget(scope, online, hours.read_hours(data))
 
 
 def _visitor_scope(

@@ -28,6 +28,7 @@ from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from frontdesk.api.live import sessions_ended_by
 from frontdesk.api.schemas.common import WIDGET_KEY_PATTERN
+from frontdesk.core.hours import next_change
 from frontdesk.core.model import DeviceKind, DeviceStatus
 from frontdesk.errors import FrontdeskError
 from frontdesk.realtime.hub import (
@@ -52,6 +53,12 @@ CLOSE_TOO_SLOW = 1013
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_TOO_MANY = 4429
 CLOSE_BAD_REQUEST = 4400
+# A visitor socket wakes itself when its business hours open or close: this long after the
+# moment, so that the clock is past it; at most this long at a time, so that a clock that
+# moved (a suspended host) is caught up with.
+HOURS_CHANGE_SLACK = 0.05
+HOURS_RECHECK_AT_MOST = 3600.0
+HOURS_TICK = Envelope({"type": "hours.tick"}, "")
 
 FrameHandler = Callable[[dict[str, Any]], Awaitable[dict[str, Any] | None]]
 # What ends a session from the client's side: it went away, or the socket is closed already.
@@ -259,18 +266,53 @@ async def _visitor_socket(websocket: WebSocket, opening: _Opening) -> None:
         await _refuse(websocket, refused)
         return
 
-    scope: frozenset[int] = frozenset()
-    last_online = False
+    seen: widget.VisitorWidget | None = None
+    members_online = False
+    shown: dict[str, Any] = {}
+    loop = asyncio.get_running_loop()
+    hours_timer: asyncio.TimerHandle | None = None
+
+    def status_frame() -> dict[str, Any]:
+        assert seen is not None
+        status = seen.status(members_online, rt.clock.now())
+        return {
+            "type": "widget.status",
+            "online": status.online,
+            "open": status.open,
+            "back_at": status.back_at.isoformat() if status.back_at else None,
+        }
+
+    def at_next_hours_change() -> None:
+        """Business hours open or close on their own: the socket wakes itself at the next
+        change (docs/reachability.md) and says so if the status it shows turned."""
+        nonlocal hours_timer
+        if seen is None or seen.hours is None:
+            return
+        change = next_change(seen.hours, rt.clock.now())
+        if change is None:
+            return
+        wait = (change - rt.clock.now()).total_seconds() + HOURS_CHANGE_SLACK
+        hours_timer = loop.call_later(
+            min(max(wait, HOURS_CHANGE_SLACK), HOURS_RECHECK_AT_MOST),
+            session.subscription.offer,
+            HOURS_TICK,
+        )
 
     def forward(envelope: Envelope) -> str | None:
-        nonlocal last_online
-        if envelope.frame.get("type") != "agents.online":
+        nonlocal members_online, shown
+        kind = envelope.frame.get("type")
+        if kind == "agents.online":
+            scope = seen.scope if seen is not None else frozenset()
+            members_online = scope_members_online(envelope.frame["agent_ids"], scope)
+        elif kind == HOURS_TICK.frame["type"]:
+            at_next_hours_change()
+        else:
             return envelope.text
-        now_online = scope_members_online(envelope.frame["agent_ids"], scope)
-        if now_online == last_online:
+        frame = status_frame()
+        if frame == shown:
             return None
-        last_online = now_online
-        return json.dumps({"type": "widget.status", "online": now_online})
+        shown = frame
+        return json.dumps(frame)
 
     # Subscribed before the widget's status is read, so no change after the read is missed;
     # hub frames wait in the subscription until the greeting has gone.
@@ -281,13 +323,14 @@ async def _visitor_socket(websocket: WebSocket, opening: _Opening) -> None:
         forward=forward,
     )
     try:
-        scope, last_online = await _read(
-            rt, lambda: widget.visitor_widget(rt, caller, group_id=group_id)
-        )
+        seen = await _read(rt, lambda: widget.visitor_widget(rt, caller, group_id=group_id))
     except Refused as refused:
         hub.unsubscribe(session.subscription)
         await _refuse(websocket, refused)
         return
+    members_online = seen.members_online
+    shown = status_frame()
+    at_next_hours_change()
     keeper.visitor_socket_opened(caller.visitor_id)
     try:
         await keeper.socket_changed(presence.VisitorSocket(caller))
@@ -295,10 +338,10 @@ async def _visitor_socket(websocket: WebSocket, opening: _Opening) -> None:
         async def on_frame(_frame: dict[str, Any]) -> dict[str, Any] | None:
             return _error("unknown_frame", "frames: ping")
 
-        await session.run(
-            {"type": "widget.status", "online": last_online}, on_frame, greeted=opening.done
-        )
+        await session.run(shown, on_frame, greeted=opening.done)
     finally:
+        if hours_timer is not None:
+            hours_timer.cancel()
         hub.unsubscribe(session.subscription)
         keeper.visitor_socket_closed(caller.visitor_id)
         await keeper.socket_changed(presence.VisitorSocket(caller))
