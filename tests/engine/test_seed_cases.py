@@ -346,7 +346,9 @@ def test_deactivated_agents_get_nothing_and_a_changed_address_gets_it(
     assert {r["email"] for r in decision["recipients"]} == {owner.email, new_address}
     assert decision["not_recipients"] == [{"agent_id": leaver.agent_id, "reason": "inactive"}]
     assert sink.to(leaver.email) == []
-    assert sink.to(mover.email) == []
+    # The old address was told of the change, and got nothing more.
+    (told,) = sink.wait_for(1, to=mover.email)
+    assert told.message["Subject"] == "The e-mail address of your Frontdesk login was changed"
 
 
 def test_an_agent_who_opted_out_is_left_out_and_told_so(
