@@ -135,7 +135,7 @@ def last_email(state: DeliveryState | None) -> Verdict:
             return UNKNOWN
 
 
-def test_notification(
+def last_test(
     *,
     requested: bool,
     email_state: DeliveryState | None,

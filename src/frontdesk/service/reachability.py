@@ -206,7 +206,7 @@ def test_item(test: dict[str, Any] | None) -> Item:
     email = test["email"] if test else None
     return item(
         ItemKey.TEST_NOTIFICATION,
-        verdicts.test_notification(
+        verdicts.last_test(
             requested=test is not None,
             email_state=DeliveryState(email["state"]) if email else None,
             email_skipped=bool(test and test["email_skipped"]),
