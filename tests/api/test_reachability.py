@@ -327,3 +327,32 @@ def test_the_sender_domain_is_looked_up_once_and_kept_for_a_while(
 def _checked(answer: Any) -> Any:
     assert answer.state.value != "checking"
     return answer
+
+
+def test_the_dns_check_s_words_are_for_owners_and_admins(runtime: Runtime) -> None:
+    from fastapi.testclient import TestClient
+
+    from frontdesk.api.app import create_app
+    from tests.support import sign_up
+
+    zone = {"shop.example": {"TXT": [SPF]}, "_dmarc.shop.example": {"TXT": [DMARC]}}
+    with dns_server(zone) as server:
+        relay = _relay_runtime(runtime, server.address, mail_check_timeout=5)
+        owner = sign_up(TestClient(create_app(relay)))
+        agent = owner.invite()
+
+        def domain_of(caller: SignedUp) -> dict[str, Any]:
+            item = items(checklist(caller))["sender_domain"]
+            assert item["facts"]["state"] != "checking", item
+            facts: dict[str, Any] = item["facts"]
+            return facts
+
+        told = eventually(lambda: domain_of(owner), timeout=10)
+        seen = domain_of(agent)
+    assert told["state"] == seen["state"] == "failing"
+    assert [(f["check"], f["status"]) for f in told["findings"]] == [
+        (f["check"], f["status"]) for f in seen["findings"]
+    ]
+    dkim = next(f for f in told["findings"] if f["check"] == "DKIM")
+    assert "does not sign its e-mail with DKIM" in dkim["summary"]
+    assert {f["summary"] for f in seen["findings"]} == {None}

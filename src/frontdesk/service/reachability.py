@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from frontdesk.core import reachability as verdicts
 from frontdesk.core.model import Role
 from frontdesk.core.notifications import DeliveryState
+from frontdesk.core.permissions import can_manage_account
 from frontdesk.core.plans import has_missed_conversation_emails
 from frontdesk.core.reachability import ItemKey, Problem, Verdict
 from frontdesk.errors import TooManyRequests
@@ -91,6 +92,9 @@ def team_checklist(rt: Runtime, caller: AgentCaller) -> list[Checklist]:
 def _checklists(
     rt: Runtime, caller: AgentCaller, domain: SenderDomain, *, only_agent: int | None
 ) -> list[Checklist]:
+    # What the DNS check says of the installation (a DKIM key file's path, say) is for
+    # those who run the account; an agent sees which check fails, not its words.
+    domain_words = can_manage_account(caller.role)
     with rt.database.read() as session:
         account = load_account(session, caller)
         query = select(Agent).where(Agent.account_id == caller.account_id)
@@ -111,7 +115,16 @@ def _checklists(
             name=agent.name,
             email=agent.email,
             role=agent.role,
-            items=_items(rt, account, agent, subscriptions.get(agent.id, []), domain, last, test),
+            items=_items(
+                rt,
+                account,
+                agent,
+                subscriptions.get(agent.id, []),
+                domain,
+                last,
+                test,
+                domain_words=domain_words,
+            ),
             devices=devices[agent.id],
         )
         for agent, last, test in rows
@@ -126,6 +139,8 @@ def _items(
     domain: SenderDomain,
     last: dict[str, Any] | None,
     test: dict[str, Any] | None,
+    *,
+    domain_words: bool,
 ) -> list[Item]:
     missed_in_plan = has_missed_conversation_emails(account.plan)
     bounce = bounces.bounce_of_address(rt, agent_id=agent.id, email=agent.email)
@@ -185,7 +200,11 @@ def _items(
             domain=domain.domain,
             checked_at=domain.checked_at,
             findings=[
-                {"check": f.check, "status": f.status, "summary": f.summary}
+                {
+                    "check": f.check,
+                    "status": f.status,
+                    "summary": f.summary if domain_words else None,
+                }
                 for f in domain.findings
             ],
         ),

@@ -245,8 +245,9 @@ function facts(item) {
             "li",
             {},
             h("span", { class: `badge finding-${finding.status}`, text: finding.check }),
-            " ",
-            finding.summary,
+            finding.summary
+              ? ` ${finding.summary}`
+              : ` ${t(`reachability.finding.${finding.status}`)}`,
           ),
         ),
       );
