@@ -141,17 +141,18 @@ def test_a_bounced_notification_shows_the_address_as_bouncing(
     reachable: Reachable, sink: MailSink
 ) -> None:
     owner = live_sign_up(reachable.server)
+    colleague = owner.invite(name="Ivan")
     visitor = new_live_visitor(reachable.server, owner.widget_key, name="Vera")
     visitor.say("Do you ship to Brno?")
-    (caught,) = sink.wait_for(1, to=owner.email)
-    assert last_email_settled(owner)["facts"]["email"]["about"] == "notification"
-    assert items(owner)["address_not_bouncing"]["ok"] is True
+    (caught,) = sink.wait_for(1, to=colleague.email)
+    assert last_email_settled(colleague)["facts"]["email"]["about"] == "notification"
+    assert items(colleague)["address_not_bouncing"]["ok"] is True
 
-    code = send(reachable.inbound_port, caught.mail_from, report(caught.mail_from, owner.email))
+    code = send(reachable.inbound_port, caught.mail_from, report(caught.mail_from, colleague.email))
     assert code == 250
 
     def bounced() -> dict[str, dict[str, Any]]:
-        found = items(owner)
+        found = items(colleague)
         assert found["address_not_bouncing"]["ok"] is False, found["address_not_bouncing"]
         return found
 
@@ -159,12 +160,19 @@ def test_a_bounced_notification_shows_the_address_as_bouncing(
     bouncing = found["address_not_bouncing"]
     assert bouncing["problem"] == "address_bouncing"
     assert bouncing["facts"]["bounce"]["status"] == "5.1.1"
-    assert bouncing["facts"]["bounce"]["bounce_text"] == DIAGNOSTIC.format(rcpt=owner.email)
+    assert bouncing["facts"]["bounce"]["bounce_text"] == DIAGNOSTIC.format(rcpt=colleague.email)
     last = found["last_email"]
     assert (last["ok"], last["problem"]) == (False, "last_email_bounced")
     assert (last["facts"]["email"]["state"], last["facts"]["email"]["smtp_code"]) == (
         "bounced",
         250,
+    )
+    # The owner sees it in the team's checklist.
+    team = owner.call("GET", "/agents/reachability").json()["agents"]
+    (listed,) = [a for a in team if a["agent_id"] == colleague.agent_id]
+    assert listed["ok"] is False
+    assert {i["key"]: i["problem"] for i in listed["items"]}["address_not_bouncing"] == (
+        "address_bouncing"
     )
 
 
