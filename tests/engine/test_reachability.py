@@ -137,6 +137,54 @@ def test_a_550_for_the_new_address_shows_in_the_checklist(
     sink.wait_for(1, to=owner.email)  # the old address was told all the same
 
 
+def test_a_changed_address_whose_test_bounces_shows_as_bouncing(
+    reachable: Reachable, sink: MailSink
+) -> None:
+    owner = live_sign_up(reachable.server)
+    full = "moved-" + owner.email
+    change_address(owner, full)
+    (test,) = sink.wait_for(1, to=full)
+    # The test has a return path of its own: the DSN that comes back names it.
+    assert test.mail_from.startswith("bounces+o"), test.mail_from
+    assert last_email_settled(owner)["ok"] is True
+
+    dsn = report(test.mail_from, full, status="5.2.2")
+    assert send(reachable.inbound_port, test.mail_from, dsn) == 250
+
+    def bounced() -> dict[str, dict[str, Any]]:
+        found = items(owner)
+        assert found["address_not_bouncing"]["ok"] is False, found["address_not_bouncing"]
+        return found
+
+    found = eventually(bounced, timeout=10, what="the test's bounce in the checklist")
+    bounce = found["address_not_bouncing"]["facts"]["bounce"]
+    assert (bounce["status"], bounce["bounce_text"]) == ("5.2.2", DIAGNOSTIC.format(rcpt=full))
+    email = found["last_email"]["facts"]["email"]
+    assert (email["about"], email["state"], email["bounce_status"]) == (
+        "address_test",
+        "bounced",
+        "5.2.2",
+    )
+    assert found["last_email"]["problem"] == "last_email_bounced"
+    profile = owner.call("GET", "/me").json()["email_bounced"]
+    assert (profile["email"], profile["status"]) == (full, "5.2.2")
+    # A forged outbox return path is refused at RCPT, and the same report twice is one bounce.
+    local, _, domain = test.mail_from.partition("@")
+    row, _, mac = local.partition("+")[2].partition("-")
+    forged = f"bounces+{row}-{'1' if mac[0] == '0' else '0'}{mac[1:]}@{domain}"
+    assert send(reachable.inbound_port, forged, report(forged, full)) == 550
+    assert send(reachable.inbound_port, test.mail_from, dsn) == 250
+    assert items(owner)["address_not_bouncing"]["facts"]["bounce"]["at"] == bounce["at"]
+    # An e-mail accepted after the bounce says the mailbox has room again.
+    assert owner.call("POST", "/me/test-notification").status_code == 202
+    sink.wait_for(2, to=full)
+    eventually(
+        lambda: items(owner)["address_not_bouncing"]["ok"] is True,
+        timeout=10,
+        what="the bounce cleared",
+    )
+
+
 def test_a_bounced_notification_shows_the_address_as_bouncing(
     reachable: Reachable, sink: MailSink
 ) -> None:

@@ -3,7 +3,14 @@ mail system that returns them folds them to."""
 
 from __future__ import annotations
 
-from frontdesk.mail.verp import delivery_of_token, return_path, token_of, verp_token
+from frontdesk.mail.verp import (
+    delivery_of_token,
+    outbox_of_token,
+    outbox_verp_token,
+    return_path,
+    token_of,
+    verp_token,
+)
 
 KEY = b"k" * 32
 
@@ -18,6 +25,21 @@ def test_a_token_names_its_delivery_and_only_our_key_makes_one() -> None:
     assert delivery_of_token(KEY, "4711") is None
     assert delivery_of_token(KEY, "") is None
     assert delivery_of_token(KEY, "٤٧١١-" + token.split("-")[1]) is None  # digits, ASCII only
+
+
+def test_an_outbox_token_names_its_e_mail_and_is_never_read_as_a_delivery() -> None:
+    token = outbox_verp_token(KEY, 4711)
+    assert token.startswith("o4711-")
+    assert outbox_of_token(KEY, token) == 4711
+    assert outbox_of_token(KEY, token.upper()) == 4711
+    assert outbox_of_token(b"x" * 32, token) is None
+    # The same id with the other kind's mark, or without it, is no token of ours.
+    assert delivery_of_token(KEY, token) is None
+    assert delivery_of_token(KEY, token[1:]) is None
+    assert outbox_of_token(KEY, verp_token(KEY, 4711)) is None
+    assert outbox_of_token(KEY, "o" + verp_token(KEY, 4711)) is None
+    address = return_path("bounces@shop.example", token)
+    assert token_of("bounces@shop.example", address) == token
 
 
 def test_the_return_path_is_the_bounce_address_with_a_plus_token() -> None:

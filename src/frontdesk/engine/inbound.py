@@ -21,7 +21,7 @@ import dkim
 from frontdesk.mail.check.dmarc import organizational_domain
 from frontdesk.mail.inbound import InboundServer, RecipientStatus, ReplyReceiving
 from frontdesk.mail.reading import Authentication, ReceivedEmail, read_received
-from frontdesk.mail.verp import delivery_of_token
+from frontdesk.mail.verp import delivery_of_token, outbox_of_token
 from frontdesk.service import bounces, replies
 from frontdesk.service.runtime import Runtime
 
@@ -69,7 +69,9 @@ class InboundReceiver:
             )
         self._server = InboundServer(
             self.address,
-            token_is_ours=lambda token: delivery_of_token(key, token) is not None,
+            token_is_ours=lambda token: (
+                delivery_of_token(key, token) is not None or outbox_of_token(key, token) is not None
+            ),
             on_bounce=self._record,
             host=self.host,
             port=self.port,

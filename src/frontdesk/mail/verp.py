@@ -6,7 +6,9 @@ the returned e-mail looks like. Design notes: docs/email.md (bounces).
 The token is the delivery's id and a short HMAC of it, made with a key of the installation:
 anybody can send mail to a return path, but only Frontdesk can make one, so nobody can mark
 somebody else's e-mail bounced by guessing ids. Tokens are lower-case hex and digits because
-mail systems may fold local parts to lower case on the way back.
+mail systems may fold local parts to lower case on the way back. An outbox e-mail's token (a
+confirmation, an address test, a test notification) is its row's id after an ``o``, with an
+HMAC of its own kind, so that neither can ever be read as the other.
 """
 
 from __future__ import annotations
@@ -18,26 +20,41 @@ from email.utils import parseaddr
 
 # 40 bits: a forger must guess online, one SMTP transaction per try, for one delivery.
 MAC_LENGTH = 10
-_TOKEN = re.compile(rf"^([0-9]{{1,19}})-([0-9a-f]{{{MAC_LENGTH}}})$")
+_TOKEN = re.compile(rf"^(o?)([0-9]{{1,19}})-([0-9a-f]{{{MAC_LENGTH}}})$")
+_OUTBOX = "o"
 
 
 def verp_token(key: bytes, delivery_id: int) -> str:
     return f"{delivery_id}-{_mac(key, delivery_id)}"
 
 
+def outbox_verp_token(key: bytes, outbox_id: int) -> str:
+    return f"{_OUTBOX}{outbox_id}-{_mac(key, outbox_id, kind=_OUTBOX)}"
+
+
 def delivery_of_token(key: bytes, token: str) -> int | None:
     """The delivery a token names, or ``None`` when this installation did not make it."""
+    return _id_of(key, token, kind="")
+
+
+def outbox_of_token(key: bytes, token: str) -> int | None:
+    """The outbox e-mail a token names, or ``None`` when this installation did not make it."""
+    return _id_of(key, token, kind=_OUTBOX)
+
+
+def _id_of(key: bytes, token: str, *, kind: str) -> int | None:
     match = _TOKEN.fullmatch(token.lower())
-    if match is None:
+    if match is None or match.group(1) != kind:
         return None
-    delivery_id = int(match.group(1))
-    if not hmac.compare_digest(match.group(2), _mac(key, delivery_id)):
+    row_id = int(match.group(2))
+    if not hmac.compare_digest(match.group(3), _mac(key, row_id, kind=kind)):
         return None
-    return delivery_id
+    return row_id
 
 
-def _mac(key: bytes, delivery_id: int) -> str:
-    digest = hmac.new(key, f"frontdesk.verp.{delivery_id}".encode(), hashlib.sha256)
+def _mac(key: bytes, row_id: int, *, kind: str = "") -> str:
+    what = f"frontdesk.verp.{row_id}" if not kind else f"frontdesk.verp.outbox.{row_id}"
+    digest = hmac.new(key, what.encode(), hashlib.sha256)
     return digest.hexdigest()[:MAC_LENGTH]
 
 

@@ -22,17 +22,24 @@ from sqlalchemy import func, select
 
 from frontdesk import metrics
 from frontdesk.core.notifications import DeliveryState
-from frontdesk.mail.verp import delivery_of_token, return_path_base
+from frontdesk.mail.verp import delivery_of_token, outbox_of_token, return_path_base
 from frontdesk.service.events import BounceReceived
 from frontdesk.service.notifications import fail_if_nobody_got_it
 from frontdesk.service.runtime import Runtime
 from frontdesk.service.secrets import VERP_KEY, installation_secret
 from frontdesk.settings import Settings
-from frontdesk.store.models import Delivery
+from frontdesk.store.models import Delivery, OutboxEmail, OutboxKind
 
 log = logging.getLogger("frontdesk.bounces")
 
 BOUNCE_TEXT_MAX = 1000  # the width of ``deliveries.bounce_text``
+# Outbox e-mails to somebody else than the agent of the row: a visitor's.
+_TO_VISITORS = (OutboxKind.VISITOR_REPLY, OutboxKind.TRANSCRIPT)
+# The outbox e-mails whose acceptance after a bounce says the mailbox takes mail again:
+# notifications in a digest, and the tests the agent asked for or a new address got. Not an
+# e-mail that a bounce itself causes (an alert that nobody got a notification), which would
+# otherwise clear the bounce it is about.
+_SHOW_ROOM = (OutboxKind.DIGEST, OutboxKind.ADDRESS_TEST, OutboxKind.TEST_NOTIFICATION)
 BOUNCE_STATUS_MAX = 16  # the width of ``deliveries.bounce_status``
 
 
@@ -67,7 +74,13 @@ def record_bounce(
     ``status`` (``5.1.1``) and ``bounce_text`` (the remote server's words, already cleaned of
     control characters by the reader)."""
     # Before the write transaction: making the key on first use is a write of its own.
-    delivery_id = delivery_of_token(verp_key(rt), token)
+    key = verp_key(rt)
+    outbox_id = outbox_of_token(key, token)
+    if outbox_id is not None:
+        return _record_outbox_bounce(
+            rt, outbox_id, status=status, bounce_text=bounce_text, final_recipient=final_recipient
+        )
+    delivery_id = delivery_of_token(key, token)
     if delivery_id is None:
         log.warning("a bounce for a return path this installation did not make: %r", token[:64])
         metrics.bounce_received(BounceResult.FORGED.value)
@@ -105,6 +118,47 @@ def record_bounce(
     return result
 
 
+def _record_outbox_bounce(
+    rt: Runtime,
+    outbox_id: int,
+    *,
+    status: str | None,
+    bounce_text: str | None,
+    final_recipient: str | None,
+) -> BounceResult:
+    """An outbox e-mail (a confirmation, an address test, a test notification…) returned:
+    the same rules as a delivery's, and no notification to fail."""
+    now = rt.clock.now()
+    with rt.database.write() as session:
+        row = session.scalar(
+            select(OutboxEmail).where(OutboxEmail.id == outbox_id).with_for_update()
+        )
+        if row is None:
+            result = BounceResult.UNKNOWN
+        elif row.state is DeliveryState.BOUNCED:
+            result = BounceResult.DUPLICATE
+        elif row.state is not DeliveryState.SENT:
+            result = BounceResult.NOT_SENT
+        else:
+            row.state = DeliveryState.BOUNCED
+            row.bounced_at = now
+            row.bounce_status = status[:BOUNCE_STATUS_MAX] if status else None
+            row.bounce_text = bounce_text[:BOUNCE_TEXT_MAX] if bounce_text else None
+            result = BounceResult.BOUNCED
+        state = row.state.value if row is not None else None
+        rt.record(session, BounceReceived(result.value))
+    log.log(
+        logging.INFO if result is BounceResult.BOUNCED else logging.WARNING,
+        "bounce for outbox e-mail %s (%s, final recipient %r): %s (the e-mail was %s)",
+        outbox_id,
+        status,
+        (final_recipient or "")[:100],
+        result.value,
+        state or "not found",
+    )
+    return result
+
+
 # --- the agent's address ------------------------------------------------------------------
 
 
@@ -116,44 +170,63 @@ class AddressBounce:
     at: datetime
     status: str | None
     bounce_text: str | None
-    delivery_id: int
+    delivery_id: int | None  # None: an outbox e-mail's (a confirmation, a test…)
 
 
 def bounce_of_address(rt: Runtime, *, agent_id: int, email: str) -> AddressBounce | None:
     """Whether the agent's e-mail to ``email`` (its current address) bounces: the latest
     bounce of an e-mail to it, unless an e-mail accepted after that bounce came in has not
     bounced (the mailbox was full and is not any more). It is per address, so a new address
-    starts clean."""
-    address = func.lower(Delivery.email) == email.lower()
+    starts clean. A bounce of the outbox's e-mails to the agent (a confirmation, an address
+    test, a test notification) counts like a notification's; a digest or a test accepted
+    after it clears it like a notification."""
+    key = email.lower()
+    to_delivery = (Delivery.agent_id == agent_id, func.lower(Delivery.email) == key)
+    to_outbox = (
+        OutboxEmail.agent_id == agent_id,
+        func.lower(OutboxEmail.email) == key,
+        OutboxEmail.kind.not_in(_TO_VISITORS),
+    )
     with rt.database.read() as session:
-        latest = session.scalar(
+        delivery = session.scalar(
             select(Delivery)
-            .where(
-                Delivery.agent_id == agent_id,
-                Delivery.state == DeliveryState.BOUNCED,
-                address,
-            )
+            .where(*to_delivery, Delivery.state == DeliveryState.BOUNCED)
             .order_by(Delivery.bounced_at.desc(), Delivery.id.desc())
             .limit(1)
         )
-        if latest is None or latest.bounced_at is None:
+        outboxed = session.scalar(
+            select(OutboxEmail)
+            .where(*to_outbox, OutboxEmail.state == DeliveryState.BOUNCED)
+            .order_by(OutboxEmail.bounced_at.desc(), OutboxEmail.id.desc())
+            .limit(1)
+        )
+        found = [
+            AddressBounce(row.email, row.bounced_at, row.bounce_status, row.bounce_text, row_id)
+            for row, row_id in (
+                (delivery, delivery.id if delivery else None),
+                (outboxed, None),
+            )
+            if row is not None and row.bounced_at is not None
+        ]
+        if not found:
             return None
+        latest = max(found, key=lambda bounce: bounce.at)
         superseded = session.scalar(
             select(Delivery.id)
             .where(
-                Delivery.agent_id == agent_id,
+                *to_delivery,
                 Delivery.state == DeliveryState.SENT,
-                Delivery.sent_at > latest.bounced_at,
-                address,
+                Delivery.sent_at > latest.at,
+            )
+            .limit(1)
+        ) or session.scalar(
+            select(OutboxEmail.id)
+            .where(
+                *to_outbox,
+                OutboxEmail.kind.in_(_SHOW_ROOM),
+                OutboxEmail.state == DeliveryState.SENT,
+                OutboxEmail.sent_at > latest.at,
             )
             .limit(1)
         )
-        if superseded is not None:
-            return None
-        return AddressBounce(
-            email=latest.email,
-            at=latest.bounced_at,
-            status=latest.bounce_status,
-            bounce_text=latest.bounce_text,
-            delivery_id=latest.id,
-        )
+        return None if superseded is not None else latest

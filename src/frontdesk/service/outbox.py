@@ -49,11 +49,12 @@ from frontdesk.mail.identifiers import (
 )
 from frontdesk.mail.notices import DigestLine, Notice
 from frontdesk.mail.transport import SendOutcome
-from frontdesk.mail.verp import return_path_base
+from frontdesk.mail.verp import outbox_verp_token, return_path, return_path_base
 from frontdesk.service import visitor_emails
 from frontdesk.service.attempts import record_attempt
 from frontdesk.service.runtime import AgentCaller, Runtime
 from frontdesk.service.secrets import (
+    VERP_KEY,
     address_confirmation,
     installation_secret,
     read_address_confirmation,
@@ -348,6 +349,7 @@ def claim_outbox(rt: Runtime, *, limit: int) -> list[ClaimedNotice]:
     lease_until = now + timedelta(seconds=rt.settings.delivery_lease)
     token = secrets.token_hex(16)
     installation_secret(rt)  # made before the write transaction (claim_deliveries says why)
+    verp_key = installation_secret(rt, VERP_KEY)
     settings = rt.settings
     base_url = settings.public_url.rstrip("/")
     envelope_from = return_path_base(settings.bounce_address, settings.mail_from)
@@ -400,7 +402,10 @@ def claim_outbox(rt: Runtime, *, limit: int) -> list[ClaimedNotice]:
                     lease_token=token,
                     claimed_at=now,
                     lease_until=lease_until,
-                    envelope_from=envelope_from,
+                    # Its own return path: a bounce of it comes back to this row
+                    # (docs/email.md), so an address test that bounces shows in the
+                    # checklist (docs/reachability.md).
+                    envelope_from=return_path(envelope_from, outbox_verp_token(verp_key, row.id)),
                     listed=tuple(delivery_id for delivery_id, _ in listed),
                     notice=Notice(
                         kind=row.kind.value,

@@ -572,6 +572,11 @@ class OutboxEmail(Base):
     alert_id: Mapped[int | None] = mapped_column(
         ForeignKey("alerts.id", ondelete="CASCADE"), default=None
     )
+    # Returned undelivered after the server had accepted it, as a delivery's can be (its
+    # VERP return path names the row): when, its status code and the server's words.
+    bounced_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    bounce_status: Mapped[str | None] = mapped_column(String(16), default=None)
+    bounce_text: Mapped[str | None] = mapped_column(String(1000), default=None)
 
     __table_args__ = (
         Index("ix_mail_outbox_state_next_attempt_at", "state", "next_attempt_at"),

@@ -1,4 +1,4 @@
-"""test notifications: "send me a test notification" and what came back
+"""test notifications: "send me a test notification" and what came back; outbox bounces
 
 Revision ID: 0018
 Revises: 0017
@@ -20,6 +20,10 @@ _WHEN = sa.DateTime(timezone=True)
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("mail_outbox", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("bounced_at", _WHEN, nullable=True))
+        batch_op.add_column(sa.Column("bounce_status", sa.String(length=16), nullable=True))
+        batch_op.add_column(sa.Column("bounce_text", sa.String(length=1000), nullable=True))
     op.create_table(
         "test_notifications",
         sa.Column("id", _ID, nullable=False),
@@ -58,3 +62,7 @@ def downgrade() -> None:
     op.drop_index("ix_test_notifications_account_id", table_name="test_notifications")
     op.drop_index("ix_test_notifications_agent_id_id", table_name="test_notifications")
     op.drop_table("test_notifications")
+    with op.batch_alter_table("mail_outbox", schema=None) as batch_op:
+        batch_op.drop_column("bounce_text")
+        batch_op.drop_column("bounce_status")
+        batch_op.drop_column("bounced_at")
