@@ -241,6 +241,56 @@ GERMAN: dict[str, Text] = {
         "Name, E-Mail-Adresse, Seite und Nachrichten hat der Besucher gesendet; Frontdesk "
         "hat sie nicht geprüft."
     ),
+    "Frontdesk cannot send e-mail: notifications of %(shop)s wait": (
+        "Frontdesk kann keine E-Mails senden: Benachrichtigungen von %(shop)s warten"
+    ),
+    "Nobody is online on %(shop)s during business hours": (
+        "Während der Geschäftszeiten ist bei %(shop)s niemand online"
+    ),
+    "A visitor of %(shop)s reached nobody": "Ein Besucher von %(shop)s hat niemanden erreicht",
+    (
+        "A visitor wrote to %(shop)s and nobody was told: the conversation's team has no "
+        "active agent."
+    ): (
+        "Ein Besucher hat %(shop)s geschrieben und niemand wurde benachrichtigt: Das Team der "
+        "Unterhaltung hat keinen aktiven Agenten."
+    ),
+    (
+        "A visitor wrote to %(shop)s and nobody was told: every agent of the team has "
+        "switched these e-mails off or has not confirmed their address, and nobody has pushes."
+    ): (
+        "Ein Besucher hat %(shop)s geschrieben und niemand wurde benachrichtigt: Alle Agenten "
+        "des Teams haben diese E-Mails ausgeschaltet oder ihre Adresse nicht bestätigt, und "
+        "niemand hat Push-Benachrichtigungen."
+    ),
+    (
+        "A visitor wrote to %(shop)s and nobody was told: every e-mail of the notification "
+        "was refused or came back."
+    ): (
+        "Ein Besucher hat %(shop)s geschrieben und niemand wurde benachrichtigt: Jede E-Mail "
+        "der Benachrichtigung wurde abgelehnt oder kam zurück."
+    ),
+    (
+        "The mail server has not taken an e-mail from Frontdesk for a while. Notifications "
+        "of %(shop)s wait and go out once it works again."
+    ): (
+        "Der Mailserver nimmt seit einer Weile keine E-Mails von Frontdesk an. "
+        "Benachrichtigungen von %(shop)s warten und gehen hinaus, sobald er wieder arbeitet."
+    ),
+    (
+        "Nobody of %(shop)s has been online for a while during business hours: visitors see "
+        "the offline form."
+    ): (
+        "Von %(shop)s ist während der Geschäftszeiten seit einer Weile niemand online: "
+        "Besucher sehen das Offline-Formular."
+    ),
+    (
+        "You get this once, however often it happens, until it is resolved or dismissed. The "
+        "settings show what happened and whom each agent can be reached by."
+    ): (
+        "Sie erhalten dies einmal, wie oft es auch geschieht, bis es behoben oder verworfen "
+        "ist. Die Einstellungen zeigen, was geschah und wie jeder Agent erreichbar ist."
+    ),
 }
 
 
@@ -458,6 +508,55 @@ CZECH: dict[str, Text] = {
         "has not checked them."
     ): (
         "Jméno, e-mailovou adresu, stránku a zprávy poslal návštěvník; Frontdesk je nekontroloval."
+    ),
+    "Frontdesk cannot send e-mail: notifications of %(shop)s wait": (
+        "Frontdesk nemůže odesílat e-maily: oznámení %(shop)s čekají"
+    ),
+    "Nobody is online on %(shop)s during business hours": (
+        "V %(shop)s není během provozní doby nikdo online"
+    ),
+    "A visitor of %(shop)s reached nobody": "Návštěvník %(shop)s nikoho nezastihl",
+    (
+        "A visitor wrote to %(shop)s and nobody was told: the conversation's team has no "
+        "active agent."
+    ): (
+        "Návštěvník napsal %(shop)s a nikdo nebyl upozorněn: tým konverzace nemá žádného "
+        "aktivního agenta."
+    ),
+    (
+        "A visitor wrote to %(shop)s and nobody was told: every agent of the team has "
+        "switched these e-mails off or has not confirmed their address, and nobody has pushes."
+    ): (
+        "Návštěvník napsal %(shop)s a nikdo nebyl upozorněn: všichni agenti týmu mají tyto "
+        "e-maily vypnuté nebo nepotvrdili svou adresu a nikdo nemá push oznámení."
+    ),
+    (
+        "A visitor wrote to %(shop)s and nobody was told: every e-mail of the notification "
+        "was refused or came back."
+    ): (
+        "Návštěvník napsal %(shop)s a nikdo nebyl upozorněn: každý e-mail oznámení byl "
+        "odmítnut nebo se vrátil."
+    ),
+    (
+        "The mail server has not taken an e-mail from Frontdesk for a while. Notifications "
+        "of %(shop)s wait and go out once it works again."
+    ): (
+        "Poštovní server už chvíli nepřijímá e-maily z Frontdesku. Oznámení %(shop)s čekají "
+        "a odejdou, jakmile bude znovu fungovat."
+    ),
+    (
+        "Nobody of %(shop)s has been online for a while during business hours: visitors see "
+        "the offline form."
+    ): (
+        "Z %(shop)s už chvíli během provozní doby nikdo není online: návštěvníci vidí "
+        "offline formulář."
+    ),
+    (
+        "You get this once, however often it happens, until it is resolved or dismissed. The "
+        "settings show what happened and whom each agent can be reached by."
+    ): (
+        "Toto dostanete jednou, ať se to stane jakkoli často, dokud to nebude vyřešeno nebo "
+        "zamítnuto. Nastavení ukazuje, co se stalo a jak je který agent dosažitelný."
     ),
 }
 

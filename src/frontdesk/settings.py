@@ -98,6 +98,11 @@ class Settings(BaseSettings):
     # at most ws_ping_interval + ws_ping_timeout after its last sign (docs/reachability.md).
     ws_ping_interval: PositiveFloat = 20.0
     ws_ping_timeout: PositiveFloat = 20.0
+    # The mail server taking no e-mail for this long alerts the owners and admins of the
+    # accounts with e-mail waiting (docs/reachability.md).
+    alert_after: PositiveFloat = 600.0
+    # How often the engine looks for accounts with nobody online within business hours.
+    alert_check_every: PositiveFloat = 10.0
     smtp_retry_base: PositiveFloat = 30.0
     smtp_retry_for: PositiveFloat = 172_800.0
     # PostgreSQL: the connections each process keeps open, and how many more it may open

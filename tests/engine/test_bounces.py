@@ -231,14 +231,17 @@ def test_a_later_accepted_e_mail_or_a_new_address_clears_the_profile(
     assert delivery_to(owner, first)["state"] == "bounced"
     assert me(owner)["email_bounced"] is not None
 
+    # Nobody got that notification: the owner is alerted, by e-mail too (the only way here).
+    sink.wait_for(2, to=owner.email)
     # The mailbox works again: an e-mail accepted after the bounce, and not returned.
     second = new_live_visitor(server, owner.widget_key).say("Anyone?")["conversation_id"]
-    sink.wait_for(2, to=owner.email)
+    sink.wait_for(3, to=owner.email)
     assert delivery_to(owner, second)["state"] == "sent"
     assert me(owner)["email_bounced"] is None
 
     # It bounces again; then the agent changes the address: the new one has no bounce.
-    (_, again) = sink.to(owner.email)
+    (_, alerted, again) = sink.to(owner.email)
+    assert alerted.message["Subject"] == "A visitor of Shop reached nobody"
     assert send(setup.inbound_port, again.mail_from, report(again.mail_from, owner.email)) == 250
     assert me(owner)["email_bounced"]["status"] == "5.1.1"
     changed = owner.call(

@@ -374,7 +374,11 @@ def test_everyone_opted_out_is_recorded_as_such(engine_server: LiveServer, sink:
     conversation_id = visitor.say("Hello?")["conversation_id"]
     (decision,) = settled(owner, conversation_id)
     assert (decision["state"], decision["reason"]) == ("suppressed", "opted_out")
-    assert sink.to(owner.email) == []
+    # No notification; the owner is alerted instead that a visitor reached nobody
+    # (docs/reachability.md), once.
+    (alerted,) = sink.wait_for(1, to=owner.email)
+    assert alerted.message["Subject"] == "A visitor of Shop reached nobody"
+    assert "Hello?" not in alerted.text
 
 
 def test_the_account_delay_overrides_the_server_default(

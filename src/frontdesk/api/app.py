@@ -33,6 +33,7 @@ from frontdesk.api.ratelimits import RateLimitLayer, RateLimits
 from frontdesk.api.routes import (
     accounts,
     agents,
+    alerts,
     conversations,
     groups,
     hours,
@@ -250,6 +251,7 @@ def create_app(runtime: Runtime, *, hub: Hub | None = None) -> FastAPI:
         notifications,
         push,
         reachability,
+        alerts,
         webhooks,
         inbound,
         unsubscribe,

@@ -51,6 +51,7 @@ class Live:
         dispatcher.subscribe(events.ConversationRead, self.conversation_read)
         dispatcher.subscribe(events.AgentDeactivated, self.agent_deactivated)
         dispatcher.subscribe(events.SessionsEnded, self.sessions_ended)
+        dispatcher.subscribe(events.AlertsChanged, self.alerts_changed)
 
     def agents_listen(self, account_id: int) -> bool:
         """Whether a frame to the account's agents may reach anybody (always, when other
@@ -98,6 +99,11 @@ class Live:
             agents_topic(deactivated.account_id),
             {"type": "agent.deactivated", "agent_id": deactivated.agent_id},
         )
+
+    def alerts_changed(self, changed: events.AlertsChanged) -> None:
+        """Owners' and admins' dashboards read the alerts again for their banner (the frame
+        says nothing of what they are: every agent of the account hears it)."""
+        self.hub.publish(agents_topic(changed.account_id), {"type": "alerts.changed"})
 
     def sessions_ended(self, ended: events.SessionsEnded) -> None:
         """To the account's sockets in every process; the ones of the tokens that ended

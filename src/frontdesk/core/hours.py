@@ -112,6 +112,17 @@ def next_change(hours: BusinessHours, at: datetime) -> datetime | None:
     return _local_moment(local.date(), current.end, zone).astimezone(UTC)
 
 
+def opened_at(hours: BusinessHours, at: datetime) -> datetime | None:
+    """When the opening ``at`` (aware) falls in began, in UTC; ``None`` when closed."""
+    if not is_open(hours, at):
+        return None
+    zone = zone_of(hours.time_zone)
+    local = at.astimezone(zone)
+    minute = local.hour * 60 + local.minute
+    current = next(o for o in hours.openings_on(local.date()) if o.start <= minute < o.end)
+    return _local_moment(local.date(), current.start, zone).astimezone(UTC)
+
+
 def parse_hours(
     time_zone: str,
     weekly: Mapping[str, Sequence[str]],

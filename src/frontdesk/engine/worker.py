@@ -27,7 +27,7 @@ from frontdesk.doorbell import Doorbell
 from frontdesk.engine.mailer import Mailer
 from frontdesk.mail.transport import SendOutcome, SmtpTransport
 from frontdesk.push.webpush import PushAnswer
-from frontdesk.service import notifications, outbox, webhooks
+from frontdesk.service import alerts, notifications, outbox, webhooks
 from frontdesk.service.notifications import ClaimedDelivery, ClaimedPush
 from frontdesk.service.push import push_sender
 from frontdesk.service.runtime import ENGINE_CHANNEL, Runtime
@@ -45,6 +45,8 @@ PUSH_CONCURRENCY = 8
 WEBHOOK_CONCURRENCY = 8
 # After an unexpected error (the database away, say) the loop waits this long, not less.
 ERROR_PAUSE = 1.0
+# The SMTP reply of a server that is shutting the connection down: the server fails.
+SERVICE_CLOSING = 421
 # An outcome the database could not take is offered again after this pause, doubled each
 # time up to the longest, while the e-mail's lease holds.
 RECORD_RETRY_FIRST = 0.1
@@ -67,6 +69,11 @@ class NotificationWorker:
         # One HTTP session for every webhook batch: its connections to an endpoint stay
         # open between batches (a TLS handshake per batch would cost more than the post).
         self._webhook_sender: WebhookSender | None = None
+        # The mail server (docs/reachability.md): since when it has taken no e-mail, and
+        # whether that has been told; whether it is known to work since this start.
+        self._mail_failing_since: datetime | None = None
+        self._mail_failing_told = False
+        self._mail_works_known = False
 
     async def start(self) -> None:
         rt = self.runtime
@@ -109,6 +116,7 @@ class NotificationWorker:
                 ),
                 name="engine-webhooks",
             ),
+            asyncio.create_task(self._watch_presence(), name="engine-alerts"),
         ]
         if rt.database.is_postgresql:
             self._listener = asyncio.create_task(self._listen_forever(), name="engine-listen")
@@ -156,6 +164,46 @@ class NotificationWorker:
             if not pushed and not decided and not sent and not hooked:
                 return
 
+    async def _watch_presence(self) -> None:
+        """Nobody online within business hours for too long raises an alert (opt-in per
+        account, docs/reachability.md): looked at every ``alert_check_every`` seconds."""
+        rt = self.runtime
+        while not self._stopping.is_set():
+            try:
+                await anyio.to_thread.run_sync(alerts.check_nobody_online, rt)
+            except Exception as error:
+                if not unavailable(error):
+                    log.exception("looking for accounts with nobody online failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), timeout=rt.settings.alert_check_every)
+
+    async def _note_mail_server(self, outcome: SendOutcome) -> None:
+        """Whether the mail server works: an e-mail it took says yes; no answer at all, or
+        421 (it is closing), says it fails. Failing for longer than ``alert_after`` alerts
+        the owners and admins of the accounts with e-mail waiting, once; the next e-mail it
+        takes resolves that (docs/reachability.md)."""
+        rt = self.runtime
+        now = rt.clock.now()
+        if outcome.accepted:
+            was_failing = self._mail_failing_since is not None
+            self._mail_failing_since = None
+            self._mail_failing_told = False
+            if was_failing or not self._mail_works_known:
+                self._mail_works_known = True
+                await anyio.to_thread.run_sync(alerts.mail_server_works, rt, now)
+            return
+        if outcome.code is not None and outcome.code != SERVICE_CLOSING:
+            return  # the server answered: this recipient's trouble, not the server's
+        if self._mail_failing_since is None:
+            self._mail_failing_since = now
+        failing_for = (now - self._mail_failing_since).total_seconds()
+        if not self._mail_failing_told and failing_for >= rt.settings.alert_after:
+            self._mail_failing_told = True
+            since = self._mail_failing_since
+            await anyio.to_thread.run_sync(
+                lambda: alerts.mail_server_failing(rt, since=since, text=outcome.text, now=now)
+            )
+
     async def _decide(self) -> int:
         """Decide a batch of what is due."""
         return await anyio.to_thread.run_sync(notifications.decide_due, self.runtime)
@@ -198,6 +246,7 @@ class NotificationWorker:
         """Decide a batch of due pushes and make them, ``PUSH_CONCURRENCY`` at a time, over
         one HTTP session; record what the push services answered."""
         rt = self.runtime
+        await self._push_alerts()
         decided, claimed = await anyio.to_thread.run_sync(notifications.claim_pushes, rt)
         if not claimed:
             return decided
@@ -222,6 +271,25 @@ class NotificationWorker:
             notifications.record_push_answers, rt, answered, rt.clock.now()
         )
         return decided
+
+    async def _push_alerts(self) -> None:
+        """The due alerts' pushes to owners and admins (docs/reachability.md)."""
+        rt = self.runtime
+        claimed = await anyio.to_thread.run_sync(alerts.claim_alert_pushes, rt)
+        if not claimed:
+            return
+        answered: list[tuple[int, PushAnswer]] = []
+        async with push_sender(rt) as sender:
+            for item in claimed:
+                answer = await sender.push(
+                    item.subscription,
+                    item.payload,
+                    now=rt.clock.now(),
+                    ttl=item.ttl,
+                    topic=item.topic,
+                )
+                answered.append((item.subscription_id, answer))
+        await anyio.to_thread.run_sync(alerts.record_alert_pushes, rt, answered, rt.clock.now())
 
     async def _deliver_webhooks(self) -> int:
         """Claim a batch of due webhook events and post them, ``WEBHOOK_CONCURRENCY`` at a
@@ -290,6 +358,7 @@ class NotificationWorker:
                 partial(anyio.to_thread.run_sync, outbox.record_notice, rt, item, outcome),
                 until=item.lease_until,
             )
+            await self._note_mail_server(outcome)
         return len(claimed)
 
     async def _send_deliveries(self) -> int:
@@ -324,6 +393,7 @@ class NotificationWorker:
                 try:
                     outcome = await self._send(transport, item)
                     recorded = await recorder.record(item, outcome)
+                    await self._note_mail_server(outcome)
                 except Exception as exc:
                     # The others finish the e-mail they are sending (so its outcome is
                     # recorded) and take no new one; the error goes to the loop.

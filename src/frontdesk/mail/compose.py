@@ -47,6 +47,7 @@ from jinja2 import (
 from jinja2.nodes import EvalContext
 from markupsafe import Markup, escape
 
+from frontdesk.core.alerts import AlertCause
 from frontdesk.core.model import Locale
 from frontdesk.core.notifications import NotificationKind
 from frontdesk.mail.content import NotificationEmail
@@ -115,6 +116,18 @@ def new_messages_title(locale: Locale, who: str, shop: str, count: int) -> str:
         count,
     )
     return text % {"who": who, "shop": shop, "num": count}
+
+
+def alert_title(locale: Locale, cause: AlertCause, shop: str) -> str:
+    """An alert's e-mail subject and push title (docs/reachability.md)."""
+    t = translations(locale)
+    if cause is AlertCause.SMTP_FAILING:
+        text = t.gettext("Frontdesk cannot send e-mail: notifications of %(shop)s wait")
+    elif cause is AlertCause.NOBODY_ONLINE:
+        text = t.gettext("Nobody is online on %(shop)s during business hours")
+    else:
+        text = t.gettext("A visitor of %(shop)s reached nobody")
+    return text % {"shop": shop}
 
 
 def unserved_title(locale: Locale, who: str, shop: str) -> str:

@@ -18,8 +18,9 @@ from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime
 
+from frontdesk.core.alerts import AlertCause
 from frontdesk.core.model import Locale
-from frontdesk.mail.compose import body_safe, header_safe, templates, typed_words
+from frontdesk.mail.compose import alert_title, body_safe, header_safe, templates, typed_words
 from frontdesk.mail.i18n import local_time, translations, zone_name
 
 CONFIRM_ADDRESS = "confirm_address"
@@ -31,6 +32,7 @@ TRANSCRIPT = "transcript"
 ADDRESS_TEST = "address_test"
 ADDRESS_CHANGED = "address_changed"
 TEST_NOTIFICATION = "test_notification"
+ALERT = "alert"
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +79,8 @@ class Notice:
     reply_to: str | None = None
     # An old address's notice: the address the agent has now.
     new_email: str = ""
+    # An alert's e-mail: its cause (``frontdesk.core.alerts.AlertCause``).
+    alert_cause: str = ""
 
 
 def subject(notice: Notice) -> str:
@@ -91,6 +95,12 @@ def subject(notice: Notice) -> str:
         return t.gettext("The e-mail address of your Frontdesk login was changed")
     if notice.kind == TEST_NOTIFICATION:
         return t.gettext("A test notification from Frontdesk")
+    if notice.kind == ALERT:
+        return alert_title(
+            notice.locale,
+            AlertCause(notice.alert_cause),
+            header_safe(notice.account_name, limit=40),
+        )
     if notice.kind == TRANSCRIPT:
         return t.gettext("Your conversation with %(shop)s") % {
             "shop": header_safe(notice.account_name, limit=40)
@@ -160,6 +170,7 @@ def text(notice: Notice) -> str:
             ],
             replies=notice.reply_to is not None,
             new_email=header_safe(notice.new_email, limit=320),
+            cause=notice.alert_cause,
         )
     )
     return body_safe(rendered)

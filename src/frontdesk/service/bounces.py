@@ -102,7 +102,7 @@ def record_bounce(
             delivery.bounce_status = status[:BOUNCE_STATUS_MAX] if status else None
             delivery.bounce_text = bounce_text[:BOUNCE_TEXT_MAX] if bounce_text else None
             session.flush()
-            fail_if_nobody_got_it(session, delivery.notification_id)
+            fail_if_nobody_got_it(session, rt, delivery.notification_id, now)
             result = BounceResult.BOUNCED
         state = delivery.state.value if delivery is not None else None
         rt.record(session, BounceReceived(result.value))

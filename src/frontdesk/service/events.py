@@ -96,6 +96,14 @@ class AgentAccessChanged:
 
 
 @dataclass(frozen=True, slots=True)
+class AlertsChanged:
+    """An alert of the account was raised or cleared: the dashboards' banner reads them
+    again (docs/reachability.md)."""
+
+    account_id: int
+
+
+@dataclass(frozen=True, slots=True)
 class NotificationsDue:
     """Notifications to decide; ``due``: when the earliest falls due (``None``: now)."""
 

@@ -62,6 +62,7 @@ from frontdesk.service.secrets import (
 from frontdesk.store.models import (
     Account,
     Agent,
+    Alert,
     Conversation,
     Delivery,
     Notification,
@@ -239,6 +240,14 @@ def tell_of_webhook_switched_off(
     row.webhook_endpoint_id = endpoint_id
 
 
+def queue_alert(
+    session: Session, rt: Runtime, manager: Agent, alert_id: int, now: datetime
+) -> None:
+    """E-mail an owner or admin that an alert was raised (docs/reachability.md)."""
+    row = _queue(session, rt, manager, OutboxKind.ALERT, now)
+    row.alert_id = alert_id
+
+
 # --- hourly caps ----------------------------------------------------------------------------
 
 
@@ -378,6 +387,13 @@ def claim_outbox(rt: Runtime, *, limit: int) -> list[ClaimedNotice]:
                 )
             )
         }
+        alert_causes: dict[int, str] = dict(
+            session.execute(
+                select(Alert.id, Alert.cause).where(
+                    Alert.id.in_({row.alert_id for row, _, _ in rows} - {None})
+                )
+            ).all()
+        )
         for row, agent, account_name in rows:
             row.lease_until = lease_until
             row.lease_token = token
@@ -393,7 +409,7 @@ def claim_outbox(rt: Runtime, *, limit: int) -> list[ClaimedNotice]:
             if row.kind in _ADDRESS_KINDS:
                 token_of_link = address_confirmation(rt, agent.id, row.email)
                 link = confirmation_link(base_url, token_of_link)
-            elif row.kind is OutboxKind.WEBHOOK_DISABLED:
+            elif row.kind in (OutboxKind.WEBHOOK_DISABLED, OutboxKind.ALERT):
                 link = settings_link(base_url)
             listed = lines.get(row.id, [])
             claimed.append(
@@ -427,6 +443,7 @@ def claim_outbox(rt: Runtime, *, limit: int) -> list[ClaimedNotice]:
                         reason=(endpoint.disabled_reason or "") if endpoint is not None else "",
                         # An old address is told the present one (docs/reachability.md).
                         new_email=agent.email if row.kind is OutboxKind.ADDRESS_CHANGED else "",
+                        alert_cause=alert_causes.get(row.alert_id or 0, ""),
                     ),
                 )
             )
@@ -546,7 +563,7 @@ def record_notice(rt: Runtime, claimed: ClaimedNotice, outcome: SendOutcome) -> 
                         select(Delivery.notification_id).where(Delivery.id.in_(claimed.listed))
                     )
                 ):
-                    fail_if_nobody_got_it(session, notification_id)
+                    fail_if_nobody_got_it(session, rt, notification_id, now)
         return True
 
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import ColumnElement, and_, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from frontdesk.errors import InvalidInput, NotFound
@@ -28,11 +28,24 @@ from frontdesk.push.webpush import (
 )
 from frontdesk.service.runtime import AgentCaller, Runtime
 from frontdesk.service.secrets import installation_secret
-from frontdesk.store.models import Account, PushSubscription
+from frontdesk.store.models import Account, AgentToken, PushSubscription
 
 VAPID_KEY = "vapid"
 # A test push waits this long at the push service for the browser to come online.
 TEST_PUSH_TTL = 60
+
+
+def login_holds(rt: Runtime, now: datetime) -> ColumnElement[bool]:
+    """A push subscription's login (joined as ``AgentToken``) still holds: not revoked, not
+    expired, not idle too long. A logout or a revoked token deleted its subscriptions
+    already; an expired one's browser is told nothing more."""
+    settings = rt.settings
+    return and_(
+        AgentToken.revoked_at.is_(None),
+        AgentToken.created_at > now - timedelta(seconds=settings.token_lifetime),
+        func.coalesce(AgentToken.last_used_at, AgentToken.created_at)
+        > now - timedelta(seconds=settings.token_idle_timeout),
+    )
 
 
 def vapid_key(rt: Runtime) -> VapidKey:

@@ -856,10 +856,14 @@ class Alert(Base):
     cleared_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     # What cleared it: ``resolved`` (the cause ended) or ``dismissed`` (an owner or admin).
     cleared_by: Mapped[str | None] = mapped_column(String(40), default=None)
+    # Its push to the owners' and admins' browsers and phones, while still to make; cleared
+    # in the transaction that claims it, so it is made at most once.
+    push_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
 
     __table_args__ = (
         UniqueConstraint("account_id", "open_key", name="uq_alerts_account_id_open_key"),
         Index("ix_alerts_account_id_id", "account_id", "id"),
+        Index("ix_alerts_push_due_at", "push_due_at"),
     )
 
 

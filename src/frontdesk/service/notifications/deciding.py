@@ -31,7 +31,7 @@ from frontdesk.core.plans import group_that_applies
 from frontdesk.core.presence import online_at_some_moment, scope_agent_ids
 from frontdesk.core.webhooks import WebhookEvent, wants
 from frontdesk.mail.identifiers import message_id_domain, notification_message_id
-from frontdesk.service import webhooks
+from frontdesk.service import alerts, webhooks
 from frontdesk.service.events import Decided
 from frontdesk.service.outbox import HourlyCaps
 from frontdesk.service.runtime import Runtime
@@ -73,6 +73,7 @@ def decide_due(rt: Runtime, *, limit: int = DECIDE_BATCH) -> int:
             return 0
         facts = DueFacts(session, due, now)
         caps = HourlyCaps(session, rt, facts.accounts, now)
+        alerting = alerts.accounts_alerting_of_nobody(session, facts.accounts)
         for notification in due:
             decision, reached = facts.decide(notification)
             lateness = (now - notification.due_at).total_seconds()
@@ -88,6 +89,17 @@ def decide_due(rt: Runtime, *, limit: int = DECIDE_BATCH) -> int:
                 batch=facts.batches.get(notification.id, []),
                 caps=caps,
             )
+            # Nobody to tell is told to the owners and admins; somebody told again ends it
+            # (docs/reachability.md).
+            if decision.reason in _NOBODY_EMAILED:
+                assert decision.reason is not None
+                alerts.nobody_emailed(
+                    session, rt, notification, decision.reason, facts.group_of(notification), now
+                )
+            elif decision.send and notification.account_id in alerting:
+                alerts.somebody_emailed(
+                    session, rt, notification.account_id, facts.group_of(notification), now
+                )
             hooks = facts.accounts[notification.account_id].webhook_events
             if wants(hooks, _EVENTS[notification.kind]):
                 tell_webhooks(session, rt, facts, notification, decision)
@@ -254,6 +266,10 @@ class DueFacts:
             key: online_history(session, self._scope(*key), start=start, now=now)
             for key, start in starts.items()
         }
+
+    def group_of(self, notification: Notification) -> int | None:
+        """The group the notification's scope is (``None``: the whole account)."""
+        return self._group(notification)
 
     def _group(self, notification: Notification) -> int | None:
         return group_that_applies(

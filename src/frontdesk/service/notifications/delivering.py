@@ -30,7 +30,7 @@ from frontdesk.mail.identifiers import (
 )
 from frontdesk.mail.transport import SendOutcome
 from frontdesk.mail.verp import return_path, return_path_base, verp_token
-from frontdesk.service import reply_addresses
+from frontdesk.service import alerts, reply_addresses
 from frontdesk.service.attempts import SMTP_TEXT_MAX, record_attempt
 from frontdesk.service.events import DeliveryAttempted
 from frontdesk.service.outbox import next_notice_at
@@ -290,7 +290,7 @@ def _record(
         session, rt, delivery, claimed_at=claimed.claimed_at, outcome=outcome, now=now
     )
     session.flush()
-    fail_if_nobody_got_it(session, delivery.notification_id)
+    fail_if_nobody_got_it(session, rt, delivery.notification_id, now)
     rt.record(session, DeliveryAttempted(after.result))
     return True
 
@@ -332,10 +332,13 @@ def release_deliveries(rt: Runtime, claimed: Sequence[ClaimedDelivery]) -> None:
         rt.deliveries_due(session)
 
 
-def fail_if_nobody_got_it(session: Session, notification_id: int) -> None:
+def fail_if_nobody_got_it(
+    session: Session, rt: Runtime, notification_id: int, now: datetime
+) -> None:
     """Turn the notification ``failed`` once every delivery is final and none of them is
-    ``sent`` (refused, given up, or bounced): nobody got it. Called after each outcome, and
-    after a bounce (``frontdesk.service.bounces``)."""
+    ``sent`` (refused, given up, or bounced): nobody got it, and unless a push reached
+    somebody, the owners and admins are alerted (``deliveries_failed``). Called after each
+    outcome, and after a bounce (``frontdesk.service.bounces``)."""
     states = set(
         session.scalars(select(Delivery.state).where(Delivery.notification_id == notification_id))
     )
@@ -345,6 +348,7 @@ def fail_if_nobody_got_it(session: Session, notification_id: int) -> None:
             .where(Notification.id == notification_id)
             .values(state=NotificationState.FAILED)
         )
+        alerts.nobody_got_it(session, rt, notification_id, now)
 
 
 def next_delivery_at(rt: Runtime) -> datetime | None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from urllib.parse import urlsplit
 
 from sqlalchemy import case, func, select, update
@@ -39,11 +39,12 @@ from frontdesk.mail.compose import (
 from frontdesk.mail.identifiers import conversation_link
 from frontdesk.push.webpush import PushAnswer, PushResult, Subscription
 from frontdesk.service.notifications.deciding import DueFacts
-from frontdesk.service.push import note_answer
+from frontdesk.service.push import login_holds, note_answer
 from frontdesk.service.runtime import Runtime
 from frontdesk.store.models import (
     Agent,
     AgentToken,
+    Alert,
     Device,
     Message,
     Notification,
@@ -134,17 +135,13 @@ def claim_pushes(rt: Runtime, *, limit: int = PUSH_BATCH) -> tuple[int, list[Cla
         }
         # The subscriptions of logins that still hold (a logout or a revoked token deleted
         # theirs already; an expired one's browser is told nothing more).
-        lifetime_from = now - timedelta(seconds=settings.token_lifetime)
-        idle_from = now - timedelta(seconds=settings.token_idle_timeout)
         subscriptions: dict[int, list[PushSubscription]] = {}
         for subscribed in session.scalars(
             select(PushSubscription)
             .join(AgentToken, AgentToken.id == PushSubscription.token_id)
             .where(
                 PushSubscription.agent_id.in_(wanting),
-                AgentToken.revoked_at.is_(None),
-                AgentToken.created_at > lifetime_from,
-                func.coalesce(AgentToken.last_used_at, AgentToken.created_at) > idle_from,
+                login_holds(rt, now),
             )
             .order_by(PushSubscription.id)
         ):
@@ -324,8 +321,13 @@ def record_push_answers(
 
 
 def next_push_at(rt: Runtime) -> datetime | None:
-    """The earliest moment a push falls due."""
+    """The earliest moment a push falls due: a notification's, or an alert's
+    (``frontdesk.service.alerts``)."""
     with rt.database.read() as session:
-        return session.scalar(
+        notification = session.scalar(
             select(func.min(Notification.push_due_at)).where(Notification.push_due_at.is_not(None))
         )
+        alert = session.scalar(
+            select(func.min(Alert.push_due_at)).where(Alert.push_due_at.is_not(None))
+        )
+    return min((t for t in (notification, alert) if t is not None), default=None)

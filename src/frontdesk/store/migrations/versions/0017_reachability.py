@@ -44,6 +44,7 @@ def upgrade() -> None:
         sa.Column("details", sa.JSON(), nullable=True),
         sa.Column("cleared_at", _WHEN, nullable=True),
         sa.Column("cleared_by", sa.String(length=40), nullable=True),
+        sa.Column("push_due_at", _WHEN, nullable=True),
         sa.ForeignKeyConstraint(
             ["account_id"],
             ["accounts.id"],
@@ -54,6 +55,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("account_id", "open_key", name="uq_alerts_account_id_open_key"),
     )
     op.create_index("ix_alerts_account_id_id", "alerts", ["account_id", "id"])
+    op.create_index("ix_alerts_push_due_at", "alerts", ["push_due_at"])
     with op.batch_alter_table("mail_outbox", schema=None) as batch_op:
         batch_op.add_column(sa.Column("alert_id", _ID, nullable=True))
         batch_op.create_foreign_key(
@@ -65,6 +67,7 @@ def downgrade() -> None:
     with op.batch_alter_table("mail_outbox", schema=None) as batch_op:
         batch_op.drop_constraint("fk_mail_outbox_alert_id_alerts", type_="foreignkey")
         batch_op.drop_column("alert_id")
+    op.drop_index("ix_alerts_push_due_at", table_name="alerts")
     op.drop_index("ix_alerts_account_id_id", table_name="alerts")
     op.drop_table("alerts")
     with op.batch_alter_table("accounts", schema=None) as batch_op:

@@ -18,6 +18,7 @@
  *   session.js       starting the page, logging in and out, ending the session
  *   signed-out.js    log in, create an account
  *   shell.js         the header (online switch, other devices) and the sidebar
+ *   banner.js        the owners' and admins' banner of open alerts (nobody was told)
  *   socket.js        the agent WebSocket and its frames
  *   refresh.js       one fetch after a burst of frames
  *   routing.js       #/… picks the screen

@@ -11,6 +11,7 @@ import { api, isManager } from "./api.js";
 import { logOut } from "./session.js";
 import { setDesiredStatus } from "./socket.js";
 import { chooseFolder, onFolderKey, renderFolderTabs } from "./inbox.js";
+import { refreshAlerts } from "./banner.js";
 
 export function renderShell() {
   ui.root.className = "app";
@@ -26,6 +27,12 @@ export function renderShell() {
   ui.connection = h("span", { class: "connection", role: "status" });
   ui.devices = h("p", { class: "devices", "aria-live": "polite" });
   ui.problem = h("div", { class: "problem", role: "alert", hidden: true });
+  ui.alerts = h("div", {
+    class: "alerts",
+    role: "alert",
+    "aria-label": t("alerts.label"),
+    hidden: true,
+  });
   ui.tabs = new Map();
   ui.tablist = h("div", {
     role: "tablist",
@@ -131,11 +138,12 @@ export function renderShell() {
         text: t("nav.plan", { plan: t(`plan.${state.account.plan}`) }),
       }),
     ),
-    h("div", { class: "content" }, ui.problem, ui.main),
+    h("div", { class: "content" }, ui.alerts, ui.problem, ui.main),
   );
   renderPresence();
   renderDevices();
   renderFolderTabs();
+  refreshAlerts();
   state.screen = null;
 }
 

@@ -19,6 +19,7 @@ import { endSession } from "./session.js";
 import { refreshDevices, renderDevices, renderPresence } from "./shell.js";
 import { scheduleRefresh } from "./refresh.js";
 import { renderAgentRows } from "./agents.js";
+import { refreshAlerts } from "./banner.js";
 
 export function connectSocket() {
   if (!state.token) return;
@@ -172,6 +173,9 @@ function onFrame(text) {
       break;
     case "visibility":
     case "activity":
+      break;
+    case "alerts.changed":
+      refreshAlerts();
       break;
     case "status":
       state.confirmedStatus = frame.status;
