@@ -16,6 +16,9 @@ from tests.support import SignedUp, assert_error, new_visitor, sign_up
 
 DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
+# Nothing is alerting, and the account does not show its reply time.
+NOBODY_TOLD_NOTHING = {"nobody_to_tell": False, "reply_within": None}
+
 
 def nine_to_five(clock: ManualClock) -> dict[str, Any]:
     """09:00-17:00 every day at UTC+1 (no summer time: each test's clock starts on another
@@ -44,7 +47,12 @@ def go_online(agent: SignedUp) -> None:
 
 def test_without_hours_the_team_is_always_open(account: SignedUp) -> None:
     assert account.get("/settings/hours").json() == {"hours": None, "open": True, "back_at": None}
-    assert status(account) == {"online": False, "open": True, "back_at": None}
+    assert status(account) == {
+        "online": False,
+        "open": True,
+        "back_at": None,
+        **NOBODY_TOLD_NOTHING,
+    }
     go_online(account)
     assert status(account)["online"] is True
 
@@ -57,7 +65,7 @@ def test_outside_its_hours_the_widget_is_offline_and_says_when_it_is_back(
     put = account.put("/settings/hours", hours)
     assert put.status_code == 200, put.text
     assert put.json() == {"hours": hours, "open": True, "back_at": None}
-    assert status(account) == {"online": True, "open": True, "back_at": None}
+    assert status(account) == {"online": True, "open": True, "back_at": None, **NOBODY_TOLD_NOTHING}
 
     clock.advance(7 * 3600)  # 16:00 UTC, 17:00 local: closed, and tomorrow is a holiday
     go_online(account)  # the agent stays online, the widget does not
@@ -66,11 +74,12 @@ def test_outside_its_hours_the_widget_is_offline_and_says_when_it_is_back(
         "online": False,
         "open": False,
         "back_at": after_the_holiday.isoformat().replace("+00:00", "Z"),
+        **NOBODY_TOLD_NOTHING,
     }
     assert account.get("/settings/hours").json()["open"] is False
 
     assert account.delete("/settings/hours").status_code == 204
-    assert status(account) == {"online": True, "open": True, "back_at": None}
+    assert status(account) == {"online": True, "open": True, "back_at": None, **NOBODY_TOLD_NOTHING}
 
 
 def test_impossible_hours_are_refused_and_change_nothing(
@@ -114,7 +123,12 @@ def test_a_pro_group_may_keep_hours_of_its_own(
     clock.advance(7 * 3600)  # 16:00 UTC: the account is closed, the night shift open
     go_online(pro_account)
     assert status(pro_account)["open"] is False
-    assert status(pro_account, group_id) == {"online": True, "open": True, "back_at": None}
+    assert status(pro_account, group_id) == {
+        "online": True,
+        "open": True,
+        "back_at": None,
+        **NOBODY_TOLD_NOTHING,
+    }
 
     assert pro_account.delete(f"/groups/{group_id}/hours").status_code == 204
     assert status(pro_account, group_id)["open"] is False
@@ -163,3 +177,32 @@ def test_a_widget_socket_says_when_the_team_closes_and_when_it_opens(
             clock.advance((reopens - clock.now()).total_seconds() + 0.01)
             go_online(account)  # the lease of an hour ago is long gone
             assert widget.receive_json()["online"] is True
+
+
+def test_the_widget_shows_the_median_first_response_time_when_the_account_wants_it(
+    client: TestClient, account: SignedUp, clock: ManualClock
+) -> None:
+    """Opt-in; the median over the last 7 days' answered conversations; only while online,
+    and only with enough answers to say something."""
+    go_online(account)
+    for waited in (60, 600, 120, 30):  # the third answer is never given
+        conversation_id = (
+            new_visitor(client, account.widget_key).say("Hello?").json()["conversation_id"]
+        )
+        clock.advance(waited)
+        if waited != 30:
+            answered = account.post(f"/conversations/{conversation_id}/messages", {"text": "Hi"})
+            assert answered.status_code == 201, answered.text
+    go_online(account)
+    assert status(account)["reply_within"] is None  # not asked for
+
+    switched = account.patch("/settings/notifications", {"expected_reply_time": True})
+    assert switched.json()["expected_reply_time"] is True
+    assert status(account)["reply_within"] == 120  # of 60, 120 and 600 s
+
+    account.put("/me/status", {"status": "offline", "device_id": "tab"})
+    assert status(account)["reply_within"] is None  # offline: the form, no promise
+    # A week later those conversations are out of the window: too few to say anything.
+    clock.advance(8 * 86400)
+    go_online(account)
+    assert status(account)["reply_within"] is None

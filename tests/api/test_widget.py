@@ -13,6 +13,9 @@ from frontdesk.service import presence
 from frontdesk.service.runtime import Runtime
 from tests.support import SignedUp, assert_error, new_visitor, sign_up
 
+# Nothing is alerting, and the account does not show its reply time.
+NOBODY_TOLD_NOTHING = {"nobody_to_tell": False, "reply_within": None}
+
 
 def widget_online(account: SignedUp, group_id: int | None = None) -> bool:
     params = {"group_id": group_id} if group_id else {}
@@ -198,7 +201,7 @@ def test_a_visitor_heartbeat_keeps_it_on_the_website_and_tells_the_widget_status
     visitor = new_visitor(account.client, account.widget_key)
     url = f"/api/v1/widget/{account.widget_key}/heartbeat"
     first = account.client.post(url, headers=visitor.headers)
-    assert first.json() == {"online": False, "open": True, "back_at": None}
+    assert first.json() == {"online": False, "open": True, "back_at": None, **NOBODY_TOLD_NOTHING}
     go_online(account)
     assert account.client.post(url, headers=visitor.headers).json()["online"] is True
     start = clock.now()

@@ -18,7 +18,7 @@ from frontdesk.core.model import ConversationStatus, Locale, Plan
 from frontdesk.core.plans import group_that_applies
 from frontdesk.errors import NotAuthenticated, NotFound
 from frontdesk.security import VISITOR_TOKEN_PREFIX, new_token, token_digest
-from frontdesk.service import hours
+from frontdesk.service import alerts, hours, reply_times
 from frontdesk.service.groups import group_not_found, load_groups_of_account
 from frontdesk.service.patching import UNCHANGED, Unchanged
 from frontdesk.service.runtime import Runtime, VisitorCaller
@@ -150,6 +150,11 @@ class WidgetStatus:
     online: bool
     open: bool
     back_at: datetime | None
+    # An open alert says a message written now would reach nobody (docs/reachability.md).
+    nobody_to_tell: bool = False
+    # The median first-response time of the last 7 days, in seconds, while online and when
+    # the account shows it (``expected_reply_time``); None otherwise.
+    reply_within: float | None = None
 
 
 def widget_status(rt: Runtime, widget_key: str, *, group_id: int | None) -> WidgetStatus:
@@ -174,7 +179,18 @@ def _status(
     group = session.get(Group, group_id) if group_id is not None else None
     within = hours.opening(hours.hours_of_scope(account, group), now)
     online = bool(online_agent_ids(session, account_id=account.id, now=now, among=scope))
-    return WidgetStatus(online=online and within.open, open=within.open, back_at=within.back_at)
+    shown_online = online and within.open
+    return WidgetStatus(
+        online=shown_online,
+        open=within.open,
+        back_at=within.back_at,
+        nobody_to_tell=alerts.nobody_would_be_told(session.connection(), account.id),
+        reply_within=(
+            reply_times.median_first_response(session, account.id, now)
+            if shown_online and account.expected_reply_time
+            else None
+        ),
+    )
 
 
 def create_visitor(

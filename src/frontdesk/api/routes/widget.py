@@ -36,8 +36,7 @@ def widget_status(
 ) -> WidgetStatusOut:
     """Online iff an agent of the scope (the account, or the PRO group) is online and the
     team is within its business hours; outside them ``back_at`` says when it is back."""
-    found = widget.widget_status(rt, widget_key, group_id=group_id)
-    return WidgetStatusOut(online=found.online, open=found.open, back_at=found.back_at)
+    return _status_out(widget.widget_status(rt, widget_key, group_id=group_id))
 
 
 @router.post("/visitors", status_code=status.HTTP_201_CREATED)
@@ -125,5 +124,14 @@ def visitor_heartbeat(
     ``visitor_left_after`` seconds, or the visitor counts as having left. Answers whether
     the widget is online for this visitor."""
     presence.visitor_seen(rt, visitor)
-    found = widget.visitor_status(rt, visitor)
-    return WidgetStatusOut(online=found.online, open=found.open, back_at=found.back_at)
+    return _status_out(widget.visitor_status(rt, visitor))
+
+
+def _status_out(found: widget.WidgetStatus) -> WidgetStatusOut:
+    return WidgetStatusOut(
+        online=found.online,
+        open=found.open,
+        back_at=found.back_at,
+        nobody_to_tell=found.nobody_to_tell,
+        reply_within=found.reply_within,
+    )

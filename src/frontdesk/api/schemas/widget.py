@@ -20,6 +20,12 @@ class WidgetStatusOut(Response):
     # Within the business hours (always, without hours); outside, when the team is back.
     open: bool = True
     back_at: datetime | None = None
+    # An open alert says that a message written now would reach nobody: the widget says
+    # so instead of promising an answer by e-mail (docs/reachability.md).
+    nobody_to_tell: bool = False
+    # While online, when the account shows it: the median first-response time of the last
+    # 7 days in seconds (null: not shown, or too few answered conversations).
+    reply_within: float | None = None
 
 
 class VisitorIn(Request):

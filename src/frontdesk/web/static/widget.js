@@ -24,6 +24,9 @@
       failed: "Something went wrong. Please try again.",
       limited: (seconds) => `You are writing faster than we can take. Please wait ${seconds} s and send it again.`,
       away: "We are not online right now. Leave your e-mail and we will reply there.",
+      closed: (when) => `We are closed now and back ${when}. Leave your e-mail and we will reply there.`,
+      nobody: "Nobody can be reached right now: your message waits for the team. Leave your e-mail so that they can reply.",
+      within: (minutes) => `Usually replies within ${minutes} min.`,
     },
     de: {
       open: "Chat öffnen", chat: "Chat", close: "Chat schließen", title: "Chatten Sie mit uns",
@@ -34,6 +37,9 @@
       failed: "Etwas ist schiefgegangen. Bitte versuchen Sie es erneut.",
       limited: (seconds) => `Sie schreiben schneller, als wir annehmen können. Bitte warten Sie ${seconds} s und senden Sie es erneut.`,
       away: "Wir sind gerade nicht online. Hinterlassen Sie Ihre E-Mail-Adresse, wir antworten dorthin.",
+      closed: (when) => `Wir haben gerade geschlossen und sind ${when} wieder da. Hinterlassen Sie Ihre E-Mail-Adresse, wir antworten dorthin.`,
+      nobody: "Gerade ist niemand erreichbar: Ihre Nachricht wartet auf das Team. Hinterlassen Sie Ihre E-Mail-Adresse, damit es antworten kann.",
+      within: (minutes) => `Antwortet meist innerhalb von ${minutes} Min.`,
     },
     cs: {
       open: "Otevřít chat", chat: "Chat", close: "Zavřít chat", title: "Napište nám",
@@ -43,6 +49,9 @@
       failed: "Něco se pokazilo. Zkuste to prosím znovu.",
       limited: (seconds) => `Píšete rychleji, než stíháme přijímat. Počkejte prosím ${seconds} s a odešlete to znovu.`,
       away: "Právě nejsme online. Nechte nám svůj e-mail a odpovíme vám na něj.",
+      closed: (when) => `Právě máme zavřeno a jsme zpět ${when}. Nechte nám svůj e-mail a odpovíme vám na něj.`,
+      nobody: "Právě není nikdo k zastižení: vaše zpráva počká na tým. Nechte nám svůj e-mail, aby vám mohl odpovědět.",
+      within: (minutes) => `Obvykle odpovídáme do ${minutes} min.`,
     },
   };
   const locale =
@@ -80,6 +89,9 @@
 
   let token = stored("localStorage", TOKEN_KEY);
   let online = null; // null until the server has said
+  // What the server said besides: whether the team is within its hours and when it is
+  // back, whether an alert says nobody can be told, the usual reply time (docs/reachability.md).
+  const known = { open: true, back_at: null, nobody_to_tell: false, reply_within: null };
   let socket = null;
   let socketSpoke = false; // its widget.status is newer than any GET /status answer
   let reconnects = 0;
@@ -188,8 +200,22 @@ input,textarea{display:block;width:100%;margin-top:2px;padding:7px 9px;border:1p
   );
   let shadow = null;
 
-  function setOnline(value) {
+  // "at 09:00" today, else the weekday and time, in the visitor's language and zone.
+  function backWhen(iso) {
+    const at = new Date(iso);
+    const time = at.toLocaleTimeString(locale, { hour: "2-digit", minute: "2-digit" });
+    if (at.toDateString() === new Date().toDateString()) return time;
+    return `${at.toLocaleDateString(locale, { weekday: "long", day: "numeric", month: "numeric" })} ${time}`;
+  }
+
+  function setOnline(value, said = {}) {
     online = value;
+    for (const name of Object.keys(known)) if (name in said) known[name] = said[name];
+    away.textContent = known.nobody_to_tell
+      ? t.nobody
+      : !known.open && known.back_at
+        ? t.closed(backWhen(known.back_at))
+        : t.away;
     // Opened before the server's first answer, the focus waited on the close button: now
     // that there is a form, it goes where the visitor writes, as it would have on opening.
     const focusWaited = form.hidden && !panel.hidden && shadow?.activeElement === closer;
@@ -202,7 +228,10 @@ input,textarea{display:block;width:100%;margin-top:2px;padding:7px 9px;border:1p
     messageLabel.className = online ? "sr" : "";
     text.rows = online ? 2 : 4;
     submit.textContent = online ? t.send : t.sendMessage;
-    if (online) notice.textContent = "";
+    if (online)
+      notice.textContent = known.reply_within
+        ? t.within(Math.max(1, Math.round(known.reply_within / 60)))
+        : "";
     if (focusWaited) (online || email.value ? text : email).focus();
   }
 
@@ -334,14 +363,14 @@ input,textarea{display:block;width:100%;margin-top:2px;padding:7px 9px;border:1p
       () => {},
     );
     call("GET", group ? `/status?group_id=${group}` : "/status").then(
-      (status) => setOnline(status.online),
+      (status) => setOnline(status.online, status),
       () => {},
     );
   }
 
   function refreshStatus() {
     call("GET", group ? `/status?group_id=${group}` : "/status").then(
-      (status) => socketSpoke || setOnline(status.online),
+      (status) => (socketSpoke ? setOnline(online, status) : setOnline(status.online, status)),
       (error) => {
         if (online === null) setOnline(false); // a message left now still has a chance
         showError(error.message);
@@ -374,7 +403,7 @@ input,textarea{display:block;width:100%;margin-top:2px;padding:7px 9px;border:1p
       if (frame.type === "widget.status") {
         reconnects = 0;
         socketSpoke = true;
-        setOnline(frame.online);
+        setOnline(frame.online, frame);
       } else if (frame.type === "message.created") {
         showMessage(frame.message, true);
       } else if (frame.type === "resync") {
