@@ -27,6 +27,7 @@
  *   why.js           "Who was told, and how"
  *   push.js          the service worker, and the profile's push notifications
  *   alerts.js        a sound and a notification for a new conversation in a hidden tab
+ *   hours.js         Settings → business hours: the week, the exceptions, open now or not
  *   settings.js, profile.js, agents.js, groups.js: the other screens
  */
 

@@ -22,6 +22,7 @@ import {
   uid,
 } from "./dom.js";
 import { api, isManager } from "./api.js";
+import { hoursSection } from "./hours.js";
 import { current } from "./routing.js";
 import { teamReachability } from "./reachability.js";
 import { repliesSection } from "./replies.js";
@@ -194,6 +195,7 @@ export async function showSettings(seq) {
     page(
       t("settings.title"),
       section(t("settings.notifications"), form),
+      hoursSection(),
       team ? section(t("reachability.team_title"), team) : null,
       hooks,
       replies,

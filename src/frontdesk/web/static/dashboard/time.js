@@ -53,6 +53,19 @@ function fullTime(iso) {
   return formatter({ dateStyle: "medium", timeStyle: "medium" }).format(date);
 }
 
+// A moment days ahead, to the minute: "Monday, 7 December, 09:00" ("back at …").
+export function dayAndTime(iso) {
+  const date = new Date(iso);
+  if (Number.isNaN(date.getTime())) return "";
+  return formatter({
+    weekday: "long",
+    day: "numeric",
+    month: "long",
+    hour: "2-digit",
+    minute: "2-digit",
+  }).format(date);
+}
+
 export function timeElement(iso, text) {
   return h("time", { datetime: iso, title: fullTime(iso), text: text ?? fullTime(iso) });
 }
