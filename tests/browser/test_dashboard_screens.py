@@ -13,7 +13,7 @@ from frontdesk.service.secrets import address_confirmation
 from frontdesk.store.models import OutboxEmail
 from tests.browser.conftest import SiteFactory, Watched, assert_nothing_ran
 from tests.browser.dashboard_page import OWNER_PASSWORD, Dashboard, owner_logged_in, rest
-from tests.support import live_sign_up
+from tests.support import eventually, live_sign_up
 
 
 def test_settings_changed_in_the_dashboard_persist(
@@ -23,6 +23,7 @@ def test_settings_changed_in_the_dashboard_persist(
     with serve_site() as server:
         owner, dashboard = owner_logged_in(page, server)
         dashboard.go("#/settings")
+        form = dashboard.section("Notifications")
         offline = page.get_by_role("switch", name="E-mail notifications for offline messages")
         missed = page.get_by_role("switch", name="E-mail notifications for missed conversations")
         delay = page.get_by_label("Delay of offline-message e-mails")
@@ -37,13 +38,25 @@ def test_settings_changed_in_the_dashboard_persist(
         page.get_by_label("Unit of the delay").select_option("minutes")
         new_agents = page.get_by_role("group", name="New agents start with")
         new_agents.get_by_label("Push missed conversations to me").uncheck()
-        page.get_by_role("button", name="Save").click()
-        expect(page.get_by_role("main").get_by_role("status")).to_have_text("Saved")
+        form.get_by_role("button", name="Save").click()
+        expect(form.get_by_role("status")).to_have_text("Saved")
         settings = rest(owner, "GET", "/settings/notifications")
         assert settings["offline_message_email"] is False
         assert settings["offline_email_delay"] == 180
         assert settings["agent_defaults"]["missed_conversation_push"] is False
         assert settings["agent_defaults"]["offline_message_push"] is True
+        assert settings["agent_idle_after"] is None  # off until chosen
+
+        # Away after 10 minutes without activity; the usual reply time shown to visitors.
+        form.get_by_label("Away after no activity").select_option(label="10 min")
+        form.get_by_role("switch", name="Show visitors the usual reply time").check()
+        form.get_by_role("button", name="Save").click()  # "Saved" is still there: ask the API
+        settings = eventually(
+            lambda: (s := rest(owner, "GET", "/settings/notifications"))["agent_idle_after"] and s,
+            what="the second save",
+        )
+        assert (settings["agent_idle_after"], settings["expected_reply_time"]) == (600, True)
+        assert settings["alert_nobody_online_after"] is None
 
         page.reload()
         expect(offline).not_to_be_checked()
@@ -52,8 +65,8 @@ def test_settings_changed_in_the_dashboard_persist(
 
         # Emptied, the delay is the server's default again.
         delay.fill("")
-        page.get_by_role("button", name="Save").click()
-        expect(page.get_by_role("main").get_by_role("status")).to_have_text("Saved")
+        form.get_by_role("button", name="Save").click()
+        expect(form.get_by_role("status")).to_have_text("Saved")
         assert rest(owner, "GET", "/settings/notifications")["offline_email_delay"] is None
     assert_nothing_ran(watched)
 

@@ -1,9 +1,10 @@
 /*
  * Settings → notifications: the account's offline-message and missed-conversation e-mails,
- * their delay and the push's before them; owners and admins change them, agents only read
- * them. Owners and admins also get the team's "can we be reached?" checklist
- * (reachability.js), Settings → Webhooks (webhooks.js) and the replies that came back by
- * e-mail (replies.js).
+ * their delay and the push's before them, when an idle agent is away, the nobody-online
+ * alert and the reply time shown to visitors; owners and admins change them, agents only
+ * read them. Business hours follow (hours.js). Owners and admins also get the team's "can
+ * we be reached?" checklist (reachability.js), Settings → Webhooks (webhooks.js) and the
+ * replies that came back by e-mail (replies.js).
  */
 
 import { state, ui } from "./state.js";
@@ -58,6 +59,27 @@ export async function showSettings(seq) {
     role: "switch",
     class: "switch",
     checked: settings.visitor_transcript,
+    disabled: !manager,
+  });
+  // Away after no activity, and nobody online within the hours (docs/reachability.md):
+  // whole minutes, or off; a value set otherwise (through the API) is kept as it is.
+  const minutesChoice = (seconds, minutes) => {
+    const options = [["", t("settings.off")]];
+    for (const m of minutes) options.push([String(m * 60), t("settings.minutes", { count: m })]);
+    if (seconds !== null && !minutes.includes(seconds / 60))
+      options.push([String(seconds), formatDuration(seconds)]);
+    const chosen = select(options, seconds === null ? "" : String(seconds));
+    chosen.value = seconds === null ? "" : String(seconds);
+    chosen.disabled = !manager;
+    return chosen;
+  };
+  const idleAfter = minutesChoice(settings.agent_idle_after, [5, 10, 15, 30, 60]);
+  const nobodyOnline = minutesChoice(settings.alert_nobody_online_after, [15, 30, 60, 120]);
+  const replyTime = h("input", {
+    type: "checkbox",
+    role: "switch",
+    class: "switch",
+    checked: settings.expected_reply_time,
     disabled: !manager,
   });
   const defaultDelay = settings.default_offline_email_delay;
@@ -139,6 +161,9 @@ export async function showSettings(seq) {
         default: formatDuration(settings.default_offline_push_delay),
       }),
     ),
+    field(t("settings.idle_after"), idleAfter, t("settings.idle_after_hint")),
+    field(t("settings.nobody_online"), nobodyOnline, t("settings.nobody_online_hint")),
+    checkField(t("settings.reply_time"), replyTime, t("settings.reply_time_hint")),
     h(
       "fieldset",
       { class: "stack agent-defaults" },
@@ -181,6 +206,9 @@ export async function showSettings(seq) {
       offline_push_delay: pushSeconds,
       agent_defaults: Object.fromEntries(defaults.map(([name, box]) => [name, box.checked])),
       visitor_transcript: transcript.checked,
+      agent_idle_after: idleAfter.value === "" ? null : Number(idleAfter.value),
+      alert_nobody_online_after: nobodyOnline.value === "" ? null : Number(nobodyOnline.value),
+      expected_reply_time: replyTime.checked,
     };
     if (settings.missed_conversation_email_available)
       body.missed_conversation_email = missed.checked;
