@@ -242,7 +242,8 @@ def test_a_bounced_address_is_a_warning_in_the_profile_and_in_why_no_e_mail(
         dashboard = Dashboard(page, server)
         dashboard.log_in(owner.email)
         dashboard.go("#/profile")
-        warning = page.get_by_role("alert")
+        # In the profile; the owners' banner says too that nobody got that notification.
+        warning = page.get_by_role("main").get_by_role("alert")
         expect(warning).to_contain_text("E-mails to your address bounce")
         expect(warning).to_contain_text(owner.email)
         expect(warning).to_contain_text(f"5.1.1 {bounce_text}")
@@ -254,4 +255,7 @@ def test_a_bounced_address_is_a_warning_in_the_profile_and_in_why_no_e_mail(
         # Nobody else got it, so the whole notification failed; the recipient is "You".
         expect(why).to_contain_text("Failed")
         expect(why).to_contain_text(f"You <{owner.email}>")
+        expect(page.get_by_role("alert", name="Alerts")).to_contain_text(
+            "every e-mail of its notification was refused or came back"
+        )
     assert_nothing_ran(watched)

@@ -243,11 +243,19 @@ def test_a_pro_group_widget_follows_its_members_only(live_server: LiveServer) ->
             # The owner is not in Sales: the Sales widget stays offline.
             assert [f for f in widget.quiet_for(LEASE) if f["type"] == "widget.status"] == []
             status = owner.call("GET", f"/widget/{owner.widget_key}/status?group_id={group_id}")
-            assert status.json() == {"online": False, "open": True, "back_at": None}
+            assert status.json() == {
+                "online": False,
+                "open": True,
+                "back_at": None,
+                "nobody_to_tell": False,
+                "reply_within": None,
+            }
             assert owner.call("GET", f"/widget/{owner.widget_key}/status").json() == {
                 "online": True,
                 "open": True,
                 "back_at": None,
+                "nobody_to_tell": False,
+                "reply_within": None,
             }
             with seller.socket("seller-laptop") as member:
                 member.wait_for("hello")
