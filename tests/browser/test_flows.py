@@ -10,7 +10,7 @@ from playwright.sync_api import Browser, expect
 
 from frontdesk.mail.catcher import caught_mail
 from tests.browser.conftest import SiteFactory, Watched, watching
-from tests.browser.dashboard_page import LIVE_TIMEOUT_MS, Dashboard, rest
+from tests.browser.dashboard_page import LIVE_TIMEOUT_MS, Dashboard, agent_is_online, rest
 from tests.browser.widget_page import Widget
 from tests.support import eventually, live_sign_up
 
@@ -36,6 +36,10 @@ def test_a_visitor_in_the_widget_is_served_live_by_an_agent_in_the_dashboard(
         dashboard.log_in(owner.email)
         dashboard.online_switch.check()
         expect(dashboard.online_switch).to_be_checked()
+        # The switch turns at once; the server records it a moment later. The visitor's
+        # widget reads the status once when it opens (it has no socket before its first
+        # message), so it comes once the agent is online.
+        eventually(lambda: agent_is_online(owner) or None, what="the agent online")
 
         visitor_browser.page.goto(f"{server.base_url}/demo")
         widget = Widget(visitor_browser.page)
