@@ -296,6 +296,9 @@ def test_a_conversation_left_unserved_reminds_the_online_agents_away_from_it(
         online(opted_out, tabs, visible=False)
         online(unsubscribed, tabs, visible=False)
         visitor = new_live_visitor(reminder_server, owner.widget_key, name="Anna")
+        # On the website all along (its widget's socket): a visitor who left while the
+        # reminder waited would make a missed conversation beside it.
+        tabs.enter_context(visitor.socket()).wait_for("widget.status")
 
         started = time.monotonic()
         conversation_id = visitor.say("Is anybody <i>there</i>?")["conversation_id"]
