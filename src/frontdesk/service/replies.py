@@ -141,35 +141,6 @@ def refusal_at_rcpt(rt: Runtime, token: str, envelope_sender: str) -> str | None
         reason,
     )
     return reason
-    with rt.database.write() as session:
-        address = session.scalar(
-            select(ReplyAddress).where(ReplyAddress.token_hash == token_hash(token))
-        )
-        if address is not None:
-            session.add(
-                InboundEmail(
-                    account_id=address.account_id,
-                    reply_address_id=address.id,
-                    conversation_id=address.conversation_id,
-                    # Refused before its Message-ID was sent: a record of its own.
-                    dedupe_key=hashlib.sha256(secrets.token_bytes(32)).hexdigest(),
-                    received_at=rt.clock.now(),
-                    via="smtp",
-                    sender=sender,
-                    sender_key=sender,
-                    subject="",
-                    outcome=InboundOutcome.REFUSED,
-                    reason=reason,
-                    detail=reason_text(reason),
-                )
-            )
-            log.warning(
-                "refused mail for a reply address of conversation %s from %s: %s",
-                address.conversation_id,
-                for_log(sender),
-                reason,
-            )
-    return reason
 
 
 def receive(rt: Runtime, token: str, email: ReceivedEmail, *, via: str) -> Received:
