@@ -90,31 +90,13 @@ def record_bounce(
         delivery = session.scalar(
             select(Delivery).where(Delivery.id == delivery_id).with_for_update()
         )
-        if delivery is None:
-            result = BounceResult.UNKNOWN
-        elif delivery.state is DeliveryState.BOUNCED:
-            result = BounceResult.DUPLICATE
-        elif delivery.state is not DeliveryState.SENT:
-            result = BounceResult.NOT_SENT
-        else:
-            delivery.state = DeliveryState.BOUNCED
-            delivery.bounced_at = now
-            delivery.bounce_status = status[:BOUNCE_STATUS_MAX] if status else None
-            delivery.bounce_text = bounce_text[:BOUNCE_TEXT_MAX] if bounce_text else None
+        result = _mark_bounced(delivery, status=status, bounce_text=bounce_text, now=now)
+        if delivery is not None and result is BounceResult.BOUNCED:
             session.flush()
             fail_if_nobody_got_it(session, rt, delivery.notification_id, now)
-            result = BounceResult.BOUNCED
         state = delivery.state.value if delivery is not None else None
         rt.record(session, BounceReceived(result.value))
-    log.log(
-        logging.INFO if result is BounceResult.BOUNCED else logging.WARNING,
-        "bounce for delivery %s (%s, final recipient %r): %s (the delivery was %s)",
-        delivery_id,
-        status,
-        (final_recipient or "")[:100],
-        result.value,
-        state or "not found",
-    )
+    _log_bounce("delivery", delivery_id, status, final_recipient, result, state)
     return result
 
 
@@ -133,30 +115,53 @@ def _record_outbox_bounce(
         row = session.scalar(
             select(OutboxEmail).where(OutboxEmail.id == outbox_id).with_for_update()
         )
-        if row is None:
-            result = BounceResult.UNKNOWN
-        elif row.state is DeliveryState.BOUNCED:
-            result = BounceResult.DUPLICATE
-        elif row.state is not DeliveryState.SENT:
-            result = BounceResult.NOT_SENT
-        else:
-            row.state = DeliveryState.BOUNCED
-            row.bounced_at = now
-            row.bounce_status = status[:BOUNCE_STATUS_MAX] if status else None
-            row.bounce_text = bounce_text[:BOUNCE_TEXT_MAX] if bounce_text else None
-            result = BounceResult.BOUNCED
+        result = _mark_bounced(row, status=status, bounce_text=bounce_text, now=now)
         state = row.state.value if row is not None else None
         rt.record(session, BounceReceived(result.value))
+    _log_bounce("outbox e-mail", outbox_id, status, final_recipient, result, state)
+    return result
+
+
+def _mark_bounced(
+    row: Delivery | OutboxEmail | None,
+    *,
+    status: str | None,
+    bounce_text: str | None,
+    now: datetime,
+) -> BounceResult:
+    """The one rule for a returned e-mail, a delivery's or an outbox e-mail's: only one the
+    mail server accepted can bounce, and only once."""
+    if row is None:
+        return BounceResult.UNKNOWN
+    if row.state is DeliveryState.BOUNCED:
+        return BounceResult.DUPLICATE
+    if row.state is not DeliveryState.SENT:
+        return BounceResult.NOT_SENT
+    row.state = DeliveryState.BOUNCED
+    row.bounced_at = now
+    row.bounce_status = status[:BOUNCE_STATUS_MAX] if status else None
+    row.bounce_text = bounce_text[:BOUNCE_TEXT_MAX] if bounce_text else None
+    return BounceResult.BOUNCED
+
+
+def _log_bounce(
+    what: str,
+    row_id: int,
+    status: str | None,
+    final_recipient: str | None,
+    result: BounceResult,
+    state: str | None,
+) -> None:
     log.log(
         logging.INFO if result is BounceResult.BOUNCED else logging.WARNING,
-        "bounce for outbox e-mail %s (%s, final recipient %r): %s (the e-mail was %s)",
-        outbox_id,
+        "bounce for %s %s (%s, final recipient %r): %s (it was %s)",
+        what,
+        row_id,
         status,
         (final_recipient or "")[:100],
         result.value,
         state or "not found",
     )
-    return result
 
 
 # --- the agent's address ------------------------------------------------------------------
