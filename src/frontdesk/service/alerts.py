@@ -238,14 +238,7 @@ def nobody_would_be_told(connection: Connection, account_id: int) -> bool:
 def nobody_got_it(session: Session, rt: Runtime, notification_id: int, now: datetime) -> None:
     """Every e-mail of this notification was refused or bounced: unless a push reached
     somebody, nobody was told (``deliveries_failed``)."""
-    pushed = session.scalar(
-        select(PushDelivery.id)
-        .where(
-            PushDelivery.notification_id == notification_id, PushDelivery.state == PushState.SENT
-        )
-        .limit(1)
-    )
-    if pushed is not None:
+    if _pushed_to_somebody(session, notification_id):
         return
     notification = session.get_one(Notification, notification_id)
     raise_alert(
@@ -271,14 +264,7 @@ def nobody_emailed(
 ) -> None:
     """A decision found nobody to e-mail (``reason``: no active agent in the scope, all
     opted out or unconfirmed): unless a push reached somebody, nobody was told."""
-    pushed = session.scalar(
-        select(PushDelivery.id)
-        .where(
-            PushDelivery.notification_id == notification.id, PushDelivery.state == PushState.SENT
-        )
-        .limit(1)
-    )
-    if pushed is not None:
+    if _pushed_to_somebody(session, notification.id):
         return
     cause = (
         AlertCause.NOBODY_IN_SCOPE
@@ -298,6 +284,21 @@ def nobody_emailed(
             "group_id": group_id,
         },
         now=now,
+    )
+
+
+def _pushed_to_somebody(session: Session, notification_id: int) -> bool:
+    """Whether a push of the notification was taken by a push service: somebody was told."""
+    return (
+        session.scalar(
+            select(PushDelivery.id)
+            .where(
+                PushDelivery.notification_id == notification_id,
+                PushDelivery.state == PushState.SENT,
+            )
+            .limit(1)
+        )
+        is not None
     )
 
 
