@@ -13,10 +13,9 @@ import os
 import re
 from email.utils import parseaddr
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from limits import RateLimitItem, parse
 from pydantic import (
     Field,
     NonNegativeFloat,
@@ -24,6 +23,7 @@ from pydantic import (
     PositiveFloat,
     PositiveInt,
     SecretStr,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -36,6 +36,9 @@ from pydantic_settings import (
 )
 
 from frontdesk.mail.transport import SmtpTarget
+
+if TYPE_CHECKING:
+    from limits import RateLimitItem
 
 CONFIG_FILE_VARIABLE = "FRONTDESK_CONFIG_FILE"
 
@@ -323,8 +326,11 @@ class Settings(BaseSettings):
         "rate_limit_messages_per_visitor",
     )
     @classmethod
-    def _check_limit(cls, value: str) -> str:
-        parse_limit(value)
+    def _check_limit(cls, value: str, info: ValidationInfo) -> str:
+        # The defaults are known to parse: a process that counts no requests (a worker)
+        # then never imports the ``limits`` library (1.7 MB of its memory).
+        if info.field_name is None or value != cls.model_fields[info.field_name].default:
+            parse_limit(value)
         return value
 
     @field_validator("push_contact")
@@ -423,6 +429,8 @@ def parse_limit(value: str) -> RateLimitItem | None:
     """A rate limit setting's limit; ``off`` (or an empty value) is none. Raises ValueError."""
     if value.strip().lower() in ("", "off", "none"):
         return None
+    from limits import parse
+
     try:
         return parse(value)
     except ValueError:

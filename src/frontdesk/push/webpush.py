@@ -4,8 +4,9 @@ The payload is encrypted for the subscription (``aes128gcm``, RFC 8291) with ``p
 and the request carries a VAPID token (RFC 8292) signed with ``py_vapid``: ``vapid
 t=<JWT>,k=<public key>``, the JWT's ``aud`` the push service's origin, ``exp`` twelve hours
 on the clock passed in, ``sub`` the installation's contact. The HTTP request is aiohttp's,
-one session for all pushes of a sender. Both libraries are imported when a sender starts,
-not with this module: a process that pushes nothing does not hold them.
+one session for all pushes of a sender. Both libraries, and ``cryptography`` for the key,
+are imported when they are first needed, not with this module: a process that pushes
+nothing does not hold them (``cryptography`` alone is 9 MB of a worker's memory).
 """
 
 from __future__ import annotations
@@ -17,9 +18,6 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
-
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
 
 if TYPE_CHECKING:
     import aiohttp
@@ -69,6 +67,9 @@ class VapidKey:
     """This installation's VAPID key pair (P-256), made from a secret of 32 random bytes."""
 
     def __init__(self, secret: bytes) -> None:
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+
         scalar = int.from_bytes(secret, "big") % (_P256_ORDER - 1) + 1
         self.private_key = ec.derive_private_key(scalar, ec.SECP256R1())
         point = self.private_key.public_key().public_bytes(
@@ -106,6 +107,8 @@ def subscription_problem(subscription: Subscription, *, http_hosts: list[str]) -
         return "endpoint must be a URL with a host and no user name or password"
     if parts.scheme != "https" and not (parts.scheme == "http" and parts.hostname in http_hosts):
         return "endpoint must be an https URL"
+    from cryptography.hazmat.primitives.asymmetric import ec
+
     try:
         point = _unb64url(subscription.p256dh)
         ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), point)
