@@ -139,6 +139,10 @@ for (const type of ["keydown", "pointerdown", "pointermove", "wheel", "touchstar
 export function setDesiredStatus(status) {
   state.desiredStatus = status;
   if (state.me) store(KEYS.status(state.me.id), status);
+  // The click that moved the switch is activity, reported before the status whatever the
+  // throttle says: an agent who just went online must not count as away.
+  activityPending = true;
+  sendActivity();
   // Without an open socket the next connection carries the choice in its query.
   send({ type: "status", status });
   renderPresence();
