@@ -23,6 +23,7 @@ import click
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.engine import make_url
 
+from frontdesk import metrics
 from frontdesk.clock import SystemClock
 from frontdesk.core.model import Locale, Plan, Role
 from frontdesk.core.notifications import describe_bounce, smtp_reply
@@ -153,13 +154,25 @@ def _uvicorn_log_config() -> dict[str, Any]:
 
 
 async def _run_worker(runtime: Runtime) -> None:
-    mailer = Mailer(runtime.settings)
+    settings = runtime.settings
+    mailer = Mailer(settings)
     await mailer.start()
     engine = NotificationWorker(runtime, mailer)
     await engine.start()
+    served = None
+    if settings.worker_metrics_port is not None:
+        token = settings.metrics_token
+        served = metrics.serve_metrics(
+            settings.worker_metrics_host,
+            settings.worker_metrics_port,
+            None if token is None else token.get_secret_value(),
+        )
+        click.echo(f"Metrics at http://{settings.worker_metrics_host}:{served.port}/metrics")
     try:
         await _until_signalled()
     finally:
+        if served is not None:
+            served.stop()
         await engine.stop()
         await mailer.stop()
 

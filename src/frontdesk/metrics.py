@@ -3,11 +3,33 @@
 Counters are per process (each ``frontdesk serve`` or ``frontdesk worker`` serves its own,
 and Prometheus adds them up). They are counted after the transaction that made the decision
 or recorded the delivery has committed, so a rolled-back decision is never counted.
+
+A ``serve`` answers ``/metrics`` on its HTTP port; a ``frontdesk worker`` has none, so it
+answers on ``worker_metrics_port`` when that is set (``serve_metrics``): a WSGI server of the
+standard library on a thread of its own, with the serve's rule for who may read them.
 """
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+import hmac
+import json
+import threading
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
+
+from frontdesk.peers import is_loopback, proxied
+
+if TYPE_CHECKING:
+    from wsgiref.types import StartResponse, WSGIEnvironment
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
@@ -57,3 +79,79 @@ def bounce_received(result: str) -> None:
 
 def exposition() -> bytes:
     return generate_latest(REGISTRY)
+
+
+class MetricsServer:
+    """``/metrics`` of a process without an HTTP side, on a thread: ``stop()`` ends it."""
+
+    def __init__(self, server: WSGIServer, thread: threading.Thread) -> None:
+        self._server = server
+        self._thread = thread
+        self.port: int = server.server_port
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+
+def serve_metrics(host: str, port: int, token: str | None) -> MetricsServer:
+    """Answer ``GET /metrics`` on ``host:port`` (port 0: any free one) as a serve does: for
+    the bearer of ``token``, or without one, for this machine only (docs/security.md)."""
+    server = make_server(host, port, _metrics_app(token), handler_class=_QuietHandler)
+    thread = threading.Thread(target=server.serve_forever, name="metrics", daemon=True)
+    thread.start()
+    return MetricsServer(server, thread)
+
+
+def _metrics_app(token: str | None) -> Callable[[WSGIEnvironment, StartResponse], Iterable[bytes]]:
+    expected = None if token is None else f"Bearer {token}".encode()
+
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        if environ.get("PATH_INFO") != "/metrics" or environ.get("REQUEST_METHOD") not in (
+            "GET",
+            "HEAD",
+        ):
+            return _error(start_response, "404 Not Found", "not_found", "Only GET /metrics.")
+        if expected is None:
+            headers = (
+                key[5:].lower().replace("_", "-").encode()
+                for key in environ
+                if key.startswith("HTTP_")
+            )
+            if proxied(headers) or not is_loopback(environ.get("REMOTE_ADDR", "")):
+                return _error(
+                    start_response,
+                    "404 Not Found",
+                    "metrics_unavailable",
+                    "The metrics answer only this machine unless FRONTDESK_METRICS_TOKEN is set.",
+                )
+        elif not hmac.compare_digest(environ.get("HTTP_AUTHORIZATION", "").encode(), expected):
+            return _error(
+                start_response,
+                "401 Unauthorized",
+                "invalid_token",
+                "Send FRONTDESK_METRICS_TOKEN as 'Authorization: Bearer <token>'.",
+            )
+        body = exposition()
+        start_response(
+            "200 OK", [("Content-Type", CONTENT_TYPE_LATEST), ("Content-Length", str(len(body)))]
+        )
+        return [body]
+
+    return app
+
+
+def _error(start_response: StartResponse, status: str, code: str, message: str) -> list[bytes]:
+    body = json.dumps({"error": {"code": code, "message": message}}).encode()
+    start_response(
+        status, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
+    )
+    return [body]
+
+
+class _QuietHandler(WSGIRequestHandler):
+    """Each scrape is not worth a line of the log; errors still are."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        return

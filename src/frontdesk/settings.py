@@ -135,6 +135,12 @@ class Settings(BaseSettings):
     # ``frontdesk serve`` runs the notification engine in-process unless this is false (for
     # installations that run it as separate ``frontdesk worker`` processes).
     run_worker: bool = True
+    # A ``frontdesk worker`` has no HTTP side: with this set it answers GET /metrics on this
+    # port of ``worker_metrics_host`` (the serve's rule: with metrics_token for its bearer,
+    # without one for this machine only). Off by default: two workers on one machine need
+    # a port each (deploy/systemd/frontdesk-worker@.service gives 9101, 9102, …).
+    worker_metrics_port: int | None = Field(default=None, ge=0, le=65535)
+    worker_metrics_host: str = "127.0.0.1"
     # Sockets a process takes from their handshake to their greeting at once; the others
     # wait for a turn. When every dashboard and widget of a restarted proxy comes back at
     # once, the event loop works through a hundred or so at a time, and requests in between

@@ -15,7 +15,7 @@ import httpx2 as httpx
 import pytest
 
 from tests.mailsink import Caught, MailSink, mail_sink
-from tests.support import Server, frontdesk_env, unique_email
+from tests.support import Server, free_port, frontdesk_env, unique_email
 
 pytestmark = pytest.mark.slow
 
@@ -39,6 +39,20 @@ def crash_env(database_url: str, data_dir: Path, smtp_url: str) -> dict[str, str
         # Longer than any wait in these tests: PostgreSQL NOTIFY must wake the workers.
         "FRONTDESK_WORKER_MAX_SLEEP": "120",
     }
+
+
+def worker_env(env: dict[str, str], metrics_port: int) -> dict[str, str]:
+    return env | {"FRONTDESK_WORKER_METRICS_PORT": str(metrics_port)}
+
+
+def sent_by(metrics_port: int) -> int:
+    """What a worker's own /metrics says it sent."""
+    answer = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10)
+    assert answer.status_code == 200, answer.text
+    for line in answer.text.splitlines():
+        if line.startswith('frontdesk_delivery_attempts_total{result="sent"}'):
+            return int(float(line.split()[-1]))
+    return 0
 
 
 @contextmanager
@@ -179,16 +193,21 @@ def test_several_workers_share_the_work_without_doubles(
     fresh_postgres_url: str, tmp_path: Path
 ) -> None:
     visitors = 10
+    ports = [free_port() for _ in range(3)]
     with mail_sink() as sink:
         env = crash_env(fresh_postgres_url, tmp_path / "data", sink.url)
         web = env | {"FRONTDESK_RUN_WORKER": "false"}
         with (
             running(web, tmp_path / "serve.log") as server,
-            running(env, tmp_path / "worker-1.log", command="worker"),
-            running(env, tmp_path / "worker-2.log", command="worker"),
-            running(env, tmp_path / "worker-3.log", command="worker"),
+            running(worker_env(env, ports[0]), tmp_path / "worker-1.log", command="worker"),
+            running(worker_env(env, ports[1]), tmp_path / "worker-2.log", command="worker"),
+            running(worker_env(env, ports[2]), tmp_path / "worker-3.log", command="worker"),
         ):
             emails, _ = shop_with_offline_messages(server.base_url, visitors)
             assert_each_e_mail_once(sink, emails, visitors)
+            # Each worker counts what it sent and answers for it on its own port: the
+            # three together sent each e-mail once.
+            sent = [sent_by(port) for port in ports]
+        assert sum(sent) == visitors * AGENTS, sent
         logs = "".join((tmp_path / f"worker-{n}.log").read_text() for n in (1, 2, 3))
         assert "taken over by another worker" not in logs

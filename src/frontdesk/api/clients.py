@@ -21,24 +21,11 @@ from functools import lru_cache
 
 from starlette.types import Scope
 
+from frontdesk.peers import proxied
+
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
-# Headers by which a proxy says who it forwards for; with any of them, a request is not
-# "from this machine" even on a loopback connection.
-_PROXY_HEADERS = frozenset(
-    {
-        b"forwarded",
-        b"x-forwarded-for",
-        b"x-forwarded-host",
-        b"x-forwarded-proto",
-        b"x-real-ip",
-        b"true-client-ip",
-        b"cf-connecting-ip",
-        b"x-client-ip",
-        b"via",
-    }
-)
 _PEER = "frontdesk.peer"
 _PROXIED = "frontdesk.proxied"
 # Addresses read from headers are kept to this length; anything longer is not an address.
@@ -62,7 +49,7 @@ class ClientAddresses:
         host = peer[0] if peer else ""
         scope[_PEER] = host
         headers = scope.get("headers", ())
-        scope[_PROXIED] = any(name in _PROXY_HEADERS for name, _ in headers)
+        scope[_PROXIED] = proxied(name for name, _ in headers)
         if not scope[_PROXIED] or not self.trusted or not self.trusts(host):
             return
         forwarded = _header(headers, b"forwarded")
