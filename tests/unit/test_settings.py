@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from frontdesk.settings import Settings
+from frontdesk.settings import Settings, parse_limit
 
 
 def test_defaults_follow_the_spec(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -82,3 +82,16 @@ def test_an_smtp_url_with_credentials_is_understood() -> None:
     assert (target.username, target.password) == ("frontdesk@shop.example", "s:cret")
     plain = SmtpTarget.parse("smtp://relay.internal")
     assert (plain.port, plain.implicit_tls, plain.username) == (25, False, None)
+
+
+def test_every_default_rate_limit_parses() -> None:
+    """A limit left at its default is not parsed when the settings are read (a worker then
+    never imports the ``limits`` library), so each default must be one it takes; a value
+    of the operator's still is parsed at once."""
+    limits = [name for name in Settings.model_fields if name.startswith("rate_limit_")]
+    assert len(limits) == 7
+    for name in limits:
+        default = Settings.model_fields[name].default
+        assert parse_limit(default) is not None, name
+    with pytest.raises(ValidationError, match="is not a rate limit"):
+        Settings(rate_limit_messages_per_visitor="200 a minute")
