@@ -15,6 +15,7 @@ import hmac
 import json
 import threading
 from collections.abc import Callable, Iterable
+from http import HTTPStatus
 from typing import TYPE_CHECKING
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
@@ -26,6 +27,7 @@ from prometheus_client import (
     generate_latest,
 )
 
+from frontdesk.errors import FrontdeskError, NotAuthenticated, NotFound
 from frontdesk.peers import is_loopback, proxied
 
 if TYPE_CHECKING:
@@ -104,35 +106,40 @@ def serve_metrics(host: str, port: int, token: str | None) -> MetricsServer:
     return MetricsServer(server, thread)
 
 
-def _metrics_app(token: str | None) -> Callable[[WSGIEnvironment, StartResponse], Iterable[bytes]]:
-    expected = None if token is None else f"Bearer {token}".encode()
+def check_reader(token: str | None, *, this_machine: bool, authorization: str) -> None:
+    """Who may read the metrics, a serve's and a worker's alike: the bearer of ``token``,
+    or without one, a request from this machine only. Raises NotFound or NotAuthenticated."""
+    if token is None:
+        if not this_machine:
+            raise NotFound(
+                "The metrics answer only this machine unless FRONTDESK_METRICS_TOKEN is set.",
+                code="metrics_unavailable",
+            )
+    elif not hmac.compare_digest(authorization.encode(), f"Bearer {token}".encode()):
+        raise NotAuthenticated(
+            "Send FRONTDESK_METRICS_TOKEN as 'Authorization: Bearer <token>'.",
+            code="invalid_token",
+        )
 
+
+def _metrics_app(token: str | None) -> Callable[[WSGIEnvironment, StartResponse], Iterable[bytes]]:
     def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         if environ.get("PATH_INFO") != "/metrics" or environ.get("REQUEST_METHOD") not in (
             "GET",
             "HEAD",
         ):
-            return _error(start_response, "404 Not Found", "not_found", "Only GET /metrics.")
-        if expected is None:
-            headers = (
-                key[5:].lower().replace("_", "-").encode()
-                for key in environ
-                if key.startswith("HTTP_")
+            return _error(start_response, NotFound("Only GET /metrics."))
+        headers = (
+            key[5:].lower().replace("_", "-").encode() for key in environ if key.startswith("HTTP_")
+        )
+        try:
+            check_reader(
+                token,
+                this_machine=not proxied(headers) and is_loopback(environ.get("REMOTE_ADDR", "")),
+                authorization=environ.get("HTTP_AUTHORIZATION", ""),
             )
-            if proxied(headers) or not is_loopback(environ.get("REMOTE_ADDR", "")):
-                return _error(
-                    start_response,
-                    "404 Not Found",
-                    "metrics_unavailable",
-                    "The metrics answer only this machine unless FRONTDESK_METRICS_TOKEN is set.",
-                )
-        elif not hmac.compare_digest(environ.get("HTTP_AUTHORIZATION", "").encode(), expected):
-            return _error(
-                start_response,
-                "401 Unauthorized",
-                "invalid_token",
-                "Send FRONTDESK_METRICS_TOKEN as 'Authorization: Bearer <token>'.",
-            )
+        except FrontdeskError as refused:
+            return _error(start_response, refused)
         body = exposition()
         start_response(
             "200 OK", [("Content-Type", CONTENT_TYPE_LATEST), ("Content-Length", str(len(body)))]
@@ -142,10 +149,13 @@ def _metrics_app(token: str | None) -> Callable[[WSGIEnvironment, StartResponse]
     return app
 
 
-def _error(start_response: StartResponse, status: str, code: str, message: str) -> list[bytes]:
-    body = json.dumps({"error": {"code": code, "message": message}}).encode()
+def _error(start_response: StartResponse, error: FrontdeskError) -> list[bytes]:
+    """The HTTP side's error body (frontdesk.api.errors) for a request to a worker."""
+    body = json.dumps({"error": {"code": error.code, "message": error.message}}).encode()
+    status = HTTPStatus(error.http_status)
     start_response(
-        status, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
+        f"{status.value} {status.phrase}",
+        [("Content-Type", "application/json"), ("Content-Length", str(len(body)))],
     )
     return [body]
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-import hmac
 import logging
 from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
@@ -52,7 +51,6 @@ from frontdesk.api.schemas.common import ErrorOut
 from frontdesk.engine.inbound import InboundReceiver
 from frontdesk.engine.mailer import Mailer
 from frontdesk.engine.worker import NotificationWorker
-from frontdesk.errors import NotAuthenticated, NotFound
 from frontdesk.health import readiness
 from frontdesk.realtime.heap import HeapKeeper
 from frontdesk.realtime.hub import Hub, LocalHub
@@ -286,20 +284,11 @@ def create_app(runtime: Runtime, *, hub: Hub | None = None) -> FastAPI:
     def prometheus_metrics(request: Request) -> Response:
         """The engine's counters in Prometheus' text format (docs/notifications.md), for
         the bearer of ``metrics_token``, or without one set, for this machine only."""
-        if metrics_token is None:
-            if not from_this_machine(request.scope):
-                raise NotFound(
-                    "The metrics answer only this machine unless FRONTDESK_METRICS_TOKEN is set.",
-                    code="metrics_unavailable",
-                )
-        elif not hmac.compare_digest(
-            request.headers.get("authorization", "").encode(),
-            f"Bearer {metrics_token.get_secret_value()}".encode(),
-        ):
-            raise NotAuthenticated(
-                "Send FRONTDESK_METRICS_TOKEN as 'Authorization: Bearer <token>'.",
-                code="invalid_token",
-            )
+        metrics.check_reader(
+            None if metrics_token is None else metrics_token.get_secret_value(),
+            this_machine=from_this_machine(request.scope),
+            authorization=request.headers.get("authorization", ""),
+        )
         return Response(metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
 
     app.add_middleware(
