@@ -14,7 +14,7 @@ import random
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
@@ -128,8 +128,12 @@ class MailSink:
         with self.handler.lock:
             return list(self.handler.caught)
 
-    def to(self, address: str) -> list[Caught]:
-        return [c for c in self.caught if c.rcpt_to.lower() == address.lower()]
+    def to(self, *addresses: str) -> list[Caught]:
+        """The e-mails to any of ``addresses``. A test on the session's shared database
+        counts its own agents' e-mails only: its engine also sends what earlier tests left
+        due (a retry, a digest), to their agents."""
+        wanted = {address.lower() for address in addresses}
+        return [c for c in self.caught if c.rcpt_to.lower() in wanted]
 
     def script(self, address: str, *replies: str) -> None:
         with self.handler.lock:
@@ -139,11 +143,17 @@ class MailSink:
         with self.handler.lock:
             return self.handler.attempts[address.lower()]
 
-    def wait_for(self, count: int, *, timeout: float = 10, to: str | None = None) -> list[Caught]:
-        """At least ``count`` e-mails (to ``to``, if given), or a TimeoutError."""
+    def wait_for(
+        self, count: int, *, timeout: float = 10, to: str | Sequence[str] | None = None
+    ) -> list[Caught]:
+        """At least ``count`` e-mails (to ``to``, an address or several, if given), or a
+        TimeoutError."""
 
         def arrived() -> list[Caught]:
-            caught = self.to(to) if to else self.caught
+            if to is None:
+                caught = self.caught
+            else:
+                caught = self.to(to) if isinstance(to, str) else self.to(*to)
             assert len(caught) >= count, f"{len(caught)} of {count} e-mails"
             return caught
 

@@ -7,6 +7,7 @@ import asyncio
 import time
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import update
@@ -349,17 +350,27 @@ def read_until_closed(socket: Socket) -> ConnectionClosed:
         return closed
 
 
+def created_after(socket: Socket, message_id: int) -> dict[str, Any]:
+    """The first message created after ``message_id``: the event of a message said before
+    the socket opened may still arrive, as it is published after the message's answer."""
+    while True:
+        message: dict[str, Any] = socket.wait_for("message.created")["message"]
+        if message["id"] > message_id:
+            return message
+
+
 def test_join_and_close_are_announced_as_system_messages(live_server: LiveServer) -> None:
     owner = live_sign_up(live_server)
     visitor = new_live_visitor(live_server, owner.widget_key)
-    conversation_id = visitor.say("Hello?")["conversation_id"]
+    said = visitor.say("Hello?")
+    conversation_id = said["conversation_id"]
     with visitor.socket() as widget, owner.socket() as dashboard:
         widget.wait_for("widget.status")
         dashboard.wait_for("hello")
         owner.call("POST", f"/conversations/{conversation_id}/join")
-        joined = widget.wait_for("message.created")["message"]
+        joined = created_after(widget, said["message_id"])
         assert (joined["author"], joined["text"]) == ("system", "Olga joined the conversation.")
-        assert dashboard.wait_for("message.created")["message"]["id"] == joined["id"]
+        assert created_after(dashboard, said["message_id"])["id"] == joined["id"]
         owner.call("POST", f"/conversations/{conversation_id}/close")
         closed = widget.wait_for("message.created")["message"]
         assert closed["text"] == "Olga closed the conversation."
