@@ -31,12 +31,12 @@ from email.headerregistry import Address
 from email.policy import SMTP
 from email.utils import format_datetime
 from functools import cache, lru_cache
+from gettext import NullTranslations
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import css_inline
-from babel.support import NullTranslations
 from jinja2 import (
     Environment,
     FileSystemLoader,
