@@ -33,6 +33,7 @@ from frontdesk.core.presence import (
     agent_transition,
     scope_agent_ids,
 )
+from frontdesk.store.among import among
 from frontdesk.store.models import Account, Agent, Device, GroupMember, PresenceChangeRow
 from frontdesk.store.plain import PlainStatement
 
@@ -188,7 +189,7 @@ def online_history(
     """
     history: dict[int, list[Transition]] = {}
     kinds = (PresenceChange.AGENT_ONLINE, PresenceChange.AGENT_OFFLINE)
-    for agent in session.scalars(select(Agent).where(Agent.id.in_(list(agent_ids)))):
+    for agent in session.scalars(select(Agent).where(among(Agent.id, list(agent_ids)))):
         before = session.scalar(
             select(PresenceChangeRow)
             .where(

@@ -36,6 +36,7 @@ from frontdesk.service.events import Decided
 from frontdesk.service.outbox import HourlyCaps
 from frontdesk.service.runtime import Runtime
 from frontdesk.service.scope import online_history
+from frontdesk.store.among import among
 from frontdesk.store.models import (
     Account,
     Agent,
@@ -136,7 +137,7 @@ def tell_webhooks(
     conversation = facts.conversations[notification.conversation_id]
     listed = decision.message_ids if decision.send else facts.batches.get(notification.id, [])
     messages = session.scalars(
-        select(Message).where(Message.id.in_(listed)).order_by(Message.id)
+        select(Message).where(among(Message.id, listed)).order_by(Message.id)
     ).all()
     webhooks.emit(
         session,
@@ -202,24 +203,24 @@ class DueFacts:
         self.conversations = {
             c.id: c
             for c in session.scalars(
-                select(Conversation).where(Conversation.id.in_({n.conversation_id for n in due}))
+                select(Conversation).where(among(Conversation.id, {n.conversation_id for n in due}))
             )
         }
         account_ids = {n.account_id for n in due}
         self.accounts = {
-            a.id: a for a in session.scalars(select(Account).where(Account.id.in_(account_ids)))
+            a.id: a for a in session.scalars(select(Account).where(among(Account.id, account_ids)))
         }
         self.batches: dict[int, list[int]] = {}
         for notification_id, message_id in session.execute(
             select(NotificationMessage.notification_id, NotificationMessage.message_id)
-            .where(NotificationMessage.notification_id.in_([n.id for n in due]))
+            .where(among(NotificationMessage.notification_id, [n.id for n in due]))
             .order_by(NotificationMessage.notification_id, NotificationMessage.message_id)
         ):
             self.batches.setdefault(notification_id, []).append(message_id)
         self.agents = {
             a.id: a
             for a in session.scalars(
-                select(Agent).where(Agent.account_id.in_(account_ids)).order_by(Agent.id)
+                select(Agent).where(among(Agent.account_id, account_ids)).order_by(Agent.id)
             )
         }
         groups = {group_id for n in due if (group_id := self._group(n)) is not None}
@@ -227,7 +228,7 @@ class DueFacts:
         if groups:
             for group_id, agent_id in session.execute(
                 select(GroupMember.group_id, GroupMember.agent_id).where(
-                    GroupMember.group_id.in_(groups)
+                    among(GroupMember.group_id, groups)
                 )
             ):
                 self.members[group_id].add(agent_id)
@@ -239,7 +240,9 @@ class DueFacts:
                     ConversationRead.conversation_id,
                     func.max(ConversationRead.last_read_message_id),
                 )
-                .where(ConversationRead.conversation_id.in_({n.conversation_id for n in offline}))
+                .where(
+                    among(ConversationRead.conversation_id, {n.conversation_id for n in offline})
+                )
                 .group_by(ConversationRead.conversation_id)
             ):
                 self.read_up_to[conversation_id] = read_up_to
@@ -250,7 +253,7 @@ class DueFacts:
             for conversation_id, answered_up_to in session.execute(
                 select(Message.conversation_id, func.max(Message.id))
                 .where(
-                    Message.conversation_id.in_({n.conversation_id for n in offline}),
+                    among(Message.conversation_id, {n.conversation_id for n in offline}),
                     Message.author.in_((MessageAuthor.AGENT, MessageAuthor.SYSTEM)),
                 )
                 .group_by(Message.conversation_id)
@@ -392,7 +395,7 @@ def settle(
             [agents[agent_id] for agent_id in sorted(decision.recipients)]
             if agents is not None
             else session.scalars(
-                select(Agent).where(Agent.id.in_(decision.recipients)).order_by(Agent.id)
+                select(Agent).where(among(Agent.id, decision.recipients)).order_by(Agent.id)
             ).all()
         )
         if caps is None:

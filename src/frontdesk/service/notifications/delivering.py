@@ -37,6 +37,7 @@ from frontdesk.service.outbox import next_notice_at
 from frontdesk.service.reply_addresses import NewReplyAddress
 from frontdesk.service.runtime import Runtime
 from frontdesk.service.secrets import VERP_KEY, installation_secret, unsubscribe_token
+from frontdesk.store.among import among
 from frontdesk.store.models import (
     Account,
     Agent,
@@ -95,7 +96,7 @@ def claim_deliveries(rt: Runtime, *, limit: int) -> list[ClaimedDelivery]:
         # One statement, not the unit of work's tracking of each row.
         session.execute(
             update(Delivery)
-            .where(Delivery.id.in_(ids))
+            .where(among(Delivery.id, ids))
             .values(lease_until=lease_until, lease_token=token)
             .execution_options(synchronize_session=False)
         )
@@ -176,13 +177,13 @@ class _Source:
 def _what_e_mails_are_written_from(session: Session, ids: Sequence[int]) -> list[_Source]:
     """What the deliveries' e-mails are written from, in the order they were claimed: two
     queries for the whole batch."""
-    rows = session.execute(_SOURCE.where(Delivery.id.in_(ids))).all()
+    rows = session.execute(_SOURCE.where(among(Delivery.id, ids))).all()
     listed: dict[int, list[ListedMessage]] = {row.notification_id: [] for row in rows}
     for notification_id, text, created_at in session.execute(
         select(NotificationMessage.notification_id, Message.text, Message.created_at)
         .join(Message, NotificationMessage.message_id == Message.id)
         .where(
-            NotificationMessage.notification_id.in_(listed),
+            among(NotificationMessage.notification_id, listed),
             NotificationMessage.listed.is_(True),
         )
         .order_by(Message.id)

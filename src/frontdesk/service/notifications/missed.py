@@ -25,6 +25,7 @@ from frontdesk.core.presence import PresenceChange, online_at_some_moment
 from frontdesk.service.events import Decided
 from frontdesk.service.runtime import Runtime
 from frontdesk.service.scope import online_history, scope_of
+from frontdesk.store.among import among
 from frontdesk.store.models import (
     Account,
     Conversation,
@@ -77,7 +78,7 @@ def note_visitors_left(session: Session, rt: Runtime, departures: Sequence[Depar
             Conversation.id, Conversation.visitor_id, Conversation.account_id, Conversation.group_id
         )
         .where(
-            Conversation.visitor_id.in_(visitor_ids),
+            among(Conversation.visitor_id, visitor_ids),
             Conversation.status == ConversationStatus.UNSERVED,
         )
         .order_by(Conversation.id)
@@ -86,7 +87,7 @@ def note_visitors_left(session: Session, rt: Runtime, departures: Sequence[Depar
         return
     by_id = {c.id: c for c in conversations}
     visit_messages = select(Message.conversation_id, Message.id, Message.created_at).where(
-        Message.conversation_id.in_(list(by_id)),
+        among(Message.conversation_id, list(by_id)),
         Message.author == MessageAuthor.VISITOR,
         Message.created_at <= max(left_at.values()),
     )
@@ -107,7 +108,7 @@ def note_visitors_left(session: Session, rt: Runtime, departures: Sequence[Depar
         (conversation_id, message_id)
         for conversation_id, message_id in session.execute(
             select(Notification.conversation_id, Notification.visit_message_id).where(
-                Notification.conversation_id.in_(list(unanswered)),
+                among(Notification.conversation_id, list(unanswered)),
                 Notification.kind == NotificationKind.MISSED_CONVERSATION,
             )
         )
@@ -115,7 +116,7 @@ def note_visitors_left(session: Session, rt: Runtime, departures: Sequence[Depar
     accounts = {
         a.id: a
         for a in session.scalars(
-            select(Account).where(Account.id.in_({by_id[c].account_id for c in unanswered}))
+            select(Account).where(among(Account.id, {by_id[c].account_id for c in unanswered}))
         )
     }
     # Each conversation's scope: its account, and its group where the plan has groups.
@@ -235,7 +236,7 @@ def _arrivals(session: Session, left_at: dict[int, datetime]) -> dict[int, datet
     for visitor_id, at in session.execute(
         select(PresenceChangeRow.visitor_id, func.max(PresenceChangeRow.at))
         .where(
-            PresenceChangeRow.visitor_id.in_(list(left_at)),
+            among(PresenceChangeRow.visitor_id, list(left_at)),
             PresenceChangeRow.change == PresenceChange.VISITOR_ARRIVED,
             PresenceChangeRow.at <= latest,
         )

@@ -41,6 +41,7 @@ from frontdesk.push.webpush import PushAnswer, PushResult, Subscription
 from frontdesk.service.notifications.deciding import DueFacts
 from frontdesk.service.push import login_holds, note_answer
 from frontdesk.service.runtime import Runtime
+from frontdesk.store.among import among
 from frontdesk.store.models import (
     Agent,
     AgentToken,
@@ -140,7 +141,7 @@ def claim_pushes(rt: Runtime, *, limit: int = PUSH_BATCH) -> tuple[int, list[Cla
             select(PushSubscription)
             .join(AgentToken, AgentToken.id == PushSubscription.token_id)
             .where(
-                PushSubscription.agent_id.in_(wanting),
+                among(PushSubscription.agent_id, wanting),
                 login_holds(rt, now),
             )
             .order_by(PushSubscription.id)
@@ -151,7 +152,7 @@ def claim_pushes(rt: Runtime, *, limit: int = PUSH_BATCH) -> tuple[int, list[Cla
             v.id: v
             for v in session.scalars(
                 select(Visitor).where(
-                    Visitor.id.in_({c.visitor_id for c in facts.conversations.values()})
+                    among(Visitor.id, {c.visitor_id for c in facts.conversations.values()})
                 )
             )
         }
@@ -268,7 +269,7 @@ def _away(
         session.scalars(
             select(Device.agent_id)
             .where(
-                Device.agent_id.in_(online),
+                among(Device.agent_id, online),
                 Device.status == DeviceStatus.ONLINE,
                 Device.connected_until > now,
                 Device.looking.is_(True),
@@ -295,7 +296,7 @@ def _newest_texts(session: Session, facts: DueFacts) -> dict[int, str]:
         return {}
     texts: dict[int, str] = dict(
         session.execute(
-            select(Message.id, Message.text).where(Message.id.in_(set(newest.values())))
+            select(Message.id, Message.text).where(among(Message.id, set(newest.values())))
         ).all()
     )
     return {n: texts[m] for n, m in newest.items() if m in texts}
