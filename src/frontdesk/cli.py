@@ -31,6 +31,7 @@ from frontdesk.engine.mailer import Mailer
 from frontdesk.engine.worker import NotificationWorker
 from frontdesk.errors import FrontdeskError
 from frontdesk.mail.transport import SmtpTarget, SmtpTransport
+from frontdesk.memory import one_malloc_arena
 from frontdesk.security import redacting_handlers
 from frontdesk.service import notifications
 from frontdesk.service.runtime import Runtime
@@ -128,6 +129,7 @@ def worker(log_level: str) -> None:
     Any number of workers and `serve` processes can share one PostgreSQL database; set
     FRONTDESK_RUN_WORKER=false on the `serve` processes to leave the e-mail to the workers.
     """
+    one_malloc_arena()  # before any thread: frontdesk/memory.py
     settings = _load_settings()
     _configure_logging(log_level)
     runtime = Runtime.create(settings)

@@ -30,6 +30,7 @@ from websockets.sync.client import ClientConnection, connect
 from tests.mailsink import mail_sink
 from tests.support import eventually, frontdesk_env, unique_email
 from tests.support.private_redis import private_redis
+from tests.support.processes import malloc_arenas
 from tests.support.proxy import Proxy, nginx_in_front, nginx_unavailable_reason
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
@@ -181,3 +182,10 @@ def test_the_example_deployment_survives_kill_9_of_any_one_process(
                 ["Question 0", "Question 1", "Question 2", "Question during", "Question after"]
             )
             assert folder() == sorted([*before, during, after])
+            # The workers' threads share one malloc arena (frontdesk/memory.py); the serves'
+            # threads each have their own.
+            assert [malloc_arenas(p["pid"]) for p in running(status) if p["role"] == "worker"] == [
+                0,
+                0,
+            ]
+            assert all(malloc_arenas(p["pid"]) > 0 for p in running(status) if p["role"] == "serve")

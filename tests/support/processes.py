@@ -91,3 +91,16 @@ class Server:
             self.process.kill()
             self.process.wait()
         self._log.close()
+
+
+def malloc_arenas(pid: int) -> int:
+    """How many of glibc's malloc arenas a process has beside its main heap: anonymous
+    writable mappings aligned to an arena's 64 MiB (frontdesk/memory.py)."""
+    arenas = 0
+    with open(f"/proc/{pid}/maps") as maps:
+        for line in maps:
+            span, mode, _, _, inode, *name = line.split()
+            start = int(span.split("-")[0], 16)
+            if inode == "0" and not name and mode.startswith("rw") and start % (64 << 20) == 0:
+                arenas += 1
+    return arenas
