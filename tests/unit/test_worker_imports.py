@@ -12,6 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 NOT_IN_A_WORKER = (
     "fastapi",
     "starlette",
@@ -39,11 +41,11 @@ print(json.dumps(sorted(sys.modules)))
 """
 
 
-def _worker_modules(tmp_path: Path) -> set[str]:
+def _worker_modules(tmp_path: Path, database_url: str | None = None) -> set[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("FRONTDESK_")}
     env |= {
         "FRONTDESK_DATA_DIR": str(tmp_path),
-        "FRONTDESK_DATABASE_URL": f"sqlite:///{tmp_path / 'worker.sqlite3'}",
+        "FRONTDESK_DATABASE_URL": database_url or f"sqlite:///{tmp_path / 'worker.sqlite3'}",
     }
     # The first start migrates the new database (with alembic); the second is a worker's
     # everyday start, on a schema already at its head.
@@ -68,3 +70,10 @@ def test_a_worker_imports_neither_the_http_side_nor_what_only_a_push_needs(
     assert held == [], f"a worker imports {held}"
     # What it needs is there: the measure is not of an empty process.
     assert {"sqlalchemy", "jinja2", "aiosmtplib", "frontdesk"} <= tops
+
+
+@pytest.mark.postgres
+def test_a_worker_on_postgresql_maps_no_sqlite(tmp_path: Path, postgres_url: str) -> None:
+    loaded = _worker_modules(tmp_path, postgres_url)
+    assert "psycopg" in loaded
+    assert not {"sqlite3", "_sqlite3"} & loaded, "SQLite's library, 0.7 MB, for nothing"

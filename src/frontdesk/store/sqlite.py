@@ -5,7 +5,6 @@ taken up front, and a thread that checkpoints the write-ahead log (``Checkpointe
 from __future__ import annotations
 
 import logging
-import sqlite3
 import threading
 from typing import Any
 
@@ -52,6 +51,9 @@ class Checkpointer:
             self._thread.join(timeout=10)
 
     def _run(self) -> None:
+        # Here, not at the top: a process on PostgreSQL never maps SQLite's library.
+        import sqlite3
+
         connection = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
         failing = ""
         try:
