@@ -16,26 +16,17 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from zoneinfo import ZoneInfo, available_timezones
+from zoneinfo import available_timezones
 
 import babel
 from babel import Locale as BabelLocale
-from babel.dates import get_timezone_name, parse_pattern
+from babel.dates import parse_pattern
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from frontdesk.core.model import Locale  # noqa: E402
-from frontdesk.mail.i18n import CLDR_FILE, DATE_FIELDS, UTC_NAMES  # noqa: E402
-
-
-def spoken_zone(time_zone: str, locale: str) -> str | None:
-    """What ``frontdesk.mail.i18n.zone_name`` says before the IANA name: Babel's generic
-    long name, or None where CLDR has none of its own."""
-    spoken = get_timezone_name(ZoneInfo(time_zone), locale=locale)
-    if "(" in spoken or spoken == time_zone:  # "Unknown Region (…)", or the name itself
-        return None
-    return spoken
+from frontdesk.mail.i18n import CLDR_FILE, DATE_FIELDS, UTC_NAMES, spoken_by_babel  # noqa: E402
 
 
 def _formats(locale: str) -> dict[str, object]:
@@ -70,7 +61,7 @@ def tables() -> dict[str, object]:
         "babel": babel.__version__,
         "formats": {locale.value: _formats(locale.value) for locale in Locale},
         "zones": {
-            locale.value: {z: spoken_zone(z, locale.value) for z in zones} for locale in Locale
+            locale.value: {z: spoken_by_babel(z, locale) for z in zones} for locale in Locale
         },
     }
 

@@ -18,8 +18,8 @@ from frontdesk.core.model import Locale
 from frontdesk.mail.i18n import (
     CLDR_FILE,
     _local_minute,
-    _spoken_by_babel,
     local_time,
+    spoken_by_babel,
     zone,
     zone_name,
 )
@@ -51,10 +51,11 @@ def babel_minute(moment: datetime, time_zone: str, locale: Locale) -> str:
 def test_every_zone_s_name_is_babel_s(locale: Locale) -> None:
     names = TABLES["zones"][locale.value]
     assert len(names) > 400, "the table holds this system's zones"
+    babel_s = {time_zone: spoken_by_babel(time_zone, locale) for time_zone in names}
     differing = {
-        time_zone: (spoken, _spoken_by_babel(time_zone, locale))
+        time_zone: (spoken, babel_s[time_zone])
         for time_zone, spoken in names.items()
-        if spoken != _spoken_by_babel(time_zone, locale)
+        if spoken != babel_s[time_zone]
     }
     assert differing == {}, "run: python tools/cldr.py"
 
@@ -73,7 +74,7 @@ def test_a_zone_the_table_does_not_hold_is_named_by_babel() -> None:
     # A zone this system's data is newer than the table for reads as Babel writes it; a
     # name that is no zone reads as UTC's, as before the table.
     assert "Mars/Olympus_Mons" not in TABLES["zones"]["en"]
-    expected = _spoken_by_babel("Mars/Olympus_Mons", Locale.EN)
+    expected = spoken_by_babel("Mars/Olympus_Mons", Locale.EN)
     written = zone_name("Mars/Olympus_Mons", locale=Locale.EN)
     assert written == (
         "Mars/Olympus_Mons" if expected is None else f"{expected} (Mars/Olympus_Mons)"

@@ -11,6 +11,10 @@ import pytest
 
 from tests.support.processes import REPO_ROOT
 
+pytestmark = pytest.mark.skipif(
+    not sys.platform.startswith("linux"), reason="glibc's arenas in /proc: Linux only"
+)
+
 THREADS_ALLOCATE = """
 import os, sys, threading
 from frontdesk.memory import one_malloc_arena
@@ -46,7 +50,6 @@ def _run(mode: str, **env: str) -> tuple[str, int]:
     return asked, int(arenas)
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's arenas: Linux only")
 def test_threads_share_one_arena_once_asked() -> None:
     assert _run("many") == ("False", 4)
     assert _run("one") == ("True", 0)

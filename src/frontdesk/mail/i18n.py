@@ -103,13 +103,14 @@ def zone_name(time_zone: str, *, locale: Locale) -> str:
     if time_zone.upper() in UTC_NAMES:
         return "UTC"
     names = _cldr()["zones"][locale.value]
-    spoken = names[time_zone] if time_zone in names else _spoken_by_babel(time_zone, locale)
+    spoken = names[time_zone] if time_zone in names else spoken_by_babel(time_zone, locale)
     return time_zone if spoken is None else f"{spoken} ({time_zone})"
 
 
-def _spoken_by_babel(time_zone: str, locale: Locale) -> str | None:
-    """A zone the table does not hold (this system's zone data is newer than it, or the
-    name is none): Babel's generic long name, None where CLDR has none of its own."""
+def spoken_by_babel(time_zone: str, locale: Locale) -> str | None:
+    """Babel's generic long name of a zone, None where CLDR has none of its own: what
+    ``tools/cldr.py`` puts in the table, and the answer for a zone the table does not hold
+    (this system's zone data is newer than it, or the name is none)."""
     from babel.dates import get_timezone_name
 
     spoken = get_timezone_name(zone(time_zone), locale=locale.value)
