@@ -166,6 +166,26 @@ def test_the_system_trust_store_does_not_know_a_private_ca(ca: TestAuthority) ->
     assert "certificate verification failed" in outcome.text
 
 
+def test_the_system_trust_store_is_loaded_only_for_a_secured_connection(
+    ca: TestAuthority,
+) -> None:
+    with smtp_server(tls="none") as server:
+        plain = transport(server.url())
+        (outcome,) = send(plain)
+        assert outcome.accepted
+    assert not plain._tls.made  # ~2.5 MB a process sending in the clear never needs
+    with smtp_server(tls="starttls", ca=ca) as server:
+        secured = transport(server.url())
+        (outcome,) = send(secured)
+    assert secured._tls.made
+    assert "certificate verification failed" in outcome.text  # the system's store, used
+
+
+def test_a_ca_file_that_cannot_be_read_stops_the_start(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError):
+        transport("smtp://127.0.0.1:25", ca_file=tmp_path / "missing.pem")
+
+
 # --- AUTH ----------------------------------------------------------------------------------
 
 

@@ -123,6 +123,26 @@ def tls_context(ca_file: Path | None) -> ssl.SSLContext:
     return ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
 
 
+class _TlsContext:
+    """``tls_context(ca_file)``, made when a connection first needs it. The system's trust
+    store is ~2.5 MB once loaded, which a process sending over plain SMTP (a relay on the
+    same host, a mail catcher) would otherwise hold for nothing. A private CA file is
+    read at once, so that a wrong path stops the start rather than the first e-mail."""
+
+    def __init__(self, ca_file: Path | None) -> None:
+        self._ca_file = ca_file
+        self._context = tls_context(ca_file) if ca_file is not None else None
+
+    @property
+    def made(self) -> bool:
+        return self._context is not None
+
+    def get(self) -> ssl.SSLContext:
+        if self._context is None:
+            self._context = tls_context(self._ca_file)
+        return self._context
+
+
 class _NotReady(Exception):
     """The connection could not be made ready to send (connect, TLS, AUTH)."""
 
@@ -148,14 +168,14 @@ class _Connection:
         self.idle_since = 0.0
 
     @classmethod
-    async def open(cls, target: SmtpTarget, context: ssl.SSLContext, timeout: float) -> _Connection:
+    async def open(cls, target: SmtpTarget, context: _TlsContext, timeout: float) -> _Connection:
         client = aiosmtplib.SMTP(
             hostname=target.host,
             port=target.port,
             use_tls=target.implicit_tls,
             # STARTTLS and AUTH are done below, where each failure can be told apart.
             start_tls=False,
-            tls_context=context,
+            tls_context=context.get() if target.implicit_tls else None,
             timeout=timeout,
         )
         try:
@@ -167,7 +187,7 @@ class _Connection:
             secure = target.implicit_tls
             if not secure and target.starttls is not StartTls.OFF:
                 if client.supports_extension("starttls"):
-                    await client.starttls()
+                    await client.starttls(tls_context=context.get())
                     await client.ehlo()  # what the server offers may change under TLS
                     secure = True
                 elif target.starttls is StartTls.REQUIRE:
@@ -306,7 +326,7 @@ class SmtpTransport:
         self.timeout = timeout
         self.max_connections = max_connections
         self.idle_close_after = idle_close_after
-        self._tls = tls_context(ca_file)
+        self._tls = _TlsContext(ca_file)
         # A slot is held while a connection is in use (or being closed), so the server never
         # sees more than max_connections from this transport.
         self._slots = asyncio.Semaphore(max_connections)
