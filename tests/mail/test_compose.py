@@ -5,11 +5,16 @@ the headers."""
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
+from functools import cache
 from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -20,6 +25,8 @@ from frontdesk.core.notifications import NotificationKind
 from frontdesk.mail import compose
 from frontdesk.mail.compose import write
 from frontdesk.mail.content import ListedMessage, NotificationEmail
+
+ROOT = Path(__file__).resolve().parents[2]
 
 AT = datetime(2026, 11, 25, 19, 40, tzinfo=UTC)
 
@@ -307,6 +314,40 @@ def document(html: str) -> list[tuple[str, ...]]:
     return parsed.events
 
 
+@cache
+def _inliner() -> Any:
+    """As tools/inline_css.py inlines: no remote stylesheet, no <style> left. (Imported
+    here, so that this module can be imported by a process that must not load it.)"""
+    import css_inline
+
+    return css_inline.CSSInliner(load_remote_stylesheets=False, keep_style_tags=False)
+
+
+def test_the_inlined_template_is_written_from_the_current_one() -> None:
+    checked = subprocess.run(
+        [sys.executable, str(ROOT / "tools" / "inline_css.py"), "--check"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def test_writing_e_mails_loads_no_css_inliner() -> None:
+    """The inlining is done ahead (its library is 2.6 MB of a process's memory)."""
+    program = (
+        "import sys\n"
+        "from tests.mail.test_compose import notification\n"
+        "from frontdesk.mail.compose import write\n"
+        "write(notification())\n"
+        "print('css_inline' in sys.modules)\n"
+    )
+    ran = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, check=True, cwd=ROOT
+    )
+    assert ran.stdout.strip() == "False", ran.stderr
+
+
 @settings(max_examples=60, deadline=None)
 @given(
     name=st.text(max_size=30),
@@ -328,10 +369,10 @@ def test_the_template_inlined_once_reads_as_each_e_mail_inlined(
     messages: int,
     unsubscribe: str | None,
 ) -> None:
-    """The HTML part's CSS is inlined into the template when it is loaded, and its fixed
-    texts translated: what comes out is the document that rendering the template as
-    written and inlining each e-mail made, for any visitor text (the inliner writes
-    entities its own way, so documents are compared, not bytes)."""
+    """The HTML part's CSS is inlined into the template once (tools/inline_css.py), and its
+    fixed texts translated when it is loaded: what comes out is the document that rendering
+    the template as written and inlining each e-mail makes, for any visitor text (the
+    inliner writes entities its own way, so documents are compared, not bytes)."""
     email_ = notification(
         visitor_name=name,
         visitor_email=email,
@@ -342,7 +383,7 @@ def test_the_template_inlined_once_reads_as_each_e_mail_inlined(
         unsubscribe_url=unsubscribe,
     )
     written = compose._environment(locale, prepared=False).get_template("notification.html")
-    each_inlined = compose._inliner().inline(written.render(compose._context(email_)))
+    each_inlined = _inliner().inline(written.render(compose._context(email_)))
     assert document(compose.render(email_).html) == document(each_inlined)
     assert document(compose.render(email_).html)[0] == ("start", "html", "lang=" + locale.value)
 

@@ -3,9 +3,10 @@
 An e-mail is ``multipart/alternative``: a plain-text part and an HTML part, both from the
 Jinja2 templates in ``mail/templates``, in the recipient's language (``mail/i18n.py``) with
 times in the recipient's zone. The HTML template is autoescaped and its CSS is inlined
-(css-inline), because many mail clients ignore ``<style>``: into the template, once, when
-it is loaded (``_inlined_source``), as the templates' fixed texts are translated then
-(``_translated_source``), so that an e-mail only renders its own values.
+(css-inline), because many mail clients ignore ``<style>``: into the template, once, by
+``tools/inline_css.py``, which writes ``notification.inlined.html``; the templates' fixed
+texts are translated when they are loaded (``_translated_source``), so that an e-mail only
+renders its own values.
 
 Visitor text is untrusted everywhere. In the HTML it is escaped; in both parts it loses
 control characters. The visitor's name is in quotation marks, the page address their
@@ -36,7 +37,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-import css_inline
 from jinja2 import (
     Environment,
     FileSystemLoader,
@@ -375,16 +375,11 @@ def _environment(locale: Locale, *, prepared: bool = True) -> Environment:
     return environment
 
 
-@cache
-def _inliner() -> css_inline.CSSInliner:
-    # Remote stylesheets are never fetched: writing an e-mail must not touch the network.
-    return css_inline.CSSInliner(load_remote_stylesheets=False, keep_style_tags=False)
-
-
 class _PreparingLoader(FileSystemLoader):
     """The templates of one language, prepared once as they are loaded, so that an e-mail
-    renders only its own values: the HTML e-mail's ``<style>`` inlined
-    (``_inlined_source``), and its fixed texts translated (``_translated_source``)."""
+    renders only its own values: the HTML e-mail's read with its ``<style>`` inlined (as
+    ``tools/inline_css.py`` writes it), and their fixed texts translated
+    (``_translated_source``)."""
 
     def __init__(self, searchpath: Path, translations: NullTranslations) -> None:
         super().__init__(searchpath)
@@ -393,9 +388,9 @@ class _PreparingLoader(FileSystemLoader):
     def get_source(
         self, environment: Environment, template: str
     ) -> tuple[str, str, Callable[[], bool]]:
-        source, filename, uptodate = super().get_source(environment, template)
-        if template in _INLINED_TEMPLATES:
-            source = _inlined_source(source)
+        source, filename, uptodate = super().get_source(
+            environment, _INLINED_TEMPLATES.get(template, template)
+        )
         return _translated_source(source, self._translations), filename, uptodate
 
 
@@ -409,6 +404,9 @@ _PLURAL_CALL = re.compile(
     r"((?:,\s*\w+\s*=\s*\w+\s*)*)\)\s*\}\}"
 )
 _PLURAL = "frontdesk_plural"
+# The templates written with their CSS inlined (tools/inline_css.py), by the names they are
+# asked for.
+_INLINED_TEMPLATES = {"notification.html": "notification.inlined.html"}
 
 
 def _translated_source(source: str, translations: NullTranslations) -> str:
@@ -459,41 +457,6 @@ def _format(eval_context: EvalContext, text: str, **values: Any) -> str:
     escaped) in an escaped template."""
     # A translation is trusted text, as the extension trusts it; the values are escaped.
     return (Markup(text) if eval_context.autoescape else text) % values  # noqa: S704
-
-
-_INLINED_TEMPLATES = frozenset({"notification.html"})
-_JINJA_SYNTAX = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", re.DOTALL)
-_STAND_IN = re.compile("<!--\ue000(\\d+)\ue001-->|\ue000(\\d+)\ue001")
-
-
-def _inlined_source(source: str) -> str:
-    """A template's source with its CSS inlined, as if each e-mail's HTML were inlined
-    after rendering (the template's rules select by element and class, never by what a
-    value holds or by position, so every branch of the template gets its styles).
-
-    The inliner parses HTML, where the template's syntax would be text and a ``{% if %}``
-    between table rows would move out of the table: each ``{{ … }}`` stands in as a
-    token of private-use characters (valid text and attribute value alike), each
-    ``{% … %}`` and ``{# … #}`` as a comment holding one, and both are put back after."""
-    found: list[str] = []
-
-    def stand_in(match: re.Match[str]) -> str:
-        found.append(match.group())
-        token = f"\ue000{len(found) - 1}\ue001"
-        return token if match.group().startswith("{{") else f"<!--{token}-->"
-
-    inlined = _inliner().inline(_JINJA_SYNTAX.sub(stand_in, source))
-    restored: list[int] = []
-
-    def put_back(match: re.Match[str]) -> str:
-        index = int(match.group(1) or match.group(2))
-        restored.append(index)
-        return found[index]
-
-    result = _STAND_IN.sub(put_back, inlined)
-    if sorted(restored) != list(range(len(found))):
-        raise ValueError("the CSS inliner lost or moved a part of the template's syntax")
-    return result
 
 
 def unsubscribe_page(
