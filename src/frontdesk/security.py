@@ -13,10 +13,10 @@ import re
 import secrets
 from collections.abc import Mapping, Sequence
 from functools import cached_property
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-import argon2
-from argon2.exceptions import InvalidHashError, VerificationError
+if TYPE_CHECKING:
+    import argon2
 
 AGENT_TOKEN_PREFIX = "fda_"  # noqa: S105 (a prefix, not a secret)
 VISITOR_TOKEN_PREFIX = "fdv_"  # noqa: S105
@@ -24,12 +24,20 @@ VISITOR_TOKEN_PREFIX = "fdv_"  # noqa: S105
 
 class PasswordHasher:
     def __init__(self, profile: Literal["standard", "fast"] = "standard") -> None:
+        self._profile = profile
+
+    @cached_property
+    def _hasher(self) -> argon2.PasswordHasher:
+        """Loaded at the first password: a process that checks none (a worker) does not
+        hold argon2 and its CFFI bindings (0.5 MB)."""
+        import argon2
+
         parameters = (
             argon2.profiles.RFC_9106_LOW_MEMORY
-            if profile == "standard"
+            if self._profile == "standard"
             else argon2.profiles.CHEAPEST
         )
-        self._hasher = argon2.PasswordHasher.from_parameters(parameters)
+        return argon2.PasswordHasher.from_parameters(parameters)
 
     @cached_property
     def _decoy(self) -> str:
@@ -44,6 +52,8 @@ class PasswordHasher:
         return self._hasher.hash(password)
 
     def verify(self, password_hash: str | None, password: str) -> bool:
+        from argon2.exceptions import InvalidHashError, VerificationError
+
         decoy = self._decoy
         try:
             return self._hasher.verify(password_hash or decoy, password) and bool(password_hash)

@@ -1,8 +1,10 @@
 """What a ``frontdesk worker`` holds in memory is what it imports: it keeps the schedule,
 as Celery's worker does, and issue 11 measures the two against each other
 (docs/performance.md). The HTTP side, the built-in mail catcher, the migrations' library,
-the rate limits' library and ``cryptography`` (9 MB of a worker, needed only for a push or
-a DKIM signature) stay out of a worker that starts on the default settings."""
+the rate limits' library, ``cryptography`` (9 MB of a worker, needed only for a push or
+a DKIM signature), the password hasher (a worker checks no password) and the CSS inliner
+(the e-mail template is inlined ahead, by tools/inline_css.py) stay out of a worker that
+starts on the default settings."""
 
 from __future__ import annotations
 
@@ -22,6 +24,8 @@ NOT_IN_A_WORKER = (
     "alembic",
     "limits",
     "cryptography",
+    "argon2",
+    "css_inline",
 )
 
 STARTS_A_WORKER = """
