@@ -193,7 +193,11 @@ _LINK_STAND_IN = f"https://unsubscribe.invalid/{secrets.token_hex(16)}"
 _REPLY_STAND_IN = "reply@reply.invalid"
 
 
-@lru_cache(maxsize=256)
+# A notification's recipients are claimed together, in batches of 50 (the engine's
+# SEND_BATCH): kept for a batch and more, the parts of one notification are rendered once
+# even when its recipients straddle two batches. Each is ~7 kB; 256 of them held 1.8 MB of
+# a worker that had long sent them (docs/performance.md).
+@lru_cache(maxsize=64)
 def _shared_parts(email: NotificationEmail) -> RenderedParts:
     context = _context(email)
     environment = _environment(email.locale)
