@@ -81,7 +81,9 @@ class PresenceChange(StrEnum):
     VISITOR_LEFT = "visitor_left"
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: one is made for each visitor message, where a frozen one takes three times
+# as long to make (docs/performance.md).
+@dataclass(slots=True)
 class Transition:
     change: PresenceChange
     at: datetime

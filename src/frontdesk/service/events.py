@@ -38,7 +38,9 @@ class PresenceChanged:
     events: tuple[PresenceEvent, ...]
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: one is made for each visitor message, where a frozen one takes three times
+# as long to make (docs/performance.md).
+@dataclass(slots=True)
 class VisitorMessagePosted:
     """A visitor message stored; the live side builds its frames only if anybody listens."""
 

@@ -32,7 +32,9 @@ _messages = table_of(Message)
 _visitors = table_of(Visitor)
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: one is made for each visitor message, where a frozen one takes three times
+# as long to make (docs/performance.md).
+@dataclass(slots=True)
 class Posted:
     """A stored visitor message. ``copies`` makes unsaved copies of the conversation and
     the message for live frames, only when somebody listens (``frontdesk.api.live``)."""
@@ -75,7 +77,9 @@ class Posted:
         return conversation, message
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: one is made for each visitor message, where a frozen one takes three times
+# as long to make (docs/performance.md).
+@dataclass(slots=True)
 class Written:
     visitor_id: int
     group_id: int | None

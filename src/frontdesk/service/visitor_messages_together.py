@@ -103,7 +103,9 @@ async def post_message_of_token_soon(
     )
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: one is made for each visitor message, where a frozen one takes three times
+# as long to make (docs/performance.md).
+@dataclass(slots=True)
 class _ToPost:
     """A visitor message to store: from a proven ``caller``, or from the visitor whose
     token has this ``digest``, if it is one of this widget's."""

@@ -87,7 +87,9 @@ def presence_recorded(
         note_visitors_left(session, rt, departures)
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: one is made for each visitor message, where a frozen one takes three times
+# as long to make (docs/performance.md).
+@dataclass(slots=True)
 class AccountRules:
     """What rule 1 reads of the account, loaded by the caller with the rest of its facts."""
 
@@ -212,7 +214,9 @@ _NEW_OFFLINE_NOTIFICATION = _new_notification(NotificationKind.OFFLINE_MESSAGE)
 _NEW_REMINDER = _new_notification(NotificationKind.UNSERVED_CONVERSATION)
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: one is made for each visitor message, where a frozen one takes three times
+# as long to make (docs/performance.md).
+@dataclass(slots=True)
 class OfflineOpening:
     """A message that opens an offline notification (``OnVisitorMessage.OPEN_NEW``)."""
 

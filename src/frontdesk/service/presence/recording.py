@@ -19,7 +19,9 @@ from frontdesk.store.models import Conversation, PresenceChangeRow, table_of
 from frontdesk.store.plain import PlainStatement
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: one is made for each visitor message, where a frozen one takes three times
+# as long to make (docs/performance.md).
+@dataclass(slots=True)
 class PresenceEvent:
     """A recorded transition, for the live side to announce, with what the announcement
     needs read in the same transaction: for an agent, who of the account is online now (so
