@@ -43,13 +43,21 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("frontdesk.store")
 # The most operations one group commit takes: enough to absorb the requests a server has in
-# flight, few enough that one batch holds the event loop for a few milliseconds only.
-GROUP_COMMIT_MAX = 128
+# flight, few enough that one batch holds the event loop for milliseconds (256 visitor
+# messages on SQLite: 8.5 ms at p50, 16 ms at p99). Only a server with more writes waiting
+# than 128 fills more than half of one; halving it cost those writes 3-20 % of their rate
+# in per-batch work (the commit, each statement's own cost), and their wait is the same:
+# the second half waited for the first (docs/performance.md).
+GROUP_COMMIT_MAX = 256
 # How soon a group commit tries again when another writer of the process holds SQLite.
 RETRY_TURN_AFTER = 0.001
 # PostgreSQL's group commit: batches of one event loop in their transactions at once. With
 # one, Python and the server took turns, each idle half of the time (docs/performance.md).
 BATCHES_IN_FLIGHT = 2
+# The most items of one of those batches: half of SQLite's, so that the writes of a busy
+# moment fill both batches in flight (one batch of 256 left the other idle, 0.81-0.83 of
+# the rate).
+THREADED_BATCH_MAX = GROUP_COMMIT_MAX // BATCHES_IN_FLIGHT
 T = TypeVar("T")
 Item = TypeVar("Item")
 
@@ -92,7 +100,7 @@ class GroupCommit:
     On the loop, not on a thread of its own: the server's Python runs on one core either
     way, and a writer thread spent more time waiting to take the interpreter lock back
     from the loop after each SQLite call than running its statements (docs/performance.md).
-    A batch of GROUP_COMMIT_MAX operations keeps the loop for a few milliseconds."""
+    A full batch of GROUP_COMMIT_MAX operations keeps the loop for 8-16 ms."""
 
     def __init__(self, database: Database) -> None:
         self._database = database
@@ -301,14 +309,14 @@ class ThreadedGroupCommit(GroupCommit):
             task.add_done_callback(draining.discard)
 
     def _take(self, loop: asyncio.AbstractEventLoop) -> tuple[list[_Job], set[Hashable]]:
-        """The next batch: the oldest items waiting, up to GROUP_COMMIT_MAX, but none of a
+        """The next batch: the oldest items waiting, up to THREADED_BATCH_MAX, but none of a
         key in flight (nor any after it of that key), and the keys it holds."""
         busy = self._busy.setdefault(loop, set())
         batch: list[_Job] = []
         held: list[_Job] = []
         keys: set[Hashable] = set()
         for job in self._pending.pop(loop, []):
-            if len(batch) >= GROUP_COMMIT_MAX or (job.key is not None and job.key in busy):
+            if len(batch) >= THREADED_BATCH_MAX or (job.key is not None and job.key in busy):
                 held.append(job)
                 continue
             batch.append(job)
