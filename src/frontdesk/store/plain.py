@@ -326,8 +326,8 @@ def _arguments(compiled: _Compiled, params: dict[str, Any]) -> Sequence[Any] | d
 def _argument_rows(
     compiled: _Compiled, params: Sequence[dict[str, Any]]
 ) -> Iterable[Sequence[Any]]:
-    """``_arguments`` of many parameter sets of a qmark statement, converted column by
-    column rather than a call and a loop for each row (docs/performance.md)."""
+    """``_arguments`` of many parameter sets of a qmark statement, converted by column
+    (``_by_columns``; docs/performance.md)."""
     getter = compiled.getter
     assert getter is not None
     if compiled.fixed:
@@ -337,10 +337,19 @@ def _argument_rows(
         rows = list(map(getter, params))
     if not rows or not compiled.to_convert:
         return rows
+    return _by_columns(rows, compiled.to_convert)
+
+
+def _by_columns(
+    rows: Sequence[Sequence[Any]], conversions: Iterable[tuple[int, Callable[[Any], Any]]]
+) -> list[tuple[Any, ...]]:
+    """``rows`` with the values at each (position, converter) converted, None left as it
+    is: column by column, a comprehension over each converted column, where a call and a
+    loop for each row (or a generator for each row and value) cost twice as much."""
     columns: list[Sequence[Any]] = list(zip(*rows, strict=True))
-    for position, convert in compiled.to_convert:
+    for position, convert in conversions:
         columns[position] = [None if v is None else convert(v) for v in columns[position]]
-    return zip(*columns, strict=True)
+    return list(zip(*columns, strict=True))
 
 
 def _getter(names: tuple[str, ...]) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
@@ -362,13 +371,9 @@ def _converted(compiled: _Compiled, dialect: Dialect, cursor: Any) -> list[tuple
     rows: list[tuple[Any, ...]] = cursor.fetchall()
     if not rows or not any(converters):
         return rows
-    # Column by column: a comprehension over each converted column, where a generator per
-    # row and value cost twice as much.
-    columns: list[Sequence[Any]] = list(zip(*rows, strict=True))
-    for position, convert in enumerate(converters):
-        if convert is not None:
-            columns[position] = [None if v is None else convert(v) for v in columns[position]]
-    return list(zip(*columns, strict=True))
+    return _by_columns(
+        rows, [(position, c) for position, c in enumerate(converters) if c is not None]
+    )
 
 
 # The most parameters of one statement: SQLite's SQLITE_MAX_VARIABLE_NUMBER (since 3.32).
