@@ -22,9 +22,11 @@ from pathlib import Path
 import css_inline
 
 ROOT = Path(__file__).resolve().parents[1]
-TEMPLATES = ROOT / "src" / "frontdesk" / "mail" / "templates"
-# The template as written, and the one the product loads (frontdesk.mail.compose).
-INLINED = {"notification.html": "notification.inlined.html"}
+sys.path.insert(0, str(ROOT / "src"))
+
+# The templates as written, and the ones the product loads in their place.
+from frontdesk.mail.compose import INLINED_TEMPLATES, TEMPLATES_DIR  # noqa: E402
+
 HEADER = (
     "{#- Written by tools/inline_css.py from {source}, with its <style> inlined: edit that\n"
     "    file, then run the tool. -#}\n"
@@ -70,15 +72,15 @@ def inlined_source(source: str) -> str:
 
 def written(source: str) -> str:
     """What the tool writes for the template named ``source``."""
-    text = (TEMPLATES / source).read_text(encoding="utf-8")
+    text = (TEMPLATES_DIR / source).read_text(encoding="utf-8")
     return HEADER.replace("{source}", source) + inlined_source(text)
 
 
 def main(check: bool) -> int:
     stale = []
-    for source, target in INLINED.items():
+    for source, target in INLINED_TEMPLATES.items():
         text = written(source)
-        path = TEMPLATES / target
+        path = TEMPLATES_DIR / target
         if check:
             if not path.exists() or path.read_text(encoding="utf-8") != text:
                 stale.append(str(path.relative_to(ROOT)))

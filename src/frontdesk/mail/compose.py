@@ -393,7 +393,7 @@ class _PreparingLoader(FileSystemLoader):
         self, environment: Environment, template: str
     ) -> tuple[str, str, Callable[[], bool]]:
         source, filename, uptodate = super().get_source(
-            environment, _INLINED_TEMPLATES.get(template, template)
+            environment, INLINED_TEMPLATES.get(template, template)
         )
         return _translated_source(source, self._translations), filename, uptodate
 
@@ -410,7 +410,7 @@ _PLURAL_CALL = re.compile(
 _PLURAL = "frontdesk_plural"
 # The templates written with their CSS inlined (tools/inline_css.py), by the names they are
 # asked for.
-_INLINED_TEMPLATES = {"notification.html": "notification.inlined.html"}
+INLINED_TEMPLATES = {"notification.html": "notification.inlined.html"}
 
 
 def _translated_source(source: str, translations: NullTranslations) -> str:
