@@ -94,13 +94,32 @@ class Server:
 
 
 def malloc_arenas(pid: int) -> int:
-    """How many of glibc's malloc arenas a process has beside its main heap: anonymous
-    writable mappings aligned to an arena's 64 MiB (frontdesk/memory.py)."""
-    arenas = 0
+    """How many of glibc's malloc arenas a process has beside its main heap
+    (frontdesk/memory.py). An arena's heap is a reservation of 64 MiB aligned to 64 MiB:
+    anonymous memory, writable from its start, inaccessible for the rest of it. Only the
+    whole reservation counts, not any writable mapping that happens to start on such a
+    boundary (Python's 256 kB arenas sometimes do)."""
+    heap_size = 64 << 20
+    mappings = []
     with open(f"/proc/{pid}/maps") as maps:
         for line in maps:
             span, mode, _, _, inode, *name = line.split()
-            start = int(span.split("-")[0], 16)
-            if inode == "0" and not name and mode.startswith("rw") and start % (64 << 20) == 0:
+            start, end = (int(edge, 16) for edge in span.split("-"))
+            mappings.append((start, end, mode, inode == "0" and not name))
+    arenas = 0
+    for index, (start, end, mode, anonymous) in enumerate(mappings):
+        if not (anonymous and mode.startswith("rw") and start % heap_size == 0):
+            continue
+        if end - start == heap_size:
+            arenas += 1
+            continue
+        if index + 1 < len(mappings):
+            rest_start, rest_end, rest_mode, rest_anonymous = mappings[index + 1]
+            if (
+                rest_anonymous
+                and rest_mode.startswith("---")
+                and rest_start == end
+                and rest_end == start + heap_size
+            ):
                 arenas += 1
     return arenas
