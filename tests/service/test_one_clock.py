@@ -62,7 +62,8 @@ def waits_for_a_lock(database: Database) -> bool:
     """Whether a transaction of this test waits for another's lock: PostgreSQL's row lock,
     or this process's turn to write to SQLite."""
     if database.is_sqlite:
-        return database._threads_waiting > 0
+        assert database._write_turn is not None
+        return database._write_turn.waiting > 0
     with database.read() as session:
         waiting = session.scalar(
             text(

@@ -9,9 +9,10 @@ a read lock. ``Database.read()`` is a plain transaction for queries. SQLite runs
 SQLite makes a waiting writer sleep and retry, up to 100 ms a sleep, until ``busy_timeout``.
 Under a burst of writes (thousands of sockets connecting at once, each recording its
 presence) a writer that keeps losing the race to fresher ones runs out of time and fails.
-So the writers of one process first take turns on a lock, which hands over as soon as it is
-free, and meet SQLite's lock only when nobody here holds it; ``busy_timeout`` still covers
-other processes on the same file (the CLI beside a running server).
+So the writers of one process first take turns (``WriteTurn``: in the order they asked,
+the group commit only when no thread waits), and meet SQLite's lock only when nobody here
+holds it; ``busy_timeout`` still covers other processes on the same file (the CLI beside a
+running server).
 
 ``Database.run_write(operation)`` and ``Database.run_write_batched(batched, item)`` are the
 hot paths' way in, from the event loop: their operations are group-committed, each caller
@@ -20,7 +21,6 @@ answered once the transaction holding its operation is committed (``group_commit
 
 from __future__ import annotations
 
-import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from functools import partial
@@ -48,6 +48,7 @@ from frontdesk.store.sqlite import (
     Checkpointer,
     configure_sqlite,
 )
+from frontdesk.store.turn import WriteTurn
 
 T = TypeVar("T")
 Item = TypeVar("Item")
@@ -136,13 +137,7 @@ class Database:
         )
         event.listen(self._writer, "after_commit", run_after_commit)
         event.listen(self._writer, "after_soft_rollback", forget_after_commit)
-        self._write_turn = threading.Lock() if self.is_sqlite else None
-        # Threads waiting for the turn to write. The event loop's group commit leaves the
-        # turn to them while there are any: a lock is not fair, and the loop, which takes
-        # it again the moment it has let it go, would keep the sweep and the engine out
-        # for as long as requests keep coming.
-        self._threads_waiting = 0
-        self._waiting_count_lock = threading.Lock()
+        self._write_turn = WriteTurn() if self.is_sqlite else None
         self._group_commit = GroupCommit(self) if self.is_sqlite else None
         self._batched_commit = self._group_commit or ThreadedGroupCommit(self)
 
@@ -176,10 +171,11 @@ class Database:
 
     @contextmanager
     def _turn_to_write(self) -> Iterator[None]:
-        if self._write_turn is None:
+        turn = self._write_turn
+        if turn is None:
             yield
             return
-        if not self._write_turn.acquire(blocking=False) and not self._wait_for_turn():
+        if not turn.take(timeout=SQLITE_BUSY_TIMEOUT_MS / 1000):
             raise WriteTurnTimeout(
                 "another write transaction of this process has held the SQLite database "
                 f"for {SQLITE_BUSY_TIMEOUT_MS / 1000:g} s"
@@ -187,17 +183,7 @@ class Database:
         try:
             yield
         finally:
-            self._write_turn.release()
-
-    def _wait_for_turn(self) -> bool:
-        assert self._write_turn is not None
-        with self._waiting_count_lock:
-            self._threads_waiting += 1
-        try:
-            return self._write_turn.acquire(timeout=SQLITE_BUSY_TIMEOUT_MS / 1000)
-        finally:
-            with self._waiting_count_lock:
-                self._threads_waiting -= 1
+            turn.give_back()
 
     @contextmanager
     def read(self) -> Iterator[Session]:

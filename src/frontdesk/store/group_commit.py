@@ -169,7 +169,7 @@ class GroupCommit:
         jobs = self._pending.pop(loop)
         turn = self._database._write_turn
         assert turn is not None
-        if self._database._threads_waiting or not turn.acquire(blocking=False):
+        if not turn.try_take():
             # A thread of this process writes or waits to (the engine, the sweep): its
             # turn first; try again in a moment rather than hold the loop until it is done.
             self._pending[loop] = jobs
@@ -179,7 +179,7 @@ class GroupCommit:
         try:
             self._commit(batch)
         finally:
-            turn.release()
+            turn.give_back()
         if rest:
             self._pending[loop] = rest
             loop.call_soon(self._flush, loop)
