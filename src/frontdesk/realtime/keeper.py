@@ -145,6 +145,15 @@ class PresenceKeeper:
         """Publish recorded transitions (from any thread; no I/O but the hub's)."""
         online: dict[int, frozenset[int]] = {}
         for event in events:
+            if event.agent_id is not None:
+                online[event.account_id] = event.online_agent_ids
+            else:
+                if event.online:
+                    self._lease_ends(event.at + self.runtime.visitor_left_after)
+                if not self.hub.listened(agents_topic(event.account_id)):
+                    # No dashboard of the account is open: a visitor's frame is built for
+                    # nobody (one for each message and each departure under load).
+                    continue
             frame: dict[str, object] = {
                 "type": "presence.changed",
                 "online": event.online,
@@ -152,12 +161,9 @@ class PresenceKeeper:
             }
             if event.agent_id is not None:
                 frame["agent_id"] = event.agent_id
-                online[event.account_id] = event.online_agent_ids
             else:
                 frame["visitor_id"] = event.visitor_id
                 frame["conversation_ids"] = list(event.conversation_ids)
-                if event.online:
-                    self._lease_ends(event.at + self.runtime.visitor_left_after)
             self.hub.publish(agents_topic(event.account_id), frame)
         for account_id, agent_ids in online.items():
             self.hub.publish(
