@@ -5,7 +5,6 @@ and the history of transitions, read back."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
 from datetime import datetime
 
 from sqlalchemy import func, select, update
@@ -19,6 +18,7 @@ from frontdesk.service.presence.devices import settle_agent
 from frontdesk.service.presence.recording import VISITOR_PRESENCE_CHANGED, PresenceEvent, announced
 from frontdesk.service.runtime import Runtime
 from frontdesk.service.scope import device_counts_at
+from frontdesk.store.among import among
 from frontdesk.store.models import Agent, Conversation, Device, PresenceChangeRow, Visitor
 
 # How many agents or visitors one sweep transaction settles at most; the next sweep
@@ -80,7 +80,7 @@ def _sweep_visitors(session: Session, rt: Runtime, now: datetime) -> list[Presen
     visitor_ids = [visitor_id for visitor_id, _, _ in left]
     session.execute(
         update(Visitor)
-        .where(Visitor.id.in_(visitor_ids))
+        .where(among(Visitor.id, visitor_ids))
         .values(present=False)
         .execution_options(synchronize_session=False)
     )
@@ -101,17 +101,16 @@ def _sweep_visitors(session: Session, rt: Runtime, now: datetime) -> list[Presen
     for visitor_id, conversation_id in session.execute(
         select(Conversation.visitor_id, Conversation.id)
         .where(
-            Conversation.visitor_id.in_(visitor_ids),
+            among(Conversation.visitor_id, visitor_ids),
             Conversation.status != ConversationStatus.CLOSED,
         )
         .order_by(Conversation.id)
     ):
         open_ids.setdefault(visitor_id, []).append(conversation_id)
-    events = [
-        replace(d, conversation_ids=tuple(open_ids.get(d.visitor_id, ()))) for d in departures
-    ]
-    rt.record(session, PresenceChanged(tuple(events)))
-    return events
+    for departure in departures:  # made here, not shared yet: completed in place
+        departure.conversation_ids = tuple(open_ids.get(departure.visitor_id, ()))
+    rt.record(session, PresenceChanged(tuple(departures)))
+    return departures
 
 
 def next_sweep_at(rt: Runtime) -> datetime | None:
