@@ -387,3 +387,31 @@ def test_an_item_submitted_as_both_batches_end_is_still_committed(
 
     monkeypatch.setattr(anyio.to_thread, "run_sync", both_at_once)
     assert asyncio.run(scenario()) == [["a1", "c1"], ["b1"]]
+
+
+def test_an_operation_asked_first_runs_ahead_of_those_waiting(database: Database) -> None:
+    """The sweep's way in on SQLite: in the next group commit, before the writes that were
+    waiting when it asked. On PostgreSQL each operation is a transaction of its own."""
+    ran: list[str] = []
+
+    def noting(name: str) -> Callable[[Session], str]:
+        def operation(session: Session) -> str:
+            ran.append(name)
+            return name
+
+        return operation
+
+    async def scenario() -> list[str]:
+        # Started in this order in one turn of the loop: the three messages ask first, and
+        # the sweep asks before the group commit they wait for runs.
+        tasks = [
+            asyncio.ensure_future(database.run_write(noting(f"message {n}"))) for n in range(3)
+        ]
+        sweep = asyncio.ensure_future(database.run_write(noting("sweep"), first=True))
+        return list(await asyncio.gather(*tasks, sweep))
+
+    assert asyncio.run(scenario()) == ["message 0", "message 1", "message 2", "sweep"]
+    if database.is_sqlite:
+        assert ran == ["sweep", "message 0", "message 1", "message 2"]
+    else:
+        assert sorted(ran) == ["message 0", "message 1", "message 2", "sweep"]

@@ -147,13 +147,14 @@ class Database:
         with self._turn_to_write(), self._writer.begin() as session:
             yield session
 
-    async def run_write(self, operation: Callable[[Session], T]) -> T:
+    async def run_write(self, operation: Callable[[Session], T], *, first: bool = False) -> T:
         """``operation`` in a write transaction, awaited from the event loop; it returns
         once the transaction is committed. ``operation`` may run beside others in one
         transaction (SQLite's group commit), so it returns plain values, not rows it
-        loaded, and registers its after-commit callbacks with ``after_commit``."""
+        loaded, and registers its after-commit callbacks with ``after_commit``. ``first``:
+        on SQLite, in the next group commit, ahead of the operations already waiting."""
         if self._group_commit is not None:
-            return await self._group_commit.submit(operation)
+            return await self._group_commit.submit(operation, first=first)
 
         def alone() -> T:
             with self.write() as session:

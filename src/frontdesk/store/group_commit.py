@@ -118,19 +118,25 @@ class GroupCommit:
         *,
         batched: Batched[Any, T] | None = None,
         item: Any = None,
+        first: bool = False,
     ) -> asyncio.Future[T]:
+        """``first``: ahead of the operations waiting, in the next batch (the sweep: a
+        departure it has not recorded yet is already late)."""
         loop = asyncio.get_running_loop()
         key = batched.key(item) if batched is not None else None
         job = _Job(operation, loop.create_future(), batched=batched, item=item, key=key)
-        self._enqueue(loop, job)
+        self._enqueue(loop, job, first=first)
         return job.future
 
-    def _enqueue(self, loop: asyncio.AbstractEventLoop, job: _Job) -> None:
+    def _enqueue(self, loop: asyncio.AbstractEventLoop, job: _Job, *, first: bool = False) -> None:
         pending = self._pending.get(loop)
         if pending is None:
             pending = self._pending[loop] = []
             loop.call_soon(self._flush, loop)
-        pending.append(job)
+        if first:
+            pending.insert(0, job)
+        else:
+            pending.append(job)
 
     def stop(self) -> None:
         self._pending.clear()
@@ -300,7 +306,7 @@ class ThreadedGroupCommit(GroupCommit):
         with self._database._writer.begin() as session:
             yield session
 
-    def _enqueue(self, loop: asyncio.AbstractEventLoop, job: _Job) -> None:
+    def _enqueue(self, loop: asyncio.AbstractEventLoop, job: _Job, *, first: bool = False) -> None:
         self._pending.setdefault(loop, []).append(job)
         draining = self._draining.setdefault(loop, set())
         if len(draining) < BATCHES_IN_FLIGHT:
