@@ -209,8 +209,10 @@ class PresenceKeeper:
             try:
                 # What it records is announced when it commits (``announce``, subscribed
                 # to the runtime's events by frontdesk.api.live).
-                events = await anyio.to_thread.run_sync(presence.sweep, self.runtime)
-                due = await anyio.to_thread.run_sync(presence.next_sweep_at, self.runtime)
+                events = await presence.sweep_soon(self.runtime)
+                due = None
+                if len(events) < SWEEP_BATCH:  # a full batch: more may be due at once
+                    due = await anyio.to_thread.run_sync(presence.next_sweep_at, self.runtime)
             except Exception:
                 log.exception("the presence sweep failed; retrying")
                 events, due = [], None

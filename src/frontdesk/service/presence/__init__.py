@@ -41,7 +41,12 @@ from frontdesk.service.presence.sockets import (
     socket_opened,
     sockets_changed,
 )
-from frontdesk.service.presence.sweeping import changes_since, next_sweep_at, sweep
+from frontdesk.service.presence.sweeping import (
+    changes_since,
+    next_sweep_at,
+    sweep,
+    sweep_soon,
+)
 from frontdesk.service.presence.visitors import (
     VisitorLease,
     renew_visitor_leases,
@@ -77,6 +82,7 @@ __all__ = [
     "socket_status",
     "sockets_changed",
     "sweep",
+    "sweep_soon",
     "visitor_active",
     "visitor_lease",
     "visitor_seen",
