@@ -31,6 +31,12 @@ def ignore() -> None:
     pass
 
 
+async def started(runtime: Runtime) -> tuple[CountingHub, PresenceKeeper]:
+    hub = CountingHub()
+    await hub.start()
+    return hub, PresenceKeeper(runtime, hub)
+
+
 def frames(subscription: Subscription) -> list[Frame]:
     found = []
     while (envelope := subscription.take()) is not None:
@@ -42,9 +48,7 @@ def test_visitor_changes_reach_open_dashboards_and_are_not_built_for_none(
     runtime: Runtime,
 ) -> None:
     async def scenario() -> None:
-        hub = CountingHub()
-        await hub.start()
-        keeper = PresenceKeeper(runtime, hub)
+        hub, keeper = await started(runtime)
         dashboard = hub.subscribe([agents_topic(1)], on_ready=ignore)
         keeper.announce(
             [
@@ -74,9 +78,7 @@ def test_an_agent_change_is_announced_to_visitors_with_nobody_watching_the_agent
     open: an agent's change is always published."""
 
     async def scenario() -> None:
-        hub = CountingHub()
-        await hub.start()
-        keeper = PresenceKeeper(runtime, hub)
+        hub, keeper = await started(runtime)
         widget = hub.subscribe([visitors_topic(3)], on_ready=ignore)
         keeper.announce(
             [

@@ -145,8 +145,10 @@ class PresenceKeeper:
         """Publish recorded transitions (from any thread; no I/O but the hub's)."""
         online: dict[int, frozenset[int]] = {}
         for event in events:
+            detail: dict[str, object]
             if event.agent_id is not None:
                 online[event.account_id] = event.online_agent_ids
+                detail = {"agent_id": event.agent_id}
             else:
                 if event.online:
                     self._lease_ends(event.at + self.runtime.visitor_left_after)
@@ -154,17 +156,19 @@ class PresenceKeeper:
                     # No dashboard of the account is open: a visitor's frame is built for
                     # nobody (one for each message and each departure under load).
                     continue
-            frame: dict[str, object] = {
-                "type": "presence.changed",
-                "online": event.online,
-                "at": event.at.isoformat(),
-            }
-            if event.agent_id is not None:
-                frame["agent_id"] = event.agent_id
-            else:
-                frame["visitor_id"] = event.visitor_id
-                frame["conversation_ids"] = list(event.conversation_ids)
-            self.hub.publish(agents_topic(event.account_id), frame)
+                detail = {
+                    "visitor_id": event.visitor_id,
+                    "conversation_ids": list(event.conversation_ids),
+                }
+            self.hub.publish(
+                agents_topic(event.account_id),
+                {
+                    "type": "presence.changed",
+                    "online": event.online,
+                    "at": event.at.isoformat(),
+                    **detail,
+                },
+            )
         for account_id, agent_ids in online.items():
             self.hub.publish(
                 visitors_topic(account_id),

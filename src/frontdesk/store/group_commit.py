@@ -307,6 +307,7 @@ class ThreadedGroupCommit(GroupCommit):
             yield session
 
     def _enqueue(self, loop: asyncio.AbstractEventLoop, job: _Job, *, first: bool = False) -> None:
+        # ``first`` is SQLite's: here only batched items come, each in order of its key.
         self._pending.setdefault(loop, []).append(job)
         draining = self._draining.setdefault(loop, set())
         if len(draining) < BATCHES_IN_FLIGHT:
