@@ -4,7 +4,10 @@ visitors writing while random processes are killed with SIGKILL, and the e-mails
 a mail server on loopback counted by Message-ID (docs/reliability.md):
 
 - lost: a delivery the database says is due or sent whose e-mail never arrived;
-- wrong: an e-mail for a conversation whose notification was suppressed (an agent replied);
+- wrong: an e-mail for a conversation whose notification was suppressed (an agent replied),
+  or a notification sent although an agent had replied before it was due;
+- answered late: an agent's reply stored after its notification was due (a kill can hold
+  a reply back longer than the delay); its e-mail may rightly go, so it is counted apart;
 - doubles with a new Message-ID: one agent, one conversation, two different e-mails;
 - repeats with the same Message-ID: the one window docs/notifications.md allows (a process
   killed between the mail server's 250 and its record), which mail systems drop.
@@ -59,6 +62,8 @@ class Figures:
     kills: int
     due: int = 0  # deliveries the database holds for notifications that were not suppressed
     suppressed: int = 0  # notifications suppressed (an agent answered in time)
+    answered: int = 0  # conversations an agent replied to
+    answered_late: int = 0  # of them, replies stored after their notification was due
     arrived: int = 0  # e-mails the mail server took
     lost: int = 0
     wrong: int = 0
@@ -346,6 +351,13 @@ def count(figures: Figures, database_url: str, sink: MailSink) -> None:
                 " WHERE n.state = 'suppressed'"
             )
         }
+        # Each answered conversation: was its notification suppressed, and did the reply
+        # come before the notification was due (then it must have been)?
+        answered = connection.execute(
+            "SELECT n.state = 'suppressed', min(m.created_at) < n.due_at FROM notifications n"
+            " JOIN messages m ON m.conversation_id = n.conversation_id AND m.author = 'agent'"
+            " GROUP BY n.id, n.state, n.due_at"
+        ).fetchall()
     caught = sink.caught
     arrived_ids = Counter(c.message["Message-ID"] for c in caught)
     figures.due = len(due)
@@ -362,6 +374,9 @@ def count(figures: Figures, database_url: str, sink: MailSink) -> None:
         if question in suppressed:
             figures.wrong += 1
     figures.doubles_new_id = sum(1 for ids in by_e_mail.values() if len(ids) > 1)
+    figures.wrong += sum(1 for held, in_time in answered if in_time and not held)
+    figures.answered = len(answered)
+    figures.answered_late = sum(1 for _, in_time in answered if not in_time)
 
 
 def main() -> None:

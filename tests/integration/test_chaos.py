@@ -31,8 +31,11 @@ def test_the_sigkill_loop_loses_nothing_and_doubles_nothing(
         )
     print(asdict(figures))
     assert sum(figures.restarts.values()) == 4
-    assert figures.due == 32 * 2  # 40 visitors, every fifth answered, 2 agents each
-    assert figures.suppressed == 8
+    # 40 visitors, every fifth answered, 2 agents each. A reply a kill held back past the
+    # 3 s delay may rightly be e-mailed; one in time never is (``wrong``).
+    assert figures.answered == 8
+    assert 8 - figures.answered_late <= figures.suppressed <= 8
+    assert figures.due == (40 - figures.suppressed) * 2
     assert (figures.lost, figures.wrong, figures.doubles_new_id) == (0, 0, 0)
     # The one window: killed between a 250 and its record (at most one per connection).
     assert figures.arrived == figures.due + figures.repeats_same_id
@@ -57,6 +60,8 @@ def test_the_loop_with_every_outage_at_once_loses_nothing(tmp_path: Path) -> Non
     print(asdict(figures))
     assert len(figures.outages) == 3, figures.outages
     assert figures.smtp_refused > 0
-    assert figures.due == 32 * 2
+    assert figures.answered == 8
+    assert 8 - figures.answered_late <= figures.suppressed <= 8
+    assert figures.due == (40 - figures.suppressed) * 2
     assert (figures.lost, figures.wrong, figures.doubles_new_id) == (0, 0, 0)
     assert figures.arrived == figures.due + figures.repeats_same_id
