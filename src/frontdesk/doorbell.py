@@ -31,6 +31,10 @@ class Doorbell:
     def detach(self) -> None:
         self._loop = self._event = self._wakes_at = None
 
+    @property
+    def attached(self) -> bool:
+        return self._loop is not None
+
     def ring(self, due: datetime | None = None) -> None:
         """Safe from any thread; a no-op while nobody is attached. ``due``: when the new
         work falls due (``None``: now, or not known)."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -23,13 +24,21 @@ def sink() -> Iterator[MailSink]:
 
 
 @pytest.fixture
+def engine_overrides() -> dict[str, Any]:
+    """Settings of ``engine_server`` besides ``engine_settings``' own: a module that needs
+    others defines this fixture again."""
+    return {}
+
+
+@pytest.fixture
 def engine_server(
     database: Database,
     database_url: str,
     passwords: PasswordHasher,
     tmp_path: Path,
     sink: MailSink,
+    engine_overrides: dict[str, Any],
 ) -> Iterator[LiveServer]:
-    settings = engine_settings(database_url, tmp_path, sink.url)
+    settings = engine_settings(database_url, tmp_path, sink.url, **engine_overrides)
     with serving(settings, database, passwords) as server:
         yield server

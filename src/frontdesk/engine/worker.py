@@ -81,6 +81,7 @@ class NotificationWorker:
         rt.deliveries_bell.attach()
         rt.pushes_bell.attach()
         rt.webhooks_bell.attach()
+        rt.call_offs_bell.attach()
         self._stopping = asyncio.Event()
         self._loops = [
             asyncio.create_task(
@@ -116,6 +117,15 @@ class NotificationWorker:
                 ),
                 name="engine-webhooks",
             ),
+            asyncio.create_task(
+                self._forever(
+                    self._call_off,
+                    1,
+                    lambda _: None,
+                    rt.call_offs_bell,
+                ),
+                name="engine-call-off",
+            ),
             asyncio.create_task(self._watch_presence(), name="engine-alerts"),
         ]
         if rt.database.is_postgresql:
@@ -129,6 +139,7 @@ class NotificationWorker:
         rt.deliveries_bell.ring()
         rt.pushes_bell.ring()
         rt.webhooks_bell.ring()
+        rt.call_offs_bell.ring()
         if self._listener is not None:
             self._listener.cancel()
         if self._loops:
@@ -149,6 +160,7 @@ class NotificationWorker:
         rt.deliveries_bell.detach()
         rt.pushes_bell.detach()
         rt.webhooks_bell.detach()
+        rt.call_offs_bell.detach()
         self._loops, self._listener = [], None
         if self._webhook_sender is not None:
             await self._webhook_sender.__aexit__(None, None, None)
@@ -161,7 +173,8 @@ class NotificationWorker:
             decided = await self._decide()
             sent = await self._send_due()
             hooked = await self._deliver_webhooks()
-            if not pushed and not decided and not sent and not hooked:
+            called_off = await self._call_off()
+            if not pushed and not decided and not sent and not hooked and not called_off:
                 return
 
     async def _watch_presence(self) -> None:
@@ -207,6 +220,13 @@ class NotificationWorker:
     async def _decide(self) -> int:
         """Decide a batch of what is due."""
         return await anyio.to_thread.run_sync(notifications.decide_due, self.runtime)
+
+    async def _call_off(self) -> int:
+        """A chunk of a call-off left unfinished (rule 2 on SQLite, ``note_agent_online``),
+        in its own transaction: between two, the sweep and the requests write. How many
+        call-offs are left unfinished."""
+        await anyio.to_thread.run_sync(notifications.continue_call_off, self.runtime)
+        return len(self.runtime.call_offs)
 
     async def _forever(
         self,

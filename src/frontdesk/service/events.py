@@ -113,6 +113,16 @@ class NotificationsDue:
 
 
 @dataclass(frozen=True, slots=True)
+class CallOffUnfinished:
+    """An agent came online at ``at`` and, on SQLite, rule 2 called off only the first chunk
+    of the account's notifications in that transaction: the engine goes on with the rest."""
+
+    agent_id: int
+    account_id: int
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class PushesDue:
     """Pushes to make; ``due``: when the earliest falls due (``None``: now)."""
 

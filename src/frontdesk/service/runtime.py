@@ -4,6 +4,7 @@ bundled once at start-up and handed to each call."""
 from __future__ import annotations
 
 import threading
+from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
@@ -18,6 +19,7 @@ from frontdesk.security import PasswordHasher
 from frontdesk.service.events import (
     AgentAccessChanged,
     BounceReceived,
+    CallOffUnfinished,
     Decided,
     DeliveriesDue,
     DeliveryAttempted,
@@ -48,6 +50,11 @@ class Runtime:
     pushes_bell: Doorbell = field(default_factory=Doorbell)
     # And a webhook event to deliver (docs/webhooks.md).
     webhooks_bell: Doorbell = field(default_factory=Doorbell)
+    # Rule 2's call-offs left unfinished on SQLite, oldest first, and the bell of the
+    # engine loop that finishes them (a process without an engine keeps none: the engine
+    # decides what is left at its due time, suppressed all the same).
+    call_offs: deque[CallOffUnfinished] = field(default_factory=deque)
+    call_offs_bell: Doorbell = field(default_factory=Doorbell)
     visitor_callers: VisitorCallers = field(default_factory=lambda: VisitorCallers())
     agent_callers: AgentCallers = field(default_factory=lambda: AgentCallers())
     # What committed transactions changed, handed to whoever acts on it (service/events.py).
@@ -65,11 +72,17 @@ class Runtime:
         self.events.subscribe(DeliveriesDue, lambda e: self.deliveries_bell.ring(e.due))
         self.events.subscribe(PushesDue, lambda e: self.pushes_bell.ring(e.due))
         self.events.subscribe(WebhooksDue, lambda e: self.webhooks_bell.ring(e.due))
+        self.events.subscribe(CallOffUnfinished, self._call_off_later)
         self.events.subscribe(
             Decided, lambda e: metrics.decided(e.kind, e.state, e.reason, e.lateness, count=e.count)
         )
         self.events.subscribe(DeliveryAttempted, lambda e: metrics.delivery_attempted(e.result))
         self.events.subscribe(BounceReceived, lambda e: metrics.bounce_received(e.result))
+
+    def _call_off_later(self, unfinished: CallOffUnfinished) -> None:
+        if self.call_offs_bell.attached:
+            self.call_offs.append(unfinished)
+            self.call_offs_bell.ring()
 
     def record(self, session: Session, event: object) -> None:
         """``event`` happens if the session's transaction commits: it is dispatched then."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy import Connection, bindparam, case, insert, or_, select, update
 from sqlalchemy.orm import Session
@@ -31,7 +31,7 @@ from frontdesk.core.notifications import (
 )
 from frontdesk.core.plans import group_that_applies, has_groups
 from frontdesk.core.presence import PresenceChange
-from frontdesk.service.events import Decided
+from frontdesk.service.events import CallOffUnfinished, Decided
 from frontdesk.service.notifications.deciding import settle
 from frontdesk.service.notifications.missed import IN_NOTIFICATION, Departure, note_visitors_left
 from frontdesk.service.runtime import Runtime
@@ -331,24 +331,58 @@ _OPEN_OFFLINE_NOTIFICATIONS = PlainStatement(
 )
 
 
+# On SQLite, rule 2 calls off at most this many notifications a transaction: about 16 ms
+# of the one writer, where an owner with 20,000 waiting held it for 0.33 s while the sweep
+# and the engine waited (docs/performance.md). The engine goes on with the rest.
+CALL_OFF_CHUNK = 1_000
+
+
 def note_agent_online(
     session: Session, rt: Runtime, *, agent_id: int, account_id: int, at: datetime
 ) -> None:
     """Rule 2: every open offline notification of a scope the agent belongs to is called off
     the moment the agent comes online.
 
-    One ``UPDATE`` for all of them: an owner coming online may call off tens of thousands,
-    and the transaction holds the turn to write meanwhile (the sweep and the engine wait
-    for it). Notification rows this session holds are not refreshed; none of its callers
-    has loaded any."""
+    On PostgreSQL, one ``UPDATE`` for all of them (it locks only their rows). On SQLite,
+    whose one writer everybody waits for, the first ``CALL_OFF_CHUNK`` in this transaction
+    and the rest by this process's engine, a chunk a transaction (``continue_call_off``),
+    all with the moment the agent came online. A notification the engine decides before
+    its chunk comes, or whose chunk never comes (the process died), is decided suppressed
+    all the same: the decision reads the agent's online moment from the recorded history
+    (``OfflineFacts.scope_came_online``). Notification rows this session holds are not
+    refreshed; none of its callers has loaded any."""
+    chunk = CALL_OFF_CHUNK if rt.database.is_sqlite else None
+    job = CallOffUnfinished(agent_id=agent_id, account_id=account_id, at=at)
+    if _call_off(session, rt, job, chunk=chunk) == chunk:
+        rt.record(session, job)
+
+
+def continue_call_off(rt: Runtime) -> int:
+    """The next chunk of the oldest call-off left unfinished in this process, in its own
+    transaction; how many it called off. The engine calls again while ``rt.call_offs``
+    holds any."""
+    try:
+        job = rt.call_offs[0]
+    except IndexError:
+        return 0
+    with rt.database.write() as session:
+        count = _call_off(session, rt, job, chunk=CALL_OFF_CHUNK)
+    if count < CALL_OFF_CHUNK:
+        rt.call_offs.popleft()
+    return count
+
+
+def _call_off(session: Session, rt: Runtime, job: CallOffUnfinished, *, chunk: int | None) -> int:
+    """Calls off the agent's scheduled offline notifications opened by ``job.at``, at most
+    ``chunk`` of them; how many."""
     called_off = Decision(SuppressedBecause.AGENT_CAME_ONLINE)
     connection = session.connection()
-    plan = _PLAN_OF_ACCOUNT.scalar(connection, account_id=account_id)
+    plan = _PLAN_OF_ACCOUNT.scalar(connection, account_id=job.account_id)
     values = {
-        "account_id": account_id,
+        "account_id": job.account_id,
         "called_off": called_off.state,
         "because": called_off.reason,
-        "at": at,
+        "at": job.at,
     }
     # The state changes, never the key: on PostgreSQL the rows are locked FOR NO KEY
     # UPDATE, so a visitor message adding to a batch (its foreign key takes a KEY SHARE
@@ -357,11 +391,13 @@ def note_agent_online(
     # applies, the agent's scope is the conversations without a group and those of its
     # groups; where none does, every conversation of the account.
     if has_groups(plan):
-        count = _CALL_OFF_IN_SCOPE.changed(
-            connection, **values, scope_account_id=account_id, agent_id=agent_id
-        )
+        values |= {"scope_account_id": job.account_id, "agent_id": job.agent_id}
+        statement = _CALL_OFF_IN_SCOPE if chunk is None else _CALL_OFF_CHUNK_IN_SCOPE
     else:
-        count = _CALL_OFF.changed(connection, **values)
+        statement = _CALL_OFF if chunk is None else _CALL_OFF_CHUNK
+    if chunk is not None:
+        values["chunk"] = chunk
+    count = statement.changed(connection, **values)
     if count:
         rt.record(
             session,
@@ -372,17 +408,33 @@ def note_agent_online(
                 count=count,
             ),
         )
+    return count
 
 
 # Rule 2's UPDATE (note_agent_online): an account without groups, and one with them, where
-# the agent's scope is the conversations without a group and those of its groups.
-_call_off = (
-    update(Notification)
-    .where(
-        Notification.account_id == bindparam("account_id"),
-        Notification.kind == NotificationKind.OFFLINE_MESSAGE,
-        Notification.state == NotificationState.SCHEDULED,
+# the agent's scope is the conversations without a group and those of its groups; whole,
+# and a chunk at a time. A notification opened after the agent came online is not theirs
+# to call off: by a later chunk, the agent may have gone and come back.
+_calling_off = (
+    Notification.account_id == bindparam("account_id"),
+    Notification.kind == NotificationKind.OFFLINE_MESSAGE,
+    Notification.state == NotificationState.SCHEDULED,
+    Notification.opened_at <= bindparam("at"),
+)
+_in_scope = Notification.conversation_id.in_(
+    select(Conversation.id).where(
+        Conversation.account_id == bindparam("scope_account_id"),
+        or_(
+            Conversation.group_id.is_(None),
+            Conversation.group_id.in_(
+                select(GroupMember.group_id).where(GroupMember.agent_id == bindparam("agent_id"))
+            ),
+        ),
     )
+)
+_call_off_all = (
+    update(Notification)
+    .where(*_calling_off)
     .values(
         state=bindparam("called_off"),
         reason=bindparam("because"),
@@ -395,22 +447,23 @@ _call_off = (
         ),
     )
 )
-_CALL_OFF = PlainStatement(_call_off)
-_CALL_OFF_IN_SCOPE = PlainStatement(
-    _call_off.where(
-        Notification.conversation_id.in_(
-            select(Conversation.id).where(
-                Conversation.account_id == bindparam("scope_account_id"),
-                or_(
-                    Conversation.group_id.is_(None),
-                    Conversation.group_id.in_(
-                        select(GroupMember.group_id).where(
-                            GroupMember.agent_id == bindparam("agent_id")
-                        )
-                    ),
-                ),
+_CALL_OFF = PlainStatement(_call_off_all)
+_CALL_OFF_IN_SCOPE = PlainStatement(_call_off_all.where(_in_scope))
+
+
+def _chunk_of(*scope: Any) -> PlainStatement:
+    return PlainStatement(
+        _call_off_all.where(
+            Notification.id.in_(
+                select(Notification.id)
+                .where(*_calling_off, *scope)
+                .order_by(Notification.id)
+                .limit(bindparam("chunk"))
             )
         )
     )
-)
+
+
+_CALL_OFF_CHUNK = _chunk_of()
+_CALL_OFF_CHUNK_IN_SCOPE = _chunk_of(_in_scope)
 _PLAN_OF_ACCOUNT = PlainStatement(select(Account.plan).where(Account.id == bindparam("account_id")))
