@@ -223,10 +223,11 @@ class NotificationWorker:
 
     async def _call_off(self) -> int:
         """A chunk of a call-off left unfinished (rule 2 on SQLite, ``note_agent_online``),
-        in its own transaction: between two, the sweep and the requests write. How many
-        call-offs are left unfinished."""
-        await anyio.to_thread.run_sync(notifications.continue_call_off, self.runtime)
-        return len(self.runtime.call_offs)
+        in the group commit on the event loop, among the requests' writes and the sweep's.
+        How many call-offs are left unfinished."""
+        rt = self.runtime
+        await rt.database.run_write(partial(notifications.continue_call_off_in, rt=rt))
+        return len(rt.call_offs)
 
     async def _forever(
         self,

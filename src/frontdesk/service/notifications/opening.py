@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any, Protocol
 
 from sqlalchemy import Connection, bindparam, case, insert, or_, select, update
@@ -358,18 +359,30 @@ def note_agent_online(
 
 
 def continue_call_off(rt: Runtime) -> int:
-    """The next chunk of the oldest call-off left unfinished in this process, in its own
-    transaction; how many it called off. The engine calls again while ``rt.call_offs``
-    holds any."""
+    """``continue_call_off_in`` in a transaction of its own."""
+    with rt.database.write() as session:
+        return continue_call_off_in(session, rt)
+
+
+def continue_call_off_in(session: Session, rt: Runtime) -> int:
+    """The next chunk of the oldest call-off left unfinished in this process; how many it
+    called off. Once committed, a chunk that was not full takes the call-off off
+    ``rt.call_offs``; the engine goes on while that holds any (on SQLite in the group
+    commit on the event loop, ``Database.run_write``, where a chunk takes its turn among
+    the requests' writes and the sweep's)."""
     try:
         job = rt.call_offs[0]
     except IndexError:
         return 0
-    with rt.database.write() as session:
-        count = _call_off(session, rt, job, chunk=CALL_OFF_CHUNK)
+    count = _call_off(session, rt, job, chunk=CALL_OFF_CHUNK)
     if count < CALL_OFF_CHUNK:
-        rt.call_offs.popleft()
+        rt.database.after_commit(session, partial(_finished, rt, job))
     return count
+
+
+def _finished(rt: Runtime, job: CallOffUnfinished) -> None:
+    if rt.call_offs and rt.call_offs[0] is job:
+        rt.call_offs.popleft()
 
 
 def _call_off(session: Session, rt: Runtime, job: CallOffUnfinished, *, chunk: int | None) -> int:
@@ -432,35 +445,36 @@ _in_scope = Notification.conversation_id.in_(
         ),
     )
 )
-_call_off_all = (
-    update(Notification)
-    .where(*_calling_off)
-    .values(
-        state=bindparam("called_off"),
-        reason=bindparam("because"),
-        decided_at=bindparam("at"),
-        # No push either, if it was still to come: an agent of the scope is here.
-        push_due_at=None,
-        push_reason=case(
-            (Notification.push_due_at.is_not(None), bindparam("because")),
-            else_=Notification.push_reason,
-        ),
-    )
-)
+_calling_off_values: dict[str, Any] = {
+    "state": bindparam("called_off"),
+    "reason": bindparam("because"),
+    "decided_at": bindparam("at"),
+    # No push either, if it was still to come: an agent of the scope is here.
+    "push_due_at": None,
+    "push_reason": case(
+        (Notification.push_due_at.is_not(None), bindparam("because")),
+        else_=Notification.push_reason,
+    ),
+}
+_call_off_all = update(Notification).where(*_calling_off).values(_calling_off_values)
 _CALL_OFF = PlainStatement(_call_off_all)
 _CALL_OFF_IN_SCOPE = PlainStatement(_call_off_all.where(_in_scope))
 
 
 def _chunk_of(*scope: Any) -> PlainStatement:
+    """The chunk's rows by their ids alone: with the conditions repeated outside the
+    subquery, SQLite walked every scheduled notification for each chunk (38 ms for 1,000
+    of 100,000, against 12 ms in the whole statement)."""
     return PlainStatement(
-        _call_off_all.where(
+        update(Notification)
+        .where(
             Notification.id.in_(
-                select(Notification.id)
-                .where(*_calling_off, *scope)
-                .order_by(Notification.id)
-                .limit(bindparam("chunk"))
+                # In no order: SQLite walks the scheduled ones by due time
+                # (ix_notifications_state_due_at) and stops at the chunk's size.
+                select(Notification.id).where(*_calling_off, *scope).limit(bindparam("chunk"))
             )
         )
+        .values(_calling_off_values)
     )
 
 
