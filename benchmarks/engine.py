@@ -59,12 +59,16 @@ from typing import Any
 from benchmarks.common import bench_database
 from benchmarks.engine_celery import measure_celery
 from benchmarks.engine_http import measure_http
-from benchmarks.engine_seed import SUPPRESSED_ACCOUNTS, count_by_state, open_all, seed
+from benchmarks.engine_seed import (
+    SUPPRESSED_ACCOUNTS,
+    call_off_in_process,
+    count_by_state,
+    open_all,
+    seed,
+)
 from benchmarks.engine_worker import measure_worker
-from frontdesk.core.model import DeviceStatus
 from frontdesk.core.notifications import NotificationState
-from frontdesk.service import notifications, presence
-from frontdesk.service.runtime import AgentCaller, Runtime
+from frontdesk.service.runtime import Runtime
 from frontdesk.settings import Settings
 from frontdesk.store.migrate import upgrade
 
@@ -100,25 +104,6 @@ def measure_in_process(n: int, database_url: str, data: Path) -> dict[str, Any]:
         "suppress_per_second": (opened - states.get("scheduled", 0)) / suppress_seconds,
         "states_after": states,
     }
-
-
-def call_off_in_process(rt: Runtime, owners: list[AgentCaller]) -> None:
-    """The owners come online through the service call; on SQLite, what their own
-    transactions leave of the call-off (beyond the first chunk) is done here in chunks, as
-    the serve's engine does it (``continue_call_off``)."""
-
-    async def engine_listens() -> None:
-        rt.call_offs_bell.attach()
-
-    with asyncio.Runner() as runner:
-        runner.run(engine_listens())
-        try:
-            for owner in owners:
-                presence.set_status(rt, owner, status=DeviceStatus.ONLINE, device_key="bench")
-            while rt.call_offs:
-                notifications.continue_call_off(rt)
-        finally:
-            rt.call_offs_bell.detach()
 
 
 # --- the run --------------------------------------------------------------------------------

@@ -12,8 +12,8 @@ from datetime import UTC, datetime
 
 from sqlalchemy import func, insert, select
 
-from frontdesk.core.model import Plan
-from frontdesk.service import accounts, visitor_messages_together
+from frontdesk.core.model import DeviceStatus, Plan
+from frontdesk.service import accounts, notifications, presence, visitor_messages_together
 from frontdesk.service.accounts import NewAgent
 from frontdesk.service.runtime import AgentCaller, Runtime, VisitorCaller
 from frontdesk.store.models import Notification, Visitor, table_of
@@ -110,3 +110,22 @@ async def open_all(rt: Runtime, callers: list[VisitorCaller]) -> None:
             )
 
     await asyncio.gather(*(client() for _ in range(CONCURRENT)))
+
+
+def call_off_in_process(rt: Runtime, owners: list[AgentCaller]) -> None:
+    """The owners come online through the service call; on SQLite, what their own
+    transactions leave of the call-off (beyond the first chunk) is done here in chunks, as
+    the serve's engine does it (``continue_call_off``)."""
+
+    async def engine_listens() -> None:
+        rt.call_offs_bell.attach()
+
+    with asyncio.Runner() as runner:
+        runner.run(engine_listens())
+        try:
+            for owner in owners:
+                presence.set_status(rt, owner, status=DeviceStatus.ONLINE, device_key="bench")
+            while rt.call_offs:
+                notifications.continue_call_off(rt)
+        finally:
+            rt.call_offs_bell.detach()

@@ -35,9 +35,7 @@ from benchmarks.common import (
     stop,
 )
 from benchmarks.engine_http import make_due, wait_settled
-from benchmarks.engine_seed import SUPPRESSED_ACCOUNTS, open_all, seed
-from frontdesk.core.model import DeviceStatus
-from frontdesk.service import presence
+from benchmarks.engine_seed import SUPPRESSED_ACCOUNTS, call_off_in_process, open_all, seed
 from frontdesk.service.runtime import Runtime
 from frontdesk.settings import Settings
 from frontdesk.store.migrate import upgrade
@@ -82,8 +80,9 @@ def measure_worker(n: int, database: str) -> dict[str, Any]:
             stop.set()
             sampler.join()
             peak_with_all_pending = peak_rss_mb(pid)
-            for owner in seeded.owners[:SUPPRESSED_ACCOUNTS]:
-                presence.set_status(rt, owner, status=DeviceStatus.ONLINE, device_key="bench")
+            # What a serve does when its owners come online, its engine's chunks included
+            # (the worker beside it is not told of them: on SQLite one process serves).
+            call_off_in_process(rt, seeded.owners[:SUPPRESSED_ACCOUNTS])
             window = max(5.0, n / 10_000)
             _, due_until = make_due(rt, window)
             settled = wait_settled(rt, due_until + timedelta(seconds=max(60.0, window)))
