@@ -224,9 +224,10 @@ class NotificationWorker:
     async def _call_off(self) -> int:
         """A chunk of a call-off left unfinished (rule 2 on SQLite, ``note_agent_online``),
         in the group commit on the event loop, among the requests' writes and the sweep's.
-        How many call-offs are left unfinished."""
+        How many call-offs are left unfinished; with none, no transaction at all."""
         rt = self.runtime
-        await rt.database.run_write(partial(notifications.continue_call_off_in, rt=rt))
+        if rt.call_offs:
+            await rt.database.run_write(partial(notifications.continue_call_off_in, rt=rt))
         return len(rt.call_offs)
 
     async def _forever(
