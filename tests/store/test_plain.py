@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 
 from frontdesk.core.model import Plan
 from frontdesk.store import plain
 from frontdesk.store.database import Database
 from frontdesk.store.models import Account, table_of
-from frontdesk.store.plain import PlainStatement
+from frontdesk.store.plain import PlainStatement, unnested
 
 _accounts = table_of(Account)
 _NEW = PlainStatement(
@@ -95,6 +96,65 @@ def test_many_rows_inserted_at_once_come_back_converted(
             session.scalars(select(Account.name).where(Account.widget_key.startswith(prefix)))
         )
     assert names == {f"Renamed {r['key']}" for r in rows}
+
+
+_LATER_ROWS = unnested(account_id=_accounts.c.id.type, at=_accounts.c.created_at.type)
+# Moves an account's moment later, never earlier.
+_LATER = PlainStatement(
+    update(_accounts)
+    .where(_accounts.c.id == bindparam("account_id"), _accounts.c.created_at < bindparam("at"))
+    .values(created_at=bindparam("at")),
+    many_on_postgresql=update(_accounts)
+    .where(_accounts.c.id == _LATER_ROWS.c.account_id, _accounts.c.created_at < _LATER_ROWS.c.at)
+    .values(created_at=_LATER_ROWS.c.at),
+)
+
+
+def test_an_update_of_many_rows_in_one_statement_changes_what_each_row_alone_would(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``many_on_postgresql``: on PostgreSQL the rows go as arrays of one ``UPDATE … FROM
+    unnest``, on SQLite as the statement once per row; the same rows change either way,
+    the statement's own condition held for each."""
+    prefix = f"plain-{uuid.uuid4().hex}-"
+    start = datetime(2026, 12, 4, 3, 0, tzinfo=UTC)
+    with database.write() as session:
+        inserted = _NEW.inserted(
+            session.connection(),
+            [
+                {"name": f"Shop {n}", "plan": Plan.FREE, "key": f"{prefix}{n}", "at": start}
+                | {"delay": None}
+                for n in range(300)
+            ],
+        )
+    ids = sorted(row[0] for row in inserted)
+    # Even rows later (changed), odd ones earlier (left as they are), each its own moment.
+    wanted = {
+        account_id: start + timedelta(minutes=(n + 1) if n % 2 == 0 else -(n + 1))
+        for n, account_id in enumerate(ids)
+    }
+    calls: list[int] = []
+    assert _LATER._many is not None
+    run_once = _LATER._many.run
+
+    def counted(connection: Connection, **params: Any) -> None:
+        calls.append(len(params))
+        run_once(connection, **params)
+
+    monkeypatch.setattr(_LATER._many, "run", counted)
+    with database.write() as session:
+        _LATER.run_many(
+            session.connection(),
+            [{"account_id": account_id, "at": at} for account_id, at in wanted.items()],
+        )
+    assert calls == ([2] if database.is_postgresql else [])  # two arrays, in one statement
+    with database.read() as session:
+        stored = dict(
+            session.execute(
+                select(Account.id, Account.created_at).where(Account.widget_key.startswith(prefix))
+            ).all()
+        )
+    assert stored == {account_id: at if at > start else start for account_id, at in wanted.items()}
 
 
 def test_nothing_to_insert_runs_nothing(database: Database) -> None:

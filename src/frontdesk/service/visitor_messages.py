@@ -24,7 +24,7 @@ from frontdesk.service.presence import (
 )
 from frontdesk.service.runtime import Runtime, VisitorCaller
 from frontdesk.store.models import Account, Conversation, Message, Visitor, table_of
-from frontdesk.store.plain import PlainStatement
+from frontdesk.store.plain import PlainStatement, unnested
 
 _accounts = table_of(Account)
 _conversations = table_of(Conversation)
@@ -156,10 +156,16 @@ NEW_CONVERSATION = PlainStatement(
 )
 
 
+_WRITTEN_IN = unnested(
+    conversation_id=_conversations.c.id.type, at=_conversations.c.last_message_at.type
+)
 CONVERSATION_WRITTEN_IN = PlainStatement(
     update(_conversations)
     .where(_conversations.c.id == bindparam("conversation_id"))
-    .values(last_message_at=bindparam("at"))
+    .values(last_message_at=bindparam("at")),
+    many_on_postgresql=update(_conversations)
+    .where(_conversations.c.id == _WRITTEN_IN.c.conversation_id)
+    .values(last_message_at=_WRITTEN_IN.c.at),
 )
 
 

@@ -17,9 +17,10 @@ from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Any, cast
 
-from sqlalchemy import BindParameter, Connection, Dialect, Integer
+from sqlalchemy import ARRAY, BindParameter, Connection, Dialect, Integer, bindparam, func
 from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.sql.expression import ClauseElement, ReturnsRows
+from sqlalchemy.sql.expression import ClauseElement, ReturnsRows, TableValuedAlias
+from sqlalchemy.types import TypeEngine
 
 from frontdesk.store.types import StrEnumType, UTCDateTime
 
@@ -54,9 +55,17 @@ class _Compiled:
 
 
 class PlainStatement:
-    def __init__(self, statement: ClauseElement) -> None:
+    """``statement``, and for ``run_many`` on PostgreSQL, ``many_on_postgresql``: the same
+    change for many rows in one statement, taking each of ``statement``'s parameters as an
+    array of the rows' values (``unnested``). Without it, ``run_many`` sends ``statement``
+    once per row (one pipeline, but each row a statement for the server to run)."""
+
+    def __init__(
+        self, statement: ClauseElement, *, many_on_postgresql: ClauseElement | None = None
+    ) -> None:
         self._statement = statement
         self._compiled: dict[str, _Compiled] = {}
+        self._many = None if many_on_postgresql is None else PlainStatement(many_on_postgresql)
 
     def rows(self, connection: Connection, **params: Any) -> list[tuple[Any, ...]]:
         """Run the statement in ``connection``'s transaction; its rows, converted to the
@@ -83,6 +92,11 @@ class PlainStatement:
         assert not compiled.columns, "run_many is for statements without rows"
         if compiled.values_row is not None:
             self.inserted(connection, params)
+            return
+        if self._many is not None and connection.dialect.name == "postgresql":
+            many = self._many._for(connection.dialect)
+            names = [name for name in many.binds if name not in many.fixed]
+            self._many.run(connection, **{name: [p[name] for p in params] for name in names})
             return
         driver = connection.connection.driver_connection
         assert driver is not None
@@ -216,6 +230,15 @@ class PlainStatement:
                 plain.unnest = _unnest(plain.values_row, compiled, dialect)
         self._compiled[dialect.name] = plain
         return plain
+
+
+def unnested(**columns: TypeEngine[Any]) -> TableValuedAlias:
+    """Rows of these columns from one array parameter each, named as its column
+    (PostgreSQL's ``unnest``): what a ``many_on_postgresql`` statement reads its rows from.
+    An ``UPDATE … FROM`` these changes a row once, from one of the rows matching it, so the
+    rows of one call must not name a row twice."""
+    arrays = (bindparam(name, type_=ARRAY(type_)) for name, type_ in columns.items())
+    return func.unnest(*arrays).table_valued(*columns).render_derived()
 
 
 def _expanded(sql: str, name: str, bind: BindParameter[Any], dialect: Dialect) -> str:

@@ -24,7 +24,7 @@ from frontdesk.service.presence.recording import (
 )
 from frontdesk.service.runtime import Runtime, VisitorCaller
 from frontdesk.store.models import Conversation, Visitor, table_of
-from frontdesk.store.plain import PlainStatement
+from frontdesk.store.plain import PlainStatement, unnested
 
 _visitors = table_of(Visitor)
 
@@ -186,10 +186,14 @@ def renew_visitor_leases(connection: Connection, renewals: Sequence[tuple[int, d
     )
 
 
+_ARRIVALS = unnested(visitor_id=_visitors.c.id.type, until=_visitors.c.present_until.type)
 _VISITOR_ARRIVED = PlainStatement(
     update(_visitors)
     .where(_visitors.c.id == bindparam("visitor_id"))
-    .values(present=True, present_until=bindparam("until"))
+    .values(present=True, present_until=bindparam("until")),
+    many_on_postgresql=update(_visitors)
+    .where(_visitors.c.id == _ARRIVALS.c.visitor_id)
+    .values(present=True, present_until=_ARRIVALS.c.until),
 )
 
 
@@ -203,6 +207,7 @@ _OPEN_CONVERSATION_IDS = PlainStatement(
 )
 
 
+_RENEWALS = unnested(visitor_id=_visitors.c.id.type, renewed=_visitors.c.present_until.type)
 _RENEW_VISITOR_LEASE = PlainStatement(
     update(_visitors)
     .where(
@@ -210,5 +215,11 @@ _RENEW_VISITOR_LEASE = PlainStatement(
         # Never shorter: a socket's renewal may have gone further meanwhile.
         or_(_visitors.c.present_until.is_(None), _visitors.c.present_until < bindparam("renewed")),
     )
-    .values(present_until=bindparam("renewed"))
+    .values(present_until=bindparam("renewed")),
+    many_on_postgresql=update(_visitors)
+    .where(
+        _visitors.c.id == _RENEWALS.c.visitor_id,
+        or_(_visitors.c.present_until.is_(None), _visitors.c.present_until < _RENEWALS.c.renewed),
+    )
+    .values(present_until=_RENEWALS.c.renewed),
 )
