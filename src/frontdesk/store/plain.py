@@ -426,7 +426,7 @@ def _values_row(sql: str) -> tuple[str, str, str] | None:
 def _unnest(
     values_row: tuple[str, str, str], compiled: SQLCompiler, dialect: Dialect
 ) -> tuple[str, tuple[str, ...]]:
-    """``INSERT INTO t (a, b) SELECT u.a, u.b FROM unnest(%(a)s::A[], %(b)s::B[]) AS u(a, b)
+    """``INSERT INTO t (a, b) SELECT u.a, u.b FROM unnest(%(a)b::A[], %(b)b::B[]) AS u(a, b)
     …``: the statement of one ``VALUES`` row made one for any number of rows, each
     parameter an array of the rows' values. Its text is the same whatever the number of
     rows, so the driver converts it once and PostgreSQL plans it once (prepared), where a
@@ -435,8 +435,10 @@ def _unnest(
     names = tuple(dict.fromkeys(_NAMED.findall(row)))
     column = {name: f"p{n}" for n, name in enumerate(names)}
     selected = _NAMED.sub(lambda m: f"u.{column[m.group(1)]}", row[1:-1])
+    # In the binary format (``%(a)b``): psycopg writes a text array in Python, checking
+    # each value for what needs quoting; a binary one took a third of the time.
     arrays = ", ".join(
-        f"%({name})s::{dialect.type_compiler_instance.process(compiled.binds[name].type)}[]"
+        f"%({name})b::{dialect.type_compiler_instance.process(compiled.binds[name].type)}[]"
         for name in names
     )
     assert head.endswith(" VALUES ")
