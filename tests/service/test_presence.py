@@ -209,8 +209,34 @@ def test_a_sweep_behind_its_backlog_records_the_longest_gone_first(
     presence.visitor_seen(runtime, first)  # the first one's lease now ends last
     clock.advance(60)
     monkeypatch.setattr(sweeping, "SWEEP_BATCH", 1)
+    monkeypatch.setattr(sweeping, "POSTGRESQL_SWEEP_BATCHES", 1)
     assert [e.visitor_id for e in presence.sweep(runtime)] == [second.visitor_id]
     assert [e.visitor_id for e in presence.sweep(runtime)] == [first.visitor_id]
+
+
+def test_a_sweep_on_postgresql_settles_more_at_once(
+    runtime: Runtime,
+    client: TestClient,
+    account: SignedUp,
+    clock: ManualClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """On PostgreSQL a sweep settles POSTGRESQL_SWEEP_BATCHES times SQLite's batch: its
+    fixed cost is a round trip per scope, its thread holds only the rows it settles."""
+    presence.sweep(runtime)  # settle what earlier tests left behind
+    monkeypatch.setattr(sweeping, "SWEEP_BATCH", 2)
+    monkeypatch.setattr(sweeping, "POSTGRESQL_SWEEP_BATCHES", 2)
+    for _ in range(5):
+        presence.visitor_seen(
+            runtime,
+            authenticate_visitor(
+                runtime, account.widget_key, new_visitor(client, account.widget_key).token
+            ),
+        )
+    clock.advance(60)
+    expected = [4, 1] if runtime.database.is_postgresql else [2, 2, 1]
+    assert [len(presence.sweep(runtime)) for _ in expected] == expected
+    assert presence.sweep(runtime) == []
 
 
 def test_a_visitor_back_after_an_unnoticed_leaving_left_and_returned(

@@ -23,7 +23,7 @@ from frontdesk.realtime.heap import HeapKeeper, collector_actions
 from frontdesk.realtime.hub import Hub, agents_topic, visitors_topic
 from frontdesk.service import presence
 from frontdesk.service.presence import PresenceEvent, SocketClosed, SocketOpened, VisitorSocket
-from frontdesk.service.presence.sweeping import SWEEP_BATCH
+from frontdesk.service.presence.sweeping import sweep_batch
 from frontdesk.service.runtime import Runtime
 
 log = logging.getLogger("frontdesk.presence")
@@ -214,17 +214,18 @@ class PresenceKeeper:
                 # What it records is announced when it commits (``announce``, subscribed
                 # to the runtime's events by frontdesk.api.live).
                 events = await presence.sweep_soon(self.runtime)
+                full = len(events) >= sweep_batch(self.runtime)
                 due = None
-                if len(events) < SWEEP_BATCH:  # a full batch: more may be due at once
+                if not full:  # a full batch: more may be due at once
                     due = await anyio.to_thread.run_sync(presence.next_sweep_at, self.runtime)
             except Exception:
                 log.exception("the presence sweep failed; retrying")
-                events, due = [], None
+                events, due, full = [], None, False
             delay = MAX_SWEEP_SLEEP
             if due is not None:
                 delay = (due - self.runtime.clock.now()).total_seconds()
                 delay = min(max(delay, 0.0), MAX_SWEEP_SLEEP)
-            if len(events) >= SWEEP_BATCH:
+            if full:
                 delay = 0.0
             self._sweep_at = self.runtime.clock.now() + timedelta(seconds=delay)
             with contextlib.suppress(TimeoutError):
