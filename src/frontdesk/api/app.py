@@ -336,7 +336,7 @@ async def _hear_access_changes(runtime: Runtime) -> None:
     callers = runtime.agent_callers
     while True:
         try:
-            async for _notice in runtime.database.listen(
+            async for _payload in runtime.hear_others(
                 ACCESS_CHANNEL, listening=lambda: callers.forget_all(trusted=True)
             ):
                 callers.forget_all()

@@ -453,8 +453,8 @@ class NotificationWorker:
         """Other processes' commits ring this process's doorbell (PostgreSQL NOTIFY)."""
         while True:
             try:
-                async for _notice in self.runtime.database.listen(ENGINE_CHANNEL):
-                    self._ring_all()
+                async for payload in self.runtime.hear_others(ENGINE_CHANNEL):
+                    self.runtime.hear_engine_notice(payload)
             except Exception:
                 log.warning("lost the database notification channel; listening again")
                 # Work committed meanwhile is found by the next look at the schedule.

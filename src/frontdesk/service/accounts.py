@@ -269,7 +269,7 @@ def access_changed(session: Session, rt: Runtime, agent_id: int) -> None:
     """What the agent's tokens prove changes with this transaction: once it commits, no
     process takes them from what it remembered (``AgentCallers``)."""
     rt.record(session, AgentAccessChanged(agent_id))
-    rt.database.notify(session, ACCESS_CHANNEL)
+    rt.tell_others(session, ACCESS_CHANNEL)
 
 
 def known_agent(rt: Runtime, token: str) -> AgentCaller | None:

@@ -3,8 +3,10 @@ bundled once at start-up and handed to each call."""
 
 from __future__ import annotations
 
+import secrets
 import threading
 from collections import deque
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
@@ -59,6 +61,10 @@ class Runtime:
     agent_callers: AgentCallers = field(default_factory=lambda: AgentCallers())
     # What committed transactions changed, handed to whoever acts on it (service/events.py).
     events: Dispatcher = field(default_factory=Dispatcher)
+    # Signs this runtime's PostgreSQL notices (``tell_others``), so that ``hear_others``
+    # passes over them: what it commits, its own ``events`` already told it, with more
+    # than a notice says.
+    sender: str = field(default_factory=lambda: secrets.token_hex(6))
 
     def __post_init__(self) -> None:
         # One SQLite file is served by one process, which hears every change of access; on
@@ -84,6 +90,22 @@ class Runtime:
             self.call_offs.append(unfinished)
             self.call_offs_bell.ring()
 
+    def tell_others(self, session: Session, channel: str, payload: str = "") -> None:
+        """Tell the other runtimes (processes) listening on ``channel`` when this
+        transaction commits (``Database.notify``); ``hear_others`` there yields
+        ``payload``."""
+        self.database.notify(session, channel, f"{self.sender} {payload}")
+
+    async def hear_others(
+        self, channel: str, *, listening: Callable[[], None] | None = None
+    ) -> AsyncGenerator[str, None]:
+        """The payloads other runtimes tell on ``channel`` (``Database.listen``); this
+        one's own are passed over."""
+        async for notice in self.database.listen(channel, listening=listening):
+            sender, _, payload = notice.partition(" ")
+            if sender != self.sender:
+                yield payload
+
     def record(self, session: Session, event: object) -> None:
         """``event`` happens if the session's transaction commits: it is dispatched then."""
         self.database.after_commit(session, partial(self.events.dispatch, event))
@@ -93,25 +115,52 @@ class Runtime:
         now): this process's engine looks again once it commits, other processes' engines
         when they hear ``ENGINE_CHANNEL``."""
         self.record(session, NotificationsDue(due))
-        self.database.notify(session, ENGINE_CHANNEL)
+        self._tell_engines(session, "decisions", due)
 
     def pushes_due(self, session: Session, due: datetime | None = None) -> None:
         """The transaction makes pushes due (``due``: the earliest), announced as
         ``notifications_due`` is."""
         self.record(session, PushesDue(due))
-        self.database.notify(session, ENGINE_CHANNEL)
+        self._tell_engines(session, "pushes", due)
 
     def webhooks_due(self, session: Session, due: datetime | None = None) -> None:
         """The transaction writes webhook events (``due``: the earliest attempt), announced
         as ``notifications_due`` is."""
         self.record(session, WebhooksDue(due))
-        self.database.notify(session, ENGINE_CHANNEL)
+        self._tell_engines(session, "webhooks", due)
 
     def deliveries_due(self, session: Session, due: datetime | None = None) -> None:
         """The transaction makes e-mails to send (``due``: the earliest attempt, ``None`` for
         now), announced as ``notifications_due`` is."""
         self.record(session, DeliveriesDue(due))
-        self.database.notify(session, ENGINE_CHANNEL)
+        self._tell_engines(session, "deliveries", due)
+
+    def _tell_engines(self, session: Session, bell: str, due: datetime | None) -> None:
+        # "<bell> <due>": the other processes' engines ring that bell alone, and wake for
+        # it only if it is due before they would wake anyway (``hear_engine_notice``).
+        when = "" if due is None else due.isoformat()
+        self.tell_others(session, ENGINE_CHANNEL, f"{bell} {when}")
+
+    def hear_engine_notice(self, payload: str) -> None:
+        """Another process's ``*_due`` (heard on ``ENGINE_CHANNEL``): the bell it names,
+        rung with its due time; every bell for a notice this version cannot read."""
+        bells = {
+            "decisions": self.decisions_bell,
+            "pushes": self.pushes_bell,
+            "webhooks": self.webhooks_bell,
+            "deliveries": self.deliveries_bell,
+        }
+        name, _, when = payload.partition(" ")
+        bell = bells.get(name)
+        try:
+            due = datetime.fromisoformat(when) if when else None
+        except ValueError:
+            bell = None
+        if bell is None or (due is not None and due.tzinfo is None):
+            for every in bells.values():
+                every.ring()
+            return
+        bell.ring(due)
 
     @classmethod
     def create(cls, settings: Settings, *, clock: Clock | None = None) -> Runtime:

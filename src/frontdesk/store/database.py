@@ -198,26 +198,27 @@ class Database:
         back. For news that must not be told before it is true (waking a worker)."""
         session.info.setdefault(AFTER_COMMIT, []).append(callback)
 
-    def notify(self, session: Session, channel: str) -> None:
+    def notify(self, session: Session, channel: str, payload: str = "") -> None:
         """Tell the other processes listening on ``channel`` when this transaction commits
-        (PostgreSQL's NOTIFY; once per transaction and channel). A no-op on SQLite, where
-        one process serves the database."""
+        (PostgreSQL's NOTIFY; once per transaction, channel and payload). A no-op on SQLite,
+        where one process serves the database."""
         if not self.is_postgresql:
             return
-        notified: set[str] = session.info.setdefault(NOTIFIED, set())
-        if channel not in notified:
-            notified.add(channel)
+        notified: set[tuple[str, str]] = session.info.setdefault(NOTIFIED, set())
+        if (channel, payload) not in notified:
+            notified.add((channel, payload))
             # On the driver's connection, as a plain statement runs: through the session
             # it cost a batch of visitor messages 6 % of its Python (docs/performance.md).
             driver = session.connection().connection.driver_connection
             assert driver is not None
-            driver.execute("SELECT pg_notify(%s, '')", (channel,))
+            driver.execute("SELECT pg_notify(%s, %s)", (channel, payload))
 
     async def listen(
         self, channel: str, *, listening: Callable[[], None] | None = None
-    ) -> AsyncIterator[None]:
-        """Yield once per notification on ``channel`` (PostgreSQL only); ``listening`` is
-        called once the channel is listened to, before the first notification."""
+    ) -> AsyncIterator[str]:
+        """Yield the payload of each notification on ``channel`` (PostgreSQL only);
+        ``listening`` is called once the channel is listened to, before the first
+        notification."""
         assert self.is_postgresql
         import psycopg  # only here: a SQLite installation never loads the driver
 
@@ -227,8 +228,8 @@ class Database:
             await connection.execute(f'LISTEN "{channel}"')
             if listening is not None:
                 listening()
-            async for _notice in connection.notifies():
-                yield
+            async for notice in connection.notifies():
+                yield notice.payload
 
     def write_connection(self) -> Engine:
         """The engine whose transactions are write transactions (for migrations)."""
