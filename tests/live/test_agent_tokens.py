@@ -3,24 +3,12 @@ there once the other logs it out (the change is told on ``ACCESS_CHANNEL``)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from frontdesk.security import PasswordHasher
 from frontdesk.settings import Settings
 from frontdesk.store.database import Database
-from frontdesk.store.migrate import upgrade
 from tests.support import LiveServer, eventually, live_sign_up, serving
-
-
-@pytest.fixture
-def postgres_database(postgres_url: str) -> Iterator[Database]:
-    database = Database(Settings(database_url=postgres_url).effective_database_url)
-    upgrade(database)
-    yield database
-    database.dispose()
 
 
 def me(server: LiveServer, token: str) -> int:

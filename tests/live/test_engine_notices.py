@@ -6,11 +6,8 @@ notification due in an hour wakes no engine anywhere."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-
-import pytest
 
 from frontdesk.clock import SystemClock
 from frontdesk.doorbell import Doorbell
@@ -18,17 +15,8 @@ from frontdesk.security import PasswordHasher
 from frontdesk.service.runtime import ENGINE_CHANNEL, Runtime
 from frontdesk.settings import Settings
 from frontdesk.store.database import Database
-from frontdesk.store.migrate import upgrade
 
 WAKES_AT = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def postgres_database(postgres_url: str) -> Iterator[Database]:
-    database = Database(Settings(database_url=postgres_url).effective_database_url)
-    upgrade(database)
-    yield database
-    database.dispose()
 
 
 def runtime(database: Database, passwords: PasswordHasher, tmp_path: Path) -> Runtime:
