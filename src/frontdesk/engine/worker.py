@@ -444,10 +444,8 @@ class NotificationWorker:
         return await transport.send(item.envelope_from, item.email.recipient_email, message)
 
     def _ring_all(self) -> None:
-        self.runtime.decisions_bell.ring()
-        self.runtime.deliveries_bell.ring()
-        self.runtime.pushes_bell.ring()
-        self.runtime.webhooks_bell.ring()
+        for bell in self.runtime.engine_bells.values():
+            bell.ring()
 
     async def _listen_forever(self) -> None:
         """Other processes' commits ring this process's doorbell (PostgreSQL NOTIFY)."""

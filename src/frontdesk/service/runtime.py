@@ -141,15 +141,21 @@ class Runtime:
         when = "" if due is None else due.isoformat()
         self.tell_others(session, ENGINE_CHANNEL, f"{bell} {when}")
 
-    def hear_engine_notice(self, payload: str) -> None:
-        """Another process's ``*_due`` (heard on ``ENGINE_CHANNEL``): the bell it names,
-        rung with its due time; every bell for a notice this version cannot read."""
-        bells = {
+    @property
+    def engine_bells(self) -> dict[str, Doorbell]:
+        """The engine's doorbells that other processes ring, by the name their notices
+        give (``_tell_engines``)."""
+        return {
             "decisions": self.decisions_bell,
             "pushes": self.pushes_bell,
             "webhooks": self.webhooks_bell,
             "deliveries": self.deliveries_bell,
         }
+
+    def hear_engine_notice(self, payload: str) -> None:
+        """Another process's ``*_due`` (heard on ``ENGINE_CHANNEL``): the bell it names,
+        rung with its due time; every bell for a notice this version cannot read."""
+        bells = self.engine_bells
         name, _, when = payload.partition(" ")
         bell = bells.get(name)
         try:
