@@ -39,6 +39,9 @@ log = logging.getLogger("frontdesk.engine")
 T = TypeVar("T")
 
 SEND_BATCH = 50
+# Batches one turn of the sending loop claims back to back, each while the one before is
+# sent, before the outbox's e-mails (confirmations, invitations) get their turn.
+SEND_ROUNDS = 8
 # Pushes in flight at once: each is one HTTP request to a push service.
 PUSH_CONCURRENCY = 8
 # Webhook requests in flight at once.
@@ -385,7 +388,9 @@ class NotificationWorker:
 
     async def _send_deliveries(self) -> int:
         """Claim a batch of due deliveries and send them over up to ``smtp_max_connections``
-        connections at once, recording each outcome as soon as it is known."""
+        connections at once, recording each outcome as soon as it is known. While a full
+        batch is sent, the next is claimed (up to ``SEND_ROUNDS`` batches a call), so the
+        connections do not stand idle between batches."""
         rt = self.runtime
         claimed = await anyio.to_thread.run_sync(
             lambda: notifications.claim_deliveries(rt, limit=SEND_BATCH)
@@ -399,12 +404,49 @@ class NotificationWorker:
         untried: list[ClaimedDelivery] = []
         failures: list[BaseException] = []
         budget = timedelta(seconds=rt.settings.smtp_timeout * 1.5)
+        total = len(claimed)
+        rounds = 1
+        more = len(claimed) >= SEND_BATCH
+        next_batch: asyncio.Task[None] | None = None
+
+        async def claim_next() -> None:
+            nonlocal total, more
+            try:
+                batch = await anyio.to_thread.run_sync(
+                    lambda: notifications.claim_deliveries(rt, limit=SEND_BATCH)
+                )
+            except Exception as exc:
+                failures.append(exc)
+                return
+            waiting.extend(batch)
+            total += len(batch)
+            more = len(batch) >= SEND_BATCH
+
+        async def next_item() -> ClaimedDelivery | None:
+            """The next e-mail to send, waiting for the next batch's claim if need be;
+            ``None`` once there is none."""
+            nonlocal next_batch, rounds
+            while True:
+                if (
+                    more
+                    and rounds < SEND_ROUNDS
+                    and len(waiting) <= SEND_BATCH // 2
+                    and (next_batch is None or next_batch.done())
+                    and not failures
+                    and not self._stopping.is_set()
+                ):
+                    rounds += 1
+                    next_batch = asyncio.create_task(claim_next(), name="engine-claim")
+                if waiting:
+                    return waiting.popleft()
+                if next_batch is None or next_batch.done():
+                    return None
+                await asyncio.wait([next_batch])
 
         async def sender() -> None:
             # One per connection: each takes the next e-mail when its last one is recorded,
             # so no e-mail waits for a connection and each send() has its whole timeout.
-            while waiting:
-                item = waiting.popleft()
+            while (item := await next_item()) is not None:
                 if (
                     self._stopping.is_set()
                     or failures
@@ -429,11 +471,15 @@ class NotificationWorker:
 
         senders = min(rt.settings.smtp_max_connections, len(claimed))
         await asyncio.gather(*(sender() for _ in range(senders)))
+        if next_batch is not None:
+            await asyncio.wait([next_batch])  # still running if every sender failed
+        # What no sender took (every one failed) is given back, not left to its lease.
+        untried.extend(waiting)
         if untried:
             await anyio.to_thread.run_sync(notifications.release_deliveries, rt, untried)
         if failures:
             raise failures[0]
-        return len(claimed)
+        return total
 
     async def _send(self, transport: SmtpTransport, item: ClaimedDelivery) -> SendOutcome:
         try:
