@@ -206,3 +206,44 @@ def test_the_widget_shows_the_median_first_response_time_when_the_account_wants_
     clock.advance(8 * 86400)
     go_online(account)
     assert status(account)["reply_within"] is None
+
+
+def test_a_group_widget_socket_greets_with_the_group_hours_then_the_account_hours(
+    runtime: Runtime, clock: ManualClock
+) -> None:
+    """The socket's greeting reads the hours as stored (JSON): a PRO group's own while it
+    has them, the account's once they are removed, and always open with neither."""
+    with TestClient(create_app(runtime)) as client:
+        account = sign_up(client, plan="pro")
+        group = account.post("/groups", {"name": "Nights", "agent_ids": [account.agent_id]})
+        assert group.status_code == 201, group.text
+        group_id = group.json()["id"]
+        go_online(account)
+        visitor = new_visitor(client, account.widget_key)
+        protocols = ["frontdesk", f"frontdesk.token.{visitor.token}"]
+
+        def greeting() -> dict[str, Any]:
+            with client.websocket_connect(
+                f"/api/v1/widget/ws?widget_key={account.widget_key}&group_id={group_id}",
+                subprotocols=protocols,
+            ) as widget:
+                frame: dict[str, Any] = widget.receive_json()
+                return frame
+
+        assert greeting()["open"] is True  # no hours anywhere
+        clock.advance(7 * 3600)  # 16:00 UTC, 17:00 at UTC+1: the account is closed
+        go_online(account)
+        assert account.put("/settings/hours", nine_to_five(clock)).status_code == 200
+        nights = {"time_zone": "UTC", "weekly": {day: ["16:00-24:00"] for day in DAYS}}
+        assert account.put(f"/groups/{group_id}/hours", nights).status_code == 200
+        assert greeting() == {
+            "type": "widget.status",
+            "online": True,
+            "open": True,
+            "back_at": None,
+        }
+        assert account.delete(f"/groups/{group_id}/hours").status_code == 204
+        closed = greeting()
+        assert closed["open"] is False
+        assert closed["online"] is False
+        assert closed["back_at"] is not None

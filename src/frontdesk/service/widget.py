@@ -7,10 +7,12 @@ the visitor token it got when it was created. A visitor's messages are
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Connection, bindparam, select
+from sqlalchemy import Connection, Text, bindparam, cast, select
 from sqlalchemy.orm import Session
 
 from frontdesk.core.hours import BusinessHours
@@ -83,10 +85,14 @@ class VisitorWidget:
 
 
 def visitor_widget(rt: Runtime, caller: VisitorCaller, *, group_id: int | None) -> VisitorWidget:
-    """``VisitorWidget`` in plain statements, as every socket of a reconnect storm asks it."""
-    with rt.database.read() as session:
-        connection = session.connection()
-        plan, group_id, scope = _visitor_scope(connection, caller, group_id)
+    """``VisitorWidget`` in plain statements on a plain connection, as every socket of a
+    reconnect storm asks it."""
+    with rt.database.read_plain() as connection:
+        found = _ACCOUNT_PLAN_AND_HOURS.first(connection, account_id=caller.account_id)
+        if found is None:
+            raise _account_gone()
+        plan, account_hours = found
+        group_id, scope = _scope_of_visitor(connection, caller, plan, group_id)
         online = scope_is_online(
             connection,
             account_id=caller.account_id,
@@ -94,16 +100,22 @@ def visitor_widget(rt: Runtime, caller: VisitorCaller, *, group_id: int | None) 
             group_id=group_id,
             now=rt.clock.now(),
         )
-        # JSON, which plain statements do not convert.
         data = None
         applies = group_that_applies(plan, group_id)
         if applies is not None:
-            data = session.scalar(select(Group.business_hours).where(Group.id == applies))
+            data = _json(_GROUP_HOURS.scalar(connection, group_id=applies))
         if data is None:
-            data = session.scalar(
-                select(Account.business_hours).where(Account.id == caller.account_id)
-            )
+            data = _json(account_hours)
         return VisitorWidget(scope, online, hours.read_hours(data))
+
+
+def _json(text: str | None) -> Any:
+    """A JSON column read as text (plain statements do not convert JSON)."""
+    return None if text is None else json.loads(text)
+
+
+def _account_gone() -> NotFound:
+    return NotFound("The widget's account does not exist any more.", code="widget_not_found")
 
 
 def _visitor_scope(
@@ -112,7 +124,16 @@ def _visitor_scope(
     """The account's plan, the group the visitor's widget is about, and its scope."""
     plan = _ACCOUNT_PLAN.scalar(connection, account_id=caller.account_id)
     if plan is None:
-        raise NotFound("The widget's account does not exist any more.", code="widget_not_found")
+        raise _account_gone()
+    group_id, scope = _scope_of_visitor(connection, caller, plan, group_id)
+    return plan, group_id, scope
+
+
+def _scope_of_visitor(
+    connection: Connection, caller: VisitorCaller, plan: Plan, group_id: int | None
+) -> tuple[int | None, frozenset[int]]:
+    """The group the visitor's widget is about (the one asked for, else that of their open
+    conversation), and its scope."""
     if group_id is not None:
         if (
             _GROUP_OF_ACCOUNT.first(connection, group_id=group_id, account_id=caller.account_id)
@@ -122,10 +143,19 @@ def _visitor_scope(
     else:
         group_id = _OPEN_CONVERSATION_GROUP.scalar(connection, visitor_id=caller.visitor_id)
     scope = scope_of_plan(connection, account_id=caller.account_id, plan=plan, group_id=group_id)
-    return plan, group_id, scope
+    return group_id, scope
 
 
 _ACCOUNT_PLAN = PlainStatement(select(Account.plan).where(Account.id == bindparam("account_id")))
+# The business hours as the JSON text they are stored as.
+_ACCOUNT_PLAN_AND_HOURS = PlainStatement(
+    select(Account.plan, cast(Account.business_hours, Text)).where(
+        Account.id == bindparam("account_id")
+    )
+)
+_GROUP_HOURS = PlainStatement(
+    select(cast(Group.business_hours, Text)).where(Group.id == bindparam("group_id"))
+)
 _GROUP_OF_ACCOUNT = PlainStatement(
     select(Group.id).where(
         Group.id == bindparam("group_id"), Group.account_id == bindparam("account_id")
