@@ -303,13 +303,12 @@ def create_app(runtime: Runtime, *, hub: Hub | None = None) -> FastAPI:
     # Outside the body limit, so that a refused body still carries the CORS headers the
     # widget's browser needs to read the refusal.
     app.add_middleware(WidgetCors, widget_prefix=f"{API_PREFIX}/widget/")
-    # The WebSockets bypass the routing above: see frontdesk.api.routes.sockets.
-    app.add_middleware(sockets.SocketRoutes, prefix=API_PREFIX)
     # The visitor message, the hottest request, ahead of all of the above and of FastAPI's
-    # own layers: frontdesk.api.hot.
+    # own layers: frontdesk.api.hot. The WebSockets too, which need none of FastAPI's
+    # routing and layers: see frontdesk.api.routes.sockets.
     app.clients = ClientAddresses(runtime.settings.trusted_proxies)
     app.hot_paths = HotPaths(
-        partial(FastAPI.__call__, app),
+        sockets.SocketRoutes(partial(FastAPI.__call__, app), prefix=API_PREFIX, owner=app),
         runtime=runtime,
         prefix=API_PREFIX,
         max_body_bytes=runtime.settings.max_request_body_bytes,

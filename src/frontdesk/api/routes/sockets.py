@@ -23,6 +23,7 @@ from typing import Any
 
 import anyio.to_thread
 from fastapi import WebSocket
+from starlette.applications import Starlette
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
@@ -100,16 +101,19 @@ class SocketsPerAgent:
 
 
 class SocketRoutes:
-    """ASGI middleware that hands the two WebSocket paths straight to their endpoints.
+    """In front of FastAPI (``owner``): hands the two WebSocket paths straight to their
+    endpoints.
 
     Every layer of the HTTP stack a socket passes through stays suspended on its stack for
     as long as it is open: FastAPI's routers, exception middleware and dependency machinery
-    cost about 12 KB per socket (docs/presence.md, "Memory per socket"). The sockets need
-    none of it: they parse their own query and answer errors in frames.
+    cost about 12 KB per socket (docs/presence.md, "Memory per socket"), and each layer's
+    call is paid again by every socket of a reconnect storm. The sockets need none of it:
+    they parse their own query and answer errors in frames.
     """
 
-    def __init__(self, app: ASGIApp, *, prefix: str) -> None:
+    def __init__(self, app: ASGIApp, *, prefix: str, owner: Starlette) -> None:
         self.app = app
+        self.owner = owner
         self.endpoints: dict[str, Callable[[WebSocket], Awaitable[None]]] = {
             f"{prefix}/agent/ws": agent_socket,
             f"{prefix}/widget/ws": visitor_socket,
@@ -123,6 +127,7 @@ class SocketRoutes:
                 path = path[len(root_path) :]
             endpoint = self.endpoints.get(path)
             if endpoint is not None:
+                scope["app"] = self.owner  # as Starlette sets it: the sockets' state
                 await endpoint(WebSocket(scope, receive, send))
                 return
         await self.app(scope, receive, send)
