@@ -224,6 +224,7 @@ def create_app(runtime: Runtime, *, hub: Hub | None = None) -> FastAPI:
     app.state.hub = hub
     app.state.keeper = keeper
     app.state.openings = asyncio.Semaphore(runtime.settings.socket_openings_at_once)
+    app.state.frame_writers = sockets.FrameWriters()
     app.state.agent_sockets = sockets.SocketsPerAgent(runtime.settings.max_sockets_per_agent)
     app.state.rate_limits = RateLimits(runtime.settings)
     app.state.password_checks = PasswordChecks(

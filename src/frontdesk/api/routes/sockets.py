@@ -17,7 +17,7 @@ import contextlib
 import json
 import re
 import secrets
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterable
 from functools import partial
 from typing import Any
 
@@ -356,13 +356,26 @@ class Session:
     """The frames of one open socket, both ways.
 
     The greeting goes first; hub frames that arrive before it wait in the subscription.
-    Then the client's frames are read in the socket's own task, and a writer task runs
-    only while hub frames are waiting: it starts when the subscription reports one and
-    ends when none is left. If the subscription overflows (frames keep coming while the
-    client does not take them), the writer closes the socket with 1013 instead.
+    Then the client's frames are read in the socket's own task. Hub frames are written by
+    the process's ``FrameWriters`` in one turn of the event loop for every socket they
+    reach, without a task of their own: a send to a socket whose buffers have room returns
+    at once. Only a send that has to wait (the client does not read) goes on in a writer
+    task, which then writes what else waits and ends when nothing is left. If the
+    subscription overflows (frames keep coming while the client does not take them), the
+    writer closes the socket with 1013 instead.
     """
 
-    __slots__ = ("_forward", "_greeted", "_send_lock", "_writer", "subscription", "websocket")
+    __slots__ = (
+        "_ended",
+        "_forward",
+        "_greeted",
+        "_queued",
+        "_send_lock",
+        "_writer",
+        "_writers",
+        "subscription",
+        "websocket",
+    )
 
     def __init__(
         self,
@@ -375,6 +388,9 @@ class Session:
         self.websocket = websocket
         self._forward = forward
         self._greeted = False
+        self._ended = False
+        self._queued = False  # waiting for the FrameWriters' turn
+        self._writers: FrameWriters = websocket.app.state.frame_writers
         self._writer: asyncio.Task[None] | None = None
         # Replies (pong, status, error) and hub frames are sent from two tasks; one frame
         # at a time, whatever the server's WebSocket implementation does with concurrency.
@@ -395,6 +411,7 @@ class Session:
         except GONE:
             pass
         finally:
+            self._ended = True
             writer = self._writer
             if writer is not None:
                 writer.cancel()
@@ -402,12 +419,46 @@ class Session:
                     await writer
 
     def _frames_waiting(self) -> None:
-        if self._greeted and self._writer is None:
-            self._writer = asyncio.create_task(self._write())
+        if self._greeted and self._writer is None and not self._queued and not self._ended:
+            self._queued = True
+            self._writers.add(self)
 
-    async def _write(self) -> None:
+    def write_now(self) -> None:
+        """The waiting hub frames, written now (``FrameWriters``); a send that has to wait
+        for the client, an overflow and a frame that ends the session go to a writer
+        task."""
+        self._queued = False
+        if self._writer is not None or self._ended:
+            return  # the writer takes them; or the session is over
+        if self._send_lock.locked():  # a reply is on its way: the writer waits for it
+            self._writer = asyncio.create_task(self._write())
+            return
         subscription = self.subscription
         try:
+            while (envelope := subscription.take()) is not None:
+                text = self._forward(envelope)
+                if text is None:
+                    continue
+                waiting = started(self.websocket.send_text(text))
+                if waiting is not None:
+                    subscription.blocked = True
+                    self._writer = asyncio.create_task(self._write(waiting))
+                    return
+        except Ended as ended:
+            self._writer = asyncio.create_task(self._close(ended))
+            return
+        except GONE:
+            return  # the client is gone: reading notices and ends the session
+        if subscription.overflowed:
+            self._writer = asyncio.create_task(self._write())
+
+    async def _write(self, waiting: Awaitable[None] | None = None) -> None:
+        subscription = self.subscription
+        try:
+            if waiting is not None:  # a send begun by write_now, waiting for the client
+                async with self._send_lock:
+                    await waiting
+                subscription.blocked = False
             while (envelope := subscription.take()) is not None:
                 text = self._forward(envelope)
                 if text is not None:
@@ -420,10 +471,16 @@ class Session:
             if subscription.overflowed:
                 await self.websocket.close(CLOSE_TOO_SLOW, "client too slow")
         except Ended as ended:
-            with contextlib.suppress(*GONE):
-                await self.websocket.close(ended.close_code, ended.reason)
+            await self._close(ended)
         except GONE:
             pass  # the client is gone: reading notices and ends the session
+        finally:
+            self._writer = None
+
+    async def _close(self, ended: Ended) -> None:
+        try:
+            with contextlib.suppress(*GONE):
+                await self.websocket.close(ended.close_code, ended.reason)
         finally:
             self._writer = None
 
@@ -454,6 +511,73 @@ class Session:
     async def _send(self, text: str) -> None:
         async with self._send_lock:
             await self.websocket.send_text(text)
+
+
+class FrameWriters:
+    """Writes the hub frames of every socket that has some waiting, in one turn of the
+    event loop (``Session.write_now``).
+
+    A frame published to an account's thousand agent sockets used to start a writer task
+    for each before the first was written; each task was then created, scheduled and run
+    for one send that returns at once. Now the sockets reached are listed as the hub offers
+    the frame and written one after another in the next turn, which costs each socket its
+    send alone (docs/performance.md, "Fan-out without a task per socket")."""
+
+    __slots__ = ("_ready", "_scheduled")
+
+    def __init__(self) -> None:
+        self._ready: list[Session] = []
+        self._scheduled = False
+
+    def add(self, session: Session) -> None:
+        self._ready.append(session)
+        if not self._scheduled:
+            self._scheduled = True
+            asyncio.get_running_loop().call_soon(self._write)
+
+    def _write(self) -> None:
+        ready, self._ready = self._ready, []
+        self._scheduled = False
+        for session in ready:
+            session.write_now()
+
+
+def started(send: Coroutine[Any, Any, None]) -> Awaitable[None] | None:
+    """``send`` run now, up to where it first has to wait: ``None`` if it finished, else
+    what finishes it, to await in a task. A send to a socket with room in its buffers never
+    waits, so it costs no task (on Python 3.12, an eager task does the same)."""
+    try:
+        waiting_on = send.send(None)
+    except StopIteration:
+        return None
+    return _Resumed(send, waiting_on)
+
+
+class _Resumed:
+    """A coroutine that ``started`` ran up to its first wait, finished when awaited: what it
+    waits on goes to the awaiting task, and what the task sends or throws back goes in."""
+
+    __slots__ = ("_coroutine", "_waiting_on")
+
+    def __init__(self, coroutine: Coroutine[Any, Any, None], waiting_on: Any) -> None:
+        self._coroutine = coroutine
+        self._waiting_on = waiting_on
+
+    def __await__(self) -> Generator[Any, Any, None]:
+        coroutine, waiting_on = self._coroutine, self._waiting_on
+        while True:
+            try:
+                sent = yield waiting_on
+            except BaseException as error:  # cancelled, or what it waited on failed
+                try:
+                    waiting_on = coroutine.throw(error)
+                except StopIteration:
+                    return
+            else:
+                try:
+                    waiting_on = coroutine.send(sent)
+                except StopIteration:
+                    return
 
 
 class _Opening:
