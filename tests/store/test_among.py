@@ -9,10 +9,10 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import event, select, update
 
 from frontdesk.core.model import Plan
-from frontdesk.store.among import among
+from frontdesk.store.among import among, among_texts
 from frontdesk.store.database import Database
 from frontdesk.store.models import Account
 
@@ -91,6 +91,47 @@ def test_it_works_inside_orm_statements_and_updates(database: Database) -> None:
         )
     assert sorted(names) == ids
     assert [i for i, name in names.items() if name == "Renamed"] == ids[1:3]
+
+
+def test_texts_select_what_in_selects_with_one_text_for_any_number(database: Database) -> None:
+    prefix = f"among-{uuid.uuid4().hex}-"
+    at = datetime(2026, 12, 7, 8, 0, tzinfo=UTC)
+    keys = [f"{prefix}{n}" for n in range(12)]
+    with database.write() as session:
+        session.add_all(
+            Account(name=f"Shop {n}", plan=Plan.FREE, widget_key=key, created_at=at)
+            for n, key in enumerate(keys)
+        )
+    # Quotes and JSON's own characters travel as they are.
+    asked_lists = [[], keys[:1], [*keys[2:9], keys[2], 'no "such" key\\'], keys]
+    with statements(database) as sent, database.write() as session:
+        for asked in asked_lists:
+            found = session.scalars(
+                select(Account.widget_key)
+                .where(among_texts(Account.widget_key, asked))
+                .order_by(Account.widget_key)
+            ).all()
+            assert found == sorted(set(asked) & set(keys))
+        session.execute(
+            update(Account)
+            .where(among_texts(Account.widget_key, keys[:3]))
+            .values(name="Renamed")
+            .execution_options(synchronize_session=False)
+        )
+    with database.read() as session:
+        renamed = session.scalars(
+            select(Account.widget_key).where(
+                Account.widget_key.startswith(prefix), Account.name == "Renamed"
+            )
+        ).all()
+    assert sorted(renamed) == sorted(keys[:3])
+    texts = {text for text in sent if "json_each" in text or "ANY" in text}
+    assert len(texts) == 2, texts  # the select's and the update's
+
+
+def test_texts_are_strings() -> None:
+    with pytest.raises(TypeError, match="str"):
+        among_texts(Account.widget_key, [1])  # type: ignore[list-item]
 
 
 @pytest.mark.parametrize("ids", [[1.5], ["1"], [True]])

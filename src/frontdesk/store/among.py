@@ -16,7 +16,16 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import ARRAY, BigInteger, Boolean, ColumnElement, Dialect, String, TypeDecorator
+from sqlalchemy import (
+    ARRAY,
+    BigInteger,
+    Boolean,
+    ColumnElement,
+    Dialect,
+    String,
+    Text,
+    TypeDecorator,
+)
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import QueryableAttribute
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -25,20 +34,28 @@ from sqlalchemy.sql.visitors import InternalTraversal
 from sqlalchemy.types import TypeEngine
 
 
-class _Ids(TypeDecorator[list[int]]):
+class _Ids(TypeDecorator[list[Any]]):
     """A list of integer ids as one parameter: JSON text on SQLite, an array elsewhere."""
 
     impl = String
     cache_ok = True
+    element: type[TypeEngine[Any]] = BigInteger
 
     def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
         if dialect.name == "sqlite":
             return dialect.type_descriptor(String())
-        return dialect.type_descriptor(ARRAY(BigInteger()))
+        return dialect.type_descriptor(ARRAY(self.element()))
 
-    def process_bind_param(self, value: list[int] | None, dialect: Dialect) -> Any:
+    def process_bind_param(self, value: list[Any] | None, dialect: Dialect) -> Any:
         assert value is not None
         return json.dumps(value) if dialect.name == "sqlite" else value
+
+
+class _Texts(_Ids):
+    """A list of strings as one parameter, as ``_Ids``."""
+
+    cache_ok = True
+    element = Text
 
 
 class Among(ColumnElement[bool]):
@@ -54,14 +71,18 @@ class Among(ColumnElement[bool]):
     ]
 
     def __init__(
-        self, column: ColumnElement[Any] | QueryableAttribute[Any], ids: Iterable[int]
+        self,
+        column: ColumnElement[Any] | QueryableAttribute[Any],
+        ids: Iterable[int] | Iterable[str],
+        *,
+        texts: bool = False,
     ) -> None:
         self.column = column.expression if isinstance(column, QueryableAttribute) else column
         values = set(ids)
-        if not all(type(i) is int for i in values):
-            raise TypeError("among takes integer ids")
-        self.ids: BindParameter[list[int]] = BindParameter(
-            None, sorted(values), type_=_Ids(), unique=True
+        if not all(type(i) is (str if texts else int) for i in values):
+            raise TypeError("among takes integer ids" if not texts else "among_texts takes str")
+        self.ids: BindParameter[list[Any]] = BindParameter(
+            None, sorted(values), type_=_Texts() if texts else _Ids(), unique=True
         )
 
 
@@ -69,6 +90,13 @@ def among(column: ColumnElement[Any] | QueryableAttribute[Any], ids: Iterable[in
     """``column IN ids`` whose SQL text does not depend on how many ids there are (none
     matches nothing)."""
     return Among(column, ids)
+
+
+def among_texts(
+    column: ColumnElement[Any] | QueryableAttribute[Any], texts: Iterable[str]
+) -> Among:
+    """``among`` for a column of text (a socket's id, say)."""
+    return Among(column, texts, texts=True)
 
 
 @compiles(Among, "sqlite")
