@@ -521,7 +521,8 @@ class FrameWriters:
     for each before the first was written; each task was then created, scheduled and run
     for one send that returns at once. Now the sockets reached are listed as the hub offers
     the frame and written one after another in the next turn, which costs each socket its
-    send alone (docs/performance.md, "Fan-out without a task per socket")."""
+    send alone (docs/performance.md, "Fan-out without a task per socket, greetings
+    without the ORM")."""
 
     __slots__ = ("_ready", "_scheduled")
 
