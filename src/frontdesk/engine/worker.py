@@ -400,13 +400,15 @@ class NotificationWorker:
         transport = self.mailer.transport
         assert transport is not None, "the mailer is started before the worker"
         waiting = deque(claimed)
+        # Each delivery is let go once sent, not held for all the batches of the call.
+        total = len(claimed)
+        del claimed
         recorder = _GroupRecorder(rt)
         untried: list[ClaimedDelivery] = []
         failures: list[BaseException] = []
         budget = timedelta(seconds=rt.settings.smtp_timeout * 1.5)
-        total = len(claimed)
         rounds = 1
-        more = len(claimed) >= SEND_BATCH
+        more = total >= SEND_BATCH
         next_batch: asyncio.Task[None] | None = None
 
         async def claim_next() -> None:
@@ -469,7 +471,7 @@ class NotificationWorker:
                         item.delivery_id,
                     )
 
-        senders = min(rt.settings.smtp_max_connections, len(claimed))
+        senders = min(rt.settings.smtp_max_connections, total)
         await asyncio.gather(*(sender() for _ in range(senders)))
         if next_batch is not None:
             await asyncio.wait([next_batch])  # still running if every sender failed
