@@ -5,7 +5,8 @@ On the real event loop, with futures standing in for a client's full buffers."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Coroutine
+from typing import Any
 
 import pytest
 
@@ -37,11 +38,8 @@ def test_a_send_that_waits_is_finished_by_the_task_that_awaits_it() -> None:
             await asyncio.sleep(0)  # waits again, on nothing
             steps.append("written")
 
-        waiting = started(send())
-        assert waiting is not None
+        task = await _finishing(send())
         assert steps == ["framed"]
-        task = asyncio.create_task(_awaited(waiting))
-        await asyncio.sleep(0)
         assert not task.done()
         room.set_result("room")
         await task
@@ -63,10 +61,7 @@ def test_what_it_waited_on_failing_goes_into_the_send() -> None:
                 caught.append(str(error))
                 raise
 
-        waiting = started(send())
-        assert waiting is not None
-        task = asyncio.create_task(_awaited(waiting))
-        await asyncio.sleep(0)
+        task = await _finishing(send())
         room.set_exception(ConnectionResetError("gone"))
         with pytest.raises(ConnectionResetError):
             await task
@@ -87,10 +82,7 @@ def test_cancelling_the_task_cancels_the_send_where_it_waits() -> None:
             finally:
                 ended.append("cleaned up")
 
-        waiting = started(send())
-        assert waiting is not None
-        task = asyncio.create_task(_awaited(waiting))
-        await asyncio.sleep(0)
+        task = await _finishing(send())
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
@@ -98,6 +90,15 @@ def test_cancelling_the_task_cancels_the_send_where_it_waits() -> None:
 
     asyncio.run(main())
     assert ended == ["cleaned up"]
+
+
+async def _finishing(send: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+    """``send`` started, found waiting, and a task finishing it that has had its first turn."""
+    waiting = started(send)
+    assert waiting is not None
+    task = asyncio.create_task(_awaited(waiting))
+    await asyncio.sleep(0)
+    return task
 
 
 async def _awaited(waiting: Awaitable[None]) -> None:

@@ -12,6 +12,7 @@ PostgreSQL, as ``frontdesk.store.plain`` does for the hot paths' plain statement
 
 from __future__ import annotations
 
+import builtins
 import json
 from collections.abc import Iterable
 from typing import Any
@@ -40,6 +41,9 @@ class _Ids(TypeDecorator[list[Any]]):
     impl = String
     cache_ok = True
     element: type[TypeEngine[Any]] = BigInteger
+    # What each value must be, and what a list of anything else is told.
+    python: type = int
+    refusal = "among takes integer ids"
 
     def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
         if dialect.name == "sqlite":
@@ -56,6 +60,8 @@ class _Texts(_Ids):
 
     cache_ok = True
     element = Text
+    python = str
+    refusal = "among_texts takes str values"
 
 
 class Among(ColumnElement[bool]):
@@ -75,14 +81,14 @@ class Among(ColumnElement[bool]):
         column: ColumnElement[Any] | QueryableAttribute[Any],
         ids: Iterable[int] | Iterable[str],
         *,
-        texts: bool = False,
+        kind: builtins.type[_Ids] = _Ids,
     ) -> None:
         self.column = column.expression if isinstance(column, QueryableAttribute) else column
         values = set(ids)
-        if not all(type(i) is (str if texts else int) for i in values):
-            raise TypeError("among takes integer ids" if not texts else "among_texts takes str")
+        if not all(type(i) is kind.python for i in values):
+            raise TypeError(kind.refusal)
         self.ids: BindParameter[list[Any]] = BindParameter(
-            None, sorted(values), type_=_Texts() if texts else _Ids(), unique=True
+            None, sorted(values), type_=kind(), unique=True
         )
 
 
@@ -96,7 +102,7 @@ def among_texts(
     column: ColumnElement[Any] | QueryableAttribute[Any], texts: Iterable[str]
 ) -> Among:
     """``among`` for a column of text (a socket's id, say)."""
-    return Among(column, texts, texts=True)
+    return Among(column, texts, kind=_Texts)
 
 
 @compiles(Among, "sqlite")

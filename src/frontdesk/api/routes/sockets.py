@@ -566,19 +566,16 @@ class _Resumed:
 
     def __await__(self) -> Generator[Any, Any, None]:
         coroutine, waiting_on = self._coroutine, self._waiting_on
-        while True:
-            try:
-                sent = yield waiting_on
-            except BaseException as error:  # cancelled, or what it waited on failed
+        try:
+            while True:
                 try:
+                    sent = yield waiting_on
+                except BaseException as error:  # cancelled, or what it waited on failed
                     waiting_on = coroutine.throw(error)
-                except StopIteration:
-                    return
-            else:
-                try:
+                else:
                     waiting_on = coroutine.send(sent)
-                except StopIteration:
-                    return
+        except StopIteration:
+            return
 
 
 class _Opening:
