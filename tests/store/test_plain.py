@@ -157,6 +157,62 @@ def test_an_update_of_many_rows_in_one_statement_changes_what_each_row_alone_wou
     assert stored == {account_id: at if at > start else start for account_id, at in wanted.items()}
 
 
+_NEW_WITH_DEFAULTS = PlainStatement(
+    insert(_accounts)
+    .values(
+        name=bindparam("name"),
+        plan=Plan.PRO,
+        widget_key=bindparam("key"),
+        offline_message_email=False,
+        missed_conversation_email=True,
+        webhook_events=3,
+        push_subscribed=False,
+        visitor_transcript=True,
+        expected_reply_time=False,
+        agent_defaults={"sound": True},
+        business_hours=None,
+        created_at=bindparam("at"),
+    )
+    .returning(_accounts.c.id, _accounts.c.widget_key)
+)
+
+
+def test_the_statements_own_values_are_stored_for_every_row(database: Database) -> None:
+    """The literals of an INSERT (an enum, JSON, a boolean, NULL) come with each of many
+    rows; on PostgreSQL each goes once, as a parameter of its own, and only the caller's
+    values go as arrays of the rows'."""
+    prefix = f"plain-{uuid.uuid4().hex}-"
+    at = datetime(2026, 12, 7, 10, 0, tzinfo=UTC)
+    with database.write() as session:
+        returned = _NEW_WITH_DEFAULTS.inserted(
+            session.connection(),
+            [{"name": f"Shop {n}", "key": f"{prefix}{n}", "at": at} for n in range(5)],
+        )
+    assert sorted(key for _, key in returned) == [f"{prefix}{n}" for n in range(5)]
+    with database.read() as session:
+        stored = session.execute(
+            select(
+                Account.plan,
+                Account.offline_message_email,
+                Account.missed_conversation_email,
+                Account.webhook_events,
+                Account.visitor_transcript,
+                Account.agent_defaults,
+                Account.business_hours,
+                Account.created_at,
+            ).where(Account.widget_key.startswith(prefix))
+        ).all()
+    assert [tuple(row) for row in stored] == [
+        (Plan.PRO, False, True, 3, True, {"sound": True}, None, at)
+    ] * 5
+    if database.is_postgresql:
+        with database.read() as session:
+            unnest = _NEW_WITH_DEFAULTS._for(session.connection().dialect).unnest
+        assert unnest is not None
+        assert [name for name, _ in unnest.arrays] == ["name", "key", "at"]
+        assert "agent_defaults" in unnest.fixed
+
+
 def test_nothing_to_insert_runs_nothing(database: Database) -> None:
     with database.write() as session:
         assert _NEW.inserted(session.connection(), []) == []

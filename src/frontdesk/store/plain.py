@@ -46,9 +46,8 @@ class _Compiled:
     values_row: tuple[str, str, str] | None = None
     per_row: int = 1
     many_sql: dict[int, str] = field(default_factory=dict)
-    # On PostgreSQL, the same INSERT for any number of rows: the row's parameters as
-    # arrays (``unnest``), in this order.
-    unnest: tuple[str, tuple[str, ...]] | None = None
+    # On PostgreSQL, the same INSERT for any number of rows (``_unnest``).
+    unnest: _Unnest | None = None
     # The columns' converters, known from the first result's description (a driver's type
     # codes pick them on some dialects).
     results: tuple[Converter, ...] | None = None
@@ -145,13 +144,17 @@ class PlainStatement:
     def _unnested(
         compiled: _Compiled, dialect: Dialect, driver: Any, params: Sequence[dict[str, Any]]
     ) -> list[tuple[Any, ...]]:
-        assert compiled.unnest is not None
-        sql, names = compiled.unnest
-        rows = [_arguments(compiled, p) for p in params]
-        arrays = {name: [cast(dict[str, Any], row)[name] for row in rows] for name in names}
+        unnest = compiled.unnest
+        assert unnest is not None
+        arguments = dict(unnest.fixed)
+        for name, convert in unnest.arrays:
+            column = [p[name] for p in params]
+            arguments[name] = (
+                column if convert is None else [None if v is None else convert(v) for v in column]
+            )
         cursor = driver.cursor()
         try:
-            cursor.execute(sql, arrays)
+            cursor.execute(unnest.sql, arguments)
             return _converted(compiled, dialect, cursor) if compiled.columns else []
         finally:
             cursor.close()
@@ -198,6 +201,9 @@ class PlainStatement:
                 binds[name] = _json_list if dialect.name == "sqlite" else list
             else:
                 binds[name] = _converter(bind.type, dialect)
+                if dialect.name == "postgresql" and isinstance(bind.type, ARRAY):
+                    # In the binary format, as ``_unnest``'s arrays.
+                    sql = sql.replace(f"%({name})s", f"%({name})b")
         columns: tuple[Any, ...] = ()
         if isinstance(self._statement, ReturnsRows):
             columns = tuple(self._statement.exported_columns)
@@ -227,7 +233,7 @@ class PlainStatement:
             row = plain.values_row[1]
             plain.per_row = max(1, row.count("?") if plain.positions else len(_NAMED.findall(row)))
             if dialect.name == "postgresql":
-                plain.unnest = _unnest(plain.values_row, compiled, dialect)
+                plain.unnest = _unnest(plain.values_row, plain, compiled)
         self._compiled[dialect.name] = plain
         return plain
 
@@ -254,7 +260,8 @@ def _expanded(sql: str, name: str, bind: BindParameter[Any], dialect: Dialect) -
     if dialect.name == "sqlite":
         return sql.replace(stand_in, " IN (SELECT value FROM json_each(?))")
     if dialect.name == "postgresql":
-        return sql.replace(stand_in, f" = ANY (CAST(%({name})s AS BIGINT[]))")
+        # In the binary format, as ``_unnest``'s arrays.
+        return sql.replace(stand_in, f" = ANY (CAST(%({name})b AS BIGINT[]))")
     raise ValueError(f"a plain statement takes no list on {dialect.name}")
 
 
@@ -423,31 +430,58 @@ def _values_row(sql: str) -> tuple[str, str, str] | None:
     return head + " VALUES ", row, returning + columns
 
 
+@dataclass(slots=True)
+class _Unnest:
+    """An ``INSERT`` of one ``VALUES`` row made one for any number of rows (``_unnest``)."""
+
+    sql: str
+    # The caller's parameters, each an array of the rows' values, with the converter of
+    # their values.
+    arrays: tuple[tuple[str, Converter], ...]
+    # The statement's own values (literals), converted once: one parameter each, not an
+    # array of the same value for every row.
+    fixed: dict[str, Any]
+
+
 def _unnest(
-    values_row: tuple[str, str, str], compiled: SQLCompiler, dialect: Dialect
-) -> tuple[str, tuple[str, ...]]:
-    """``INSERT INTO t (a, b) SELECT u.a, u.b FROM unnest(%(a)b::A[], %(b)b::B[]) AS u(a, b)
-    …``: the statement of one ``VALUES`` row made one for any number of rows, each
-    parameter an array of the rows' values. Its text is the same whatever the number of
-    rows, so the driver converts it once and PostgreSQL plans it once (prepared), where a
-    statement of N ``VALUES`` rows is new text for each N and parsed anew on each call."""
+    values_row: tuple[str, str, str], plain: _Compiled, compiled: SQLCompiler
+) -> _Unnest | None:
+    """``INSERT INTO t (a, b, c) SELECT u.p0, u.p1, CAST(%(c)s AS C) FROM unnest(%(a)b::A[],
+    %(b)b::B[]) AS u(p0, p1) …``: the statement of one ``VALUES`` row made one for any number
+    of rows, each of the caller's parameters an array of the rows' values. Its text is the
+    same whatever the number of rows, so the driver converts it once and PostgreSQL plans it
+    once (prepared), where a statement of N ``VALUES`` rows is new text for each N and parsed
+    anew on each call."""
     head, row, tail = values_row
     names = tuple(dict.fromkeys(_NAMED.findall(row)))
-    column = {name: f"p{n}" for n, name in enumerate(names)}
-    selected = _NAMED.sub(lambda m: f"u.{column[m.group(1)]}", row[1:-1])
+
+    def type_of(name: str) -> str:
+        return str(compiled.dialect.type_compiler_instance.process(compiled.binds[name].type))
+
+    given = [name for name in names if name not in plain.fixed]
+    if not given:
+        return None  # no array to tell how many rows: VALUES rows (``_many_rows_sql``)
+    column = {name: f"p{n}" for n, name in enumerate(given)}
+    selected = _NAMED.sub(
+        lambda m: f"u.{column[m[1]]}" if m[1] in column else f"CAST(%({m[1]})s AS {type_of(m[1])})",
+        row[1:-1],
+    )
     # In the binary format (``%(a)b``): psycopg writes a text array in Python, checking
     # each value for what needs quoting; a binary one took a third of the time.
-    arrays = ", ".join(
-        f"%({name})b::{dialect.type_compiler_instance.process(compiled.binds[name].type)}[]"
-        for name in names
-    )
+    arrays = ", ".join(f"%({name})b::{type_of(name)}[]" for name in given)
     assert head.endswith(" VALUES ")
     # Made of the compiled statement's own text: values only ever go as parameters.
     sql = (
         f"{head[: -len('VALUES ')]}SELECT {selected} FROM unnest({arrays})"  # noqa: S608
         f" AS u({', '.join(column.values())}){tail}"
     )
-    return sql, names
+    return _Unnest(
+        sql=sql,
+        arrays=tuple((name, plain.binds.get(name)) for name in given),
+        fixed={
+            name: _bound(plain, name, plain.fixed[name]) for name in names if name not in column
+        },
+    )
 
 
 def _many_rows_sql(compiled: _Compiled, count: int) -> str:
