@@ -21,7 +21,7 @@ from tests.support import (
     live_sign_up,
     new_live_visitor,
     report,
-    send,
+    send_until_taken,
 )
 
 HOSTILE_NAME = '<img src=x onerror="alert(1)">'
@@ -50,7 +50,9 @@ def test_an_agent_set_up_to_fail_sees_each_failing_item_and_the_owner_the_team_s
         visitor = new_live_visitor(server, owner.widget_key, name="Vera")
         visitor.say("Do you ship to Brno?")
         (caught,) = sink.wait_for(1, to=agent.email)
-        assert send(inbound, caught.mail_from, report(caught.mail_from, agent.email)) == 250
+        # As the mail server that took it would: again if the 250 is not recorded yet.
+        taken = send_until_taken(inbound, caught.mail_from, report(caught.mail_from, agent.email))
+        assert taken == 250
         eventually(
             lambda: rest(agent, "GET", "/me")["email_bounced"],
             timeout=10,

@@ -28,11 +28,13 @@ from tests.support import (
     Agent,
     LiveServer,
     engine_settings,
+    eventually,
     free_port,
     live_sign_up,
     new_live_visitor,
     report,
     send,
+    send_until_taken,
     serving,
     settled,
 )
@@ -213,11 +215,55 @@ def test_a_report_about_an_e_mail_not_accepted_yet_is_dropped(
         delivery_id, state = delivery.id, delivery.state.value
     assert state in ("pending", "deferred")
     address = return_path(BOUNCE_ADDRESS, verp_token(bounces.verp_key(server.runtime), delivery_id))
-    assert send(setup.inbound_port, address, report(address, greylisted.email)) == 250
+    # Between two attempts (one under way answers 451: test_a_report_about_an_e_mail_being_sent…).
+    assert send_until_taken(setup.inbound_port, address, report(address, greylisted.email)) == 250
     with database.read() as session:
         after = session.get_one(Delivery, delivery_id)
         assert after.state.value in ("pending", "deferred")
         assert after.bounced_at is None
+
+
+def test_a_report_about_an_e_mail_being_sent_is_asked_for_again_then_recorded(
+    setup: BounceSetup, sink: MailSink, database: Database
+) -> None:
+    """A DSN that comes while the e-mail's attempt is under way (claimed, its 250 not
+    recorded yet) gets 451 and changes nothing; the same DSN once the 250 is recorded turns
+    the delivery bounced. Dropping it, as a report about an e-mail not accepted, would lose
+    the bounce for good."""
+    server = setup.server
+    owner = live_sign_up(server)
+    # The sink holds each DATA before it answers: the attempt stays under way for 1.5 s.
+    sink.handler.data_delay = 1.5
+    visitor = new_live_visitor(server, owner.widget_key)
+    conversation_id = visitor.say("Hello?")["conversation_id"]
+
+    def under_way() -> int | None:
+        with database.read() as session:
+            delivery = session.scalar(
+                select(Delivery).where(
+                    Delivery.email == owner.email, Delivery.lease_token.is_not(None)
+                )
+            )
+            return None if delivery is None else delivery.id
+
+    delivery_id = eventually(under_way, timeout=10, interval=0.02, what="the attempt under way")
+    address = return_path(BOUNCE_ADDRESS, verp_token(bounces.verp_key(server.runtime), delivery_id))
+    dsn = report(address, owner.email)
+
+    assert send(setup.inbound_port, address, dsn) == 451
+    with database.read() as session:
+        during = session.get_one(Delivery, delivery_id)
+        assert (during.state.value, during.bounced_at) == ("pending", None)
+
+    sink.wait_for(1, to=owner.email)
+    assert send_until_taken(setup.inbound_port, address, dsn) == 250
+    bounced = delivery_to(owner, conversation_id)
+    assert (bounced["state"], bounced["smtp_code"], bounced["bounce_status"]) == (
+        "bounced",
+        250,
+        "5.1.1",
+    )
+    assert me(owner)["email_bounced"]["status"] == "5.1.1"
 
 
 def test_a_later_accepted_e_mail_or_a_new_address_clears_the_profile(

@@ -12,7 +12,7 @@ Import from here (``from tests.support import eventually``); each module says wh
 - ``dsn``: bounces as a remote mail server sends them.
 """
 
-from tests.support.dsn import DIAGNOSTIC, report, send
+from tests.support.dsn import DIAGNOSTIC, report, send, send_until_taken
 from tests.support.in_process import (
     SignedUp,
     Visitor,
@@ -84,6 +84,7 @@ __all__ = [
     "report",
     "run_frontdesk",
     "send",
+    "send_until_taken",
     "serving",
     "settled",
     "sign_up",

@@ -4,6 +4,7 @@ writes one (RFC 3464), handed to the bounce endpoint over SMTP."""
 from __future__ import annotations
 
 import smtplib
+import time
 
 DIAGNOSTIC = "550 5.1.1 <{rcpt}>: Recipient address rejected: User unknown in virtual mailbox table"
 
@@ -53,3 +54,12 @@ def send(port: int, to: str, raw: bytes) -> int:
             return client.data(raw)[0]
         except smtplib.SMTPDataError as refused:
             return refused.smtp_code
+
+
+def send_until_taken(port: int, to: str, raw: bytes, *, timeout: float = 10) -> int:
+    """``send``, again after each 451 as a mail server tries again later (the report is
+    about an e-mail still being sent), until another reply or ``timeout``: that reply."""
+    deadline = time.monotonic() + timeout
+    while (code := send(port, to, raw)) == 451 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return code

@@ -19,7 +19,7 @@ import anyio.to_thread
 import dkim
 
 from frontdesk.mail.check.dmarc import organizational_domain
-from frontdesk.mail.inbound import InboundServer, RecipientStatus, ReplyReceiving
+from frontdesk.mail.inbound import InboundServer, RecipientStatus, ReplyReceiving, TryAgainLater
 from frontdesk.mail.reading import Authentication, ReceivedEmail, read_received
 from frontdesk.mail.verp import delivery_of_token, outbox_of_token
 from frontdesk.service import bounces, replies
@@ -109,7 +109,7 @@ class InboundReceiver:
         )
 
     async def _record(self, token: str, failure: RecipientStatus) -> None:
-        await anyio.to_thread.run_sync(
+        result = await anyio.to_thread.run_sync(
             lambda: bounces.record_bounce(
                 self.runtime,
                 token,
@@ -118,6 +118,8 @@ class InboundReceiver:
                 final_recipient=failure.final_recipient,
             )
         )
+        if result is bounces.BounceResult.IN_FLIGHT:
+            raise TryAgainLater("the e-mail is being sent right now")
 
     async def _reply_refusal(self, token: str, mail_from: str) -> str | None:
         reason = await anyio.to_thread.run_sync(

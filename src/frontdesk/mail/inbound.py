@@ -186,6 +186,13 @@ def _recipient_status(block: Message) -> RecipientStatus:
 # Called with the return path's token and the failure the DSN reports. It records the
 # bounce; an exception makes the endpoint answer 451, so the sending server tries again.
 BounceCallback = Callable[[str, RecipientStatus], Awaitable[None]]
+
+
+class TryAgainLater(Exception):
+    """Raised by a ``BounceCallback`` that cannot record the report yet (the e-mail it is
+    about is still being sent): the sending server is told 451 and tries again later."""
+
+
 # Whether this installation made the token (an HMAC check; no I/O).
 TokenCheck = Callable[[str], bool]
 
@@ -276,6 +283,9 @@ class ReturnPathHandler:
         try:
             for token in tokens:
                 await self.on_bounce(token, failure)
+        except TryAgainLater as later:
+            log.info("a delivery report for %s, not yet: %s", for_log(", ".join(tokens)), later)
+            return "451 4.3.0 The e-mail is still being sent; try again later"
         except Exception:
             log.exception("could not record a bounce for %s", for_log(", ".join(tokens)))
             return "451 4.3.0 Could not record the report; try again later"

@@ -47,6 +47,9 @@ class BounceResult(StrEnum):
     BOUNCED = "bounced"  # the delivery is now bounced
     DUPLICATE = "duplicate"  # it already was: nothing changed
     NOT_SENT = "not_sent"  # the delivery was not accepted (yet): nothing changed
+    # The e-mail is being sent right now (claimed, its outcome not recorded yet): nothing
+    # changed, and the reporting server is asked to try again later.
+    IN_FLIGHT = "in_flight"
     UNKNOWN = "unknown"  # no such delivery (any more)
     FORGED = "forged"  # the token was not made by this installation
 
@@ -130,11 +133,16 @@ def _mark_bounced(
     now: datetime,
 ) -> BounceResult:
     """The one rule for a returned e-mail, a delivery's or an outbox e-mail's: only one the
-    mail server accepted can bounce, and only once."""
+    mail server accepted can bounce, and only once; one being sent right now is asked
+    about again later (``IN_FLIGHT``)."""
     if row is None:
         return BounceResult.UNKNOWN
     if row.state is DeliveryState.BOUNCED:
         return BounceResult.DUPLICATE
+    if row.state is DeliveryState.PENDING and row.lease_until is not None and row.lease_until > now:
+        # Accepted a moment ago, its 250 not recorded yet: a report this fast comes from
+        # the mail server that took it, and is recorded when it comes again.
+        return BounceResult.IN_FLIGHT
     if row.state is not DeliveryState.SENT:
         return BounceResult.NOT_SENT
     row.state = DeliveryState.BOUNCED
