@@ -82,6 +82,11 @@ class Settings(BaseSettings):
     # after the message (docs/push.md), unless an agent came online meanwhile; a delay not
     # shorter than the e-mail's means no push.
     offline_push_delay: PositiveFloat = 10.0
+    # The push stage, having run, sleeps at least this long before it runs again for pushes
+    # due meanwhile, so that a busy moment's pushes (one due every few milliseconds) are
+    # decided together rather than one wake-up each; a push due at once (a missed
+    # conversation's, a new subscription's) still wakes it at once (docs/push.md).
+    push_gather_for: NonNegativeFloat = 0.25
     # While agents are online, a conversation opened and still unserved this long after
     # reminds the online agents of its scope who are away from the dashboard (its tab
     # hidden), by push (docs/push.md); 0 switches the reminder off.

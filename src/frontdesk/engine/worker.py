@@ -108,6 +108,7 @@ class NotificationWorker:
                     notifications.PUSH_BATCH,
                     notifications.next_push_at,
                     rt.pushes_bell,
+                    gather_for=rt.settings.push_gather_for,
                 ),
                 name="engine-push",
             ),
@@ -239,9 +240,12 @@ class NotificationWorker:
         batch: int,
         next_due: Callable[[Runtime], datetime | None],
         bell: Doorbell,
+        *,
+        gather_for: float = 0.0,
     ) -> None:
         """Do ``work`` until a batch of it is not full, then sleep until ``next_due`` or a
-        ring."""
+        ring. ``gather_for``: work due sooner than that waits until then, and goes with
+        what falls due meanwhile (a ring for work due earlier still wakes it)."""
         rt = self.runtime
         max_sleep = rt.settings.worker_max_sleep
         while not self._stopping.is_set():
@@ -251,7 +255,7 @@ class NotificationWorker:
                     pass
                 due = await anyio.to_thread.run_sync(next_due, rt)
                 if due is not None:
-                    delay = min(max((due - rt.clock.now()).total_seconds(), 0.0), max_sleep)
+                    delay = min(max((due - rt.clock.now()).total_seconds(), gather_for), max_sleep)
             except Exception as error:
                 if unavailable(error):
                     log.warning(
