@@ -14,17 +14,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from frontdesk.clock import SystemClock
 from frontdesk.core.model import Plan
 from frontdesk.core.notifications import SuppressedBecause
 from frontdesk.engine.mailer import Mailer
 from frontdesk.engine.worker import NotificationWorker
-from frontdesk.security import PasswordHasher
 from frontdesk.service import accounts, notifications, visitor_messages, widget
 from frontdesk.service.notifications import ClaimedPush
 from frontdesk.service.runtime import Runtime
 from frontdesk.settings import Settings
-from frontdesk.store.database import Database
 from frontdesk.store.migrate import upgrade
 from frontdesk.store.models import Notification
 
@@ -56,17 +53,14 @@ def test_pushes_falling_due_close_together_are_decided_together(
         worker_max_sleep=60,
         confirm_addresses=False,
     )
-    database = Database(settings.effective_database_url)
-    upgrade(database)
+    rt = Runtime.create(settings)
+    upgrade(rt.database)
     try:
-        rt = Runtime(
-            settings=settings, database=database, clock=SystemClock(), passwords=PasswordHasher()
-        )
         posted = asyncio.run(_burst(rt, settings))
-        with database.read() as session:
+        with rt.database.read() as session:
             reasons = list(session.scalars(select(Notification.push_reason)))
     finally:
-        database.dispose()
+        rt.database.dispose()
 
     # Nobody of the account has a browser subscribed: every push decided, to nobody.
     assert reasons == [SuppressedBecause.NO_RECIPIENTS] * MESSAGES
