@@ -175,11 +175,26 @@ def _service_worker(page: Page) -> Any:
 
 
 def notifications_shown(page: Page) -> list[dict[str, Any]]:
-    shown: list[dict[str, Any]] = _service_worker(page).evaluate(
-        """self.registration.getNotifications().then((shown) =>
-            shown.map((n) => ({ title: n.title, body: n.body, tag: n.tag, data: n.data })))"""
+    """What the dashboard's service worker registration shows, asked from the page."""
+    shown: list[dict[str, Any]] = page.evaluate(
+        """navigator.serviceWorker.ready.then((registration) => registration.getNotifications())
+            .then((shown) =>
+                shown.map((n) => ({ title: n.title, body: n.body, tag: n.tag, data: n.data })))"""
     )
     return shown
+
+
+def what_the_page_knows(page: Page) -> dict[str, Any]:
+    """Why a page may show no notification: its permission, its visibility, its worker."""
+    known: dict[str, Any] = page.evaluate(
+        """navigator.serviceWorker.getRegistration("/app").then((registration) => ({
+            permission: Notification.permission,
+            visibility: document.visibilityState,
+            worker: registration?.active?.state ?? null,
+            controlled: Boolean(navigator.serviceWorker.controller),
+        }))"""
+    )
+    return known
 
 
 def click_notification(page: Page) -> None:
@@ -249,6 +264,8 @@ def test_a_new_conversation_in_a_background_tab_shows_a_notification_unless_swit
         "websocket",
         lambda socket: socket.on("framereceived", lambda frame: heard.append(str(frame)[:160])),
     )
+    said: list[str] = []  # the page's console: a notification it could not show says why
+    page.on("console", lambda message: said.append(f"{message.type}: {message.text}"))
     with serve_site() as server:
         page.context.grant_permissions(["notifications"], origin=server.base_url)
         owner, dashboard = owner_logged_in(page, server)
@@ -268,7 +285,10 @@ def test_a_new_conversation_in_a_background_tab_shows_a_notification_unless_swit
 
         def shown_in_the_background() -> list[dict[str, Any]]:
             shown = notifications_shown(page)
-            assert shown, f"no notification; the dashboard's socket heard {heard}"
+            assert shown, (
+                f"no notification; the dashboard's socket heard {heard}; the page knows "
+                f"{what_the_page_knows(page)} and said {said}"
+            )
             return shown
 
         shown = eventually(shown_in_the_background, what="the notification")

@@ -51,7 +51,10 @@ function chime() {
 }
 
 async function notify(conversation, text) {
-  if (!("Notification" in window) || Notification.permission !== "granted") return;
+  if (!("Notification" in window) || Notification.permission !== "granted") {
+    console.info("Frontdesk: notifications are not allowed here; the sound has told it.");
+    return;
+  }
   try {
     const registration = await navigator.serviceWorker.ready;
     await registration.showNotification(
@@ -63,7 +66,9 @@ async function notify(conversation, text) {
         data: { conversationId: conversation.id },
       },
     );
-  } catch {
-    // No service worker: the sound and the Unserved count have told it.
+  } catch (error) {
+    // No service worker, or the browser refused: the sound and the Unserved count have
+    // told it, and the console says why (for whoever asks why no notification came).
+    console.warn("Frontdesk: no notification for a new conversation:", error);
   }
 }
