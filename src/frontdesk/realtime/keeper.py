@@ -76,6 +76,7 @@ class PresenceKeeper:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        await self.runtime.database.close_loop_writes()
 
     def wake(self) -> None:
         """Presence changed here: the next lease end may be sooner than the sweep thinks.

@@ -39,6 +39,7 @@ from frontdesk.store.after_commit import (
     run_after_commit,
 )
 from frontdesk.store.group_commit import Batched, GroupCommit, ThreadedGroupCommit
+from frontdesk.store.on_loop import LoopWrites
 from frontdesk.store.sqlite import (
     SQLITE_BUSY_TIMEOUT_MS,
     SQLITE_POOL_OVERFLOW,
@@ -141,6 +142,7 @@ class Database:
         self._write_turn = WriteTurn() if self.is_sqlite else None
         self._group_commit = GroupCommit(self) if self.is_sqlite else None
         self._batched_commit = self._group_commit or ThreadedGroupCommit(self)
+        self._on_loop = LoopWrites(parsed) if self.is_postgresql else None
 
     @contextmanager
     def write(self) -> Iterator[Session]:
@@ -162,6 +164,20 @@ class Database:
                 return operation(session)
 
         return await anyio.to_thread.run_sync(alone)
+
+    async def run_write_first(self, operation: Callable[[Session], T]) -> T:
+        """``run_write`` for work that must not queue behind the requests' writes (the
+        presence sweep): on SQLite in the next group commit, ahead of the operations
+        already waiting; on PostgreSQL on the event loop itself (``LoopWrites``), not on a
+        pool thread that waits for the interpreter after each round trip."""
+        if self._on_loop is not None:
+            return await self._on_loop.run(operation)
+        return await self.run_write(operation, first=True)
+
+    async def close_loop_writes(self) -> None:
+        """Close the connections ``run_write_first`` opened on this event loop."""
+        if self._on_loop is not None:
+            await self._on_loop.close()
 
     async def run_write_batched(self, batched: Batched[Item, T], item: Item) -> T:
         """``run_write(partial(batched.one, item=item))``, but the items of one group
@@ -218,9 +234,15 @@ class Database:
             notified.add((channel, payload))
             # On the driver's connection, as a plain statement runs: through the session
             # it cost a batch of visitor messages 6 % of its Python (docs/performance.md).
-            driver = session.connection().connection.driver_connection
+            # The DB-API connection, which on the event loop (``LoopWrites``) is
+            # SQLAlchemy's adapter of the asynchronous driver's.
+            driver = session.connection().connection.dbapi_connection
             assert driver is not None
-            driver.execute("SELECT pg_notify(%s, %s)", (channel, payload))
+            cursor = driver.cursor()
+            try:
+                cursor.execute("SELECT pg_notify(%s, %s)", (channel, payload))
+            finally:
+                cursor.close()
 
     async def listen(
         self, channel: str, *, listening: Callable[[], None] | None = None

@@ -70,7 +70,7 @@ class PlainStatement:
         """Run the statement in ``connection``'s transaction; its rows, converted to the
         columns' Python types (none for a statement without rows)."""
         compiled = self._for(connection.dialect)
-        driver = connection.connection.driver_connection
+        driver = connection.connection.dbapi_connection
         assert driver is not None
         cursor = driver.cursor()
         try:
@@ -97,7 +97,8 @@ class PlainStatement:
             names = [name for name in many.binds if name not in many.fixed]
             self._many.run(connection, **{name: [p[name] for p in params] for name in names})
             return
-        driver = connection.connection.driver_connection
+        # sqlite3's executemany takes the rows as any iterable; DB-API's types say sequence.
+        driver: Any = connection.connection.dbapi_connection
         assert driver is not None
         cursor = driver.cursor()
         try:
@@ -123,7 +124,7 @@ class PlainStatement:
         compiled = self._for(connection.dialect)
         if compiled.values_row is None:
             return [row for p in params for row in self.rows(connection, **p)]
-        driver = connection.connection.driver_connection
+        driver = connection.connection.dbapi_connection
         assert driver is not None
         if compiled.unnest is not None:
             return self._unnested(compiled, connection.dialect, driver, params)
@@ -174,7 +175,7 @@ class PlainStatement:
         """Run an ``UPDATE`` or ``DELETE`` without rows; how many rows it changed."""
         compiled = self._for(connection.dialect)
         assert not compiled.columns, "changed is for statements without rows"
-        driver = connection.connection.driver_connection
+        driver = connection.connection.dbapi_connection
         assert driver is not None
         cursor = driver.cursor()
         try:

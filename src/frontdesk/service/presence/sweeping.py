@@ -51,11 +51,12 @@ def sweep(rt: Runtime) -> list[PresenceEvent]:
 async def sweep_soon(rt: Runtime) -> list[PresenceEvent]:
     """``sweep`` from the event loop, the way the server's sweep runs: on SQLite in the
     group commit, on the loop, ahead of the requests' writes waiting; on PostgreSQL in a
-    transaction of its own on a pool thread. From a thread of its own on SQLite, the sweep
-    spent more time taking the interpreter lock back from the busy loop after each SQLite
-    call than running its statements, and under the engine benchmark departures were
-    recorded up to 0.9 s late (docs/performance.md)."""
-    return await rt.database.run_write(partial(sweep_in, rt=rt), first=True)
+    transaction of its own, also on the loop, its round trips awaited
+    (``Database.run_write_first``). From a pool thread the sweep spent more time taking the
+    interpreter lock back from the busy loop after each call than running its statements,
+    and under the engine benchmark departures were recorded up to 0.9 s late on SQLite and
+    0.5 s on PostgreSQL (docs/performance.md)."""
+    return await rt.database.run_write_first(partial(sweep_in, rt=rt))
 
 
 def sweep_in(session: Session, rt: Runtime) -> list[PresenceEvent]:
