@@ -18,20 +18,17 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from sqlalchemy import event
 from sqlalchemy.engine import URL
-from sqlalchemy.ext.asyncio import (
-    AsyncEngine,
-    AsyncSession,
-    async_sessionmaker,
-    create_async_engine,
-)
 from sqlalchemy.orm import Session
 
 from frontdesk.store.after_commit import forget_after_commit, run_after_commit
 from frontdesk.store.sqlite import WRITE
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 T = TypeVar("T")
 
@@ -74,6 +71,10 @@ class LoopWrites:
     def _sessions_of_this_loop(self) -> async_sessionmaker[AsyncSession]:
         loop = asyncio.get_running_loop()
         if self._sessions is None or self._loop is not loop:
+            # Loaded here, by the serve's sweep on PostgreSQL alone: a `frontdesk worker`
+            # never runs it, and its peak memory is a goal (docs/performance.md).
+            from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
+
             # A pool opened on a loop that has ended cannot be closed from this one; its
             # connections close with it when it is collected.
             self._engine = create_async_engine(
