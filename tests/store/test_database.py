@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -69,7 +70,7 @@ def test_datetimes_come_back_aware_and_naive_ones_are_refused(database: Database
 
 
 def test_a_failed_write_leaves_nothing_behind(database: Database) -> None:
-    key = f"rollback-{id(object())}"
+    key = f"rollback-{uuid.uuid4().hex}"
 
     def crash_half_way() -> None:
         with database.write() as session:
@@ -137,7 +138,7 @@ def test_concurrent_read_then_write_transactions_all_succeed(database: Database)
     """Each writer reads, then writes. With SQLite's default deferred BEGIN two such
     transactions deadlock on the lock upgrade and one fails at once with 'database is
     locked'; BEGIN IMMEDIATE makes them queue. On PostgreSQL they simply interleave."""
-    prefix = f"race-{id(object())}-"
+    prefix = f"race-{uuid.uuid4().hex}-"
     errors: list[BaseException] = []
     start = threading.Barrier(8)
 

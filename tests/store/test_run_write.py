@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from functools import partial
@@ -84,7 +85,7 @@ def fail() -> None:
 
 
 def test_operations_awaited_together_are_each_stored_and_answered(database: Database) -> None:
-    prefix = f"gc-{id(object())}-"
+    prefix = f"gc-{uuid.uuid4().hex}-"
     keys = [f"{prefix}{n}" for n in range(40)]
     results = asyncio.run(gather(database, [add_account(database, k) for k in keys]))
     assert all(isinstance(r, int) for r in results)
@@ -94,7 +95,7 @@ def test_operations_awaited_together_are_each_stored_and_answered(database: Data
 
 
 def test_a_failing_operation_fails_alone_and_leaves_nothing(database: Database) -> None:
-    prefix = f"gc-fail-{id(object())}-"
+    prefix = f"gc-fail-{uuid.uuid4().hex}-"
     operations = [
         add_account(database, f"{prefix}{n}", then=fail if n in (3, 7) else None) for n in range(12)
     ]
@@ -111,7 +112,7 @@ def test_a_failing_operation_fails_alone_and_leaves_nothing(database: Database) 
 def test_an_operation_breaking_the_session_fails_alone(database: Database) -> None:
     """A failed ORM flush (a duplicate widget key) breaks SQLAlchemy's session; the batch is
     rolled back and the other operations run again and are stored once."""
-    prefix = f"gc-broken-{id(object())}-"
+    prefix = f"gc-broken-{uuid.uuid4().hex}-"
     taken = f"{prefix}taken"
     asyncio.run(gather(database, [add_account(database, taken)]))
 
@@ -134,7 +135,7 @@ def test_an_operation_breaking_the_session_fails_alone(database: Database) -> No
 
 @pytest.mark.parametrize("count", [1, 300])
 def test_more_operations_than_one_batch_takes(database: Database, count: int) -> None:
-    prefix = f"gc-many-{count}-{id(object())}-"
+    prefix = f"gc-many-{count}-{uuid.uuid4().hex}-"
     keys = [f"{prefix}{n}" for n in range(count)]
     results = asyncio.run(gather(database, [add_account(database, k) for k in keys]))
     assert all(isinstance(r, int) for r in results)
@@ -144,7 +145,7 @@ def test_more_operations_than_one_batch_takes(database: Database, count: int) ->
 def test_a_thread_writes_while_the_loop_keeps_group_committing(database: Database) -> None:
     """The engine and the sweep write on threads of the same process: a stream of
     requests' operations on the event loop must not keep them out until it ends."""
-    prefix = f"fair-{id(object())}-"
+    prefix = f"fair-{uuid.uuid4().hex}-"
     stream = 3000
     stored_before_thread: list[int] = []
 
@@ -240,7 +241,7 @@ def test_batched_operations_run_together_and_fail_alone(
     """The items of one group commit go to ``many`` in one call (on PostgreSQL too, in a
     group commit of batched operations); when it fails, each runs again alone and only
     the failing one fails."""
-    prefix = f"batched-{len(failing)}-{id(object())}-"
+    prefix = f"batched-{len(failing)}-{uuid.uuid4().hex}-"
     batched = Accounts(database)
     keys = [f"{prefix}{n}" for n in range(10)]
 
@@ -322,7 +323,7 @@ def test_postgresql_runs_batches_side_by_side_but_a_key_in_one_at_a_time(
     batch starts while the first is in its transaction; an item whose key the first holds
     waits for the batch after it, and is written after it."""
     database = postgresql
-    prefix = f"in-flight-{id(object())}-"
+    prefix = f"in-flight-{uuid.uuid4().hex}-"
     gated = Gated(database, prefix)
 
     async def scenario() -> list[int]:
