@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 log = logging.getLogger("frontdesk.store")
@@ -26,3 +27,11 @@ def run_after_commit(session: Session) -> None:
 def forget_after_commit(session: Session, _previous_transaction: Any) -> None:
     session.info.pop(AFTER_COMMIT, None)
     session.info.pop(NOTIFIED, None)
+
+
+def keep_after_commit(target: Any) -> None:
+    """Make the sessions of ``target`` (a sessionmaker or a Session class) run their
+    after-commit callbacks once they commit, and forget them and their notifications on a
+    rollback."""
+    event.listen(target, "after_commit", run_after_commit)
+    event.listen(target, "after_soft_rollback", forget_after_commit)

@@ -28,15 +28,14 @@ from pathlib import Path
 from typing import TypeVar
 
 import anyio.to_thread
-from sqlalchemy import Connection, Engine, create_engine, event, exc
+from sqlalchemy import Connection, Engine, create_engine, exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from frontdesk.store.after_commit import (
     AFTER_COMMIT,
     NOTIFIED,
-    forget_after_commit,
-    run_after_commit,
+    keep_after_commit,
 )
 from frontdesk.store.group_commit import Batched, GroupCommit, ThreadedGroupCommit
 from frontdesk.store.on_loop import LoopWrites
@@ -137,8 +136,7 @@ class Database:
         self._writer = sessionmaker(
             self.engine.execution_options(**{WRITE: True}), expire_on_commit=False
         )
-        event.listen(self._writer, "after_commit", run_after_commit)
-        event.listen(self._writer, "after_soft_rollback", forget_after_commit)
+        keep_after_commit(self._writer)
         self._write_turn = WriteTurn() if self.is_sqlite else None
         self._group_commit = GroupCommit(self) if self.is_sqlite else None
         self._batched_commit = self._group_commit or ThreadedGroupCommit(self)

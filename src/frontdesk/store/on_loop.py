@@ -20,11 +20,10 @@ import asyncio
 from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeVar
 
-from sqlalchemy import event
 from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session
 
-from frontdesk.store.after_commit import forget_after_commit, run_after_commit
+from frontdesk.store.after_commit import keep_after_commit
 from frontdesk.store.sqlite import WRITE
 
 if TYPE_CHECKING:
@@ -43,8 +42,7 @@ class LoopSession(Session):
     callbacks and notifications of ``Database.write`` sessions."""
 
 
-event.listen(LoopSession, "after_commit", run_after_commit)
-event.listen(LoopSession, "after_soft_rollback", forget_after_commit)
+keep_after_commit(LoopSession)
 
 
 class LoopWrites:
