@@ -11,6 +11,8 @@ logged in on it, keeps one row: the latest login's.
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -54,12 +56,17 @@ def vapid_key(rt: Runtime) -> VapidKey:
     return VapidKey(installation_secret(rt, VAPID_KEY))
 
 
-def push_sender(rt: Runtime) -> PushSender:
-    return PushSender(
-        vapid_key(rt),
-        contact=rt.settings.effective_push_contact,
-        timeout=rt.settings.push_timeout,
-    )
+@asynccontextmanager
+async def push_sender(rt: Runtime) -> AsyncIterator[PushSender]:
+    """A push session, its key read (or made, the first time) on a pool thread: the event
+    loop that pushes never waits for the database."""
+    import anyio.to_thread
+
+    key = await anyio.to_thread.run_sync(vapid_key, rt)
+    async with PushSender(
+        key, contact=rt.settings.effective_push_contact, timeout=rt.settings.push_timeout
+    ) as sender:
+        yield sender
 
 
 def subscribe(

@@ -1,0 +1,53 @@
+"""The push sender reads the installation's VAPID key (or makes it, the first time) on a
+pool thread: the worker's event loop and a request's test push never wait for the
+database. Before, both read it on the loop, and the first push of a process blocked the
+loop for as long as the database took to answer."""
+
+from __future__ import annotations
+
+import asyncio
+
+from sqlalchemy import delete, event, select
+
+from frontdesk.service import push
+from frontdesk.service.runtime import Runtime
+from frontdesk.settings import Settings
+from frontdesk.store.database import Database
+from frontdesk.store.models import InstallationSecret
+
+
+def test_the_push_sender_reads_its_key_off_the_event_loop(
+    runtime: Runtime, database_url: str
+) -> None:
+    with runtime.database.write() as session:
+        session.execute(delete(InstallationSecret).where(InstallationSecret.name == push.VAPID_KEY))
+    # A database of its own: the process's cache of secrets knows nothing of it yet.
+    database = Database(Settings(database_url=database_url).effective_database_url)
+    rt = Runtime(
+        settings=runtime.settings,
+        database=database,
+        clock=runtime.clock,
+        passwords=runtime.passwords,
+    )
+    checkouts: list[bool] = []
+
+    @event.listens_for(database.engine, "checkout")
+    def taken(*_: object) -> None:
+        checkouts.append(asyncio._get_running_loop() is not None)
+
+    async def open_sender() -> str:
+        async with push.push_sender(rt) as sender:
+            return sender.key.public_key
+
+    try:
+        public_key = asyncio.run(open_sender())
+    finally:
+        database.dispose()
+    with runtime.database.read() as session:
+        stored = session.scalar(
+            select(InstallationSecret.value).where(InstallationSecret.name == push.VAPID_KEY)
+        )
+    assert stored is not None, "the key was made on first use"
+    assert public_key == push.vapid_key(runtime).public_key
+    # Read, made and read again: three connections, none taken on the loop's thread.
+    assert checkouts == [False, False, False]
