@@ -11,6 +11,8 @@ import json
 import os
 import signal
 import ssl
+import subprocess
+import sys
 import time
 from contextlib import ExitStack
 from pathlib import Path
@@ -63,17 +65,45 @@ def started_again(status: Path, role: str, index: int, starts: int) -> bool:
     )
 
 
-def dashboard_socket(proxy: Proxy, token: str) -> ClientConnection:
+def what_they_say(status: Path, proxy: Proxy) -> str:
+    """For a failure: where each process's threads are (py-spy), the end of its log, and
+    the proxy's error log."""
+    said = []
+    for process in running(status):
+        dumped = subprocess.run(
+            [str(Path(sys.executable).parent / "py-spy"), "dump", "--pid", str(process["pid"])],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+        log = status.parent / "logs" / f"{process['role']}-{process['index']}.log"
+        tail = log.read_text(errors="replace")[-3000:] if log.exists() else "(no log)"
+        said.append(
+            f"--- {process['role']} {process['index']} (pid {process['pid']})\n"
+            f"{dumped.stdout}{dumped.stderr}\n--- its log:\n{tail}"
+        )
+    errors = proxy.ca_file.parent / "error.log"
+    said.append("--- nginx:\n" + (errors.read_text()[-3000:] if errors.exists() else "(none)"))
+    return "\n".join(said)
+
+
+def dashboard_socket(proxy: Proxy, token: str, status: Path) -> ClientConnection:
     """A dashboard's socket through the proxy (switched off: with the owner online,
     nobody would be e-mailed)."""
     tls = ssl.create_default_context(cafile=str(proxy.ca_file))
     url = f"{proxy.ws_url}/agent/ws?device_id=tab&status=offline"
-    return connect(
-        url,
-        ssl=tls,
-        open_timeout=30,
-        subprotocols=["frontdesk", f"frontdesk.token.{token}"],  # type: ignore[list-item]
-    )
+    try:
+        return connect(
+            url,
+            ssl=tls,
+            open_timeout=30,
+            subprotocols=["frontdesk", f"frontdesk.token.{token}"],  # type: ignore[list-item]
+        )
+    except TimeoutError as timed_out:
+        raise AssertionError(
+            f"no handshake through the proxy in 30 s:\n{what_they_say(status, proxy)}"
+        ) from timed_out
 
 
 def next_frame(ws: ClientConnection, kind: str) -> dict[str, Any]:
@@ -135,7 +165,9 @@ def test_the_example_deployment_survives_kill_9_of_any_one_process(
 
             # Three dashboards through the proxy, one per serve (least_conn); the first
             # serve is killed, and with it the sockets it held.
-            dashboards = [stack.enter_context(dashboard_socket(proxy, token)) for _ in ports]
+            dashboards = [
+                stack.enter_context(dashboard_socket(proxy, token, status)) for _ in ports
+            ]
             for ws in dashboards:
                 next_frame(ws, "hello")
             starts = kill_9(status, "serve", 0)
@@ -146,7 +178,9 @@ def test_the_example_deployment_survives_kill_9_of_any_one_process(
                 ws.close()
             # Reconnected through the proxy (as the dashboard does, after a jittered pause):
             # each is greeted by a live serve and hears the next conversation.
-            dashboards = [stack.enter_context(dashboard_socket(proxy, token)) for _ in ports]
+            dashboards = [
+                stack.enter_context(dashboard_socket(proxy, token, status)) for _ in ports
+            ]
             for ws in dashboards:
                 next_frame(ws, "hello")
             during = visitor_writes("Question during")
