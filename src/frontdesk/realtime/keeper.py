@@ -227,7 +227,9 @@ class PresenceKeeper:
                 delay = (due - self.runtime.clock.now()).total_seconds()
                 delay = min(max(delay, 0.0), MAX_SWEEP_SLEEP)
             if full:
-                delay = 0.0
+                # Behind: the next round at once, in the group commit after this one's.
+                self._sweep_at = self.runtime.clock.now()
+                continue
             self._sweep_at = self.runtime.clock.now() + timedelta(seconds=delay)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=delay + 0.001)

@@ -186,10 +186,13 @@ class GroupCommit:
             self._commit(batch)
         finally:
             turn.give_back()
+        # Answered before the next batch is flushed: the tasks that awaited these resume
+        # first, and what they submit next (the sweep's next round, behind its backlog)
+        # joins that batch instead of the one after it.
+        _answer(batch)
         if rest:
             self._pending[loop] = rest
             loop.call_soon(self._flush, loop)
-        _answer(batch)
 
     def _commit(self, batch: list[_Job]) -> None:
         """Run the batch in one transaction and commit it. Operations rarely fail, so the
