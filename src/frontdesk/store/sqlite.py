@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from typing import Any
 
 from sqlalchemy import Engine, event
@@ -69,6 +70,24 @@ class Checkpointer:
             connection.close()
 
 
+def _write_ahead(cursor: Any) -> None:
+    """``PRAGMA journal_mode=WAL``. On a new file that another process is opening at the same
+    moment (two ``frontdesk db upgrade`` or two servers started at once), SQLite answers
+    "database is locked" at once, without waiting for the busy timeout: tried again every
+    10 ms until the busy timeout has passed."""
+    import sqlite3
+
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+        time.sleep(0.01)
+
+
 def configure_sqlite(engine: Engine, *, wal_autocheckpoint: int | None) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -77,8 +96,8 @@ def configure_sqlite(engine: Engine, *, wal_autocheckpoint: int | None) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         try:
-            cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+            _write_ahead(cursor)
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA synchronous=NORMAL")
             if wal_autocheckpoint is not None:
