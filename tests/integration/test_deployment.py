@@ -69,19 +69,24 @@ def what_they_say(status: Path, proxy: Proxy) -> str:
     """For a failure: where each process's threads are (py-spy), the end of its log, and
     the proxy's error log."""
     said = []
+    # The `bench` extra's (installed by CI's quick benchmarks, not by ./scripts/test alone).
+    py_spy = Path(sys.executable).parent / "py-spy"
     for process in running(status):
-        dumped = subprocess.run(
-            [str(Path(sys.executable).parent / "py-spy"), "dump", "--pid", str(process["pid"])],
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=False,
-        )
+        stacks = "(no py-spy here: ./scripts/bench installs it)"
+        if py_spy.exists():
+            dumped = subprocess.run(
+                [str(py_spy), "dump", "--pid", str(process["pid"])],
+                capture_output=True,
+                text=True,
+                timeout=30,
+                check=False,
+            )
+            stacks = dumped.stdout + dumped.stderr
         log = status.parent / "logs" / f"{process['role']}-{process['index']}.log"
         tail = log.read_text(errors="replace")[-3000:] if log.exists() else "(no log)"
         said.append(
             f"--- {process['role']} {process['index']} (pid {process['pid']})\n"
-            f"{dumped.stdout}{dumped.stderr}\n--- its log:\n{tail}"
+            f"{stacks}\n--- its log:\n{tail}"
         )
     errors = proxy.ca_file.parent / "error.log"
     said.append("--- nginx:\n" + (errors.read_text()[-3000:] if errors.exists() else "(none)"))

@@ -222,14 +222,14 @@ class PresenceKeeper:
             except Exception:
                 log.exception("the presence sweep failed; retrying")
                 events, due, full = [], None, False
-            delay = MAX_SWEEP_SLEEP
-            if due is not None:
-                delay = (due - self.runtime.clock.now()).total_seconds()
-                delay = min(max(delay, 0.0), MAX_SWEEP_SLEEP)
             if full:
                 # Behind: the next round at once, in the group commit after this one's.
                 self._sweep_at = self.runtime.clock.now()
                 continue
+            delay = MAX_SWEEP_SLEEP
+            if due is not None:
+                delay = (due - self.runtime.clock.now()).total_seconds()
+                delay = min(max(delay, 0.0), MAX_SWEEP_SLEEP)
             self._sweep_at = self.runtime.clock.now() + timedelta(seconds=delay)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=delay + 0.001)
