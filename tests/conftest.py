@@ -28,6 +28,7 @@ from frontdesk.store.migrate import upgrade
 from tests.support import (
     REDIS_URL,
     SignedUp,
+    loop_guard,
     manual_clock,
     postgres_database,
     postgres_unreachable_reason,
@@ -42,6 +43,24 @@ os.environ["FRONTDESK_RATE_LIMITS"] = "false"
 # Nor do they follow a confirmation link for each agent they make: every address counts as
 # proven, unless the test asks for proof (tests/engine/test_addresses_proven.py does).
 os.environ["FRONTDESK_CONFIRM_ADDRESSES"] = "false"
+
+
+loop_guard.watch()
+
+
+@pytest.fixture(autouse=True)
+def no_synchronous_database_on_the_loop(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Fails a test in which the product took a synchronous PostgreSQL connection on an
+    event loop's thread (``tests/support/loop_guard.py``), unless it is marked
+    ``loop_may_block``."""
+    loop_guard.taken_on_loop()
+    yield
+    taken = loop_guard.taken_on_loop()
+    if taken and request.node.get_closest_marker("loop_may_block") is None:
+        pytest.fail(
+            "a synchronous PostgreSQL connection was taken on an event loop's thread, "
+            f"which holds every request of that loop ({len(taken)}x); the first from:\n" + taken[0]
+        )
 
 
 @pytest.fixture(scope="session")

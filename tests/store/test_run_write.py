@@ -351,6 +351,7 @@ class Echo(Batched[tuple[str, str], str]):
 
 
 @pytest.mark.postgres
+@pytest.mark.loop_may_block  # the batches commit on the loop, to end in one turn of it
 def test_an_item_submitted_as_both_batches_end_is_still_committed(
     postgresql: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:

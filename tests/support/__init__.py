@@ -9,7 +9,9 @@ Import from here (``from tests.support import eventually``); each module says wh
 - ``live``: a live server: the whole app on a real uvicorn in a thread of the test process, its
   agents, visitors and sockets, and the engine's settings and decisions on it;
 - ``processes``: ``frontdesk`` started as a user would start it;
-- ``dsn``: bounces as a remote mail server sends them.
+- ``dsn``: bounces as a remote mail server sends them;
+- ``loop_guard``: synchronous PostgreSQL connections taken on an event loop, which fail the
+  test that took them (``tests/conftest.py``).
 """
 
 from tests.support.dsn import DIAGNOSTIC, report, send, send_until_taken
