@@ -8,6 +8,7 @@ the errors it throws, so a test can assert that hostile text stayed text.
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, ExitStack, contextmanager
@@ -22,7 +23,7 @@ from frontdesk.security import PasswordHasher
 from frontdesk.settings import Settings
 from frontdesk.store.database import Database
 from frontdesk.store.migrate import upgrade
-from tests.support import LiveServer, postgres_database, serving
+from tests.support import LiveServer, loop_guard, postgres_database, serving
 
 CHROMIUM = Path(os.environ.get("FRONTDESK_TEST_CHROMIUM", "/usr/bin/chromium"))
 # Chromium runs as root in CI containers (no sandbox there) and must not phone home: the
@@ -40,6 +41,7 @@ def browser() -> Iterator[Browser]:
             pytest.fail(reason)
         pytest.skip(reason)
     with sync_playwright() as playwright:
+        loop_guard.drives_tests(asyncio.get_running_loop())
         launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
             yield launched

@@ -9,6 +9,8 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from frontdesk.clock import SystemClock
 from frontdesk.doorbell import Doorbell
 from frontdesk.security import PasswordHasher
@@ -24,6 +26,8 @@ def runtime(database: Database, passwords: PasswordHasher, tmp_path: Path) -> Ru
     return Runtime(settings=settings, database=database, clock=SystemClock(), passwords=passwords)
 
 
+# The scenario's own writes run on its loop, standing in for other processes.
+@pytest.mark.loop_may_block
 def test_a_runtime_hears_the_other_runtimes_notices_and_passes_over_its_own(
     postgres_database: Database, passwords: PasswordHasher, tmp_path: Path
 ) -> None:

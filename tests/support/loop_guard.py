@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import traceback
+import weakref
 from typing import Any
 
 from sqlalchemy import event
@@ -23,6 +24,9 @@ from sqlalchemy.pool import Pool
 # and of the tests that led to each, innermost first.
 _taken: list[str] = []
 _OURS = ("/src/frontdesk/", "/tests/")
+# Loops that drive a test, not the product: Playwright's sync API keeps its loop marked as
+# running on the test's thread while the test's own synchronous code runs beside it.
+_drivers: weakref.WeakSet[asyncio.AbstractEventLoop] = weakref.WeakSet()
 
 
 def _where() -> str:
@@ -39,9 +43,11 @@ def _where() -> str:
 
 def on_checkout(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
     try:
-        asyncio.get_running_loop()
+        loop = asyncio.get_running_loop()
     except RuntimeError:
         return  # a pool thread or a test's own thread: where synchronous calls belong
+    if loop in _drivers:
+        return
     if type(dbapi_connection).__module__.startswith("psycopg"):
         _taken.append(_where())
 
@@ -50,6 +56,12 @@ def watch() -> None:
     """Watch every pool of the process, those made later included (once)."""
     if not event.contains(Pool, "checkout", on_checkout):
         event.listen(Pool, "checkout", on_checkout)
+
+
+def drives_tests(loop: asyncio.AbstractEventLoop) -> None:
+    """``loop`` is a test driver's (Playwright's): what runs while it is marked running on
+    the test's thread is the test's synchronous code, not a coroutine of the product."""
+    _drivers.add(loop)
 
 
 def taken_on_loop() -> list[str]:
