@@ -30,8 +30,8 @@ from tests.support import (
     SignedUp,
     loop_guard,
     manual_clock,
-    postgres_database,
     postgres_unreachable_reason,
+    servers,
     sign_up,
 )
 
@@ -84,8 +84,18 @@ def postgres_url() -> Iterator[str]:
         if IN_CI:
             pytest.fail(f"CI must run the PostgreSQL tests. {reason}")
         pytest.skip(reason)
-    with postgres_database("frontdesk_test") as url:
+    with servers.postgres_database("frontdesk_test") as url:
         yield url
+
+
+@pytest.fixture
+def postgres_database(postgres_url: str) -> Iterator[Database]:
+    """A ``Database`` of its own on the session's PostgreSQL database, for tests that play
+    two processes on it or watch its pool and caches from a fresh start."""
+    database = Database(Settings(database_url=postgres_url).effective_database_url)
+    upgrade(database)
+    yield database
+    database.dispose()
 
 
 @pytest.fixture(

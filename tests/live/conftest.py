@@ -10,9 +10,7 @@ from pathlib import Path
 import pytest
 
 from frontdesk.security import PasswordHasher
-from frontdesk.settings import Settings
 from frontdesk.store.database import Database
-from frontdesk.store.migrate import upgrade
 from tests.support import LiveServer, live_settings, serving
 
 
@@ -22,13 +20,3 @@ def live_server(
 ) -> Iterator[LiveServer]:
     with serving(live_settings(database_url, tmp_path), database, passwords) as server:
         yield server
-
-
-@pytest.fixture
-def postgres_database(postgres_url: str) -> Iterator[Database]:
-    """A ``Database`` of its own on the session's PostgreSQL database, for tests that play
-    two processes on it."""
-    database = Database(Settings(database_url=postgres_url).effective_database_url)
-    upgrade(database)
-    yield database
-    database.dispose()

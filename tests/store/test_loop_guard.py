@@ -6,7 +6,6 @@ and the asynchronous driver's on the loop."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 
 import anyio.to_thread
 import pytest
@@ -19,13 +18,6 @@ from tests.support import loop_guard
 pytestmark = pytest.mark.postgres
 
 
-@pytest.fixture
-def postgresql(postgres_url: str) -> Iterator[Database]:
-    database = Database(postgres_url)
-    yield database
-    database.dispose()
-
-
 def _one(session: Session) -> int:
     return int(session.execute(text("SELECT 1")).scalar_one())
 
@@ -35,9 +27,9 @@ def _read_one(database: Database) -> int:
         return _one(session)
 
 
-def test_a_synchronous_read_on_the_loop_is_seen(postgresql: Database) -> None:
+def test_a_synchronous_read_on_the_loop_is_seen(postgres_database: Database) -> None:
     async def on_the_loop() -> int:
-        return _read_one(postgresql)
+        return _read_one(postgres_database)
 
     assert asyncio.run(on_the_loop()) == 1
     taken = loop_guard.taken_on_loop()
@@ -47,15 +39,15 @@ def test_a_synchronous_read_on_the_loop_is_seen(postgresql: Database) -> None:
     assert " _read_one < " in taken[0]
 
 
-def test_a_pool_thread_and_the_asynchronous_driver_pass(postgresql: Database) -> None:
+def test_a_pool_thread_and_the_asynchronous_driver_pass(postgres_database: Database) -> None:
     async def as_the_product_does() -> list[int]:
-        on_a_thread = await anyio.to_thread.run_sync(_read_one, postgresql)
-        on_the_loop = await postgresql.run_write_first(_one)
-        await postgresql.close_loop_writes()
+        on_a_thread = await anyio.to_thread.run_sync(_read_one, postgres_database)
+        on_the_loop = await postgres_database.run_write_first(_one)
+        await postgres_database.close_loop_writes()
         return [on_a_thread, on_the_loop]
 
     assert asyncio.run(as_the_product_does()) == [1, 1]
     assert loop_guard.taken_on_loop() == []
     # Outside any loop (a test's own setup, a command) nothing is counted either.
-    assert _read_one(postgresql) == 1
+    assert _read_one(postgres_database) == 1
     assert loop_guard.taken_on_loop() == []

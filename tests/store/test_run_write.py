@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
@@ -23,7 +23,6 @@ from sqlalchemy.orm import Session
 from frontdesk.core.model import Plan
 from frontdesk.store.database import Database
 from frontdesk.store.group_commit import GROUP_COMMIT_MAX, Batched
-from frontdesk.store.migrate import upgrade
 from frontdesk.store.models import Account, table_of
 from frontdesk.store.plain import PlainStatement
 
@@ -308,22 +307,14 @@ class Gated(Batched[tuple[str, str], int]):
         return [ids[f"{self.prefix}{name}"] for _, name in items]
 
 
-@pytest.fixture
-def postgresql(postgres_url: str) -> Iterator[Database]:
-    database = Database(postgres_url)
-    upgrade(database)
-    yield database
-    database.dispose()
-
-
 @pytest.mark.postgres
 def test_postgresql_runs_batches_side_by_side_but_a_key_in_one_at_a_time(
-    postgresql: Database,
+    postgres_database: Database,
 ) -> None:
     """On PostgreSQL (SQLite group-commits on the event loop, one batch at a time) a second
     batch starts while the first is in its transaction; an item whose key the first holds
     waits for the batch after it, and is written after it."""
-    database = postgresql
+    database = postgres_database
     prefix = f"in-flight-{uuid.uuid4().hex}-"
     gated = Gated(database, prefix)
 
@@ -353,14 +344,14 @@ class Echo(Batched[tuple[str, str], str]):
 @pytest.mark.postgres
 @pytest.mark.loop_may_block  # the batches commit on the loop, to end in one turn of it
 def test_an_item_submitted_as_both_batches_end_is_still_committed(
-    postgresql: Database, monkeypatch: pytest.MonkeyPatch
+    postgres_database: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Both batches in flight end in one turn of the event loop; the first one's caller
     submits its next item at once, before the ends of the two drains are counted, and
     nobody submits anything after it. That item must start a drain of its own: it once
     found both drains still counted, started none, and waited until some other item came
     (for ever, at the end of a benchmark in CI)."""
-    database = postgresql
+    database = postgres_database
     echo = Echo()
     gate = asyncio.Event()
 
