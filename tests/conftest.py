@@ -31,6 +31,7 @@ from tests.support import (
     loop_guard,
     manual_clock,
     postgres_unreachable_reason,
+    routes_once,
     servers,
     sign_up,
 )
@@ -46,6 +47,9 @@ os.environ["FRONTDESK_CONFIRM_ADDRESSES"] = "false"
 
 
 loop_guard.watch()
+# Each test's app reuses the routes FastAPI prepared for the first one (3-5 minutes of a
+# CI run otherwise; tests/support/routes_once.py).
+routes_once.prepare_routes_once()
 
 
 @pytest.fixture(autouse=True)

@@ -11,7 +11,9 @@ Import from here (``from tests.support import eventually``); each module says wh
 - ``processes``: ``frontdesk`` started as a user would start it;
 - ``dsn``: bounces as a remote mail server sends them;
 - ``loop_guard``: synchronous PostgreSQL connections taken on an event loop, which fail the
-  test that took them (``tests/conftest.py``).
+  test that took them (``tests/conftest.py``);
+- ``routes_once``: the API's routes prepared by FastAPI once per test session, not once per
+  test's app (``tests/conftest.py``).
 """
 
 from tests.support.dsn import DIAGNOSTIC, report, send, send_until_taken
