@@ -13,12 +13,28 @@ done
 if [ ! -x "$root/.venv/bin/python" ]; then
   "$python" -m venv "$root/.venv"
 fi
+# FRONTDESK_EXTRAS: the extras to install besides `dev` (scripts/bench asks for `bench`). The
+# stamp records the pyproject.toml they were installed from and which extras: a script that
+# wants fewer than are installed installs nothing (CI runs the benchmarks, then the tests,
+# and installed everything twice).
+extras="dev${FRONTDESK_EXTRAS:+,$FRONTDESK_EXTRAS}"
 stamp="$root/.venv/.frontdesk-installed"
-want="$(sha256sum "$root/pyproject.toml" | cut -d' ' -f1)"
-if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-  echo "Installing Frontdesk and its dependencies into .venv …" >&2
+sha="$(sha256sum "$root/pyproject.toml" | cut -d' ' -f1)"
+read -r installed_sha installed_extras 2>/dev/null < "$stamp" || true
+missing=""
+for extra in ${extras//,/ }; do
+  case ",${installed_extras:-}," in *",$extra,"*) ;; *) missing=yes ;; esac
+done
+if [ "${installed_sha:-}" != "$sha" ] || [ -n "$missing" ]; then
+  # Those installed from this pyproject.toml stay installed.
+  if [ "${installed_sha:-}" = "$sha" ]; then
+    for extra in ${installed_extras//,/ }; do
+      case ",$extras," in *",$extra,"*) ;; *) extras="$extras,$extra" ;; esac
+    done
+  fi
+  echo "Installing Frontdesk and its dependencies ($extras) into .venv …" >&2
   "$root/.venv/bin/python" -m pip install --quiet --upgrade pip
-  "$root/.venv/bin/python" -m pip install --quiet -e "$root[dev]"
-  echo "$want" > "$stamp"
+  "$root/.venv/bin/python" -m pip install --quiet -e "$root[$extras]"
+  echo "$sha $extras" > "$stamp"
 fi
 export PATH="$root/.venv/bin:$PATH"
