@@ -50,7 +50,7 @@ from frontdesk.store.models import (
     Visitor,
     table_of,
 )
-from frontdesk.store.plain import PlainStatement
+from frontdesk.store.plain import PlainStatement, unnested
 
 _deliveries = table_of(Delivery)
 
@@ -258,7 +258,34 @@ def record_outcomes(
     lease of, ``False`` where another worker took the delivery over (its record is the one
     that counts)."""
     now = rt.clock.now()
-    return [_record(session, rt, claimed, outcome, now) for claimed, outcome in outcomes]
+    connection = session.connection()
+    sent = [claimed for claimed, outcome in outcomes if outcome.accepted]
+    if len(sent) < 2 or connection.dialect.name != "postgresql":
+        return [_record(session, rt, claimed, outcome, now) for claimed, outcome in outcomes]
+    # PostgreSQL: the sent ones in one statement (each its own a round trip otherwise, the
+    # most frequent statement of a busy engine), then the others one by one.
+    recorded = {
+        row[0]
+        for row in _RECORD_SENT_MANY.rows(
+            connection,
+            now=now,
+            delivery=[claimed.delivery_id for claimed in sent],
+            token=[claimed.lease_token for claimed in sent],
+            claimed_at=[claimed.claimed_at for claimed in sent],
+            code=[outcome.code for _, outcome in outcomes if outcome.accepted],
+            text=[outcome.text[:SMTP_TEXT_MAX] for _, outcome in outcomes if outcome.accepted],
+        )
+    }
+    results = []
+    for claimed, outcome in outcomes:
+        if not outcome.accepted:
+            results.append(_record(session, rt, claimed, outcome, now))
+        elif claimed.delivery_id in recorded:
+            rt.record(session, DeliveryAttempted("sent"))
+            results.append(True)
+        else:
+            results.append(False)
+    return results
 
 
 def _record(
@@ -313,6 +340,33 @@ _RECORD_SENT = PlainStatement(
         last_attempt_at=bindparam("now"),
         smtp_code=bindparam("code"),
         smtp_text=bindparam("text"),
+    )
+    .returning(_deliveries.c.id)
+)
+
+
+_SENT = unnested(
+    delivery=_deliveries.c.id.type,
+    token=_deliveries.c.lease_token.type,
+    claimed_at=_deliveries.c.first_attempt_at.type,
+    code=_deliveries.c.smtp_code.type,
+    text=_deliveries.c.smtp_text.type,
+)
+# _RECORD_SENT for many deliveries, one row of _SENT each (a delivery in one row only).
+_RECORD_SENT_MANY = PlainStatement(
+    update(_deliveries)
+    .where(_deliveries.c.id == _SENT.c.delivery, _deliveries.c.lease_token == _SENT.c.token)
+    .values(
+        state=DeliveryState.SENT,
+        sent_at=bindparam("now"),
+        next_attempt_at=None,
+        lease_until=None,
+        lease_token=None,
+        attempts=_deliveries.c.attempts + 1,
+        first_attempt_at=func.coalesce(_deliveries.c.first_attempt_at, _SENT.c.claimed_at),
+        last_attempt_at=bindparam("now"),
+        smtp_code=_SENT.c.code,
+        smtp_text=_SENT.c.text,
     )
     .returning(_deliveries.c.id)
 )
