@@ -8,8 +8,9 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import bindparam, func, or_, select, update
+from sqlalchemy import ColumnElement, Update, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from frontdesk.core.model import Locale
@@ -259,7 +260,7 @@ def record_outcomes(
     that counts)."""
     now = rt.clock.now()
     connection = session.connection()
-    sent = [claimed for claimed, outcome in outcomes if outcome.accepted]
+    sent = [(claimed, outcome) for claimed, outcome in outcomes if outcome.accepted]
     if len(sent) < 2 or connection.dialect.name != "postgresql":
         return [_record(session, rt, claimed, outcome, now) for claimed, outcome in outcomes]
     # PostgreSQL: the sent ones in one statement (each its own a round trip otherwise, the
@@ -269,11 +270,11 @@ def record_outcomes(
         for row in _RECORD_SENT_MANY.rows(
             connection,
             now=now,
-            delivery=[claimed.delivery_id for claimed in sent],
-            token=[claimed.lease_token for claimed in sent],
-            claimed_at=[claimed.claimed_at for claimed in sent],
-            code=[outcome.code for _, outcome in outcomes if outcome.accepted],
-            text=[outcome.text[:SMTP_TEXT_MAX] for _, outcome in outcomes if outcome.accepted],
+            delivery=[claimed.delivery_id for claimed, _ in sent],
+            token=[claimed.lease_token for claimed, _ in sent],
+            claimed_at=[claimed.claimed_at for claimed, _ in sent],
+            code=[outcome.code for _, outcome in sent],
+            text=[outcome.text[:SMTP_TEXT_MAX] for _, outcome in sent],
         )
     }
     results = []
@@ -323,28 +324,37 @@ def _record(
     return True
 
 
+def _record_sent(
+    delivery: ColumnElement[Any],
+    token: ColumnElement[Any],
+    claimed_at: ColumnElement[Any],
+    code: ColumnElement[Any],
+    text: ColumnElement[Any],
+) -> Update:
+    """A sent delivery's record, from these values: one delivery's parameters, or the
+    columns of ``_SENT``'s rows for many."""
+    return (
+        update(_deliveries)
+        .where(_deliveries.c.id == delivery, _deliveries.c.lease_token == token)
+        .values(
+            state=DeliveryState.SENT,
+            sent_at=bindparam("now"),
+            next_attempt_at=None,
+            lease_until=None,
+            lease_token=None,
+            attempts=_deliveries.c.attempts + 1,
+            first_attempt_at=func.coalesce(_deliveries.c.first_attempt_at, claimed_at),
+            last_attempt_at=bindparam("now"),
+            smtp_code=code,
+            smtp_text=text,
+        )
+        .returning(_deliveries.c.id)
+    )
+
+
 _RECORD_SENT = PlainStatement(
-    update(_deliveries)
-    .where(
-        _deliveries.c.id == bindparam("delivery"),
-        _deliveries.c.lease_token == bindparam("token"),
-    )
-    .values(
-        state=DeliveryState.SENT,
-        sent_at=bindparam("now"),
-        next_attempt_at=None,
-        lease_until=None,
-        lease_token=None,
-        attempts=_deliveries.c.attempts + 1,
-        first_attempt_at=func.coalesce(_deliveries.c.first_attempt_at, bindparam("claimed_at")),
-        last_attempt_at=bindparam("now"),
-        smtp_code=bindparam("code"),
-        smtp_text=bindparam("text"),
-    )
-    .returning(_deliveries.c.id)
+    _record_sent(*(bindparam(name) for name in ("delivery", "token", "claimed_at", "code", "text")))
 )
-
-
 _SENT = unnested(
     delivery=_deliveries.c.id.type,
     token=_deliveries.c.lease_token.type,
@@ -354,21 +364,7 @@ _SENT = unnested(
 )
 # _RECORD_SENT for many deliveries, one row of _SENT each (a delivery in one row only).
 _RECORD_SENT_MANY = PlainStatement(
-    update(_deliveries)
-    .where(_deliveries.c.id == _SENT.c.delivery, _deliveries.c.lease_token == _SENT.c.token)
-    .values(
-        state=DeliveryState.SENT,
-        sent_at=bindparam("now"),
-        next_attempt_at=None,
-        lease_until=None,
-        lease_token=None,
-        attempts=_deliveries.c.attempts + 1,
-        first_attempt_at=func.coalesce(_deliveries.c.first_attempt_at, _SENT.c.claimed_at),
-        last_attempt_at=bindparam("now"),
-        smtp_code=_SENT.c.code,
-        smtp_text=_SENT.c.text,
-    )
-    .returning(_deliveries.c.id)
+    _record_sent(_SENT.c.delivery, _SENT.c.token, _SENT.c.claimed_at, _SENT.c.code, _SENT.c.text)
 )
 
 
