@@ -29,8 +29,10 @@ def prepare_routes_once() -> bool:
     """Install the cache; False (and nothing changed) where FastAPI is not as expected."""
     context_class = getattr(fastapi.routing, "_EffectiveRouteContext", None)
     build = getattr(context_class, "from_api_route", None)
-    if context_class is None or build is None or getattr(build, "prepared_once", False):
-        return context_class is not None and build is not None
+    if context_class is None or build is None:
+        return False
+    if getattr(build, "prepared_once", False):
+        return True
     build_for = build.__func__
 
     def from_api_route(cls: type, *, original_route: Any, include_context: Any) -> Any:
